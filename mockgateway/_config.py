@@ -1,0 +1,334 @@
+"""Configuration as data: frozen values, loaded from TOML and validated once at start.
+
+Every error names the offending key and the file it came from. No other module reads files or
+environment variables for settings; they receive a :class:`GatewayConfig`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._clock import ClockMode
+from ._errors import ConfigError
+
+OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
+OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
+
+
+class KeyMode(str, Enum):
+    OPEN = "open"
+    STRICT = "strict"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelConfig:
+    id: str
+    operation: str
+    price_per_second: Decimal
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountConfig:
+    key: str
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str | None = None
+    media_base_url: str | None = None
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LifecycleConfig:
+    queue_seconds: float = 1.0
+    processing_seconds: float = 2.0
+    default_resolution: str = "1080p"
+    media_type: str = "video/mp4"
+    output_filename: str = "output.mp4"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockConfig:
+    mode: ClockMode = ClockMode.REAL
+    speed: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeysConfig:
+    mode: KeyMode = KeyMode.OPEN
+    default_balance: Decimal = Decimal("10.00")
+    accounts: tuple[AccountConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BillingConfig:
+    charge_failed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookConfig:
+    max_attempts: int = 5
+    initial_backoff_seconds: float = 1.0
+    backoff_factor: float = 2.0
+    timeout_seconds: float = 5.0
+    allow_hosts: tuple[str, ...] = ()
+    per_transition: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalConfig:
+    enabled: bool = True
+    max_entries: int = 10_000
+
+
+DEFAULT_MODELS = (
+    ModelConfig(
+        id=OMNIHUMAN_MODEL_ID, operation=OMNIHUMAN_OPERATION, price_per_second=Decimal("0.16")
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayConfig:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    billing: BillingConfig = field(default_factory=BillingConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    source: str = "<defaults>"
+
+    def with_(self, **changes: Any) -> GatewayConfig:
+        return replace(self, **changes)
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Reads one TOML table, checking types, and remembers which keys were used."""
+
+    def __init__(self, table: Mapping[str, Any], prefix: str, source: str) -> None:
+        if not isinstance(table, Mapping):
+            raise ConfigError("expected a table", key=prefix, source=source)
+        self.table = table
+        self.prefix = prefix
+        self.source = source
+        self.used: set[str] = set()
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, key=self._name(key), source=self.source)
+
+    def get(self, key: str, kind: type[T] | tuple[type, ...], default: T) -> T:
+        self.used.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.error(key, f"expected {_kind_names(kinds)}, got {value!r}")
+        if not isinstance(value, kinds):
+            raise self.error(key, f"expected {_kind_names(kinds)}, got {value!r}")
+        return value  # type: ignore[return-value]
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = float(self.get(key, (int, float), default))
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
+        value = self.get(key, int, default)
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def money(self, key: str, default: Decimal) -> Decimal:
+        raw = self.get(key, (str, int, float), str(default))
+        try:
+            value = parse_money(raw)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+        return value
+
+    def choice(self, key: str, enum: type[Enum], default: Enum) -> Any:
+        raw = self.get(key, str, default.value)
+        try:
+            return enum(raw)
+        except ValueError:
+            options = ", ".join(repr(m.value) for m in enum)
+            raise self.error(key, f"must be one of {options}, got {raw!r}") from None
+
+    def sub(self, key: str) -> _Reader:
+        self.used.add(key)
+        return _Reader(self.table.get(key, {}), self._name(key), self.source)
+
+    def tables(self, key: str) -> list[_Reader]:
+        self.used.add(key)
+        rows = self.table.get(key, [])
+        if not isinstance(rows, list):
+            raise self.error(key, "expected an array of tables ([[...]])")
+        return [_Reader(row, f"{self._name(key)}[{i}]", self.source) for i, row in enumerate(rows)]
+
+    def finish(self, known_extra: frozenset[str] = frozenset()) -> None:
+        for key in self.table:
+            if key not in self.used and key not in known_extra:
+                raise self.error(key, "unknown key")
+
+
+def _kind_names(kinds: tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "an array", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def parse_money(raw: object) -> Decimal:
+    """Exact decimal money from a string or number; floats go through their shortest repr."""
+    if isinstance(raw, bool):
+        raise ValueError(f"expected an amount of money, got {raw!r}")
+    try:
+        value = Decimal(str(raw)) if isinstance(raw, (str, int, float)) else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        raise ValueError(f"expected an amount of money such as \"25.00\", got {raw!r}")
+    if value < 0:
+        raise ValueError(f"amount of money cannot be negative, got {raw!r}")
+    return value
+
+
+def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> GatewayConfig:
+    root = _Reader(data, "", source)
+
+    s = root.sub("server")
+    server = ServerConfig(
+        host=s.get("host", str, "127.0.0.1"),
+        port=s.integer("port", 8080),
+        public_base_url=s.get("public_base_url", str, "") or None,
+        media_base_url=s.get("media_base_url", str, "") or None,
+        max_body_bytes=s.integer("max_body_bytes", 64 * 1024, minimum=256),
+    )
+    s.finish()
+    if server.port > 65535:
+        raise s.error("port", f"must be at most 65535, got {server.port}")
+
+    lc = root.sub("lifecycle")
+    resolution = lc.get("default_resolution", str, "1080p")
+    if resolution not in ("480p", "720p", "1080p"):
+        raise lc.error("default_resolution", f"must be 480p, 720p or 1080p, got {resolution!r}")
+    lifecycle = LifecycleConfig(
+        queue_seconds=lc.number("queue_seconds", 1.0),
+        processing_seconds=lc.number("processing_seconds", 2.0),
+        default_resolution=resolution,
+        media_type=lc.get("media_type", str, "video/mp4"),
+        output_filename=lc.get("output_filename", str, "output.mp4"),
+    )
+    lc.finish()
+
+    c = root.sub("clock")
+    clock = ClockConfig(
+        mode=c.choice("mode", ClockMode, ClockMode.REAL),
+        speed=c.number("speed", 1.0, minimum=1e-6),
+    )
+    c.finish()
+
+    k = root.sub("keys")
+    accounts = []
+    for row in k.tables("accounts"):
+        key = row.get("key", str, "")
+        if not key:
+            raise row.error("key", "every account needs a non-empty key")
+        accounts.append(AccountConfig(key=key, balance=row.money("balance", Decimal("10.00"))))
+        row.finish()
+    keys = KeysConfig(
+        mode=k.choice("mode", KeyMode, KeyMode.OPEN),
+        default_balance=k.money("default_balance", Decimal("10.00")),
+        accounts=tuple(accounts),
+    )
+    k.finish()
+
+    b = root.sub("billing")
+    billing = BillingConfig(charge_failed=b.get("charge_failed", bool, False))
+    b.finish()
+
+    w = root.sub("webhooks")
+    hosts = w.get("allow_hosts", list, [])
+    if not all(isinstance(h, str) for h in hosts):
+        raise w.error("allow_hosts", "expected an array of host names")
+    webhooks = WebhookConfig(
+        max_attempts=w.integer("max_attempts", 5, minimum=1),
+        initial_backoff_seconds=w.number("initial_backoff_seconds", 1.0),
+        backoff_factor=w.number("backoff_factor", 2.0, minimum=1.0),
+        timeout_seconds=w.number("timeout_seconds", 5.0, minimum=0.001),
+        allow_hosts=tuple(hosts),
+        per_transition=w.get("per_transition", bool, False),
+    )
+    w.finish()
+
+    j = root.sub("journal")
+    journal = JournalConfig(
+        enabled=j.get("enabled", bool, True),
+        max_entries=j.integer("max_entries", 10_000, minimum=1),
+    )
+    j.finish()
+
+    models: list[ModelConfig] = list(DEFAULT_MODELS)
+    for row in root.tables("models"):
+        model_id = row.get("id", str, "")
+        if not model_id:
+            raise row.error("id", "every model needs an id")
+        base = next((m for m in models if m.id == model_id), None)
+        model = ModelConfig(
+            id=model_id,
+            operation=row.get("operation", str, base.operation if base else ""),
+            price_per_second=row.money(
+                "price_per_second", base.price_per_second if base else Decimal("0.16")
+            ),
+            enabled=row.get("enabled", bool, True),
+        )
+        if not model.operation:
+            raise row.error("operation", "a new model needs its operation name")
+        row.finish()
+        models = [m for m in models if m.id != model_id] + [model]
+
+    root.finish()
+    return GatewayConfig(
+        server=server,
+        lifecycle=lifecycle,
+        clock=clock,
+        keys=keys,
+        billing=billing,
+        webhooks=webhooks,
+        journal=journal,
+        models=tuple(models),
+        source=source,
+    )
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    return config_from_mapping(data, str(path))
