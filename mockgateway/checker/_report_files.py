@@ -1,0 +1,111 @@
+"""Machine-readable verdicts: JSON, and JUnit XML that CI servers and viewers load.
+
+JUnit: one ``<testcase>`` per rule (``classname`` says doc or recommendation) failing with
+``<failure>`` when an error-severity rule was broken; warnings and infos ride along in
+``<system-out>``; disabled rules are ``<skipped>``; the client's own run is one more testcase
+that ends in ``<error>`` when the client failed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ._model import RuleResult, Severity, Verdict
+from ._report_text import format_result
+
+SUITE_NAME = "mockgateway.contract"
+
+
+def to_json(verdict: Verdict) -> str:
+    return json.dumps(verdict.to_dict(), indent=2) + "\n"
+
+
+def _testcase(parent: ET.Element, result: RuleResult, origin: float | None) -> tuple[int, int]:
+    rule = result.rule
+    case = ET.SubElement(
+        parent,
+        "testcase",
+        {"classname": f"{SUITE_NAME}.{rule.source.value}", "name": rule.id, "time": "0"},
+    )
+    if not result.enabled:
+        ET.SubElement(case, "skipped", {"message": "rule disabled"})
+        return 0, 1
+    if not result.violations:
+        return 0, 0
+    text = "\n".join(format_result(result, origin))
+    if result.severity is Severity.ERROR:
+        first = result.violations[0].message
+        more = len(result.violations) - 1
+        message = f"{rule.id}: {first}" + (f" (and {more} more)" if more else "")
+        failure = ET.SubElement(case, "failure", {"message": message, "type": rule.id})
+        failure.text = text
+        return 1, 0
+    out = ET.SubElement(case, "system-out")
+    out.text = text
+    return 0, 0
+
+
+def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
+    """The verdict as a JUnit XML document (``testsuites`` > ``testsuite`` > ``testcase``)."""
+    stamp = (timestamp or datetime.now(UTC)).replace(microsecond=0, tzinfo=None).isoformat()
+    run = verdict.client_run
+    duration = f"{run.duration:.3f}" if run else "0"
+    root = ET.Element("testsuites", {"name": "mockgateway check"})
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {"name": SUITE_NAME, "timestamp": stamp, "hostname": socket.gethostname() or "localhost"},
+    )
+    props = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("journal_entries", str(verdict.entry_count)),
+        ("clients", ",".join(c or "-" for c in verdict.clients)),
+        ("warnings", str(verdict.count(Severity.WARNING))),
+        ("infos", str(verdict.count(Severity.INFO))),
+    ):
+        ET.SubElement(props, "property", {"name": name, "value": value})
+    failures = skipped = errors = 0
+    for result in verdict.results:
+        f, s = _testcase(suite, result, verdict.origin)
+        failures += f
+        skipped += s
+    tests = len(verdict.results)
+    if run is not None:
+        tests += 1
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {"classname": f"{SUITE_NAME}.client", "name": "client-run", "time": duration},
+        )
+        if run.failed:
+            errors += 1
+            err = ET.SubElement(case, "error", {"message": run.describe(), "type": "client"})
+            err.text = run.describe()
+    counts = {
+        "tests": str(tests),
+        "failures": str(failures),
+        "errors": str(errors),
+        "skipped": str(skipped),
+        "time": duration,
+    }
+    suite.attrib.update(counts)
+    root.attrib.update({k: v for k, v in counts.items() if k != "skipped"})
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def write_report(verdict: Verdict, path: Path) -> None:
+    """Write JSON for ``*.json``, JUnit XML for ``*.xml``; anything else is a usage error."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        text = to_json(verdict)
+    elif suffix == ".xml":
+        text = to_junit_xml(verdict)
+    else:
+        raise ValueError(f"report file must end in .xml (JUnit) or .json, got {path.name!r}")
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,122 @@
+"""Rules about each request on its own: the key header, generate headers and the body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .._journal import KEY_HEADER
+from ._model import Finding, Rule, Severity, Source
+from ._request_schema import DOCUMENTED_FIELDS, schema_errors, undocumented_fields
+from ._settings import CheckerSettings
+from ._view import JournalView, as_json, has_key_header, header
+
+_KEYED_ROUTES = frozenset({"generate", "status", "other"})
+
+
+def _missing_key(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
+    for e in view.requests:
+        if e.route in _KEYED_ROUTES and not has_key_header(e):
+            yield Finding(f"{e.method} {e.path} was sent without {KEY_HEADER}", (e,), e.key)
+
+
+def _content_type(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
+    for e in view.requests:
+        if e.route != "generate" or e.method != "POST":
+            continue
+        value = header(e, "Content-Type")
+        media = (value or "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            shown = "no Content-Type" if value is None else f"Content-Type {value!r}"
+            yield Finding(f"generate request sent with {shown}", (e,), e.key)
+
+
+def _cache_control(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
+    for e in view.requests:
+        if e.route != "generate" or e.method != "POST":
+            continue
+        value = header(e, "Cache-Control")
+        directives = {d.strip().lower() for d in (value or "").split(",")}
+        if "no-cache" not in directives:
+            shown = "no Cache-Control" if value is None else f"Cache-Control {value!r}"
+            yield Finding(f"generate request sent with {shown}", (e,), e.key)
+
+
+def _body_schema(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
+    for e in view.requests:
+        if e.route != "generate" or e.method != "POST":
+            continue
+        if e.body is None and e.body_size > 0:
+            continue  # the journal kept no copy of this body, so there is nothing to judge
+        body = as_json(e.body)
+        if body is None:
+            yield Finding("generate body is empty or not JSON", (e,), e.key)
+            continue
+        problems = schema_errors(body)
+        if problems:
+            yield Finding("generate body breaks the schema: " + "; ".join(problems), (e,), e.key)
+
+
+def _undocumented(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
+    for e in view.requests:
+        if e.route != "generate" or e.method != "POST":
+            continue
+        extra = undocumented_fields(as_json(e.body))
+        if extra:
+            yield Finding(
+                "generate body carries undocumented field(s): " + ", ".join(extra), (e,), e.key
+            )
+
+
+KEY_HEADER_RULE = Rule(
+    id="key-header",
+    severity=Severity.ERROR,
+    source=Source.DOC,
+    statement=f"Every gateway request carries the {KEY_HEADER} header.",
+    how_to_fix=f"Send '{KEY_HEADER}: <your key>' on generate and status requests alike.",
+    check=_missing_key,
+)
+CONTENT_TYPE_RULE = Rule(
+    id="generate-content-type",
+    severity=Severity.ERROR,
+    source=Source.DOC,
+    statement="Generate requests are JSON, sent with 'Content-Type: application/json'.",
+    how_to_fix="Serialise the body as JSON and set 'Content-Type: application/json'.",
+    check=_content_type,
+)
+CACHE_CONTROL_RULE = Rule(
+    id="generate-cache-control",
+    severity=Severity.INFO,
+    source=Source.DOC,
+    statement="Generate requests send the documented 'Cache-Control: no-cache' header.",
+    how_to_fix="Add 'Cache-Control: no-cache' to the generate request, as the doc's examples do.",
+    check=_cache_control,
+)
+BODY_SCHEMA_RULE = Rule(
+    id="generate-body-schema",
+    severity=Severity.ERROR,
+    source=Source.DOC,
+    statement="Generate bodies are valid against the generate request schema.",
+    how_to_fix=(
+        "Send a JSON object with string image_url and audio_url, and resolution (if any) "
+        "one of 720p, 1080p, 480p."
+    ),
+    check=_body_schema,
+)
+UNDOCUMENTED_FIELD_RULE = Rule(
+    id="generate-undocumented-field",
+    severity=Severity.WARNING,
+    source=Source.DOC,
+    statement="Generate bodies carry only documented fields ("
+    + ", ".join(DOCUMENTED_FIELDS)
+    + ").",
+    how_to_fix="Drop fields the doc does not list; the gateway ignores them at best.",
+    check=_undocumented,
+)
+
+REQUEST_RULES = (
+    KEY_HEADER_RULE,
+    CONTENT_TYPE_RULE,
+    CACHE_CONTROL_RULE,
+    BODY_SCHEMA_RULE,
+    UNDOCUMENTED_FIELD_RULE,
+)

@@ -1,0 +1,393 @@
+"""Each rule fires on a journal that breaks it, and only it; a careful journal breaks none."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable
+
+import pytest
+
+from mockgateway.checker import RULE_IDS, RULES, CheckerSettings, Severity, Source, check
+from mockgateway.checker._rules_retry import retry_after_seconds
+from tests.checker_builders import BASE, GOOD_BODY, GOOD_HEADERS, T0, JournalBuilder, rid
+
+
+def careful() -> JournalBuilder:
+    j = JournalBuilder()
+    j.careful_flow()
+    return j
+
+
+def missing_key() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "QUEUED")
+    j.poll(10, "COMPLETED", key=None)  # forgot the header on one poll
+    j.media(10.1)
+    return j
+
+
+def form_encoded() -> JournalBuilder:
+    j = JournalBuilder()
+    headers = dict(GOOD_HEADERS, **{"Content-Type": "application/x-www-form-urlencoded"})
+    j.generate(0, headers=headers)
+    j.poll(5, "COMPLETED")
+    j.media(5.1)
+    return j
+
+
+def no_cache_control() -> JournalBuilder:
+    j = JournalBuilder()
+    headers = {k: v for k, v in GOOD_HEADERS.items() if k != "Cache-Control"}
+    j.generate(0, headers=headers)
+    j.poll(5, "COMPLETED")
+    j.media(5.1)
+    return j
+
+
+def bad_resolution() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0, body=dict(GOOD_BODY, resolution="4k"), status=400, response={"error": "Bad"})
+    return j
+
+
+def extra_field() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0, body=dict(GOOD_BODY, prompt="smile"))
+    j.poll(5, "COMPLETED")
+    j.media(5.1)
+    return j
+
+
+def polls_fast() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0)
+    for i in range(1, 6):
+        j.poll(i, "PROCESSING")
+    j.poll(6, "COMPLETED")
+    j.media(6.1)
+    return j
+
+
+def builds_own_url() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0)
+    own = f"/bytedance-omnihuman-v1-5-290/v1/requests/{rid()}"
+    j.poll(5, "QUEUED", path=own, status=404, route="other")
+    j.poll(10, "COMPLETED")
+    j.media(10.1)
+    return j
+
+
+def polls_after_done() -> JournalBuilder:
+    j = careful()
+    j.poll(20, "COMPLETED")
+    return j
+
+
+def ignores_retry_after() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0, status=429, response={"statusCode": 429}, response_headers={"Retry-After": "3"})
+    j.generate(1)
+    j.poll(6, "COMPLETED")
+    j.media(6.1)
+    return j
+
+
+def hammers_402() -> JournalBuilder:
+    j = JournalBuilder()
+    for t in (0, 1, 2):
+        j.generate(t, status=402, response={"error": "Insufficient Balance"})
+    return j
+
+
+def retries_at_once() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0, status=500, response={"error": "Internal Server Error"})
+    j.generate(0.05)
+    j.poll(5.05, "COMPLETED")
+    j.media(5.1)
+    return j
+
+
+def no_download() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "COMPLETED")
+    return j
+
+
+def webhook_500() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0)
+    j.webhook(3, status=500)
+    j.webhook(4, status=500)
+    return j
+
+
+def double_submit() -> JournalBuilder:
+    j = JournalBuilder()
+    j.careful_flow(0, n=1, body=GOOD_BODY)
+    j.careful_flow(20, n=2, body=GOOD_BODY)
+    return j
+
+
+CARELESS: dict[str, Callable[[], JournalBuilder]] = {
+    "key-header": missing_key,
+    "generate-content-type": form_encoded,
+    "generate-cache-control": no_cache_control,
+    "generate-body-schema": bad_resolution,
+    "generate-undocumented-field": extra_field,
+    "poll-interval": polls_fast,
+    "poll-polling-url": builds_own_url,
+    "poll-after-terminal": polls_after_done,
+    "retry-after-429": ignores_retry_after,
+    "resubmit-after-rejection": hammers_402,
+    "backoff-after-5xx": retries_at_once,
+    "download-output": no_download,
+    "webhook-receiver-2xx": webhook_500,
+    "duplicate-submission": double_submit,
+}
+
+
+def test_every_rule_has_a_careless_journal() -> None:
+    assert set(CARELESS) == RULE_IDS
+
+
+def test_rules_are_described() -> None:
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    for r in RULES:
+        assert r.statement.endswith(".") and "\n" not in r.statement
+        assert r.how_to_fix and isinstance(r.severity, Severity) and isinstance(r.source, Source)
+    severities = {r.id: r.severity for r in RULES}
+    assert severities["generate-cache-control"] is Severity.INFO
+    assert severities["download-output"] is Severity.WARNING
+    assert severities["duplicate-submission"] is Severity.WARNING
+    assert severities["poll-interval"] is Severity.ERROR
+
+
+def test_careful_journal_breaks_nothing() -> None:
+    verdict = check(careful().entries)
+    assert verdict.violations == ()
+    assert verdict.passed
+
+
+@pytest.mark.parametrize("rule_id", sorted(CARELESS))
+def test_careless_journal_breaks_exactly_its_rule(rule_id: str) -> None:
+    verdict = check(CARELESS[rule_id]().entries)
+    assert verdict.broken_rules == (rule_id,)
+    result = verdict.result(rule_id)
+    assert result.violations[0].evidence, "a violation cites the entries proving it"
+    assert verdict.contract_passed is (result.severity is not Severity.ERROR)
+
+
+def test_poll_interval_cites_the_close_polls_with_times() -> None:
+    (v,) = check(polls_fast().entries).result("poll-interval").violations
+    assert "shortest 1.000 s" in v.message
+    assert [e.started_at - T0 for e in v.evidence][:3] == [1, 2, 3]
+    assert v.client == "****0001"
+
+
+def test_poll_interval_is_measured_on_gateway_time_with_tolerance() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "QUEUED")
+    j.poll(9.95, "PROCESSING")  # 4.95 s: within the default 0.1 s tolerance
+    j.poll(14.8, "COMPLETED")  # 4.85 s: too close
+    j.media(15)
+    (v,) = check(j.entries).result("poll-interval").violations
+    assert "1 of 2 gaps" in v.message
+    strict = CheckerSettings(tolerance=0.0)
+    assert "2 of 2 gaps" in check(j.entries, strict).result("poll-interval").violations[0].message
+
+
+def test_polls_of_different_jobs_and_clients_are_separate() -> None:
+    j = JournalBuilder()
+    j.careful_flow(0, n=1, key="****0001")
+    j.careful_flow(1, n=2, key="****0002")
+    j.careful_flow(2, n=3, key="****0001")
+    assert check(j.entries).violations == ()
+
+
+def test_poll_after_terminal_counts_a_delivered_webhook() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.webhook(3, job="FAILED")
+    j.poll(6, "FAILED")
+    verdict = check(j.entries)
+    assert verdict.broken_rules == ("poll-after-terminal",)
+    assert "seen it FAILED" in verdict.violations[0].message
+
+
+def test_failed_webhook_delivery_does_not_count_as_seen() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.webhook(3, job="COMPLETED", status=None, error="connection refused")
+    j.poll(6, "COMPLETED")
+    j.media(6.1)
+    verdict = check(j.entries)
+    assert verdict.broken_rules == ("webhook-receiver-2xx",)
+
+
+def test_webhook_receiver_too_slow() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.webhook(3, took=7.5)
+    j.media(11)
+    (v,) = check(j.entries).result("webhook-receiver-2xx").violations
+    assert "answered after 7.500 s" in v.message
+    assert check(j.entries, CheckerSettings(webhook_answer_within=10)).violations == ()
+
+
+def test_poll_of_an_id_never_given() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "QUEUED", n=7, status=404)
+    j.poll(10, "COMPLETED")
+    j.media(10.1)
+    (v,) = check(j.entries).result("poll-polling-url").violations
+    assert "never gave it" in v.message
+
+
+def test_retry_after_honoured_passes_and_http_date_form_is_read() -> None:
+    j = JournalBuilder()
+    j.generate(0, status=429, response={"statusCode": 429}, response_headers={"Retry-After": "3"})
+    j.generate(3.02)
+    j.poll(8.02, "COMPLETED")
+    j.media(8.1)
+    assert check(j.entries).violations == ()
+
+    dated = JournalBuilder()
+    when = email.utils.formatdate(T0 + 10, usegmt=True)
+    e = dated.generate(0, status=429, response_headers={"Retry-After": when}, response={})
+    assert retry_after_seconds(e) == pytest.approx(10 - 0.01)
+    assert retry_after_seconds(dated.generate(2, status=202)) is None
+    dated.generate(4)
+    (v,) = check(dated.entries).result("retry-after-429").violations
+    assert "Retry-After: 9.99" in v.message
+
+
+def test_requests_in_flight_when_429_arrives_are_not_judged() -> None:
+    j = JournalBuilder()
+    j.generate(0, n=1)
+    j.generate(0.5, n=2, body=dict(GOOD_BODY, resolution="480p"))
+    j.poll(5.0, "QUEUED", n=1, status=429, response_headers={"Retry-After": "2"})
+    j.poll(5.005, "QUEUED", n=2)  # started before the 429 was answered
+    j.poll(7.02, "COMPLETED", n=1)
+    j.poll(12, "COMPLETED", n=2)
+    j.media(12.1, n=1)
+    j.media(12.2, n=2)
+    assert check(j.entries).result("retry-after-429").violations == ()
+
+
+def test_resubmission_after_a_change_is_fine() -> None:
+    j = JournalBuilder()
+    j.generate(0, status=402, response={"error": "Insufficient Balance"})
+    j.admin(1, "PUT", "/_mock/wallets/key")  # the operator topped the wallet up
+    j.careful_flow(2)
+    assert check(j.entries).violations == ()
+
+    fixed = JournalBuilder()
+    fixed.generate(0, body=dict(GOOD_BODY, resolution="4k"), status=400, response={})
+    fixed.careful_flow(1)
+    assert check(fixed.entries).broken_rules == ("generate-body-schema",)
+
+
+def test_403_resubmission_after_the_quota_replenishes_is_fine() -> None:
+    msg = "Out of call volume quota. Quota will be replenished in 00:00:30."
+    j = JournalBuilder()
+    j.generate(0, status=403, response={"statusCode": 403, "message": msg})
+    j.generate(10, status=403, response={"statusCode": 403, "message": msg})
+    j.careful_flow(45)
+    (v,) = check(j.entries).result("resubmit-after-rejection").violations
+    assert "1 time(s) after a 403" in v.message
+    assert [e.seq for e in v.evidence] == [1, 2]
+
+
+def test_backoff_chain_must_grow_and_broken_connections_count() -> None:
+    good = JournalBuilder()
+    good.generate(0, error="connection reset")
+    good.generate(1.1, error="connection reset")
+    good.generate(3.2, status=500, response={})
+    good.careful_flow(7.3)
+    assert check(good.entries).result("backoff-after-5xx").violations == ()
+
+    flat = JournalBuilder()
+    flat.generate(0, status=500, response={})
+    flat.generate(2, status=500, response={})
+    flat.generate(4, status=500, response={})
+    (v,) = check(flat.entries).result("backoff-after-5xx").violations
+    assert "should have waited at least 2.985" in v.message
+    assert len(v.evidence) == 3
+
+
+def test_status_poll_errors_are_retried_per_job() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "QUEUED", status=503)
+    j.poll(5.2, "QUEUED")
+    j.poll(10.2, "COMPLETED")
+    j.media(10.3)
+    verdict = check(j.entries)
+    assert set(verdict.broken_rules) == {"backoff-after-5xx", "poll-interval"}
+    (v,) = verdict.result("backoff-after-5xx").violations
+    assert v.message.startswith("first retry came 0.190 s after a 503")
+
+
+def test_duplicates_outside_the_window_are_fine() -> None:
+    j = JournalBuilder()
+    j.careful_flow(0, n=1, body=GOOD_BODY)
+    j.careful_flow(100, n=2, body=GOOD_BODY)
+    assert check(j.entries).violations == ()
+    assert check(j.entries, CheckerSettings(duplicate_window=200)).broken_rules == (
+        "duplicate-submission",
+    )
+
+
+def test_non_json_and_missing_bodies() -> None:
+    j = JournalBuilder()
+    j.generate(0, body="image_url=x", status=400, response={})
+    j.generate(1, body={"image_url": 5}, status=400, response={})
+    messages = [v.message for v in check(j.entries).result("generate-body-schema").violations]
+    assert messages[0] == "generate body is empty or not JSON"
+    assert "image_url: 5 is not of type 'string'" in messages[1]
+    assert "'audio_url' is a required property" in messages[1]
+
+
+def test_admin_and_media_requests_are_not_judged_for_the_key() -> None:
+    j = careful()
+    j.admin(30, "GET", "/_mock/journal")
+    assert check(j.entries).violations == ()
+
+
+def test_severity_overrides_and_disabled_rules() -> None:
+    entries = polls_fast().entries
+    soft = CheckerSettings(severities={"poll-interval": Severity.WARNING})
+    verdict = check(entries, soft)
+    assert verdict.broken_rules == ("poll-interval",) and verdict.passed
+    off = check(entries, CheckerSettings(disabled=frozenset({"poll-interval"})))
+    assert off.violations == () and not off.result("poll-interval").enabled
+
+
+def test_an_empty_journal_passes() -> None:
+    verdict = check([])
+    assert verdict.passed and verdict.entry_count == 0 and verdict.origin is None
+
+
+def test_urls_compare_by_path_so_the_host_spelling_does_not_matter() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.add(
+        5,
+        route="status",
+        path=f"/v2/requests/status/{rid()}",
+        url=f"http://localhost:8080/v2/requests/status/{rid()}",
+        headers={"ocp-apim-subscription-key": "****0001"},
+        key="****0001",
+        request_id=rid(),
+        status=200,
+        response_body={"status": "COMPLETED", "output": None},
+    )
+    assert check(j.entries).violations == ()
+    assert BASE.startswith("http://127.0.0.1")
