@@ -56,9 +56,8 @@ def assert_junit_shape(text: str) -> ET.Element:
         assert suite.tag == "testsuite"
         assert {"name", "tests"} <= set(suite.attrib) <= SUITE_ATTRS
         tags = [child.tag for child in suite]
-        assert tags.count("properties") <= 1 and (
-            tags[0] == "properties" or not tags.count("properties")
-        )
+        assert tags.count("properties") <= 1
+        assert tags[0] == "properties" or not tags.count("properties")
         for prop in suite.iter("property"):
             assert set(prop.attrib) == {"name", "value"}
         cases = suite.findall("testcase")
@@ -114,7 +113,8 @@ def test_client_run_descriptions() -> None:
         in ClientRun(command=("nope",), exit_code=None, launch_error="No such file").describe()
     )
     timed = ClientRun(command=("sleep", "9"), exit_code=None, timed_out=True, duration=2.0)
-    assert timed.failed and "did not finish within 2.0 s" in timed.describe()
+    assert timed.failed
+    assert "did not finish within 2.0 s" in timed.describe()
 
 
 def test_json_report_round_trips_every_rule() -> None:
@@ -125,9 +125,12 @@ def test_json_report_round_trips_every_rule() -> None:
     ]  # fmt: skip
     assert [r["id"] for r in data["rules"]] == [r.id for r in RULES]
     poll = next(r for r in data["rules"] if r["id"] == "poll-interval")
-    assert poll["severity"] == "error" and poll["source"] == "doc" and not poll["passed"]
+    assert poll["severity"] == "error"
+    assert poll["source"] == "doc"
+    assert not poll["passed"]
     evidence = poll["violations"][0]["evidence"]
-    assert evidence[0]["method"] == "GET" and evidence[0]["status"] == 200
+    assert evidence[0]["method"] == "GET"
+    assert evidence[0]["status"] == 200
     assert evidence[1]["started_at"] - evidence[0]["started_at"] == pytest.approx(1.0)
 
 
@@ -143,16 +146,17 @@ def test_junit_report_has_one_testcase_per_rule_and_fails_broken_errors() -> Non
     cases = {c.attrib["name"]: c for c in suite.findall("testcase")}
     assert set(cases) == RULE_IDS | {"client-run"}
     failure = cases["poll-interval"].find("failure")
-    assert failure is not None and failure.attrib["type"] == "poll-interval"
+    assert failure is not None
+    assert failure.attrib["type"] == "poll-interval"
     assert failure.attrib["message"].startswith("poll-interval: request ")
     assert "how to fix" in (failure.text or "")
     warning = cases["download-output"]
-    assert warning.find("failure") is None and "WARNING download-output" in (
-        warning.findtext("system-out") or ""
-    )
+    assert warning.find("failure") is None
+    assert "WARNING download-output" in (warning.findtext("system-out") or "")
     assert cases["key-header"].find("skipped") is not None
     assert cases["client-run"].find("error") is not None
-    assert suite.attrib["failures"] == "2" and suite.attrib["errors"] == "1"
+    assert suite.attrib["failures"] == "2"
+    assert suite.attrib["errors"] == "1"
     assert suite.attrib["time"] == "0.250"
 
 
@@ -160,7 +164,8 @@ def test_junit_report_of_a_clean_run() -> None:
     j = JournalBuilder()
     j.careful_flow()
     root = assert_junit_shape(to_junit_xml(check(j.entries)))
-    assert root.attrib["failures"] == "0" and root.attrib["tests"] == str(len(RULES))
+    assert root.attrib["failures"] == "0"
+    assert root.attrib["tests"] == str(len(RULES))
 
 
 def test_junit_shape_checker_catches_a_miscount() -> None:

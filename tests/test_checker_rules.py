@@ -158,8 +158,11 @@ def test_rules_are_described() -> None:
     ids = [r.id for r in RULES]
     assert len(ids) == len(set(ids))
     for r in RULES:
-        assert r.statement.endswith(".") and "\n" not in r.statement
-        assert r.how_to_fix and isinstance(r.severity, Severity) and isinstance(r.source, Source)
+        assert r.statement.endswith(".")
+        assert "\n" not in r.statement
+        assert r.how_to_fix
+        assert isinstance(r.severity, Severity)
+        assert isinstance(r.source, Source)
     severities = {r.id: r.severity for r in RULES}
     assert severities["generate-cache-control"] is Severity.INFO
     assert severities["download-output"] is Severity.WARNING
@@ -365,14 +368,18 @@ def test_severity_overrides_and_disabled_rules() -> None:
     entries = polls_fast().entries
     soft = CheckerSettings(severities={"poll-interval": Severity.WARNING})
     verdict = check(entries, soft)
-    assert verdict.broken_rules == ("poll-interval",) and verdict.passed
+    assert verdict.broken_rules == ("poll-interval",)
+    assert verdict.passed
     off = check(entries, CheckerSettings(disabled=frozenset({"poll-interval"})))
-    assert off.violations == () and not off.result("poll-interval").enabled
+    assert off.violations == ()
+    assert not off.result("poll-interval").enabled
 
 
 def test_an_empty_journal_passes() -> None:
     verdict = check([])
-    assert verdict.passed and verdict.entry_count == 0 and verdict.origin is None
+    assert verdict.passed
+    assert verdict.entry_count == 0
+    assert verdict.origin is None
 
 
 def test_urls_compare_by_path_so_the_host_spelling_does_not_matter() -> None:
