@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=None, metavar="FILE", help="TOML configuration / scenario file"
     )
     p.set_defaults(func=_cmd_serve)
+    from .checker._cli import add_check_command
+
+    add_check_command(commands)
     return parser
 
 

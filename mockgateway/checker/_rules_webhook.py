@@ -24,6 +24,8 @@ def _problem(entry: JournalEntry, settings: CheckerSettings) -> str | None:
 def _webhook_answers(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
     bad: dict[tuple[str | None, str], list[tuple[JournalEntry, str]]] = {}
     for w in view.webhooks:
+        if (w.error or "").startswith("blocked:"):
+            continue  # the operator's host policy stopped it; the receiver was never asked
         problem = _problem(w, settings)
         if problem is not None:
             bad.setdefault((w.key, request_id_of(w) or w.url), []).append((w, problem))

@@ -1,0 +1,163 @@
+"""Run a client command against a freshly served gateway and judge what it did.
+
+The gateway runs in a background thread on a free loopback port; the command gets
+``MOCKGATEWAY_URL``, ``MOCKGATEWAY_API_KEY`` and ``MOCKGATEWAY_SPEED`` (the clock's time scale,
+so a client can shorten its sleeps) in its environment. The rules then read the journal, whose
+times are the gateway's, so a scaled clock leaves every timing rule meaning the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._clock import ClockMode
+from .._config import ClockConfig, GatewayConfig, config_from_mapping
+from .._errors import ConfigError
+from .._journal import Journal, JournalEntry
+from ._engine import RULE_IDS, check
+from ._model import ClientRun, Verdict
+from ._settings import CheckerSettings, settings_from_mapping
+
+DEFAULT_API_KEY = "mockgateway-check-0001"
+DEFAULT_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckSetup:
+    """A gateway configuration and checker settings, read from one TOML file."""
+
+    gateway: GatewayConfig
+    checker: CheckerSettings
+
+
+def load_setup(path: str | Path | None) -> CheckSetup:
+    """Read a gateway TOML whose optional ``[checker]`` table tunes the rules."""
+    if path is None:
+        return CheckSetup(gateway=GatewayConfig(), checker=CheckerSettings())
+    path = Path(path)
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    table = data.pop("checker", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError("expected a table", key="checker", source=str(path))
+    return CheckSetup(
+        gateway=config_from_mapping(data, str(path)),
+        checker=settings_from_mapping(table, source=str(path), known_rules=RULE_IDS),
+    )
+
+
+def scaled(config: GatewayConfig, speed: float | None) -> GatewayConfig:
+    """The configuration with its clock running ``speed`` times faster (None: unchanged)."""
+    if speed is None or speed == 1.0:
+        return config
+    if speed <= 0:
+        raise ConfigError(f"must be positive, got {speed}", key="speed")
+    return config.with_(clock=ClockConfig(mode=ClockMode.SCALED, speed=speed))
+
+
+def client_env(url: str, api_key: str, speed: float, base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env.update(
+        MOCKGATEWAY_URL=url,
+        MOCKGATEWAY_API_KEY=api_key,
+        MOCKGATEWAY_SPEED=f"{speed:g}",
+    )
+    return env
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the client and anything it started (it runs in its own process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=3)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_client(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    timeout: float,
+    cwd: str | None = None,
+    stdout: Any = None,
+    stderr: Any = None,
+) -> ClientRun:
+    """Run the client to completion (or until ``timeout`` real seconds), never raising."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            list(command), env=dict(env), cwd=cwd, stdout=stdout, stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
+    except OSError as exc:
+        return ClientRun(command=tuple(command), exit_code=None, launch_error=str(exc))
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        return ClientRun(
+            command=tuple(command),
+            exit_code=None,
+            timed_out=True,
+            duration=time.monotonic() - started,
+        )
+    except BaseException:
+        _stop(proc)
+        raise
+    return ClientRun(command=tuple(command), exit_code=code, duration=time.monotonic() - started)
+
+
+def run_check(
+    command: Sequence[str],
+    *,
+    setup: CheckSetup | None = None,
+    api_key: str = DEFAULT_API_KEY,
+    speed: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    cwd: str | None = None,
+    stdout: Any = None,
+    stderr: Any = None,
+    drain_timeout: float = 10.0,
+) -> tuple[Verdict, list[JournalEntry]]:
+    """Serve a gateway, run the client against it, and judge the journal it left."""
+    from .._server import serve_in_thread
+
+    setup = setup or load_setup(None)
+    config = scaled(setup.gateway, speed)
+    with serve_in_thread(config, port=0) as gw:
+        env = client_env(gw.url, api_key, config.clock.speed, os.environ)
+        run = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
+        # webhook attempts still in flight when the client ends belong in the journal
+        gw.call(gw.gateway.webhooks.drain, timeout=drain_timeout)
+        entries = gw.run(lambda: list(gw.gateway.journal))
+    return check(entries, setup.checker, client_run=run), entries
+
+
+def judge_saved(path: str | Path, settings: CheckerSettings | None = None) -> Verdict:
+    """Judge a journal saved as JSON (``GET /_mock/journal`` or ``Journal.dump``)."""
+    path = Path(path)
+    try:
+        entries = Journal.load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read journal: {exc.strerror}", source=str(path)) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a saved journal: {exc}", source=str(path)) from None
+    return check(entries, settings)
