@@ -1,0 +1,100 @@
+"""Each rule fires on its careless example client and stays silent on the careful one.
+
+The clients are real programs (Python, Node, shell with curl) talking to a served gateway over
+loopback; the clock runs fast so a 5 s poll takes a tenth of a second.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from mockgateway import config_from_mapping
+from mockgateway.checker import RULE_IDS, CheckerSettings, Verdict
+from mockgateway.checker._run import DEFAULT_API_KEY, CheckSetup, run_check
+
+CLIENTS = Path(__file__).parent / "clients"
+PY = [sys.executable, str(CLIENTS / "client.py")]
+JS = ["node", str(CLIENTS / "client.js")]
+SH = ["sh", str(CLIENTS / "client.sh")]
+SPEED = 50.0
+
+# These need the gateway to answer 429 or 500 on demand (scenario keys); until then the rules
+# are proven on synthetic journals in test_checker_rules.py.
+NEEDS_FAULTS = {"retry-after-429", "backoff-after-5xx"}
+BROKE_BALANCE = {"resubmit-after-rejection"}
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+
+def judge(command: list[str], *, empty_wallet: bool = False) -> Verdict:
+    data = {"keys": {"accounts": [{"key": DEFAULT_API_KEY, "balance": "0"}]}} if empty_wallet else {}
+    setup = CheckSetup(gateway=config_from_mapping(data), checker=CheckerSettings())
+    verdict, _ = run_check(command, setup=setup, speed=SPEED, timeout=60)
+    return verdict
+
+
+def test_careful_python_client_breaks_nothing() -> None:
+    verdict = judge(PY)
+    assert verdict.violations == ()
+    assert verdict.passed
+    assert verdict.entry_count >= 4
+
+
+def test_careful_python_client_with_a_webhook_breaks_nothing() -> None:
+    verdict = judge([*PY, "--webhook"])
+    assert verdict.violations == ()
+    assert verdict.passed
+
+
+def test_careful_python_client_stops_after_a_402() -> None:
+    verdict = judge(PY, empty_wallet=True)
+    assert verdict.violations == ()
+    assert verdict.client_run is not None
+    assert verdict.client_run.exit_code == 2
+    assert not verdict.passed
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULE_IDS - NEEDS_FAULTS))
+def test_careless_python_client_breaks_exactly_its_rule(rule_id: str) -> None:
+    verdict = judge([*PY, "--careless", rule_id], empty_wallet=rule_id in BROKE_BALANCE)
+    assert verdict.broken_rules == (rule_id,), verdict.violations
+
+
+@needs_node
+def test_careful_node_client_breaks_nothing() -> None:
+    verdict = judge(JS)
+    assert verdict.violations == ()
+    assert verdict.passed
+
+
+@needs_node
+@pytest.mark.parametrize(
+    "rule_id",
+    ["poll-interval", "key-header", "poll-after-terminal", "download-output", "generate-cache-control"],
+)
+def test_careless_node_client_breaks_exactly_its_rule(rule_id: str) -> None:
+    verdict = judge([*JS, "--careless", rule_id])
+    assert verdict.broken_rules == (rule_id,), verdict.violations
+
+
+@needs_curl
+def test_careful_shell_client_breaks_nothing() -> None:
+    verdict = judge(SH)
+    assert verdict.violations == ()
+    assert verdict.passed
+
+
+@needs_curl
+@pytest.mark.parametrize(
+    "rule_id",
+    ["poll-interval", "key-header", "generate-content-type", "generate-cache-control",
+     "poll-after-terminal"],
+)  # fmt: skip
+def test_careless_shell_client_breaks_exactly_its_rule(rule_id: str) -> None:
+    verdict = judge([*SH, rule_id])
+    assert verdict.broken_rules == (rule_id,), verdict.violations
