@@ -42,7 +42,7 @@ def test_careful_python_client_breaks_nothing() -> None:
     verdict = judge(PY)
     assert verdict.violations == ()
     assert verdict.passed
-    assert verdict.entry_count >= 4
+    assert verdict.entry_count >= 3  # submit, one or more polls, the download
 
 
 def test_careful_python_client_with_a_webhook_breaks_nothing() -> None:

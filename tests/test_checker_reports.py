@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from mockgateway.checker import (
     to_junit_xml,
     write_report,
 )
-from tests.checker_builders import GOOD_BODY, JournalBuilder
+from tests.checker_builders import GOOD_BODY, JournalBuilder, assert_junit_shape
 
 
 def broken_journal() -> JournalBuilder:
@@ -32,56 +31,6 @@ def broken_journal() -> JournalBuilder:
     j.poll(2, "COMPLETED")
     j.poll(3, "COMPLETED")
     return j
-
-
-# The attribute and child sets of the common JUnit XSD (junit-10.xsd, as Jenkins and most
-# viewers read it).
-SUITES_ATTRS = {"name", "time", "tests", "failures", "errors", "disabled"}
-SUITE_ATTRS = {
-    "name", "tests", "failures", "errors", "skipped", "disabled", "time", "timestamp",
-    "hostname", "id", "package", "file", "log", "url", "version", "group",
-}  # fmt: skip
-CASE_ATTRS = {"name", "classname", "time", "assertions", "status", "file", "line", "group"}
-CASE_CHILDREN = {"skipped", "error", "failure", "system-out", "system-err"}
-
-
-def assert_junit_shape(text: str) -> ET.Element:
-    """Structure every JUnit viewer relies on; fails naming the first thing out of shape."""
-    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    root = ET.fromstring(text)
-    assert root.tag == "testsuites"
-    assert set(root.attrib) <= SUITES_ATTRS
-    total = {"tests": 0, "failures": 0, "errors": 0}
-    for suite in root:
-        assert suite.tag == "testsuite"
-        assert {"name", "tests"} <= set(suite.attrib) <= SUITE_ATTRS
-        tags = [child.tag for child in suite]
-        assert tags.count("properties") <= 1
-        assert tags[0] == "properties" or not tags.count("properties")
-        for prop in suite.iter("property"):
-            assert set(prop.attrib) == {"name", "value"}
-        cases = suite.findall("testcase")
-        assert int(suite.attrib["tests"]) == len(cases)
-        counted = {"failures": 0, "errors": 0, "skipped": 0}
-        for case in cases:
-            assert {"name", "classname"} <= set(case.attrib) <= CASE_ATTRS
-            float(case.attrib["time"])
-            kids = [c.tag for c in case]
-            assert set(kids) <= CASE_CHILDREN
-            outcome = [k for k in kids if k in ("skipped", "error", "failure")]
-            assert len(outcome) <= 1, case.attrib["name"]
-            for k in outcome:
-                counted[{"skipped": "skipped", "error": "errors", "failure": "failures"}[k]] += 1
-                assert "message" in case.find(k).attrib  # type: ignore[union-attr]
-        for name, n in counted.items():
-            assert int(suite.attrib.get(name, "0")) == n, name
-        float(suite.attrib["time"])
-        total["tests"] += len(cases)
-        total["failures"] += counted["failures"]
-        total["errors"] += counted["errors"]
-    for name, n in total.items():
-        assert int(root.attrib[name]) == n, name
-    return root
 
 
 def test_text_verdict_names_rule_evidence_times_and_fix() -> None:
