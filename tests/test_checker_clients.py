@@ -32,7 +32,9 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is no
 
 
 def judge(command: list[str], *, empty_wallet: bool = False) -> Verdict:
-    data = {"keys": {"accounts": [{"key": DEFAULT_API_KEY, "balance": "0"}]}} if empty_wallet else {}
+    data = (
+        {"keys": {"accounts": [{"key": DEFAULT_API_KEY, "balance": "0"}]}} if empty_wallet else {}
+    )
     setup = CheckSetup(gateway=config_from_mapping(data), checker=CheckerSettings())
     verdict, _ = run_check(command, setup=setup, speed=SPEED, timeout=60)
     return verdict
@@ -75,7 +77,13 @@ def test_careful_node_client_breaks_nothing() -> None:
 @needs_node
 @pytest.mark.parametrize(
     "rule_id",
-    ["poll-interval", "key-header", "poll-after-terminal", "download-output", "generate-cache-control"],
+    [
+        "poll-interval",
+        "key-header",
+        "poll-after-terminal",
+        "download-output",
+        "generate-cache-control",
+    ],
 )
 def test_careless_node_client_breaks_exactly_its_rule(rule_id: str) -> None:
     verdict = judge([*JS, "--careless", rule_id])

@@ -398,3 +398,12 @@ def test_urls_compare_by_path_so_the_host_spelling_does_not_matter() -> None:
     )
     assert check(j.entries).violations == ()
     assert BASE.startswith("http://127.0.0.1")
+
+
+def test_webhooks_the_operator_blocked_are_not_the_receivers_fault() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.webhook(3, status=None, error="blocked: host 'your-server.com' is not allowed")
+    j.poll(5, "COMPLETED")
+    j.media(5.1)
+    assert check(j.entries).violations == ()

@@ -1,0 +1,150 @@
+"""``mockgateway check``: run a client, print the verdict, exit by it, write reports; judge saved journals."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mockgateway import config_from_mapping, serve_in_thread
+from mockgateway._cli import main
+from mockgateway.checker._run import client_env, run_client
+from tests.checker_builders import assert_junit_shape
+
+ROOT = Path(__file__).parent.parent
+CLIENTS = Path(__file__).parent / "clients"
+PY_CLIENT = [sys.executable, str(CLIENTS / "client.py")]
+FAST = ["--speed", "50", "--timeout", "60"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "mockgateway", "check", *args],
+        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_check_passes_the_careful_node_client_and_fails_a_careless_one() -> None:
+    good = cli(*FAST, "--", "node", str(CLIENTS / "client.js"))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "mockgateway check: PASSED" in good.stdout
+    assert "client: the client exited with status 0" in good.stdout
+
+    bad = cli(*FAST, "--", "node", str(CLIENTS / "client.js"), "--careless", "poll-interval")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "mockgateway check: FAILED: 1 error(s)" in bad.stdout
+    assert "ERROR poll-interval [doc]" in bad.stdout
+    assert "/v2/requests/status/" in bad.stdout
+    assert "how to fix: Sleep at least 5 s between status polls" in bad.stdout
+
+
+def test_reports_are_written_as_junit_and_json(tmp_path: Path) -> None:
+    xml, js = tmp_path / "check.xml", tmp_path / "check.json"
+    code = main(["check", *FAST, "--report", str(xml), "--report", str(js), "-q", "--",
+                 *PY_CLIENT, "--careless", "poll-after-terminal"])  # fmt: skip
+    assert code == 1
+    root = assert_junit_shape(xml.read_text())
+    failed = [c.attrib["name"] for c in root.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["poll-after-terminal"]
+    data = json.loads(js.read_text())
+    assert data["summary"]["broken_rules"] == ["poll-after-terminal"]
+    assert data["client_run"]["exit_code"] == 0
+
+
+def test_the_client_failing_is_reported_apart_from_the_rules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["check", "--", sys.executable, "-c", "import sys; sys.exit(5)"])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "mockgateway check: FAILED: 0 error(s)" in out
+    assert "CLIENT FAILED: the client exited with status 5" in out
+
+
+def test_a_client_that_cannot_start_or_hangs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--", str(CLIENTS / "no-such-client")]) == 3
+    assert "CLIENT FAILED: the client could not be started" in capsys.readouterr().out
+    hang = [sys.executable, "-c", "import time; time.sleep(60)"]
+    assert main(["check", "--timeout", "0.5", "--", *hang]) == 3
+    assert "did not finish within" in capsys.readouterr().out
+
+
+def test_the_client_sees_url_key_and_speed(tmp_path: Path) -> None:
+    out = tmp_path / "env.json"
+    script = (
+        "import json, os, sys; json.dump({k: os.environ[k] for k in "
+        "('MOCKGATEWAY_URL', 'MOCKGATEWAY_API_KEY', 'MOCKGATEWAY_SPEED')}, open(sys.argv[1], 'w'))"
+    )
+    code = main(["check", "--speed", "20", "--api-key", "mine-1234", "--", sys.executable, "-c",
+                 script, str(out)])  # fmt: skip
+    assert code == 0
+    seen = json.loads(out.read_text())
+    assert seen["MOCKGATEWAY_URL"].startswith("http://127.0.0.1:")
+    assert seen["MOCKGATEWAY_API_KEY"] == "mine-1234"
+    assert seen["MOCKGATEWAY_SPEED"] == "20"
+
+
+def test_a_saved_journal_from_the_admin_api_is_judged_without_running(tmp_path: Path) -> None:
+    config = config_from_mapping({"clock": {"mode": "scaled", "speed": 50}})
+    with serve_in_thread(config) as gw:
+        env = client_env(gw.url, "saved-0042", 50, os.environ)
+        run = run_client([*PY_CLIENT, "--careless", "download-output"], env, timeout=60,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        assert run.exit_code == 0
+        with urllib.request.urlopen(f"{gw.url}/_mock/journal") as resp:
+            saved = resp.read()
+    path = tmp_path / "journal.json"
+    path.write_bytes(saved)
+    report = tmp_path / "r.json"
+    code = main(["check", "--journal", str(path), "--report", str(report)])
+    assert code == 0  # a warning does not fail the check
+    data = json.loads(report.read_text())
+    assert data["summary"]["broken_rules"] == ["download-output"]
+    assert data["summary"]["clients"] == ["****0042"]
+    assert data["client_run"] is None
+
+
+def test_checker_table_in_the_config_tunes_rules(tmp_path: Path) -> None:
+    config = tmp_path / "check.toml"
+    config.write_text(
+        '[lifecycle]\nqueue_seconds = 0.5\n\n[checker.severity]\n"poll-interval" = "warning"\n'
+    )
+    code = main(["check", *FAST, "--config", str(config), "-q", "--", *PY_CLIENT, "--careless",
+                 "poll-interval"])  # fmt: skip
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no command given"),
+        (["--journal", "j.json", "--", "true"], "either --journal FILE or a command"),
+        (["--report", "out.txt", "--", "true"], "--report must end in .xml or .json"),
+        (["--speed", "0", "--", "true"], "--speed must be positive"),
+    ],
+)
+def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_errors_name_key_and_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[checker]\nmin_poll_interval = -1\n")
+    assert main(["check", "--config", str(config), "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert f"key 'checker.min_poll_interval' in {config}" in err
+    journal = tmp_path / "j.json"
+    journal.write_text("{not json")
+    assert main(["check", "--journal", str(journal)]) == 2
+    assert f"{journal}: not a saved journal" in capsys.readouterr().err
