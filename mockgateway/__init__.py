@@ -4,13 +4,37 @@ Serve it in-process with :func:`serve` (async) or :func:`serve_in_thread` (sync)
 with :class:`GatewayConfig` or :func:`load_config`, and reach its core through ``.gateway``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._clock import Clock, ClockMode, ManualClock, RealClock, ScaledClock
 from ._config import GatewayConfig, config_from_mapping, load_config
 from ._errors import ApiError, ConfigError, ContractViolation, MockGatewayError
-from ._gateway import Gateway
 from ._jobs import Job, Status
 from ._journal import Journal, JournalEntry
-from ._server import RunningGateway, ThreadedGateway, serve, serve_in_thread
+
+if TYPE_CHECKING:
+    from ._gateway import Gateway
+    from ._server import RunningGateway, ThreadedGateway, serve, serve_in_thread
+
+# The serving half (aiohttp, media) loads on first use, so importing the package (as the pytest
+# plugin does in every test run) stays cheap.
+_LAZY = {
+    "Gateway": "._gateway",
+    "RunningGateway": "._server",
+    "ThreadedGateway": "._server",
+    "serve": "._server",
+    "serve_in_thread": "._server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

@@ -30,7 +30,7 @@ FALLBACK_SCHEMA: dict[str, Any] = {
 @cache
 def request_schema() -> Mapping[str, Any]:
     try:
-        from mockgateway import contract  # type: ignore[attr-defined]
+        from mockgateway import contract
 
         loaded: Mapping[str, Any] = contract.load_schema("generate-request")
         return loaded
