@@ -1,1 +1,125 @@
-"""pytest plugin: the mock_gateway fixture and automatic contract checks."""
+"""pytest plugin: the ``mock_gateway`` fixture and an automatic contract check after each test.
+
+Thin on purpose: the behaviour lives in :mod:`mockgateway.checker`. Nothing is imported and no
+gateway starts until a test asks for ``mock_gateway``, so the plugin costs nothing otherwise.
+
+    def test_my_client(mock_gateway):
+        run_my_client(mock_gateway.url, mock_gateway.api_key)
+        # after the test: every contract rule is checked; a broken one fails the test
+
+    @pytest.mark.mockgateway(scenario="402", check=False)
+    def test_out_of_money(mock_gateway): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mockgateway.checker._fixture import GatewaySession, MockGateway
+
+OPTIONS = {
+    "config": "gateway TOML for the session's gateway; its [checker] table tunes the rules",
+    "speed": "run the gateway clock N times faster (rules still measure gateway time)",
+    "check": "fail a test on broken rules of severity 'error' (default), 'warning', or 'off'",
+    "api_key": "API key the mock_gateway fixture hands out",
+}
+MARKER = (
+    "mockgateway(scenario=None, api_key=None, check=True, config=None, speed=None, clock=None, "
+    "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
+)
+_HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()
+_SESSION: pytest.StashKey[GatewaySession] = pytest.StashKey()
+_PROPERTY = "mockgateway"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mockgateway", "mockgateway: local API gateway and contract checks")
+    for name, help_text in OPTIONS.items():
+        group.addoption(f"--mockgateway-{name.replace('_', '-')}", dest=f"mockgateway_{name}",
+                        default=None, help=f"{help_text} (ini: mockgateway_{name})")  # fmt: skip
+        parser.addini(f"mockgateway_{name}", help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+
+
+def _option(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption(f"mockgateway_{name}")
+    if value is None:
+        value = config.getini(f"mockgateway_{name}")
+    return None if value in (None, "") else str(value)
+
+
+@pytest.fixture(scope="session")
+def mockgateway_session(pytestconfig: pytest.Config) -> Iterator[GatewaySession]:
+    """The session's gateway (one per xdist worker, on a free port), started on first use."""
+    from mockgateway.checker._fixture import GatewaySession, PluginOptions, PluginUsageError
+
+    try:
+        options = PluginOptions.parse(**{name: _option(pytestconfig, name) for name in OPTIONS})
+    except PluginUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    session = GatewaySession(options)
+    pytestconfig.stash[_SESSION] = session
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def mock_gateway(
+    request: pytest.FixtureRequest, mockgateway_session: GatewaySession
+) -> Iterator[MockGateway]:
+    """A freshly reset gateway for this test: ``.url``, ``.api_key``, ``.journal()``, ``.clock``."""
+    marker = request.node.get_closest_marker("mockgateway")
+    kwargs: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    with mockgateway_session.for_test(kwargs) as handle:
+        request.node.stash[_HANDLE] = handle
+        yield handle
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True
+    yield
+    handle = item.stash.get(_HANDLE, None)
+    if handle is not None:
+        if handle.check_level == "off":
+            handle.verdict = handle.check()
+        else:
+            handle.assert_contract()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    handle = item.stash.get(_HANDLE, None)
+    if report.when == "call" and handle is not None and handle.verdict is not None:
+        verdict = handle.verdict
+        report.user_properties.append(
+            (_PROPERTY, {"broken": [[v.rule_id, v.severity.value] for v in verdict.violations],
+                         "checked": handle.check_level != "off"})
+        )  # fmt: skip
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == _PROPERTY and getattr(report, "when", None) == "call":
+                    rows.append((report.nodeid, value))
+    if not rows:
+        return
+    from mockgateway.checker._summary import summary_lines
+
+    terminalreporter.write_sep("=", "mockgateway contract checks")
+    for line in summary_lines(rows):
+        terminalreporter.write_line(line)

@@ -1,0 +1,290 @@
+"""The pytest plugin, run inside pytester sessions the way a user's suite would use it."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# In-process pytester runs drop the modules first imported inside them, and extension modules
+# (numpy, av, yarl) cannot be loaded twice, so the serving half is loaded once, up front.
+for _name in ("mockgateway._server", "mockgateway.checker", "mockgateway.media._placeholder",
+              "numpy", "av"):  # fmt: skip
+    importlib.import_module(_name)
+
+ROOT = Path(__file__).parent.parent
+PLUGIN = ("-p", "mockgateway.pytest_plugin")
+
+# A tiny client the inner test files share: submit, poll every `pace` gateway seconds, download.
+CLIENT = """
+import json, time, urllib.request, urllib.error
+
+def call(method, url, headers, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+BODY = {"image_url": "https://example.test/a.png", "audio_url": "https://example.test/a.mp3"}
+
+def submit(gw, body=BODY):
+    return call("POST", gw.generate_url, gw.headers, body)
+
+def follow(gw, pace=5.0, download=True):
+    status, raw = submit(gw)
+    assert status == 202, raw
+    accepted = json.loads(raw)
+    key = {"Ocp-Apim-Subscription-Key": gw.api_key}
+    while True:
+        time.sleep(gw.real_seconds(pace))
+        status, raw = call("GET", accepted["polling_url"], key)
+        job = json.loads(raw)
+        if job["status"] in ("COMPLETED", "FAILED", "ERROR"):
+            break
+    if download:
+        for url in job["output"]["media_url"]:
+            assert call("GET", url, {})[0] == 200
+    return job
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(client_helpers=CLIENT)
+    pytester.syspathinsert()
+    return pytester
+
+
+def test_a_test_that_polls_too_fast_fails_naming_the_rule(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_polling="""
+        from client_helpers import follow
+
+        def test_careful(mock_gateway):
+            assert follow(mock_gateway, pace=5)["status"] == "COMPLETED"
+
+        def test_too_fast(mock_gateway):
+            follow(mock_gateway, pace=1)
+        """
+    )
+    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ContractViolation: the client broke the contract: poll-interval",
+            "*ERROR poll-interval [[]doc]: Polls of one request come no closer than 5 s*",
+            "*how to fix: Sleep at least 5 s*",
+            "*= mockgateway contract checks =*",
+            "2 test(s) used the gateway; 1 kept every rule",
+            "*poll-interval (error): 1 test(s)",
+            "test_polling.py::test_too_fast: poll-interval (error)",
+        ]
+    )
+    assert "client_helpers.py" not in result.stdout.str()  # no plugin internals in the report
+
+
+def test_the_opt_out_marker_keeps_a_violating_test_green(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_optout="""
+        import pytest
+        from client_helpers import follow
+
+        @pytest.mark.mockgateway(check=False)
+        def test_fast_on_purpose(mock_gateway):
+            follow(mock_gateway, pace=1)
+
+        @pytest.mark.mockgateway(disable=["poll-interval"])
+        def test_rule_disabled(mock_gateway):
+            follow(mock_gateway, pace=1)
+        """
+    )
+    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*test_optout.py::test_fast_on_purpose: poll-interval (error) [[]check off]"]
+    )
+
+
+def test_options_and_their_ini_twins(suite: pytest.Pytester) -> None:
+    suite.makeini(
+        """
+        [pytest]
+        mockgateway_api_key = from-ini-0007
+        mockgateway_speed = 40
+        """
+    )
+    suite.makepyfile(
+        test_options="""
+        from client_helpers import follow
+
+        def test_sees_options(mock_gateway):
+            assert mock_gateway.api_key == "from-cli-0008"
+            assert mock_gateway.speed == 40
+            assert mock_gateway.url.startswith("http://127.0.0.1:")
+
+        def test_no_download(mock_gateway):
+            follow(mock_gateway, download=False)
+        """
+    )
+    default = suite.runpytest(*PLUGIN, "--mockgateway-api-key=from-cli-0008")
+    default.assert_outcomes(passed=2)  # a warning alone does not fail
+    default.stdout.fnmatch_lines(["*test_no_download: download-output (warning)"])
+    strict = suite.runpytest(*PLUGIN, "--mockgateway-api-key=from-cli-0008",
+                             "--mockgateway-check=warning")  # fmt: skip
+    strict.assert_outcomes(passed=1, failed=1)
+    strict.stdout.fnmatch_lines(
+        ["*ContractViolation: the client broke the contract: download-output"]
+    )
+    ini_key = suite.runpytest(*PLUGIN, "-k", "sees_options")
+    ini_key.assert_outcomes(failed=1)
+    ini_key.stdout.fnmatch_lines(["*AssertionError: assert 'from-ini-0007' == 'from-cli-0008'*"])
+
+
+def test_a_bad_option_value_is_a_usage_error(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_x="def test_x(mock_gateway):\n    pass\n")
+    result = suite.runpytest(*PLUGIN, "--mockgateway-check=sometimes")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*mockgateway check must be one of error, warning, off*"])
+
+
+def test_config_file_option_tunes_gateway_and_rules(suite: pytest.Pytester) -> None:
+    config = suite.path / "gateway.toml"
+    config.write_text("[lifecycle]\nqueue_seconds = 0\n\n[checker]\nmin_poll_interval = 2\n")
+    suite.makepyfile(
+        test_cfg="""
+        from client_helpers import follow
+
+        def test_two_second_polls_are_fine_here(mock_gateway):
+            assert mock_gateway.gateway.config.lifecycle.queue_seconds == 0
+            follow(mock_gateway, pace=2)
+        """
+    )
+    suite.runpytest(
+        *PLUGIN, f"--mockgateway-config={config}", "--mockgateway-speed=50"
+    ).assert_outcomes(passed=1)
+
+
+def test_markers_pick_scenarios_config_and_clock(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_markers="""
+        import pytest
+        from client_helpers import follow, submit
+
+        @pytest.mark.mockgateway(scenario="402")
+        def test_scenario_key(mock_gateway):
+            assert mock_gateway.api_key == "mock-402"
+
+        @pytest.mark.mockgateway(config={"keys": {"accounts": [{"key": "poor-0001", "balance": "0"}]}},
+                                 api_key="poor-0001")
+        def test_empty_wallet_answers_402_once(mock_gateway):
+            status, raw = submit(mock_gateway)
+            assert status == 402
+
+        @pytest.mark.mockgateway(config={"keys": {"accounts": [{"key": "poor-0002", "balance": "0"}]}},
+                                 api_key="poor-0002")
+        def test_hammering_a_402_is_caught(mock_gateway):
+            for _ in range(3):
+                submit(mock_gateway)
+
+        @pytest.mark.mockgateway(clock="manual")
+        def test_manual_clock(mock_gateway):
+            before = mock_gateway.clock.now()
+            assert mock_gateway.advance(30) == before + 30
+            assert mock_gateway.real_seconds(5) == 0
+        """
+    )
+    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ContractViolation: the client broke the contract: resubmit-after-rejection"]
+    )
+
+
+def test_unknown_marker_argument_names_it(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.mockgateway(scenery="429")
+        def test_x(mock_gateway):
+            pass
+        """
+    )
+    result = suite.runpytest(*PLUGIN)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*mockgateway marker: unknown argument(s) scenery*"])
+
+
+def test_each_test_starts_from_a_reset_gateway(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_reset="""
+        from client_helpers import follow
+
+        def test_first(mock_gateway):
+            follow(mock_gateway)
+            assert len(mock_gateway.journal()) >= 3
+
+        def test_second(mock_gateway):
+            assert mock_gateway.journal() == []
+            assert mock_gateway.gateway.jobs == {}
+        """
+    )
+    suite.runpytest(*PLUGIN, "--mockgateway-speed=50").assert_outcomes(passed=2)
+
+
+def test_the_plugin_costs_nothing_when_its_fixture_is_unused(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    suite.makepyfile(
+        test_plain="""
+        import sys, threading
+
+        def test_nothing_loaded():
+            assert "mockgateway.pytest_plugin" in sys.modules
+            assert "aiohttp" not in sys.modules
+            assert "mockgateway.checker" not in sys.modules
+            assert not [t for t in threading.enumerate() if t.name == "mockgateway"]
+        """
+    )
+    result = suite.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=1)
+    assert "mockgateway contract checks" not in result.stdout.str()
+
+
+def test_each_xdist_worker_serves_its_own_gateway(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(suite.path)]))
+    suite.makepyfile(
+        test_workers="""
+        import os, pytest
+        from client_helpers import follow
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_url(mock_gateway, n, tmp_path_factory):
+            out = tmp_path_factory.getbasetemp().parent.parent / f"url-{n}.txt"
+            out.write_text(os.environ["PYTEST_XDIST_WORKER"] + " " + mock_gateway.url)
+            follow(mock_gateway, pace=1 if n == 0 else 5)
+        """
+    )
+    result = suite.runpytest_subprocess(*PLUGIN, "-n", "2", "--mockgateway-speed=50")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*= mockgateway contract checks =*", "4 test(s) used the gateway; 3 kept every rule"]
+    )
+    seen = {}
+    for path in suite.path.parent.rglob("url-*.txt"):
+        worker, url = path.read_text().split()
+        seen.setdefault(worker, set()).add(url)
+    assert len(seen) == 2
+    urls = [next(iter(u)) for u in seen.values()]
+    assert all(len(u) == 1 for u in seen.values())
+    assert urls[0] != urls[1]
