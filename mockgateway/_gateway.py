@@ -291,7 +291,7 @@ class Gateway:
         """Run due work and wait for in-flight tasks until nothing more happens now."""
         for _ in range(rounds):
             self.scheduler.run_due()
-            if not self._tasks and not self.webhooks._tasks:
+            if not self._tasks and not self.webhooks.busy:
                 return
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.webhooks.drain()
