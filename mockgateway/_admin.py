@@ -14,7 +14,7 @@ from aiohttp import web
 from . import __version__
 from ._billing import money_str
 from ._config import parse_money
-from ._errors import ApiError, bad_request, gateway_error
+from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._jobs import Job, status_body
 from ._journal import redact_key
 from ._web import GATEWAY, exchange, json_answer, read_body
@@ -118,7 +118,7 @@ async def get_job(request: web.Request) -> web.Response:
     request_id = request.match_info["request_id"]
     job = gateway.jobs.get(request_id)
     if job is None:
-        raise gateway_error(404, "Request not found", f"Request '{request_id}' was not found")
+        raise request_not_found(request_id)
     view = _job_view(job)
     view["webhooks"] = [
         {"url": d.url, "attempts": d.attempts, "delivered": d.delivered, "outcomes": d.outcomes}
