@@ -4,7 +4,7 @@ Serve it in-process with :func:`serve` (async) or :func:`serve_in_thread` (sync)
 with :class:`GatewayConfig` or :func:`load_config`, and reach its core through ``.gateway``.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from ._clock import Clock, ClockMode, ManualClock, RealClock, ScaledClock
 from ._config import GatewayConfig, config_from_mapping, load_config
@@ -12,7 +12,7 @@ from ._errors import ApiError, ConfigError, ContractViolation, MockGatewayError
 from ._jobs import Job, Status
 from ._journal import Journal, JournalEntry
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._gateway import Gateway
     from ._server import RunningGateway, ThreadedGateway, serve, serve_in_thread
 
@@ -27,7 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY:
         import importlib
 
