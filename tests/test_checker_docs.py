@@ -1,0 +1,40 @@
+"""docs/checker.md stays true: its rules table is the rules, and its pytest example runs."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from mockgateway.checker import RULES
+
+pytest_plugins = ["pytester"]
+
+for _name in ("mockgateway._server", "mockgateway.media._placeholder", "numpy", "av"):
+    importlib.import_module(_name)  # see test_plugin.py: extension modules load once
+
+DOC = (Path(__file__).parent.parent / "docs" / "checker.md").read_text(encoding="utf-8")
+
+
+def test_the_rules_table_lists_every_rule_as_defined() -> None:
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| (\w+) \| (\w+) \| (.+?) \| (.+?) \|$", DOC, re.M)
+    assert [(r.id, r.severity.value, r.source.value, r.statement, r.how_to_fix) for r in RULES] == [
+        tuple(row) for row in rows
+    ]
+
+
+def test_the_pytest_example_runs_as_documented(pytester: pytest.Pytester) -> None:
+    match = re.search(r"<!-- example: pytest -->\n```python\n(.+?)```", DOC, re.S)
+    assert match is not None
+    pytester.makepyfile(test_example=match.group(1))
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result.assert_outcomes(passed=2)
+    without_opt_out = match.group(1).replace("@pytest.mark.mockgateway(check=False)", "")
+    pytester.makepyfile(test_example=without_opt_out)
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ContractViolation: the client broke the contract: poll-interval"]
+    )
