@@ -407,3 +407,12 @@ def test_webhooks_the_operator_blocked_are_not_the_receivers_fault() -> None:
     j.poll(5, "COMPLETED")
     j.media(5.1)
     assert check(j.entries).violations == ()
+
+
+def test_a_terminal_answer_cut_in_transit_was_not_seen() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "COMPLETED", error="injected fault: body truncated after 10 of 300 bytes")
+    j.poll(11, "COMPLETED")
+    j.media(11.1)
+    assert check(j.entries).violations == ()

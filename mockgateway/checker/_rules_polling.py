@@ -95,7 +95,9 @@ def _seen_terminal(
     """For each job, when the client first learnt it was terminal, how, and which status."""
     seen: dict[str, tuple[float, JournalEntry, str]] = {}
     sources: list[JournalEntry] = [
-        e for e in view.by_client.get(client, ()) if e.route == "status" and e.status == 200
+        e
+        for e in view.by_client.get(client, ())
+        if e.route == "status" and e.status == 200 and e.error is None
     ]
     sources.extend(view.delivered_webhooks(client))
     for e in sources:

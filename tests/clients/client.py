@@ -14,6 +14,7 @@ Exit status: 0 when a video was downloaded, 2 when the API refused the request, 
 from __future__ import annotations
 
 import argparse
+import http.client
 import http.server
 import json
 import os
@@ -80,7 +81,7 @@ class Client:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
             print(f"connection problem: {err}", file=sys.stderr)
             return None, {}, b""
 
