@@ -36,6 +36,7 @@ def __getattr__(name: str) -> _typing.Any:
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __version__ = "0.1.0"
 
 __all__ = [
