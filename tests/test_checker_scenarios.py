@@ -1,0 +1,72 @@
+"""Rules that need the gateway to misbehave, shown on real clients through the scenario keys.
+
+``mock-429`` answers every request 429 with ``Retry-After``, ``mock-500`` answers 500,
+``mock-reset`` resets every connection, ``mock-401`` refuses the key, ``mock-failed`` ends the
+job FAILED. A careful client keeps every rule through all of them; each careless one is caught.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from mockgateway.checker import Verdict
+from mockgateway.checker._run import CheckSetup, load_setup, run_check
+
+pytest.importorskip("mockgateway.faults", reason="the scenario keys come with failure simulation")
+
+CLIENTS = Path(__file__).parent / "clients"
+PY = [sys.executable, str(CLIENTS / "client.py")]
+JS = ["node", str(CLIENTS / "client.js")]
+
+
+def judge(command: list[str], key: str, speed: float = 100.0) -> Verdict:
+    setup: CheckSetup = load_setup(None)
+    verdict, _ = run_check(command, setup=setup, api_key=key, speed=speed, timeout=60)
+    return verdict
+
+
+@pytest.mark.parametrize(
+    ("key", "rule_id"),
+    [
+        ("mock-429", "retry-after-429"),
+        ("mock-500", "backoff-after-5xx"),
+        ("mock-reset", "backoff-after-5xx"),
+        ("mock-401", "resubmit-after-rejection"),
+        ("mock-403", "resubmit-after-rejection"),
+    ],
+)
+def test_careful_client_keeps_the_rule_and_careless_one_breaks_it(key: str, rule_id: str) -> None:
+    careful = judge(PY, key)
+    assert careful.violations == (), careful.violations
+    assert careful.client_run is not None
+    assert careful.client_run.exit_code != 0  # it could not get a video, and says so
+    careless = judge([*PY, "--careless", rule_id], key)
+    assert careless.broken_rules == (rule_id,), careless.violations
+
+
+def test_careful_client_stops_at_failed_and_does_not_download() -> None:
+    verdict, entries = run_check(PY, api_key="mock-failed", speed=100.0, timeout=60)
+    assert verdict.violations == ()
+    polls = [e for e in entries if e.route == "status"]
+    assert polls[-1].response_body["status"] == "FAILED"
+    assert not [e for e in entries if e.route == "media"]
+    assert verdict.client_run is not None
+    assert verdict.client_run.exit_code == 1
+
+
+def test_polling_after_failed_is_caught() -> None:
+    verdict = judge([*PY, "--careless", "poll-after-terminal"], "mock-failed")
+    assert verdict.broken_rules == ("poll-after-terminal",)
+    assert "after the client had seen it FAILED" in verdict.violations[0].message
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_careful_node_client_honours_retry_after() -> None:
+    verdict = judge(JS, "mock-429")
+    assert verdict.violations == ()
+    retried = [v for v in verdict.results if v.rule.id == "retry-after-429"]
+    assert retried[0].passed
