@@ -416,3 +416,15 @@ def test_a_terminal_answer_cut_in_transit_was_not_seen() -> None:
     j.poll(11, "COMPLETED")
     j.media(11.1)
     assert check(j.entries).violations == ()
+
+
+def test_a_body_the_gateway_never_read_is_not_judged() -> None:
+    j = JournalBuilder()
+    e = j.generate(0, status=429, response={}, response_headers={"Retry-After": "1"})
+    j.entries[-1] = type(e)(**{**e.to_dict(), "body": None, "body_size": 0, "notes": ()})
+    j.careful_flow(2)
+    assert check(j.entries).violations == ()
+    empty = JournalBuilder()
+    e = empty.generate(0, status=400, response={})
+    empty.entries[-1] = type(e)(**{**e.to_dict(), "body": None, "body_size": 0, "notes": ()})
+    assert check(empty.entries).broken_rules == ("generate-body-schema",)

@@ -7,6 +7,7 @@ job FAILED. A careful client keeps every rule through all of them; each careless
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ from mockgateway.checker import Verdict
 from mockgateway.checker._run import CheckSetup, load_setup, run_check
 
 pytest.importorskip("mockgateway.faults", reason="the scenario keys come with failure simulation")
+pytest_plugins = ["pytester"]
+for _name in ("mockgateway._server", "mockgateway.media._placeholder", "numpy", "av"):
+    importlib.import_module(_name)  # see test_plugin.py: extension modules load once
 
 CLIENTS = Path(__file__).parent / "clients"
 PY = [sys.executable, str(CLIENTS / "client.py")]
@@ -70,3 +74,38 @@ def test_careful_node_client_honours_retry_after() -> None:
     assert verdict.violations == ()
     retried = [v for v in verdict.results if v.rule.id == "retry-after-429"]
     assert retried[0].passed
+
+
+def test_plugin_marker_scenario_reaches_the_gateway(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_scenario="""
+        import json, time, urllib.request, urllib.error
+        import pytest
+
+        BODY = json.dumps({"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3"})
+
+        def submit(gw):
+            req = urllib.request.Request(gw.generate_url, data=BODY.encode(), headers=gw.headers)
+            try:
+                return urllib.request.urlopen(req).status, {}
+            except urllib.error.HTTPError as err:
+                return err.code, dict(err.headers)
+
+        @pytest.mark.mockgateway(scenario="429")
+        def test_honours_retry_after(mock_gateway):
+            status, headers = submit(mock_gateway)
+            assert status == 429
+            time.sleep(mock_gateway.real_seconds(float(headers["Retry-After"])))
+            assert submit(mock_gateway)[0] == 429
+
+        @pytest.mark.mockgateway(scenario="429")
+        def test_ignores_retry_after(mock_gateway):
+            assert submit(mock_gateway)[0] == 429
+            assert submit(mock_gateway)[0] == 429
+        """
+    )
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ContractViolation: the client broke the contract: retry-after-429"]
+    )
