@@ -120,9 +120,15 @@ def test_junit_report_of_a_clean_run() -> None:
 def test_junit_shape_checker_catches_a_miscount() -> None:
     j = JournalBuilder()
     j.careful_flow()
-    text = to_junit_xml(check(j.entries)).replace('failures="0"', 'failures="3"', 1)
-    with pytest.raises(AssertionError):
-        assert_junit_shape(text)
+    good = to_junit_xml(check(j.entries))
+    assert_junit_shape(good)
+    for broken in (
+        good.replace('failures="0"', 'failures="3"', 1),
+        good.replace("<testcase ", '<testcase status="x" ', 1),
+        good.replace('time="0"', 'time="1s"', 1),
+    ):
+        with pytest.raises(AssertionError):
+            assert_junit_shape(broken)
 
 
 def test_write_report_picks_the_format_by_suffix(tmp_path: Path) -> None:
