@@ -202,6 +202,7 @@ def assert_junit_shape(text: str) -> ET.Element:
     root = ET.fromstring(text)
     assert root.tag == "testsuites"
     assert set(root.attrib) <= SUITES_ATTRS
+    assert SUREFIRE_TIME.fullmatch(root.attrib.get("time", ""))
     total = {"tests": 0, "failures": 0, "errors": 0}
     for suite in root:
         assert suite.tag == "testsuite"
