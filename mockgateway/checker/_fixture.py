@@ -37,7 +37,7 @@ MARKER_KEYS = frozenset(
 
 
 class PluginUsageError(ValueError):
-    """A bad option or marker argument; the plugin reports it as a pytest usage error."""
+    """A bad option (reported as a pytest usage error) or marker argument (a setup error)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +70,7 @@ class PluginOptions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TestWish:
+class MarkerWish:
     """What one test's ``@pytest.mark.mockgateway(...)`` asks for, merged over the options."""
 
     api_key: str
@@ -117,7 +117,7 @@ def _marker_config(config: Any, base: CheckSetup) -> tuple[CheckerSettings, Gate
     raise PluginUsageError("mockgateway marker: config must be a file path or a mapping")
 
 
-def read_marker(kwargs: Mapping[str, Any], options: PluginOptions, base: CheckSetup) -> TestWish:
+def read_marker(kwargs: Mapping[str, Any], options: PluginOptions, base: CheckSetup) -> MarkerWish:
     """Validate a marker's keyword arguments and merge them over the session's options."""
     unknown = sorted(set(kwargs) - MARKER_KEYS)
     if unknown:
@@ -162,7 +162,7 @@ def read_marker(kwargs: Mapping[str, Any], options: PluginOptions, base: CheckSe
         own = _config_with_clock(base.gateway, speed, clock)
     scenario = kwargs.get("scenario")
     api_key = kwargs.get("api_key") or (scenario_key(scenario) if scenario else options.api_key)
-    return TestWish(
+    return MarkerWish(
         api_key=str(api_key),
         scenario=scenario,
         check=level,
