@@ -428,3 +428,21 @@ def test_a_body_the_gateway_never_read_is_not_judged() -> None:
     e = empty.generate(0, status=400, response={})
     empty.entries[-1] = type(e)(**{**e.to_dict(), "body": None, "body_size": 0, "notes": ()})
     assert check(empty.entries).broken_rules == ("generate-body-schema",)
+
+
+def test_a_retry_of_a_refused_poll_is_judged_by_the_retry_rules_only() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.poll(5, "QUEUED", status=429, response_headers={"Retry-After": "2"})
+    j.poll(7.05, "QUEUED")  # honours Retry-After; not "a poll 2 s after a poll"
+    j.poll(12.05, "COMPLETED")
+    j.media(12.1)
+    assert check(j.entries).violations == ()
+    hasty = JournalBuilder()
+    hasty.generate(0)
+    hasty.poll(5, "QUEUED")
+    hasty.poll(6, "QUEUED", status=429, response_headers={"Retry-After": "2"})
+    hasty.poll(8.05, "COMPLETED")
+    hasty.media(8.1)
+    (v,) = check(hasty.entries).result("poll-interval").violations
+    assert "1 of 1 gaps" in v.message  # the poll that drew the 429 came too soon

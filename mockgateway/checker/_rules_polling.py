@@ -32,6 +32,8 @@ def _poll_interval(view: JournalView, settings: CheckerSettings) -> Iterator[Fin
         for rid, polls in view.polls(client).items():
             short: list[tuple[JournalEntry, JournalEntry, float]] = []
             for before, after in itertools.pairwise(polls):
+                if before.status != 200 or before.error is not None:
+                    continue  # a retry of a refused or broken poll: the retry rules judge it
                 gap = after.started_at - before.started_at
                 if gap < floor:
                     short.append((before, after, gap))
