@@ -31,9 +31,11 @@ def _poll_interval(view: JournalView, settings: CheckerSettings) -> Iterator[Fin
     for client in view.clients:
         for rid, polls in view.polls(client).items():
             short: list[tuple[JournalEntry, JournalEntry, float]] = []
+            judged = 0
             for before, after in itertools.pairwise(polls):
                 if before.status != 200 or before.error is not None:
                     continue  # a retry of a refused or broken poll: the retry rules judge it
+                judged += 1
                 gap = after.started_at - before.started_at
                 if gap < floor:
                     short.append((before, after, gap))
@@ -46,7 +48,7 @@ def _poll_interval(view: JournalView, settings: CheckerSettings) -> Iterator[Fin
                 cited.setdefault(after.seq, after)
             yield Finding(
                 f"request {rid} was polled {len(polls)} times; {len(short)} of "
-                f"{len(polls) - 1} gaps were under {settings.min_poll_interval:g} s, "
+                f"{judged} gaps were under {settings.min_poll_interval:g} s, "
                 f"the shortest {closest:.3f} s",
                 tuple(sorted(cited.values(), key=lambda e: e.started_at)[:MAX_EVIDENCE]),
                 client,
