@@ -38,10 +38,14 @@ def request_schema() -> Mapping[str, Any]:
         return FALLBACK_SCHEMA
 
 
+@cache
+def _validator() -> Any:
+    return jsonschema.Draft202012Validator(request_schema())
+
+
 def schema_errors(body: Any) -> list[str]:
     """Readable reasons a body breaks the schema, ``[]`` when it is valid."""
-    schema = request_schema()
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator()
     out: list[str] = []
     for err in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "body"

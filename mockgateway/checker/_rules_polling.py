@@ -143,7 +143,11 @@ def _media_paths(proof: JournalEntry) -> list[str]:
 
 
 def _download(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
-    fetched = [e for e in view.requests if e.route == "media" and e.method in ("GET", "HEAD")]
+    fetched = {
+        url_path(e.url or e.path)
+        for e in view.requests
+        if e.route == "media" and e.method in ("GET", "HEAD")
+    }
     for client in view.clients:
         for rid, (_moment, proof, status) in _seen_terminal(view, client).items():
             if status != "COMPLETED":
@@ -151,7 +155,7 @@ def _download(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]
             paths = set(_media_paths(proof))
             if not paths:
                 continue
-            if not any(url_path(m.url or m.path) in paths for m in fetched):
+            if not paths & fetched:
                 yield Finding(
                     f"request {rid} COMPLETED but its output.media_url was never downloaded",
                     (proof,),
