@@ -27,7 +27,7 @@ PY = [sys.executable, str(CLIENTS / "client.py")]
 JS = ["node", str(CLIENTS / "client.js")]
 
 
-def judge(command: list[str], key: str, speed: float = 100.0) -> Verdict:
+def judge(command: list[str], key: str, speed: float = 50.0) -> Verdict:
     setup: CheckSetup = load_setup(None)
     verdict, _ = run_check(command, setup=setup, api_key=key, speed=speed, timeout=60)
     return verdict
@@ -53,7 +53,7 @@ def test_careful_client_keeps_the_rule_and_careless_one_breaks_it(key: str, rule
 
 
 def test_careful_client_stops_at_failed_and_does_not_download() -> None:
-    verdict, entries = run_check(PY, api_key="mock-failed", speed=100.0, timeout=60)
+    verdict, entries = run_check(PY, api_key="mock-failed", speed=50.0, timeout=60)
     assert verdict.violations == ()
     polls = [e for e in entries if e.route == "status"]
     assert polls[-1].response_body["status"] == "FAILED"

@@ -26,7 +26,7 @@ class Refused extends Error {}
 // One request with the documented retry manners: Retry-After on 429, backoff on 5xx/network.
 async function call(method, url, { body, headers = {} } = {}) {
   let delay = 1;
-  for (let attempt = 0; attempt < 8; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     let response;
     try {
       response = await fetch(url, { method, headers, body });

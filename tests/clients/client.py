@@ -90,14 +90,14 @@ class Client:
     ) -> tuple[int, bytes]:
         """Honour Retry-After on 429 and back off exponentially on 5xx or broken connections."""
         delay = 1.0
-        for _ in range(8):
+        for _ in range(5):
             status, resp_headers, raw = self.call(method, url, body, headers)
             if status == 429:
                 wanted = float(resp_headers.get("Retry-After", "1"))
-                sleep(0.1 if self.careless == "retry-after-429" else wanted)
+                sleep(0 if self.careless == "retry-after-429" else wanted)
                 continue
             if status is None or status >= 500:
-                sleep(0.05 if self.careless == "backoff-after-5xx" else delay)
+                sleep(0 if self.careless == "backoff-after-5xx" else delay)
                 delay = min(delay * 2, 30.0)
                 continue
             return status, raw
