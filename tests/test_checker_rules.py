@@ -446,3 +446,16 @@ def test_a_retry_of_a_refused_poll_is_judged_by_the_retry_rules_only() -> None:
     hasty.media(8.1)
     (v,) = check(hasty.entries).result("poll-interval").violations
     assert "1 of 1 gaps" in v.message  # the poll that drew the 429 came too soon
+
+
+def test_the_webhook_answer_budget_is_real_time_under_a_scaled_clock() -> None:
+    j = JournalBuilder()
+    j.generate(0)
+    j.webhook(3, took=2.0)  # 40 ms of real time at speed 50: prompt
+    j.media(5)
+    assert check(j.entries, CheckerSettings().at_speed(50)).violations == ()
+    j.webhook(6, took=300.0)  # 6 real seconds at speed 50: not prompt
+    assert check(j.entries, CheckerSettings().at_speed(50)).broken_rules == (
+        "webhook-receiver-2xx",
+    )
+    assert CheckerSettings().at_speed(1) == CheckerSettings()

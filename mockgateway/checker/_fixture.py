@@ -248,7 +248,7 @@ class MockGateway:
     def check(self) -> Verdict:
         """Judge this test's journal now (waiting for webhook deliveries in flight)."""
         self.threaded.call(self.threaded.gateway.webhooks.drain)
-        return check(self.journal(), self.settings)
+        return check(self.journal(), self.settings.at_speed(self.speed))
 
     def assert_contract(self, level: str | None = None) -> Verdict:
         """Raise :class:`ContractViolation` naming each broken rule, else return the verdict."""

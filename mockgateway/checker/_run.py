@@ -148,7 +148,8 @@ def run_check(
         # webhook attempts still in flight when the client ends belong in the journal
         gw.call(gw.gateway.webhooks.drain, timeout=drain_timeout)
         entries = gw.run(lambda: list(gw.gateway.journal))
-    return check(entries, setup.checker, client_run=run), entries
+    speed = config.clock.speed if config.clock.mode is ClockMode.SCALED else 1.0
+    return check(entries, setup.checker.at_speed(speed), client_run=run), entries
 
 
 def judge_saved(path: str | Path, settings: CheckerSettings | None = None) -> Verdict:

@@ -39,6 +39,17 @@ class CheckerSettings:
     def with_(self, **changes: Any) -> CheckerSettings:
         return replace(self, **changes)
 
+    def at_speed(self, speed: float) -> CheckerSettings:
+        """Settings for a journal recorded under a clock running ``speed`` times fast.
+
+        Every rule about the client's own pacing stays on gateway time. The one exception is
+        how fast a webhook receiver answers: that is network and server latency in real time,
+        so its budget is stretched by the speed rather than shrunk.
+        """
+        if speed == 1.0:
+            return self
+        return replace(self, webhook_answer_within=self.webhook_answer_within * speed)
+
 
 _NUMBERS = frozenset(
     f.name for f in fields(CheckerSettings) if f.name not in ("severities", "disabled")
