@@ -32,13 +32,16 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_check_passes_the_careful_node_client_and_fails_a_careless_one() -> None:
+def test_check_passes_the_careful_node_client_and_fails_a_careless_one(tmp_path: Path) -> None:
     good = cli(*FAST, "--", "node", str(CLIENTS / "client.js"))
     assert good.returncode == 0, good.stdout + good.stderr
     assert "mockgateway check: PASSED" in good.stdout
     assert "client: the client exited with status 0" in good.stdout
 
-    bad = cli(*FAST, "--", "node", str(CLIENTS / "client.js"), "--careless", "poll-interval")
+    slow_job = tmp_path / "slow-job.toml"
+    slow_job.write_text("[lifecycle]\nprocessing_seconds = 12\n")
+    bad = cli(*FAST, "--config", str(slow_job), "--", "node", str(CLIENTS / "client.js"),
+              "--careless", "poll-interval")  # fmt: skip
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "mockgateway check: FAILED: 1 error(s)" in bad.stdout
     assert "ERROR poll-interval [doc]" in bad.stdout

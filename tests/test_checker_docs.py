@@ -29,11 +29,14 @@ def test_the_pytest_example_runs_as_documented(pytester: pytest.Pytester) -> Non
     match = re.search(r"<!-- example: pytest -->\n```python\n(.+?)```", DOC, re.S)
     assert match is not None
     pytester.makepyfile(test_example=match.group(1))
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    # a 12 s job, so the too-fast poller polls it several times even on a loaded machine
+    (pytester.path / "slow-job.toml").write_text("[lifecycle]\nprocessing_seconds = 12\n")
+    options = ("--mockgateway-speed=50", "--mockgateway-config=slow-job.toml")
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", *options)
     result.assert_outcomes(passed=2)
     without_opt_out = match.group(1).replace("@pytest.mark.mockgateway(check=False)", "")
     pytester.makepyfile(test_example=without_opt_out)
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", *options)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         ["*ContractViolation: the client broke the contract: poll-interval"]

@@ -18,6 +18,8 @@ for _name in ("mockgateway._server", "mockgateway.checker", "mockgateway.media._
 
 ROOT = Path(__file__).parent.parent
 PLUGIN = ("-p", "mockgateway.pytest_plugin")
+# Fast clock, and a job long enough (12 s of processing) that a too-fast poller polls it often.
+FAST_SLOW_JOB = ("--mockgateway-speed=50", "--mockgateway-config=slow-job.toml")
 
 # A tiny client the inner test files share: submit, poll every `pace` gateway seconds, download.
 CLIENT = """
@@ -58,6 +60,7 @@ def follow(gw, pace=5.0, download=True):
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(client_helpers=CLIENT)
+    (pytester.path / "slow-job.toml").write_text("[lifecycle]\nprocessing_seconds = 12\n")
     pytester.syspathinsert()
     return pytester
 
@@ -74,7 +77,7 @@ def test_a_test_that_polls_too_fast_fails_naming_the_rule(suite: pytest.Pytester
             follow(mock_gateway, pace=1)
         """
     )
-    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
+    result = suite.runpytest(*PLUGIN, *FAST_SLOW_JOB)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -105,7 +108,7 @@ def test_the_opt_out_marker_keeps_a_violating_test_green(suite: pytest.Pytester)
             follow(mock_gateway, pace=1)
         """
     )
-    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
+    result = suite.runpytest(*PLUGIN, *FAST_SLOW_JOB)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         ["*test_optout.py::test_fast_on_purpose: poll-interval (error) [[]check off]"]
@@ -275,7 +278,7 @@ def test_each_xdist_worker_serves_its_own_gateway(
             follow(mock_gateway, pace=1 if n == 0 else 5)
         """
     )
-    result = suite.runpytest_subprocess(*PLUGIN, "-n", "2", "--mockgateway-speed=50")
+    result = suite.runpytest_subprocess(*PLUGIN, "-n", "2", *FAST_SLOW_JOB)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         ["*= mockgateway contract checks =*", "4 test(s) used the gateway; 3 kept every rule"]
