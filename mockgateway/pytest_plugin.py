@@ -58,7 +58,8 @@ def _option(config: pytest.Config, name: str) -> str | None:
 @pytest.fixture(scope="session")
 def mockgateway_session(pytestconfig: pytest.Config) -> Iterator[GatewaySession]:
     """The session's gateway (one per xdist worker, on a free port), started on first use."""
-    from mockgateway.checker._fixture import GatewaySession, PluginOptions, PluginUsageError
+    from mockgateway.checker._fixture import GatewaySession
+    from mockgateway.checker._marker import PluginOptions, PluginUsageError
 
     try:
         options = PluginOptions.parse(**{name: _option(pytestconfig, name) for name in OPTIONS})
