@@ -151,3 +151,10 @@ def test_config_errors_name_key_and_file(
     journal.write_text("{not json")
     assert main(["check", "--journal", str(journal)]) == 2
     assert f"{journal}: not a saved journal" in capsys.readouterr().err
+
+
+def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--list-rules"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("key-header  [error, doc]\n    Every gateway request carries")
+    assert "retry-after-429  [error, recommendation]" in out

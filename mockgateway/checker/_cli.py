@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._engine import RULES
 from ._model import Verdict
 from ._report_files import write_report
 from ._report_text import render_text
@@ -55,6 +56,7 @@ def add_check_command(commands: Any) -> None:
         default=DEFAULT_TIMEOUT,
         help=f"stop the client after this many real seconds (default {DEFAULT_TIMEOUT:g})",
     )
+    p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict's first line")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
     p.set_defaults(func=run)
@@ -68,7 +70,19 @@ def _exit_code(verdict: Verdict) -> int:
     return EXIT_OK
 
 
+def list_rules() -> str:
+    lines = []
+    for r in RULES:
+        lines.append(f"{r.id}  [{r.severity.value}, {r.source.value}]")
+        lines.append(f"    {r.statement}")
+        lines.append(f"    how to fix: {r.how_to_fix}")
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.list_rules:
+        print(list_rules(), end="")
+        return EXIT_OK
     command = list(args.cmd)
     if command and command[0] == "--":
         command = command[1:]
