@@ -173,7 +173,11 @@ async def journal_and_errors(request: web.Request, handler: Handler) -> web.Stre
             response = error_answer(
                 request,
                 gateway_error(
-                    405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}"
+                    405,
+                    "Method Not Allowed",
+                    f"{request.method} is not allowed on {request.path}",
+                    # RFC 9110: a 405 lists the methods the resource supports.
+                    Allow=exc.headers.get("Allow", ""),
                 ),
             )
         elif exc.status == 404:

@@ -290,14 +290,9 @@ FLAWED = {
 
 
 @pytest.mark.parametrize("flaw", list(FLAWED))
-def test_suite_fails_exactly_the_checks_a_flaw_breaks(
-    pytester: pytest.Pytester, flaw: str
-) -> None:
+def test_suite_fails_exactly_the_checks_a_flaw_breaks(pytester: pytest.Pytester, flaw: str) -> None:
     flaws, broken = FLAWED[flaw]
-    if flaws.statuses == ("QUEUED", "PROCESSING"):
-        extra = ("--gateway-timeout", "0.3")
-    else:
-        extra = ()
+    extra = ("--gateway-timeout", "0.3") if flaws.statuses == ("QUEUED", "PROCESSING") else ()
     with served_app(tiny_gateway(flaws)) as url:
         outcome = run_suite(pytester, url, "--gateway-allow-billable", *extra)
     assert set(outcome.failed) == broken
@@ -383,4 +378,3 @@ def test_pyargs_from_any_directory_passes_against_mockgateway(tmp_path: Path) ->
         )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(ALL_CHECKS)} passed" in done.stdout
-
