@@ -319,8 +319,8 @@ def test_missing_gateway_url_is_a_usage_error(pytester: pytest.Pytester) -> None
     result = pytester.runpytest_inprocess(
         "-c", str(ini), "-p", "contract_tests.plugin", "--pyargs", "contract_tests"
     )
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*--gateway-url URL*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the contract suite needs --gateway-url URL*"])
 
 
 # against mockgateway itself, as an installed package would run it --------------------------------

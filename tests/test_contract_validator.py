@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict
 
-from mockgateway.contract import SchemaViolation, check_response, operation_for, validate
+from mockgateway import config_from_mapping
+from mockgateway.contract import (
+    SchemaViolation,
+    check_response,
+    operation_for,
+    schema_errors,
+    status_body_problems,
+    validate,
+)
 
 from .support import RESPONSE_CHECKS, Answer, conforms_to_contract, served
 
@@ -152,3 +160,20 @@ async def test_the_support_hook_sees_real_gateway_answers() -> None:
     finally:
         RESPONSE_CHECKS.remove(seen.append)
     assert [a.status for a in seen] == [202, 200, 200, 404, 401]
+
+
+async def test_the_gateways_webhook_bodies_match_the_webhook_schema() -> None:
+    from .test_webhooks import receiver
+
+    config = config_from_mapping(
+        {"clock": {"mode": "manual"}, "webhooks": {"per_transition": True}}
+    )
+    async with receiver() as hook, served(config) as (gw, client):
+        await client.generate(headers={"X-Webhook-URL": hook.url})
+        await gw.advance(60)
+    bodies = [call["body"] for call in hook.calls]
+    assert [b["status"] for b in bodies] == ["PROCESSING", "COMPLETED"]
+    for body in bodies:
+        assert status_body_problems(body) == []
+    assert schema_errors("webhook", bodies[-1]) == []
+    assert schema_errors("webhook", bodies[0])  # not terminal: a status body, not a webhook body
