@@ -18,7 +18,7 @@ from mockgateway.contract import (
     validate,
 )
 
-from .support import RESPONSE_CHECKS, Answer, conforms_to_contract, served
+from .support import RESPONSE_CHECKS, Answer, conforms_to_contract, contract_checks_off, served
 
 GENERATE = "/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request"
 RID = "bytedance-omnihuman-v1-5-290_0195f2a0-0000-7000-8000-000000000000"
@@ -177,3 +177,12 @@ async def test_the_gateways_webhook_bodies_match_the_webhook_schema() -> None:
         assert status_body_problems(body) == []
     assert schema_errors("webhook", bodies[-1]) == []
     assert schema_errors("webhook", bodies[0])  # not terminal: a status body, not a webhook body
+
+
+def test_contract_checks_can_be_switched_off_for_a_block() -> None:
+    wrong = Answer("POST", GENERATE, 202, CIMultiDict(JSON), b"garbage")
+    with contract_checks_off():
+        assert conforms_to_contract not in RESPONSE_CHECKS
+    assert RESPONSE_CHECKS[0] is conforms_to_contract
+    with pytest.raises(SchemaViolation, match="not JSON"):
+        conforms_to_contract(wrong)

@@ -23,7 +23,7 @@ import string
 from dataclasses import dataclass
 from dataclasses import field as _field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import strategies as st
 
@@ -84,7 +84,7 @@ def _http_url(extensions: tuple[str, ...]) -> st.SearchStrategy[str]:
     )
 
 
-def input_urls(kind: str = "image") -> st.SearchStrategy[str]:
+def input_urls(kind: Literal["image", "audio"] = "image") -> st.SearchStrategy[str]:
     """Strings the contract accepts as image_url / audio_url: realistic and edge-case forms."""
     doc = DOC_IMAGE_URL if kind == "image" else DOC_AUDIO_URL
     extensions = (".png", ".jpg", ".webp") if kind == "image" else (".mp3", ".wav")
