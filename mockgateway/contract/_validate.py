@@ -150,13 +150,13 @@ def check_response(
     operation_id = operation_for(method, path)
     if operation_id is None:
         if status >= 400 and not path.startswith("/_mock/"):
-            return _error_body_problems(headers, raw, None)
+            return _error_body_problems(raw)
         return []
     operation = _operations(directory)[operation_id]
     spec = operation.responses.get(str(status))
     if spec is None:
         if status >= 400 and undocumented_errors_ok:
-            return _error_body_problems(headers, raw, None)
+            return _error_body_problems(raw)
         documented = ", ".join(sorted(operation.responses))
         return [f"{operation_id}: status {status} is not documented (documented: {documented})"]
     problems: list[str] = []
@@ -183,7 +183,7 @@ def check_response(
     return problems
 
 
-def _error_body_problems(headers: Mapping[str, str], raw: bytes, _: None) -> list[str]:
+def _error_body_problems(raw: bytes) -> list[str]:
     try:
         body = json.loads(raw)
     except ValueError:
