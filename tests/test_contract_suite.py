@@ -54,6 +54,9 @@ BILLABLE_CHECKS = {
     "test_media_is_reachable",
 }
 ALL_CHECKS = FREE_CHECKS | BILLABLE_CHECKS
+# Load the plugin from the checkout by module name, whether or not an installed copy's entry point
+# would also load it (blocking the entry point avoids registering the module twice).
+PLUGIN = ("-p", "no:mockgateway-contract", "-p", "contract_tests.plugin")
 
 
 # a tiny gateway, faithful unless told otherwise ------------------------------------------------
@@ -200,8 +203,7 @@ def run_suite(pytester: pytest.Pytester, url: str, *extra: str) -> Outcome:
         str(ini),
         "-p",
         "no:cacheprovider",
-        "-p",
-        "contract_tests.plugin",
+        *PLUGIN,
         "--pyargs",
         "contract_tests",
         "--gateway-url",
@@ -316,9 +318,7 @@ def test_failure_message_says_what_the_doc_requires_and_what_was_seen(
 
 def test_missing_gateway_url_is_a_usage_error(pytester: pytest.Pytester) -> None:
     ini = pytester.makeini("[pytest]\n")
-    result = pytester.runpytest_inprocess(
-        "-c", str(ini), "-p", "contract_tests.plugin", "--pyargs", "contract_tests"
-    )
+    result = pytester.runpytest_inprocess("-c", str(ini), *PLUGIN, "--pyargs", "contract_tests")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*the contract suite needs --gateway-url URL*"])
 

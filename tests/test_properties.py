@@ -17,7 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockgateway import ApiError, ThreadedGateway, config_from_mapping, serve_in_thread
-from mockgateway._validation import WEBHOOK_URL_PATTERN, parse_generate, parse_webhook_url
+from mockgateway._validation import (
+    INPUT_URL_PATTERN,
+    WEBHOOK_URL_PATTERN,
+    parse_generate,
+    parse_webhook_url,
+)
 from mockgateway.contract import check_response, schema_errors, status_body_problems
 from mockgateway.contract.strategies import (
     STATUSES,
@@ -89,6 +94,38 @@ def test_the_gateways_parser_rejects_each_invalid_call_naming_the_field(
         parse()
     assert caught.value.status == 400
     assert call.field in caught.value.body["message"]
+
+
+def _gateway_accepts(body: dict[str, Any]) -> bool:
+    try:
+        parse_generate(json.dumps(body).encode(), max_bytes=64 * 1024, default_resolution="1080p")
+    except ApiError:
+        return False
+    return True
+
+
+@PURE
+@given(st.one_of(st.text(max_size=60), st.from_regex(INPUT_URL_PATTERN, fullmatch=True)))
+def test_schema_and_gateway_agree_on_every_image_url(text: str) -> None:
+    body = {"image_url": text, "audio_url": "https://a.test/a.mp3"}
+    assert (schema_errors("generate-request", body) == []) == _gateway_accepts(body)
+
+
+@PURE
+@given(
+    st.one_of(
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40),
+        st.from_regex(WEBHOOK_URL_PATTERN, fullmatch=True),
+    )
+)
+def test_schema_and_gateway_agree_on_every_webhook_url(text: str) -> None:
+    try:
+        parse_webhook_url(text)
+    except ApiError:
+        accepted = False
+    else:
+        accepted = True
+    assert bool(re.search(WEBHOOK_URL_PATTERN, text)) == accepted
 
 
 @pytest.mark.parametrize("status", STATUSES)
