@@ -110,22 +110,25 @@ def target(request: pytest.FixtureRequest) -> Target:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Stop before any request when the suite does not know which gateway to check."""
+    """Refuse to run without a gateway; skip billable checks unless the user opted in.
+
+    The skip is a mark, not a fixture, so it takes effect before the session-scoped job fixture
+    could submit anything.
+    """
     here = Path(__file__).parent
-    if not config.getoption("--gateway-url") and any(here in item.path.parents for item in items):
+    ours = [item for item in items if here in item.path.parents]
+    if ours and not config.getoption("--gateway-url"):
         raise pytest.UsageError(
             "the contract suite needs --gateway-url URL (and usually --gateway-api-key KEY)"
         )
-
-
-@pytest.fixture(autouse=True)
-def _billable_gate(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("billable") and not request.config.getoption(
-        "--gateway-allow-billable"
-    ):
-        pytest.skip(
-            "submits a job, which costs money on a real gateway; pass --gateway-allow-billable"
-        )
+    if config.getoption("--gateway-allow-billable"):
+        return
+    skip = pytest.mark.skip(
+        reason="submits a job, which costs money on a real gateway; pass --gateway-allow-billable"
+    )
+    for item in ours:
+        if item.get_closest_marker("billable"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,9 @@ def _stamp(flaws: Flaws, second: int) -> str:
     return flaws.timestamp_format.format(moment)
 
 
+ACCEPTED: web.AppKey[dict[str, int]] = web.AppKey("accepted", dict)
+
+
 def tiny_gateway(flaws: Flaws) -> web.Application:
     """The doc's API in a few lines: each poll moves the job one step along ``flaws.statuses``."""
     polls: dict[str, int] = {}
@@ -156,6 +159,7 @@ def tiny_gateway(flaws: Flaws) -> web.Application:
         return web.Response(body=b"\x00\x00\x00\x18ftypmp42", status=flaws.media_status)
 
     app = web.Application()
+    app[ACCEPTED] = polls
     app.router.add_post("/{model}/v1/{operation}", generate)
     app.router.add_get("/v2/requests/status/{request_id}", status)
     app.router.add_get("/v1/{request_id}/{filename}", media)
@@ -232,11 +236,22 @@ def test_suite_passes_against_a_faithful_gateway(pytester: pytest.Pytester) -> N
     assert outcome.passed == ALL_CHECKS
 
 
-def test_billable_checks_skip_without_the_opt_in(pytester: pytest.Pytester) -> None:
-    with served_app(tiny_gateway(Flaws())) as url:
+def test_billable_checks_skip_without_the_opt_in_and_submit_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    app = tiny_gateway(Flaws())
+    with served_app(app) as url:
         outcome = run_suite(pytester, url)
     assert outcome.passed == FREE_CHECKS
     assert outcome.skipped == BILLABLE_CHECKS
+    assert app[ACCEPTED] == {}
+
+
+def test_billable_checks_share_one_job(pytester: pytest.Pytester) -> None:
+    app = tiny_gateway(Flaws())
+    with served_app(app) as url:
+        run_suite(pytester, url, "--gateway-allow-billable")
+    assert len(app[ACCEPTED]) == 1
 
 
 FLAWED = {
