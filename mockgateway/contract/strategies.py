@@ -298,16 +298,25 @@ def status_bodies(
             "completed_at": iso_ms(updated.timestamp()) if terminal else None,
         }
 
+    if status is None:
+        return st.sampled_from(STATUSES).flatmap(
+            lambda chosen: status_bodies(chosen, model_id=model_id)
+        )
+    completed = status == "COMPLETED"
+    failed = status in ("FAILED", "ERROR")
     return st.builds(
         build,
-        st.just(status) if status else st.sampled_from(STATUSES),
+        st.just(status),
         request_ids(model_id),
         _moments,
         st.floats(min_value=0, max_value=3600),
-        st.lists(_http_url((".mp4",)), min_size=1, max_size=2),
+        st.lists(_http_url((".mp4",)), min_size=1, max_size=2) if completed else st.just([]),
         st.sampled_from(("video/mp4", "application/octet-stream")),
-        st.text(alphabet=string.printable, min_size=1, max_size=60).filter(str.strip),
+        _error_texts if failed else st.just(""),
     )
+
+
+_error_texts = st.text(alphabet=string.printable, min_size=1, max_size=60).filter(str.strip)
 
 
 def webhook_bodies() -> st.SearchStrategy[dict[str, Any]]:
