@@ -354,7 +354,7 @@ def test_non_json_and_missing_bodies() -> None:
     j.generate(1, body={"image_url": 5}, status=400, response={})
     messages = [v.message for v in check(j.entries).result("generate-body-schema").violations]
     assert messages[0] == "generate body is empty or not JSON"
-    assert "image_url: 5 is not of type 'string'" in messages[1]
+    assert "at $.image_url: 5 is not of type 'string'" in messages[1]
     assert "'audio_url' is a required property" in messages[1]
 
 

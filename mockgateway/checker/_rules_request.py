@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from .._journal import KEY_HEADER
 from ._model import Finding, Rule, Severity, Source
-from ._request_schema import DOCUMENTED_FIELDS, schema_errors, undocumented_fields
+from ._request_schema import documented_fields, schema_errors, undocumented_fields
 from ._settings import CheckerSettings
 from ._view import JournalView, as_json, has_key_header, header
 
@@ -98,8 +98,8 @@ BODY_SCHEMA_RULE = Rule(
     source=Source.DOC,
     statement="Generate bodies are valid against the generate request schema.",
     how_to_fix=(
-        "Send a JSON object with string image_url and audio_url, and resolution (if any) "
-        "one of 720p, 1080p, 480p."
+        "Send a JSON object whose image_url and audio_url are absolute URLs and whose "
+        "resolution, if any, is 720p, 1080p or 480p."
     ),
     check=_body_schema,
 )
@@ -108,7 +108,7 @@ UNDOCUMENTED_FIELD_RULE = Rule(
     severity=Severity.WARNING,
     source=Source.DOC,
     statement="Generate bodies carry only documented fields ("
-    + ", ".join(DOCUMENTED_FIELDS)
+    + ", ".join(documented_fields())
     + ").",
     how_to_fix="Drop fields the doc does not list; the gateway ignores them at best.",
     check=_undocumented,
