@@ -66,9 +66,9 @@ def decode_audio(data: bytes) -> DecodedAudio:
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
+                chunks.append(np.asarray(out.to_ndarray(), dtype=np.float32))
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
+            chunks.append(np.asarray(out.to_ndarray(), dtype=np.float32))
     n_channels = 2 if layout == "stereo" else 1
     samples = (
         np.concatenate(chunks, axis=1).astype(np.float32)
@@ -84,7 +84,7 @@ def decode_image_rgb(data: bytes) -> _U8:
 
     with av.open(io.BytesIO(data), mode="r") as container:
         for frame in container.decode(video=0):
-            rgb: _U8 = frame.to_ndarray(format="rgb24")
+            rgb: _U8 = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
             return rgb
     raise ValueError("no picture in the image")
 
@@ -112,7 +112,7 @@ def _to_yuv420(rgb: _U8, width: int, height: int) -> _U8:
 
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     scaled = frame.reformat(width=width, height=height, format="yuv420p", interpolation="BILINEAR")
-    planes: _U8 = scaled.to_ndarray()
+    planes: _U8 = np.asarray(scaled.to_ndarray(), dtype=np.uint8)
     return np.ascontiguousarray(planes)
 
 
@@ -192,7 +192,8 @@ def _frame_planes(frame: Any, width: int, height: int) -> tuple[_U8, _U8, _U8]:
     """Writable numpy views of a VideoFrame's Y, U and V planes (rows may be padded)."""
     views = []
     for plane, (w, h) in zip(
-        frame.planes, ((width, height), (width // 2, height // 2), (width // 2, height // 2)),
+        frame.planes,
+        ((width, height), (width // 2, height // 2), (width // 2, height // 2)),
         strict=True,
     ):
         flat = np.frombuffer(plane, dtype=np.uint8)

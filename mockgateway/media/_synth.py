@@ -74,7 +74,13 @@ def speech(seconds: float = 3.0, rate: int = 16000, seed: int = 7) -> _Samples:
     phase = 2 * np.pi * np.cumsum(pitch / rate)
 
     vowels = np.array(
-        [(730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240)],
+        [
+            (730, 1090, 2440),
+            (270, 2290, 3010),
+            (530, 1840, 2480),
+            (570, 840, 2410),
+            (300, 870, 2240),
+        ],
         dtype=np.float64,
     )
     step = 0.26
@@ -116,7 +122,7 @@ def encode_image(rgb: _Image, fmt: str) -> bytes:
         "jpeg": ("mjpeg", "yuvj420p", {"q:v": "4"}),
         "webp": ("libwebp", "yuv420p", {"quality": "80"}),
     }[fmt]
-    ctx = av.CodecContext.create(codec, "w")
+    ctx: Any = av.CodecContext.create(codec, "w")
     ctx.width, ctx.height = rgb.shape[1], rgb.shape[0]
     ctx.pix_fmt = pix_fmt
     ctx.time_base = Fraction(1, 25)

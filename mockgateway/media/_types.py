@@ -38,7 +38,11 @@ class RenderedMedia:
 
     @classmethod
     def of(cls, data: bytes, content_type: str = "video/mp4") -> RenderedMedia:
-        return cls(data=data, content_type=content_type, etag='"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+        return cls(
+            data=data,
+            content_type=content_type,
+            etag='"' + hashlib.sha256(data).hexdigest()[:32] + '"',
+        )
 
 
 class MediaPipeline(Protocol):
