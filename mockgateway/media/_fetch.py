@@ -137,7 +137,7 @@ class Fetcher:
 
         def read() -> bytes:
             path = Path(unquote(parsed.raw_path)).resolve()
-            if not path.is_relative_to(root):
+            if not path.is_relative_to(root.resolve()):
                 raise InputRejected(f"{field}: file: URL points outside the allowed directory")
             with path.open("rb") as handle:
                 return handle.read(limit + 1)

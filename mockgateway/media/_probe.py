@@ -19,6 +19,7 @@ MAX_AUDIO_SECONDS = {"1080p": 30.0, "720p": 60.0, "480p": 60.0}
 MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = 40_000_000
 
+_STILL_CODECS = frozenset({"png", "mjpeg", "webp", "gif", "bmp", "tiff", "jpegls", "jpeg2000"})
 _EXPECT_IMAGE = "(expected JPEG, PNG or WebP)"
 _EXPECT_AUDIO = "(expected MP3 or WAV)"
 
@@ -48,13 +49,15 @@ def _open(data: bytes) -> Any:
 
 
 def _kind_of(container: Any) -> str:
-    """A short description of what a file that is not the expected kind turned out to be."""
+    """What a file of the wrong kind turned out to be, for the rejection message."""
     streams = container.streams
     if streams.video:
         name = str(streams.video[0].codec_context.name)
-        return f"an image or video ({IMAGE_CODECS.get(name, name.upper())})"
+        if name in _STILL_CODECS:
+            return f"a {IMAGE_CODECS.get(name, name.upper())} image"
+        return f"a video ({name.upper()})"
     if streams.audio:
-        return f"audio ({container.format.name.split(',')[0].upper()})"
+        return f"{container.format.name.split(',')[0].upper()} audio"
     return "neither an image nor audio"
 
 
@@ -130,7 +133,7 @@ def check_duration(field: str, seconds: float, resolution: str) -> None:
     limit = MAX_AUDIO_SECONDS[resolution]
     if seconds >= limit:
         shown = f"{seconds:.1f}"
-        if float(shown) <= limit:  # never print "30.0 s exceeds the 30 s limit" for 30.04 s
+        if seconds > limit and float(shown) <= limit:  # 30.04 s must not print as "30.0 s"
             shown = f"{seconds:.3f}".rstrip("0")
         raise InputRejected(
             f"{field}: {shown} s of audio exceeds the {limit:g} s limit at {resolution}"

@@ -24,15 +24,21 @@ SAMPLES: dict[str, str] = {
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
-@functools.cache
-def samples_dir() -> Path:
-    """The directory holding the samples: the wheel's copy first, then the checkout's."""
-    for candidate in (_PACKAGE / "_fixtures", _PACKAGE.parent / "fixtures"):
+def find_samples(package: Path) -> Path:
+    """Where the samples are for a package directory: its ``_fixtures`` (a wheel) or the
+    checkout's ``fixtures`` next to it."""
+    for candidate in (package / "_fixtures", package.parent / "fixtures"):
         if (candidate / "portrait.png").is_file():
             return candidate
     raise FileNotFoundError(
         "bundled samples not found: run `python fixtures/generate.py` in a checkout"
     )
+
+
+@functools.cache
+def samples_dir() -> Path:
+    """The directory holding this installation's samples."""
+    return find_samples(_PACKAGE)
 
 
 @functools.cache
