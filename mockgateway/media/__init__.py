@@ -10,6 +10,7 @@ from ._config import (
     InputsConfig,
     MediaConfig,
     OutputMode,
+    RenderExecutor,
     read_inputs_config,
     read_media_config,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "MediaPipeline",
     "OutputMode",
     "Probe",
+    "RenderExecutor",
     "RenderedMedia",
     "check_duration",
     "is_loopback",

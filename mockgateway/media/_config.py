@@ -24,6 +24,11 @@ class InputPolicy(StrEnum):
     ONLINE = "online"  # fetched for real, within the size and time limits
 
 
+class RenderExecutor(StrEnum):
+    PROCESS = "process"  # a worker process pool: encoding never holds the event loop's GIL
+    THREAD = "thread"  # a thread pool: no process start-up, codecs release the GIL
+
+
 class OutputMode(StrEnum):
     RENDER = "render"  # the input image animated by the input audio
     SAMPLE = "sample"  # the bundled portrait animated by the input audio: skips image scaling
@@ -44,7 +49,8 @@ class MediaConfig:
     mode: OutputMode = OutputMode.RENDER
     cache_entries: int = 32
     link_ttl_seconds: float | None = None  # media links answer 403 this long after completion
-    workers: int = 1  # render processes
+    executor: RenderExecutor = RenderExecutor.PROCESS
+    workers: int = 1  # renders at once; x264 already uses both cores for one
 
 
 def read_inputs_config(reader: _Reader) -> InputsConfig:
@@ -72,6 +78,7 @@ def read_media_config(reader: _Reader) -> MediaConfig:
         mode=reader.choice("mode", OutputMode, OutputMode.RENDER),
         cache_entries=reader.integer("cache_entries", 32),
         link_ttl_seconds=ttl or None,
+        executor=reader.choice("executor", RenderExecutor, RenderExecutor.PROCESS),
         workers=reader.integer("workers", 1, minimum=1),
     )
     reader.finish()

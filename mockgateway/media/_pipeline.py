@@ -122,7 +122,9 @@ class AvPipeline:
         future: asyncio.Future[RenderedMedia] = loop.create_future()
         self._rendering[key] = future
         try:
-            executor = self._executor or shared_executor("process", self.media.workers)
+            executor = self._executor or shared_executor(
+                self.media.executor.value, self.media.workers
+            )
             data = await loop.run_in_executor(
                 executor, render_mp4, payload.image, payload.audio, probe.resolution
             )
