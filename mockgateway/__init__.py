@@ -1,5 +1,40 @@
-"""mockgateway: a faithful local emulator of the OmniHuman v1.5 lipsync video API."""
+"""mockgateway: a faithful local emulator of the OmniHuman v1.5 lipsync video API.
+
+Serve it in-process with :func:`serve` (async) or :func:`serve_in_thread` (sync), configure it
+with :class:`GatewayConfig` or :func:`load_config`, and reach its core through ``.gateway``.
+"""
+
+from ._clock import Clock, ClockMode, ManualClock, RealClock, ScaledClock
+from ._config import GatewayConfig, config_from_mapping, load_config
+from ._errors import ApiError, ConfigError, ContractViolation, MockGatewayError
+from ._gateway import Gateway
+from ._jobs import Job, Status
+from ._journal import Journal, JournalEntry
+from ._server import RunningGateway, ThreadedGateway, serve, serve_in_thread
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ApiError",
+    "Clock",
+    "ClockMode",
+    "ConfigError",
+    "ContractViolation",
+    "Gateway",
+    "GatewayConfig",
+    "Job",
+    "Journal",
+    "JournalEntry",
+    "ManualClock",
+    "MockGatewayError",
+    "RealClock",
+    "RunningGateway",
+    "ScaledClock",
+    "Status",
+    "ThreadedGateway",
+    "__version__",
+    "config_from_mapping",
+    "load_config",
+    "serve",
+    "serve_in_thread",
+]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class ClockMode(str, Enum):
+class ClockMode(StrEnum):
     REAL = "real"
     SCALED = "scaled"
     MANUAL = "manual"
@@ -30,7 +30,7 @@ class Clock(Protocol):
         ...
 
     def real_delay(self, gateway_seconds: float) -> float | None:
-        """Real seconds to wait for ``gateway_seconds`` to pass; None when only a hand moves time."""
+        """Real seconds until ``gateway_seconds`` pass; None when only a hand moves time."""
         ...
 
 

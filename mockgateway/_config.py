@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +21,7 @@ OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
 
 
-class KeyMode(str, Enum):
+class KeyMode(StrEnum):
     OPEN = "open"
     STRICT = "strict"
 
@@ -193,8 +193,14 @@ class _Reader:
 
 
 def _kind_names(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "an array", dict: "a table"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        list: "an array",
+        dict: "a table",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -207,7 +213,7 @@ def parse_money(raw: object) -> Decimal:
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise ValueError(f"expected an amount of money such as \"25.00\", got {raw!r}")
+        raise ValueError(f'expected an amount of money such as "25.00", got {raw!r}')
     if value < 0:
         raise ValueError(f"amount of money cannot be negative, got {raw!r}")
     return value

@@ -105,7 +105,9 @@ def request_not_found(request_id: str) -> ApiError:
     return gateway_error(404, "Request not found", f"Request '{request_id}' was not found")
 
 
-def internal_error(message: str = "An unexpected error occurred. Please try again later.") -> ApiError:
+def internal_error(
+    message: str = "An unexpected error occurred. Please try again later.",
+) -> ApiError:
     return gateway_error(500, "Internal Server Error", message)
 
 

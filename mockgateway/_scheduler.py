@@ -10,6 +10,7 @@ when an earlier entry is added or the manual clock moves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -73,7 +74,7 @@ class Scheduler:
         return self._heap[0].due if self._heap else None
 
     def run_due(self) -> int:
-        """Run every action due by now, in due order (actions may schedule more). Returns the count."""
+        """Run every action due by now in due order (actions may add more); return the count."""
         ran = 0
         while True:
             due = self.next_due()
@@ -105,7 +106,5 @@ class Scheduler:
             if wait is None:
                 await self._wake.wait()
             else:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                except TimeoutError:
-                    pass

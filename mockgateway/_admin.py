@@ -1,0 +1,166 @@
+"""The operator's API under ``/_mock/``: health, reset, wallets, jobs, journal and the clock.
+
+Never on the gateway's own paths; answers JSON; errors in the gateway's
+``{"error", "message"}`` shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from . import __version__
+from ._billing import money_str
+from ._config import parse_money
+from ._errors import ApiError, bad_request, gateway_error
+from ._jobs import Job, status_body
+from ._journal import redact_key
+from ._web import GATEWAY, json_answer, read_body
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await read_body(request, 1024 * 1024)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise bad_request(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise bad_request("request body must be a JSON object")
+    return data
+
+
+def _job_view(job: Job) -> dict[str, Any]:
+    view = status_body(job)
+    view["key"] = redact_key(job.key)
+    view["resolution"] = job.resolution
+    view["image_url"] = job.image_url
+    view["audio_url"] = job.audio_url
+    view["webhook_url"] = job.webhook_url
+    view["duration_seconds"] = job.duration_seconds
+    view["cost"] = money_str(job.cost) if job.cost is not None else None
+    view["polls"] = job.polls
+    view["history"] = [{"status": s.value, "at": t} for s, t in job.history]
+    return view
+
+
+async def health(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    return json_answer(
+        request,
+        200,
+        {
+            "status": "ok",
+            "version": __version__,
+            "clock": {"mode": gateway.clock.mode.value, "now": gateway.clock.now()},
+            "jobs": len(gateway.jobs),
+            "scheduled": len(gateway.scheduler),
+        },
+    )
+
+
+async def reset(request: web.Request) -> web.Response:
+    request.app[GATEWAY].reset()
+    return json_answer(request, 200, {"reset": True})
+
+
+async def list_wallets(request: web.Request) -> web.Response:
+    wallets = request.app[GATEWAY].wallets.values()
+    return json_answer(request, 200, {"wallets": [w.to_dict() for w in wallets]})
+
+
+async def get_wallet(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    key = request.match_info["key"]
+    wallet = gateway.wallets.get(key)
+    if wallet is None:
+        try:
+            wallet = gateway.authenticate(key)
+        except ApiError:
+            raise gateway_error(
+                404, "Wallet not found", f"No wallet for key '{redact_key(key)}'"
+            ) from None
+    return json_answer(request, 200, wallet.to_dict())
+
+
+async def put_wallet(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    body = await _json_body(request)
+    if "balance" not in body:
+        raise bad_request('balance is required, e.g. {"balance": "25.00"}')
+    try:
+        amount = parse_money(body["balance"])
+    except ValueError as exc:
+        raise bad_request(f"balance: {exc}") from None
+    wallet = gateway.set_balance(request.match_info["key"], amount)
+    return json_answer(request, 200, wallet.to_dict())
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    jobs = request.app[GATEWAY].jobs.values()
+    wanted = request.query.get("status")
+    views = [_job_view(j) for j in jobs if wanted is None or j.status.value == wanted.upper()]
+    return json_answer(request, 200, {"jobs": views})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    request_id = request.match_info["request_id"]
+    job = gateway.jobs.get(request_id)
+    if job is None:
+        raise gateway_error(404, "Request not found", f"Request '{request_id}' was not found")
+    view = _job_view(job)
+    view["webhooks"] = [
+        {"url": d.url, "attempts": d.attempts, "delivered": d.delivered, "outcomes": d.outcomes}
+        for d in gateway.webhooks.deliveries
+        if d.request_id == request_id
+    ]
+    return json_answer(request, 200, view)
+
+
+async def get_journal(request: web.Request) -> web.Response:
+    journal = request.app[GATEWAY].journal
+    try:
+        since = int(request.query.get("since", "0"))
+    except ValueError:
+        raise bad_request("since must be a whole number (a journal sequence number)") from None
+    entries = [e.to_dict() for e in journal.entries(since=since)]
+    return json_answer(request, 200, {"entries": entries, "dropped": journal.dropped})
+
+
+async def clear_journal(request: web.Request) -> web.Response:
+    request.app[GATEWAY].journal.clear()
+    return json_answer(request, 200, {"cleared": True})
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    clock = request.app[GATEWAY].clock
+    return json_answer(request, 200, {"mode": clock.mode.value, "now": clock.now()})
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    body = await _json_body(request)
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise bad_request('seconds must be a non-negative number, e.g. {"seconds": 5}')
+    now = await gateway.advance(float(seconds))
+    return json_answer(request, 200, {"mode": gateway.clock.mode.value, "now": now})
+
+
+def add_admin_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_mock/health", health, name="admin.health")
+    r.add_post("/_mock/reset", reset, name="admin.reset")
+    r.add_get("/_mock/wallets", list_wallets, name="admin.wallets")
+    r.add_get("/_mock/wallets/{key}", get_wallet, name="admin.wallet")
+    r.add_put("/_mock/wallets/{key}", put_wallet, name="admin.wallet.put")
+    r.add_get("/_mock/jobs", list_jobs, name="admin.jobs")
+    r.add_get("/_mock/jobs/{request_id}", get_job, name="admin.job")
+    r.add_get("/_mock/journal", get_journal, name="admin.journal")
+    r.add_delete("/_mock/journal", clear_journal, name="admin.journal.clear")
+    r.add_get("/_mock/clock", get_clock, name="admin.clock")
+    r.add_post("/_mock/clock/advance", advance_clock, name="admin.clock.advance")

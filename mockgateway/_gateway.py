@@ -1,0 +1,337 @@
+"""The gateway as a service, without HTTP: keys, wallets, models, jobs and their timeline.
+
+The aiohttp edge (:mod:`mockgateway._web`) parses a request, calls one method here and serialises
+the answer. Every phase change is a scheduler entry on the gateway clock; the only tasks are real
+work (fetching, probing and rendering media; sending webhooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ._billing import InsufficientFunds, Wallet, cost_of
+from ._clock import Clock, ManualClock, make_clock
+from ._config import GatewayConfig, KeyMode, ModelConfig
+from ._errors import (
+    INSUFFICIENT_BALANCE,
+    INSUFFICIENT_BALANCE_MESSAGE,
+    ApiError,
+    gateway_error,
+    insufficient_balance,
+    invalid_key,
+    missing_key,
+    model_not_found,
+    request_not_found,
+)
+from ._ids import new_request_id
+from ._jobs import Job, Status, status_body
+from ._journal import Journal
+from ._scheduler import Scheduler
+from ._validation import GenerateRequest
+from ._webhooks import Sender, WebhookDispatcher
+from .media import InputRejected, JobInputs, MediaPipeline, RenderedMedia
+
+log = logging.getLogger("mockgateway")
+
+INSUFFICIENT_BALANCE_ERROR = f"{INSUFFICIENT_BALANCE}: {INSUFFICIENT_BALANCE_MESSAGE}"
+
+
+@dataclass(slots=True)
+class _Work:
+    """What the processing phase has found so far for one job."""
+
+    outcome: Status | None = None
+    error: str | None = None
+    media: RenderedMedia | None = None
+    deadline_passed: bool = False
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: GatewayConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        media: MediaPipeline | None = None,
+        webhook_sender: Sender | None = None,
+    ) -> None:
+        self.config = config or GatewayConfig()
+        self.clock = clock or make_clock(self.config.clock.mode, self.config.clock.speed)
+        self.scheduler = Scheduler(self.clock)
+        self.journal = Journal(self.config.journal.max_entries, enabled=self.config.journal.enabled)
+        if media is None:
+            from .media._placeholder import PlaceholderPipeline
+
+            media = PlaceholderPipeline()
+        self.media = media
+        self.webhooks = WebhookDispatcher(
+            self.config.webhooks,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            journal=self.journal,
+            send=webhook_sender or _refuse_send,
+        )
+        self.models: dict[str, ModelConfig] = {m.id: m for m in self.config.models}
+        self.jobs: dict[str, Job] = {}
+        self.wallets: dict[str, Wallet] = {}
+        self.media_files: dict[str, RenderedMedia] = {}
+        self._work: dict[str, _Work] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[Job], None]] = []
+        self._reset_wallets()
+
+    # keys and wallets -------------------------------------------------------------------------
+
+    def _reset_wallets(self) -> None:
+        self.wallets.clear()
+        now = self.clock.now()
+        for account in self.config.keys.accounts:
+            wallet = Wallet(account.key, Decimal(0))
+            wallet.set_balance(account.balance, now, "configured")
+            self.wallets[account.key] = wallet
+
+    def authenticate(self, key: str | None) -> Wallet:
+        """The wallet of a valid key, or the API-management 401 for a missing or unknown one."""
+        if key is None or not key.strip():
+            raise missing_key()
+        wallet = self.wallets.get(key)
+        if wallet is not None:
+            return wallet
+        if self.config.keys.mode is KeyMode.STRICT:
+            raise invalid_key()
+        return self.wallet(key)
+
+    def wallet(self, key: str) -> Wallet:
+        """The key's wallet, made with the default balance on first use."""
+        wallet = self.wallets.get(key)
+        if wallet is None:
+            wallet = Wallet(key, Decimal(0))
+            wallet.set_balance(self.config.keys.default_balance, self.clock.now(), "opened")
+            self.wallets[key] = wallet
+        return wallet
+
+    def set_balance(self, key: str, amount: Decimal) -> Wallet:
+        wallet = self.wallet(key)
+        wallet.set_balance(amount, self.clock.now(), "set by operator")
+        return wallet
+
+    # requests ---------------------------------------------------------------------------------
+
+    def model(self, model_id: str) -> ModelConfig:
+        model = self.models.get(model_id)
+        if model is None or not model.enabled:
+            raise model_not_found(model_id)
+        return model
+
+    def submit(
+        self,
+        wallet: Wallet,
+        model: ModelConfig,
+        request: GenerateRequest,
+        *,
+        webhook_url: str | None,
+        media_base_url: str,
+    ) -> Job:
+        """Queue a job. The wallet must cover at least one billable second ([mock])."""
+        if not wallet.can_cover(model.price_per_second):
+            raise insufficient_balance()
+        now = self.clock.now()
+        request_id = new_request_id(model.id, now)
+        job = Job(
+            request_id=request_id,
+            model_id=model.id,
+            key=wallet.key,
+            image_url=request.image_url,
+            audio_url=request.audio_url,
+            resolution=request.resolution,
+            created_at=now,
+            updated_at=now,
+            media_type=self.config.lifecycle.media_type,
+            webhook_url=webhook_url,
+            extra_fields=request.extra_fields,
+        )
+        job.history.append((Status.QUEUED, now))
+        job.media_urls = (
+            f"{media_base_url}/v1/{request_id}/{self.config.lifecycle.output_filename}",
+        )
+        self.jobs[request_id] = job
+        self.scheduler.call_later(
+            self.config.lifecycle.queue_seconds, lambda: self.start_processing(job)
+        )
+        return job
+
+    def job_for(self, key: str, request_id: str) -> Job:
+        """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
+        job = self.jobs.get(request_id)
+        if job is None or job.key != key:
+            raise request_not_found(request_id)
+        return job
+
+    def poll(self, key: str, request_id: str) -> dict[str, Any]:
+        job = self.job_for(key, request_id)
+        job.polls += 1
+        return status_body(job)
+
+    def media_file(self, request_id: str) -> RenderedMedia:
+        media = self.media_files.get(request_id)
+        if media is None:
+            raise gateway_error(404, "Not Found", f"No media for request '{request_id}'")
+        return media
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def on_transition(self, listener: Callable[[Job], None]) -> None:
+        self._listeners.append(listener)
+
+    def _move(self, job: Job, target: Status, error: str | None = None) -> None:
+        job.move(target, self.clock.now(), error=error)
+        for listener in self._listeners:
+            listener(job)
+        if (self.config.webhooks.per_transition or target.terminal) and job.webhook_url:
+            self.webhooks.dispatch(job.request_id, job.webhook_url, status_body(job), job.key)
+
+    def start_processing(self, job: Job) -> None:
+        if job.status is not Status.QUEUED:
+            return
+        self._move(job, Status.PROCESSING)
+        work = _Work()
+        self._work[job.request_id] = work
+        self._spawn(self._process(job, work))
+        self.scheduler.call_later(
+            self.config.lifecycle.processing_seconds, lambda: self._deadline(job, work)
+        )
+
+    def _deadline(self, job: Job, work: _Work) -> None:
+        work.deadline_passed = True
+        self._settle(job, work)
+
+    def _settle(self, job: Job, work: _Work) -> None:
+        """End the job once both its processing time has passed and its work is done."""
+        if not (work.deadline_passed and work.outcome) or job.status is not Status.PROCESSING:
+            return
+        self._work.pop(job.request_id, None)
+        if work.outcome is Status.COMPLETED:
+            self.finish(job, Status.COMPLETED, media=work.media)
+        else:
+            self.finish(job, work.outcome, work.error)
+
+    async def _process(self, job: Job, work: _Work) -> None:
+        inputs = JobInputs(
+            request_id=job.request_id,
+            model_id=job.model_id,
+            image_url=job.image_url,
+            audio_url=job.audio_url,
+            resolution=job.resolution,
+        )
+        try:
+            probe = await self.media.probe(inputs)
+            job.duration_seconds = probe.duration_seconds
+            cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
+            job.cost = cost
+            wallet = self.wallet(job.key)
+            try:
+                wallet.hold(job.request_id, cost, self.clock.now())
+            except InsufficientFunds:
+                work.outcome, work.error = Status.FAILED, INSUFFICIENT_BALANCE_ERROR
+                return
+            work.media = await self.media.render(probe)
+            work.outcome = Status.COMPLETED
+        except InputRejected as exc:
+            work.outcome, work.error = Status.FAILED, str(exc)
+        except Exception as exc:  # a bug or a broken codec is a system error, never a crash
+            log.exception("processing %s failed", job.request_id)
+            work.outcome, work.error = Status.ERROR, f"Internal processing error: {exc}"
+        finally:
+            self._settle(job, work)
+
+    def finish(
+        self,
+        job: Job,
+        status: Status,
+        error: str | None = None,
+        *,
+        media: RenderedMedia | None = None,
+    ) -> None:
+        """Move a job to a terminal status and settle its money."""
+        if job.status.terminal:
+            return
+        self._work.pop(job.request_id, None)
+        wallet = self.wallet(job.key)
+        now = self.clock.now()
+        if status is Status.COMPLETED and media is not None and job.request_id in wallet.holds:
+            wallet.capture(job.request_id, now)
+            self.media_files[job.request_id] = media
+        elif status is Status.COMPLETED:
+            status, error = Status.ERROR, "Internal processing error: no output was produced"
+            wallet.release(job.request_id, now, "no output")
+        elif (
+            status is Status.FAILED
+            and self.config.billing.charge_failed
+            and job.request_id in wallet.holds
+        ):
+            wallet.capture(job.request_id, now)
+        else:
+            wallet.release(job.request_id, now, status.value.lower())
+        self._move(job, status, error)
+
+    # housekeeping -----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self, rounds: int = 50) -> None:
+        """Run due work and wait for in-flight tasks until nothing more happens now."""
+        for _ in range(rounds):
+            self.scheduler.run_due()
+            if not self._tasks and not self.webhooks._tasks:
+                return
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.webhooks.drain()
+
+    async def advance(self, seconds: float) -> float:
+        """Move a manual clock forward, stopping at each due entry so each runs at its own time."""
+        clock = self.clock
+        if not isinstance(clock, ManualClock):
+            message = 'the clock is not manual; set clock.mode = "manual"'
+            raise gateway_error(409, "Conflict", message)
+        target = clock.now() + seconds
+        await self.settle()
+        while (due := self.scheduler.next_due()) is not None and due <= target:
+            clock.set(max(due, clock.now()))
+            await self.settle()
+        clock.set(target)
+        await self.settle()
+        return clock.now()
+
+    def reset(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.scheduler.clear()
+        self.jobs.clear()
+        self._work.clear()
+        self.media_files.clear()
+        self.journal.clear()
+        self.webhooks.clear()
+        self._reset_wallets()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.media.close()
+
+
+async def _refuse_send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
+    from ._webhooks import SendResult
+
+    return SendResult(None, error="no webhook sender configured")
+
+
+__all__ = ["ApiError", "Gateway"]

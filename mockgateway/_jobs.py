@@ -1,0 +1,104 @@
+"""The job lifecycle: statuses, the legal transitions, and the status body.
+
+Pure: no I/O, no clock of its own; callers pass the time. The flow is the doc's::
+
+    QUEUED -> PROCESSING -> COMPLETED
+                         -> FAILED
+                         -> ERROR
+
+A job may also end FAILED or ERROR straight from QUEUED (an injected fault or an admin command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from ._timefmt import iso_ms
+
+
+class Status(StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    ERROR = "ERROR"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.ERROR})
+_NEXT: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.PROCESSING, Status.FAILED, Status.ERROR}),
+    Status.PROCESSING: frozenset({Status.COMPLETED, Status.FAILED, Status.ERROR}),
+    Status.COMPLETED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.ERROR: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def can_move(current: Status, target: Status) -> bool:
+    return target in _NEXT[current]
+
+
+@dataclass(slots=True, kw_only=True)
+class Job:
+    """One generate request as the gateway tracks it."""
+
+    request_id: str
+    model_id: str
+    key: str
+    image_url: str
+    audio_url: str
+    resolution: str
+    created_at: float
+    updated_at: float
+    status: Status = Status.QUEUED
+    completed_at: float | None = None
+    error: str | None = None
+    media_urls: tuple[str, ...] = ()
+    media_type: str = "video/mp4"
+    webhook_url: str | None = None
+    duration_seconds: float | None = None
+    cost: Decimal | None = None
+    polls: int = 0
+    extra_fields: tuple[str, ...] = ()
+    history: list[tuple[Status, float]] = field(default_factory=list)
+
+    def move(self, target: Status, now: float, *, error: str | None = None) -> None:
+        """Apply one transition; raise :class:`IllegalTransition` for anything the flow forbids."""
+        if not can_move(self.status, target):
+            raise IllegalTransition(f"{self.request_id}: {self.status.value} -> {target.value}")
+        self.status = target
+        self.updated_at = now
+        self.history.append((target, now))
+        if target.terminal:
+            self.completed_at = now
+        if target in (Status.FAILED, Status.ERROR):
+            self.error = error or "The request could not be processed."
+            self.media_urls = ()
+
+
+def status_body(job: Job) -> dict[str, Any]:
+    """The status body exactly as the doc shows it, in the doc's key order."""
+    output = None
+    if job.status is Status.COMPLETED:
+        output = {"media_url": list(job.media_urls), "media_type": job.media_type}
+    return {
+        "request_id": job.request_id,
+        "status": job.status.value,
+        "model_id": job.model_id,
+        "error": job.error if job.status in (Status.FAILED, Status.ERROR) else None,
+        "output": output,
+        "created_at": iso_ms(job.created_at),
+        "updated_at": iso_ms(job.updated_at),
+        "completed_at": iso_ms(job.completed_at) if job.completed_at is not None else None,
+    }

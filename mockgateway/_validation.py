@@ -1,0 +1,103 @@
+"""Parsing a generate request: body and headers in; a typed request, or a 400 naming the field."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._errors import ApiError, bad_request
+
+RESOLUTIONS = ("720p", "1080p", "480p")
+DOCUMENTED_FIELDS = frozenset({"image_url", "audio_url", "resolution"})
+_URL_SCHEMES = frozenset({"http", "https", "data", "file"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerateRequest:
+    image_url: str
+    audio_url: str
+    resolution: str
+    extra_fields: tuple[str, ...] = ()
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"
+
+
+def _url_field(body: dict[str, Any], name: str) -> str:
+    if name not in body:
+        raise bad_request(f"{name} is required")
+    value = body[name]
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string URL, got {_type_name(value)}")
+    if not value.strip():
+        raise bad_request(f"{name} must not be empty")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in _URL_SCHEMES or (
+        parts.scheme.lower() in ("http", "https") and not parts.netloc
+    ):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise bad_request(f"{name} must be an absolute http(s) or data: URL, got {shown!r}")
+    return value
+
+
+def parse_generate(raw: bytes, *, max_bytes: int, default_resolution: str) -> GenerateRequest:
+    """Parse the JSON body of a generate request; raise :class:`ApiError` 400 naming the problem."""
+    if len(raw) > max_bytes:
+        raise bad_request(f"request body is {len(raw)} bytes, over the limit of {max_bytes} bytes")
+    if not raw.strip():
+        raise bad_request(
+            "request body is empty; expected a JSON object with image_url and audio_url"
+        )
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise bad_request("request body is not UTF-8 text; expected a JSON object") from None
+    except json.JSONDecodeError as exc:
+        raise bad_request(
+            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(body, dict):
+        raise bad_request(f"request body must be a JSON object, got {_type_name(body)}")
+    image_url = _url_field(body, "image_url")
+    audio_url = _url_field(body, "audio_url")
+    resolution = body.get("resolution", default_resolution)
+    if "resolution" in body and not isinstance(resolution, str):
+        raise bad_request(
+            f"resolution must be a string, one of 720p, 1080p, 480p; got {_type_name(resolution)}"
+        )
+    if resolution not in RESOLUTIONS:
+        raise bad_request(f'resolution must be one of "720p", "1080p", "480p"; got {resolution!r}')
+    extra = tuple(sorted(k for k in body if k not in DOCUMENTED_FIELDS))
+    return GenerateRequest(
+        image_url=image_url, audio_url=audio_url, resolution=resolution, extra_fields=extra
+    )
+
+
+def parse_webhook_url(value: str | None) -> str | None:
+    """The optional X-Webhook-URL header: absent, or an absolute http(s) URL."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise bad_request(f"X-Webhook-URL must be an absolute http(s) URL, got {value!r}")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise bad_request(f"X-Webhook-URL has an invalid port: {value!r}") from None
+    return value.strip()
+
+
+__all__ = ["RESOLUTIONS", "ApiError", "GenerateRequest", "parse_generate", "parse_webhook_url"]

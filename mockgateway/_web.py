@@ -1,0 +1,237 @@
+"""The aiohttp edge: routes, one middleware that journals and renders errors, thin handlers.
+
+Handlers parse the request, call :class:`~mockgateway._gateway.Gateway` and serialise. Every error
+a client sees is an :class:`~mockgateway._errors.ApiError` rendered here from the table in
+:mod:`mockgateway._errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
+from ._gateway import Gateway
+from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_headers, redact_key
+from ._validation import parse_generate, parse_webhook_url
+
+log = logging.getLogger("mockgateway.web")
+
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the handlers learned about one request, for the journal."""
+
+    body: bytes | None = None
+    answer: Any = None
+    request_id: str | None = None
+    model_id: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+EXCHANGE: web.RequestKey[Exchange] = web.RequestKey("exchange", Exchange)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_answer(
+    request: web.Request, status: int, body: Any, headers: dict[str, str] | None = None
+) -> web.Response:
+    request[EXCHANGE].answer = body
+    return web.Response(
+        status=status,
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def error_answer(request: web.Request, error: ApiError) -> web.Response:
+    return json_answer(request, error.status, error.body, error.headers)
+
+
+def base_url(request: web.Request, configured: str | None) -> str:
+    """The origin the client called, honouring forwarding headers, unless one is configured."""
+    if configured:
+        return configured.rstrip("/")
+    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return f"{proto}://{host}"
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise bad_request(f"request body is {declared} bytes, over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise bad_request(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request[EXCHANGE].body = raw
+    return raw
+
+
+# handlers -------------------------------------------------------------------------------------
+
+
+async def generate(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
+    model_id = request.match_info["model_id"]
+    request[EXCHANGE].model_id = model_id
+    model = gateway.model(model_id)
+    if request.match_info["operation"] != model.operation:
+        raise apim_error(404, "Resource not found")
+    config = gateway.config
+    raw = await read_body(request, config.server.max_body_bytes)
+    parsed = parse_generate(
+        raw,
+        max_bytes=config.server.max_body_bytes,
+        default_resolution=config.lifecycle.default_resolution,
+    )
+    webhook_url = parse_webhook_url(request.headers.get("X-Webhook-URL"))
+    if parsed.extra_fields:
+        request[EXCHANGE].notes = (
+            f"undocumented fields ignored: {', '.join(parsed.extra_fields)}",
+        )
+    origin = base_url(request, config.server.public_base_url)
+    job = gateway.submit(
+        wallet,
+        model,
+        parsed,
+        webhook_url=webhook_url,
+        media_base_url=base_url(
+            request, config.server.media_base_url or config.server.public_base_url
+        ),
+    )
+    request[EXCHANGE].request_id = job.request_id
+    return json_answer(
+        request,
+        202,
+        {
+            "request_id": job.request_id,
+            "status": job.status.value,
+            "polling_url": f"{origin}/v2/requests/status/{job.request_id}",
+        },
+    )
+
+
+async def status(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
+    request_id = request.match_info["request_id"]
+    request[EXCHANGE].request_id = request_id
+    return json_answer(request, 200, gateway.poll(wallet.key, request_id))
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    request_id = request.match_info["request_id"]
+    request[EXCHANGE].request_id = request_id
+    job = gateway.jobs.get(request_id)
+    expected = gateway.config.lifecycle.output_filename
+    if job is None or request.match_info["filename"] != expected:
+        raise gateway_error(404, "Not Found", f"No media at {request.path}")
+    file = gateway.media_file(request_id)
+    response = web.Response(body=file.data, content_type=file.content_type)
+    response.headers["ETag"] = file.etag
+    response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+# middleware -----------------------------------------------------------------------------------
+
+_ROUTES: dict[str, Route] = {"generate": "generate", "status": "status", "media": "media"}
+
+
+@web.middleware
+async def journal_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    started = gateway.clock.now()
+    exchange = request[EXCHANGE] = Exchange()
+    error: str | None = None
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = error_answer(request, exc)
+    except web.HTTPException as exc:
+        if exc.status == 405:
+            response = error_answer(
+                request,
+                gateway_error(
+                    405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}"
+                ),
+            )
+        elif exc.status == 404:
+            response = error_answer(request, apim_error(404, "Resource not found"))
+        else:
+            response = error_answer(
+                request, gateway_error(exc.status, exc.reason, exc.text or exc.reason)
+            )
+    except Exception as exc:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        error = f"{type(exc).__name__}: {exc}"
+        response = error_answer(request, internal_error())
+    journal = gateway.journal
+    if journal.enabled:
+        name = request.match_info.route.name or ""
+        route: Route = _ROUTES.get(name, "admin" if request.path.startswith("/_mock/") else "other")
+        raw = exchange.body
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw[:200].decode("utf-8", "replace")
+        key = request.headers.get(KEY_HEADER)
+        journal.append(
+            JournalEntry(
+                seq=journal.next_seq(),
+                kind="request",
+                route=route,
+                method=request.method,
+                url=str(request.url),
+                path=request.path,
+                headers=redact_headers(request.headers),
+                key=redact_key(key),
+                request_id=exchange.request_id,
+                model_id=exchange.model_id,
+                body=body,
+                body_size=len(raw) if raw else 0,
+                body_sha256=body_digest(raw) if raw else None,
+                status=response.status,
+                response_headers=dict(response.headers),
+                response_body=exchange.answer,
+                started_at=started,
+                finished_at=gateway.clock.now(),
+                error=error,
+                notes=exchange.notes,
+            )
+        )
+    return response
+
+
+def make_app(gateway: Gateway) -> web.Application:
+    from ._admin import add_admin_routes
+
+    app = web.Application(middlewares=[journal_and_errors], client_max_size=16 * 1024 * 1024)
+    app[GATEWAY] = gateway
+    app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
+    app.router.add_get("/v2/requests/status/{request_id}", status, name="status")
+    app.router.add_get("/v1/{request_id}/{filename}", media, name="media", allow_head=True)
+    add_admin_routes(app)
+    return app

@@ -1,0 +1,177 @@
+"""Webhook delivery: POST the status body to X-Webhook-URL, retrying on the gateway clock.
+
+Retries are scheduler entries, not sleeping tasks. Only the HTTP exchange itself runs as a task.
+A URL whose host the operator did not allow is never contacted; the attempt is journaled as blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._clock import Clock
+from ._config import WebhookConfig
+from ._journal import Journal, JournalEntry, redact_key
+from ._scheduler import Scheduler
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(url: str, allow_hosts: tuple[str, ...]) -> bool:
+    """Loopback always; any other host only when the operator listed it (``*`` allows all)."""
+    host = urlsplit(url).hostname
+    if is_loopback_host(host):
+        return True
+    if host is None:
+        return False
+    for allowed in allow_hosts:
+        allowed = allowed.lower()
+        if allowed == "*" or host == allowed:
+            return True
+        if allowed.startswith("*.") and host.endswith(allowed[1:]):
+            return True
+    return False
+
+
+def backoff_delay(attempt: int, config: WebhookConfig) -> float:
+    """Gateway seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    return config.initial_backoff_seconds * config.backoff_factor ** (attempt - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: int | None
+    body: str = ""
+    error: str | None = None
+
+
+Sender = Callable[[str, bytes, dict[str, str], float], Awaitable[SendResult]]
+
+
+@dataclass(slots=True)
+class Delivery:
+    request_id: str
+    url: str
+    body: dict[str, Any]
+    key: str
+    attempts: int = 0
+    delivered: bool = False
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        config: WebhookConfig,
+        *,
+        clock: Clock,
+        scheduler: Scheduler,
+        journal: Journal,
+        send: Sender,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.scheduler = scheduler
+        self.journal = journal
+        self._send = send
+        self.deliveries: list[Delivery] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def dispatch(
+        self, request_id: str, url: str, body: dict[str, Any], key: str, delay: float = 0.0
+    ) -> Delivery:
+        delivery = Delivery(request_id=request_id, url=url, body=body, key=key)
+        self.deliveries.append(delivery)
+        self.scheduler.call_later(delay, lambda: self._attempt(delivery))
+        return delivery
+
+    def _attempt(self, delivery: Delivery) -> None:
+        delivery.attempts += 1
+        if not host_allowed(delivery.url, self.config.allow_hosts):
+            host = urlsplit(delivery.url).hostname
+            self._record(
+                delivery,
+                SendResult(
+                    None, error=f"blocked: host {host!r} is not allowed (webhooks.allow_hosts)"
+                ),
+                self.clock.now(),
+                b"",
+            )
+            return
+        task = asyncio.get_running_loop().create_task(self._exchange(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _exchange(self, delivery: Delivery) -> None:
+        payload = json.dumps(delivery.body).encode()
+        started = self.clock.now()
+        headers = {"Content-Type": "application/json", "User-Agent": "mockgateway-webhook"}
+        result = await self._send(delivery.url, payload, headers, self.config.timeout_seconds)
+        self._record(delivery, result, started, payload, headers)
+        if result.status is not None and 200 <= result.status < 300:
+            delivery.delivered = True
+            return
+        if delivery.attempts < self.config.max_attempts:
+            wait = backoff_delay(delivery.attempts, self.config)
+            self.scheduler.call_later(wait, lambda: self._attempt(delivery))
+
+    def _record(
+        self,
+        delivery: Delivery,
+        result: SendResult,
+        started: float,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        now = self.clock.now()
+        outcome = {
+            "attempt": delivery.attempts,
+            "status": result.status,
+            "error": result.error,
+            "at": now,
+        }
+        delivery.outcomes.append(outcome)
+        parts = urlsplit(delivery.url)
+        self.journal.append(
+            JournalEntry(
+                seq=self.journal.next_seq(),
+                kind="webhook",
+                route="webhook",
+                method="POST",
+                url=delivery.url,
+                path=parts.path or "/",
+                headers=headers or {},
+                key=redact_key(delivery.key),
+                request_id=delivery.request_id,
+                body=delivery.body,
+                body_size=len(payload),
+                status=result.status,
+                response_body=result.body[:2000] if result.body else None,
+                started_at=started,
+                finished_at=now,
+                error=result.error,
+                notes=(f"attempt {delivery.attempts} of {self.config.max_attempts}",),
+            )
+        )
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def clear(self) -> None:
+        self.deliveries.clear()

@@ -1,0 +1,122 @@
+"""Helpers every HTTP-level test uses: a served gateway on loopback and a client for it.
+
+Every response a :class:`Client` receives passes through :data:`RESPONSE_CHECKS`, so checks that
+hold for all responses (for example schema validation) are applied in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict
+
+from mockgateway import GatewayConfig, ManualClock, RunningGateway, config_from_mapping, serve
+
+MODEL_ID = "bytedance-omnihuman-v1-5-290"
+OPERATION = "bytedance-omnihuman-v1-5-request"
+GENERATE_PATH = f"/{MODEL_ID}/v1/{OPERATION}"
+KEY = "test-key-0001"
+DOC_BODY = {
+    "image_url": "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_image.png",
+    "audio_url": "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_audio.mp3",
+    "resolution": "1080p",
+}
+DOC_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-cache"}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    method: str
+    path: str
+    status: int
+    headers: CIMultiDict[str]
+    raw: bytes
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw)
+
+
+ResponseCheck = Callable[[Answer], None]
+RESPONSE_CHECKS: list[ResponseCheck] = []
+
+
+class Client:
+    """A thin aiohttp client bound to one gateway and one key."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, base_url: str, key: str | None = KEY
+    ) -> None:
+        self.session = session
+        self.base_url = base_url
+        self.key = key
+
+    def _headers(self, extra: dict[str, str] | None, key: str | None) -> dict[str, str]:
+        headers = {} if key is None else {"Ocp-Apim-Subscription-Key": key}
+        headers.update(extra or {})
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        key: str | type[Ellipsis] | None = ...,  # type: ignore[valid-type]
+    ) -> Answer:
+        use_key = self.key if key is ... else key
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        url = path if path.startswith("http") else self.base_url + path
+        async with self.session.request(
+            method,
+            url,
+            data=data,
+            headers=self._headers(headers, use_key),  # type: ignore[arg-type]
+        ) as response:
+            answer = Answer(
+                method, path, response.status, CIMultiDict(response.headers), await response.read()
+            )
+        for check in RESPONSE_CHECKS:
+            check(answer)
+        return answer
+
+    async def generate(self, body: Any = None, **kwargs: Any) -> Answer:
+        headers = {**DOC_HEADERS, **kwargs.pop("headers", {})}
+        return await self.request(
+            "POST",
+            GENERATE_PATH,
+            body=DOC_BODY if body is None else body,
+            headers=headers,
+            **kwargs,
+        )
+
+    async def status(self, request_id: str, **kwargs: Any) -> Answer:
+        return await self.request("GET", f"/v2/requests/status/{request_id}", **kwargs)
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        answer = await self.request(method, f"/_mock/{path}", body=body, key=None)
+        assert answer.status == 200, (answer.status, answer.raw)
+        return answer.body
+
+
+def manual_config(**sections: Any) -> GatewayConfig:
+    return config_from_mapping({"clock": {"mode": "manual"}, **sections})
+
+
+@contextlib.asynccontextmanager
+async def served(
+    config: GatewayConfig | None = None, **options: Any
+) -> AsyncIterator[tuple[RunningGateway, Client]]:
+    """A gateway on a free loopback port and a client for it (manual clock unless configured)."""
+    if config is None:
+        config = manual_config()
+        options.setdefault("clock", ManualClock(1_774_951_200.0))  # 2026-03-31T10:00:00Z
+    async with serve(config, **options) as running, aiohttp.ClientSession() as session:
+        yield running, Client(session, running.url)
