@@ -34,7 +34,7 @@ from ._journal import Journal
 from ._scheduler import Scheduler
 from ._validation import GenerateRequest
 from ._webhooks import Sender, WebhookDispatcher
-from .media import InputRejected, JobInputs, MediaPipeline, RenderedMedia
+from .media import AvPipeline, InputRejected, JobInputs, MediaPipeline, RenderedMedia
 
 log = logging.getLogger("mockgateway")
 
@@ -65,9 +65,7 @@ class Gateway:
         self.scheduler = Scheduler(self.clock)
         self.journal = Journal(self.config.journal.max_entries, enabled=self.config.journal.enabled)
         if media is None:
-            from .media._placeholder import PlaceholderPipeline
-
-            media = PlaceholderPipeline()
+            media = AvPipeline(self.config.inputs, self.config.media)
         self.media = media
         self.webhooks = WebhookDispatcher(
             self.config.webhooks,
@@ -230,6 +228,7 @@ class Gateway:
         )
         try:
             probe = await self.media.probe(inputs)
+            job.notes += probe.notes
             job.duration_seconds = probe.duration_seconds
             cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
             job.cost = cost

@@ -71,6 +71,7 @@ class Job:
     cost: Decimal | None = None
     polls: int = 0
     extra_fields: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what processing noted, e.g. a bundled sample standing in
     history: list[tuple[Status, float]] = field(default_factory=list)
 
     def move(self, target: Status, now: float, *, error: str | None = None) -> None:

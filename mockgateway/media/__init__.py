@@ -19,7 +19,7 @@ from ._pipeline import AvPipeline
 from ._probe import AudioInfo, ImageInfo, check_duration, probe_audio, probe_image
 from ._render import output_size, render_mp4
 from ._samples import SAMPLE_ROUTE, SAMPLES, sample_bytes, samples_dir
-from ._serve import media_response, parse_range
+from ._serve import media_response, parse_range, sample_response
 from ._types import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
 
 __all__ = [
@@ -51,5 +51,6 @@ __all__ = [
     "read_media_config",
     "render_mp4",
     "sample_bytes",
+    "sample_response",
     "samples_dir",
 ]

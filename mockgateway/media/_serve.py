@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .._errors import gateway_error
+from ._samples import SAMPLES, sample_bytes
 from ._types import RenderedMedia
 
 
@@ -90,3 +91,21 @@ def media_response(
         content_type=media.content_type,
         headers=headers,
     )
+
+
+def sample_response(request: web.Request, name: str) -> web.Response:
+    """A bundled sample by name (404 for any other name), with the same Range and ETag support."""
+    if name not in SAMPLES:
+        raise gateway_error(404, "Not Found", f"No bundled sample named {name!r}")
+    media = _sample_media(name)
+    return media_response(request, media)
+
+
+_samples: dict[str, RenderedMedia] = {}
+
+
+def _sample_media(name: str) -> RenderedMedia:
+    media = _samples.get(name)
+    if media is None:
+        media = _samples[name] = RenderedMedia.of(sample_bytes(name), SAMPLES[name])
+    return media
