@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,23 +42,40 @@ def inputs(seconds: float = 10.0, seed: int = 7) -> tuple[bytes, bytes]:
     return image, audio
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_render(repeat: int) -> None:
     image, audio = inputs()
     render_mp4(image, audio, "480p")  # warm up codecs and caches
-    print("part 1: render_mp4, 10 s of MP3 audio, 1920x1080 PNG, single process")
-    print(f"{'resolution':>10} {'output':>11} {'median':>8} {'best':>7} {'x real time':>12}")
-    for resolution in ("480p", "720p", "1080p"):
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            data = render_mp4(image, audio, resolution)
-            times.append(time.perf_counter() - start)
-        median = statistics.median(times)
+    resolutions = ("480p", "720p", "1080p")
+    wall: dict[str, list[float]] = {r: [] for r in resolutions}
+    cpu: dict[str, list[float]] = {r: [] for r in resolutions}
+    sizes: dict[str, int] = {}
+    for _ in range(repeat):  # interleaved rounds, so load from elsewhere hits every resolution
+        for resolution in resolutions:
+            start, start_cpu = time.perf_counter(), _cpu()
+            sizes[resolution] = len(render_mp4(image, audio, resolution))
+            wall[resolution].append(time.perf_counter() - start)
+            cpu[resolution].append(_cpu() - start_cpu)
+    print(
+        f"part 1: render_mp4, 10 s of MP3 audio over a 1920x1080 PNG, {repeat} interleaved "
+        f"rounds; load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'resolution':>10} {'output':>9} {'wall median':>12} {'wall best':>10} "
+        f"{'cpu median':>11} {'x real time':>12}"
+    )
+    for resolution in resolutions:
+        median = statistics.median(wall[resolution])
         print(
-            f"{resolution:>10} {len(data) / 1e6:>9.2f}MB {median:>7.3f}s {min(times):>6.3f}s "
+            f"{resolution:>10} {sizes[resolution] / 1e6:>7.2f}MB {median:>11.3f}s "
+            f"{min(wall[resolution]):>9.3f}s {statistics.median(cpu[resolution]):>10.3f}s "
             f"{10.0 / median:>11.1f}x"
         )
-    print("goal: 1080p in at most 1.000 s")
+    print("goal: 1080p in at most 1.000 s (wall)")
 
 
 @contextlib.contextmanager
