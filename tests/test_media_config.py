@@ -87,3 +87,40 @@ def test_media_errors_name_key(table: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         read_media_config(reader(table, "media"))
     assert caught.value.key == key
+
+
+def test_gateway_config_reads_both_sections_from_toml(tmp_path: Path) -> None:
+    from mockgateway._config import load_config
+
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[inputs]\npolicy = "online"\nallow_hosts = ["cdn.example.com"]\n'
+        '[media]\nmode = "sample"\nexecutor = "thread"\n'
+    )
+    config = load_config(path)
+    assert config.inputs.policy is InputPolicy.ONLINE
+    assert config.inputs.allow_hosts == ("cdn.example.com",)
+    assert config.media.mode is OutputMode.SAMPLE
+    assert config.media.executor.value == "thread"
+
+
+def test_a_bad_value_in_a_toml_file_names_key_and_file(tmp_path: Path) -> None:
+    from mockgateway._config import load_config
+
+    path = tmp_path / "gateway.toml"
+    path.write_text('[inputs]\npolicy = "never"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"key 'inputs.policy' in {path}: must be one of")
+
+
+def test_the_gateway_uses_the_real_pipeline_with_its_config() -> None:
+    from mockgateway._config import config_from_mapping
+    from mockgateway._gateway import Gateway
+    from mockgateway.media import AvPipeline
+
+    config = config_from_mapping({"inputs": {"policy": "strict"}, "media": {"cache_entries": 2}})
+    gateway = Gateway(config)
+    assert isinstance(gateway.media, AvPipeline)
+    assert gateway.media.inputs.policy is InputPolicy.STRICT
+    assert gateway.media.media.cache_entries == 2

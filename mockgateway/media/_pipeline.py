@@ -13,7 +13,7 @@ import atexit
 import hashlib
 import multiprocessing
 from collections import OrderedDict
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ._config import InputsConfig, MediaConfig, OutputMode
@@ -48,6 +48,13 @@ def shared_executor(kind: str, workers: int) -> Executor:
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         _pools[(kind, workers)] = pool
     return pool
+
+
+def _forget(pool: Executor) -> None:
+    for key, known in list(_pools.items()):
+        if known is pool:
+            del _pools[key]
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 @atexit.register
@@ -125,9 +132,13 @@ class AvPipeline:
             executor = self._executor or shared_executor(
                 self.media.executor.value, self.media.workers
             )
-            data = await loop.run_in_executor(
-                executor, render_mp4, payload.image, payload.audio, probe.resolution
-            )
+            try:
+                data = await loop.run_in_executor(
+                    executor, render_mp4, payload.image, payload.audio, probe.resolution
+                )
+            except BrokenExecutor:
+                _forget(executor)  # a crashed worker: the next render gets a fresh pool
+                raise
             self.renders += 1
             media = RenderedMedia.of(data)
             self._remember(key, media)
