@@ -5,7 +5,7 @@ output null and uncharged."""
 from __future__ import annotations
 
 import io
-import os
+import random
 from typing import Any
 
 import av
@@ -14,6 +14,8 @@ from aiohttp import web
 
 from tests import media_support as ms
 from tests.support import DOC_BODY, KEY, Client, manual_config, served
+
+NOISE = random.Random(7).randbytes(4000)  # fixed bytes that decode as nothing
 
 
 async def run_job(gw: Any, client: Client, body: dict[str, Any]) -> dict[str, Any]:
@@ -277,8 +279,8 @@ async def test_every_rejection_is_failed_with_no_output_and_no_charge(
         "/voice.wav": ms.wav(0.3),
         "/long31.wav": ms.wav(31.0, rate=2000, amplitude=0.1),
         "/long61.wav": ms.wav(61.0, rate=2000, amplitude=0.1),
-        "/noise.png": os.urandom(3000),
-        "/noise.mp3": os.urandom(3000),
+        "/noise.png": NOISE,
+        "/noise.mp3": NOISE,
     }
     extra = {"/slow.wav": ms.never_answer, "/moved.png": _redirect_away}
     async with (

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import random
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockgateway.media import InputRejected, check_duration, probe_audio, probe_image, sample_bytes
 from tests import media_support as ms
+
+NOISE = random.Random(7).randbytes(4000)  # fixed bytes that decode as nothing
 
 
 @pytest.mark.parametrize(
@@ -41,7 +46,7 @@ def test_mp3_duration_excludes_encoder_padding() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (os.urandom(4000), "image_url: could not decode an image (expected JPEG, PNG or WebP)"),
+        (NOISE, "image_url: could not decode an image (expected JPEG, PNG or WebP)"),
         (b"", "image_url: could not decode an image (expected JPEG, PNG or WebP)"),
         (ms.wav(0.5), "image_url: this is WAV audio, not an image (expected JPEG, PNG or WebP)"),
         (ms.encode_other_image("gif"), "image_url: GIF images are not supported"),
@@ -64,7 +69,7 @@ def test_truncated_png_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (os.urandom(4000), "audio_url: could not decode audio (expected MP3 or WAV)"),
+        (NOISE, "audio_url: could not decode audio (expected MP3 or WAV)"),
         (sample_bytes("portrait.png"), "audio_url: this is a PNG image, not audio"),
         (ms.flac(), "audio_url: FLAC audio is not supported (expected MP3 or WAV)"),
         (ms.wav(0.0), "audio_url: could not decode audio (expected MP3 or WAV)"),
@@ -106,3 +111,63 @@ def test_audio_at_or_over_the_limit_is_rejected(
 def test_a_1080p_rejection_suggests_a_lower_resolution() -> None:
     with pytest.raises(InputRejected, match=r"720p or 480p for up to 60 s"):
         check_duration("audio_url", 45.0, "1080p")
+
+
+def test_elongated_images_are_rejected() -> None:
+    with pytest.raises(InputRejected) as caught:
+        probe_image("image_url", ms.png(400, 90))
+    assert str(caught.value) == (
+        "image_url: a 400x90 image is too elongated "
+        "(the long side may be at most 4 times the short side)"
+    )
+    assert probe_image("image_url", ms.png(360, 90)).width == 360
+
+
+def test_m4a_audio_is_named_in_its_rejection() -> None:
+    import io
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=16000, layout="mono")
+        samples = ms.tone(0.5, 16000)
+        for start in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[None, start : start + 1024]),
+                format="fltp",
+                layout="mono",
+            )
+            frame.sample_rate, frame.pts, frame.time_base = 16000, start, Fraction(1, 16000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(InputRejected) as caught:
+        probe_audio("audio_url", out.getvalue())
+    assert str(caught.value) == "audio_url: MP4/M4A audio is not supported (expected MP3 or WAV)"
+
+
+def _rejection(probe: Any, field: str, data: bytes) -> str | None:
+    """The rejection message, or None when the bytes were accepted."""
+    try:
+        probe(field, data)
+    except InputRejected as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_never_crash_the_probes(data: bytes) -> None:
+    for field, probe in (("image_url", probe_image), ("audio_url", probe_audio)):
+        message = _rejection(probe, field, data)
+        assert message is None or message.startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize("cut", [0.25, 0.5, 0.9])
+def test_truncated_samples_are_rejected_or_shorter_never_a_crash(cut: float) -> None:
+    for name, probe in (("portrait.webp", probe_image), ("speech.mp3", probe_audio)):
+        data = sample_bytes(name)
+        message = _rejection(probe, "field", data[: int(len(data) * cut)])
+        assert message is None or message.startswith("field: ")

@@ -106,3 +106,26 @@ def test_the_mouth_opens_and_the_meter_fills_when_the_audio_is_loud() -> None:
     assert meter(loud) > meter(quiet) + 60  # a lit bar across the bottom
     # away from the animated parts the picture does not change
     assert np.abs(quiet[: height // 3].astype(int) - loud[: height // 3].astype(int)).max() <= 3
+
+
+def test_audio_at_a_rate_aac_lacks_is_resampled_not_refused() -> None:
+    stereo = np.stack([ms.tone(0.6, 10000), ms.tone(0.6, 10000, 0.2)])
+    audio = encode_audio_stereo(stereo, 10000)
+    info = _decode(render_mp4(ms.png(64, 48), audio, "480p"))
+    assert info["audio_codec"] == "aac"
+    assert info["audio_rate"] == 48000
+    assert info["audio_seconds"] == pytest.approx(0.6, abs=1 / 25)
+
+
+def encode_audio_stereo(samples: np.ndarray[Any, Any], rate: int) -> bytes:
+    from fractions import Fraction
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=rate, layout="stereo")
+        data = (samples * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(data, format="s16p", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return out.getvalue()

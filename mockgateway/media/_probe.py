@@ -18,6 +18,8 @@ AUDIO_CONTAINERS = {"mp3": "MP3", "wav": "WAV"}
 MAX_AUDIO_SECONDS = {"1080p": 30.0, "720p": 60.0, "480p": 60.0}
 MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = 40_000_000
+MAX_ASPECT = 4  # keeps a 1080p output within 4320 pixels on its long side
+_FORMAT_NAMES = {"mov": "MP4/M4A", "matroska": "Matroska/WebM", "ogg": "Ogg", "flac": "FLAC"}
 
 _STILL_CODECS = frozenset({"png", "mjpeg", "webp", "gif", "bmp", "tiff", "jpegls", "jpeg2000"})
 _EXPECT_IMAGE = "(expected JPEG, PNG or WebP)"
@@ -57,8 +59,9 @@ def _kind_of(container: Any) -> str:
             return f"a {IMAGE_CODECS.get(name, name.upper())} image"
         return f"a video ({name.upper()})"
     if streams.audio:
-        return f"{container.format.name.split(',')[0].upper()} audio"
-    return "neither an image nor audio"
+        fmt = container.format.name.split(",")[0]
+        return f"{_FORMAT_NAMES.get(fmt, fmt.upper())} audio"
+    return "something else"
 
 
 def probe_image(field: str, data: bytes) -> ImageInfo:
@@ -68,6 +71,8 @@ def probe_image(field: str, data: bytes) -> ImageInfo:
         raise InputRejected(f"{field}: could not decode an image {_EXPECT_IMAGE}")
     with container:
         streams = container.streams
+        if not streams.video and not streams.audio:
+            raise InputRejected(f"{field}: could not decode an image {_EXPECT_IMAGE}")
         if not streams.video:
             raise InputRejected(
                 f"{field}: this is {_kind_of(container)}, not an image {_EXPECT_IMAGE}"
@@ -97,6 +102,11 @@ def _check_image_size(field: str, width: int, height: int) -> None:
             f"(at most {MAX_IMAGE_SIDE} pixels a side, "
             f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels in all)"
         )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputRejected(
+            f"{field}: a {width}x{height} image is too elongated "
+            f"(the long side may be at most {MAX_ASPECT} times the short side)"
+        )
 
 
 def probe_audio(field: str, data: bytes) -> AudioInfo:
@@ -107,12 +117,15 @@ def probe_audio(field: str, data: bytes) -> AudioInfo:
     with container:
         streams = container.streams
         fmt = str(container.format.name).split(",")[0]
+        if not streams.audio and not streams.video:
+            raise InputRejected(f"{field}: could not decode audio {_EXPECT_AUDIO}")
         if not streams.audio:
             raise InputRejected(
                 f"{field}: this is {_kind_of(container)}, not audio {_EXPECT_AUDIO}"
             )
         if fmt not in AUDIO_CONTAINERS:
-            raise InputRejected(f"{field}: {fmt.upper()} audio is not supported {_EXPECT_AUDIO}")
+            name = _FORMAT_NAMES.get(fmt, fmt.upper())
+            raise InputRejected(f"{field}: {name} audio is not supported {_EXPECT_AUDIO}")
         stream = streams.audio[0]
         samples = 0
         rate = int(stream.codec_context.sample_rate or 0)

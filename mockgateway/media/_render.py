@@ -33,6 +33,9 @@ FPS = 25
 LEVELS = 16
 # No lookahead or scene-cut analysis: the picture barely changes, so they only cost time.
 _X264_PARAMS = "rc-lookahead=0:sync-lookahead=0:scenecut=0"
+AAC_RATES = frozenset(
+    {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+)
 _QP = "26"
 KEYFRAME_SECONDS = 2  # after this long, the next silent frame becomes a keyframe
 MAX_KEYFRAME_GAP = 10 * FPS  # and after this long, the next frame whatever its level
@@ -70,13 +73,15 @@ class DecodedAudio:
 
 
 def decode_audio(data: bytes) -> DecodedAudio:
-    """Decode the whole first audio stream to planar float32 at its own rate."""
+    """Decode the whole first audio stream to planar float32, at its own rate if AAC has it."""
     import av
 
     chunks: list[_F32] = []
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
+        if rate not in AAC_RATES:
+            rate = 48000
         channels = stream.codec_context.channels
         layout = "stereo" if channels >= 2 else "mono"
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
