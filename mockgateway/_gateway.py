@@ -29,7 +29,7 @@ from ._errors import (
     request_not_found,
 )
 from ._ids import new_request_id
-from ._jobs import Job, Status, status_body
+from ._jobs import Job, Status, rendered_status, status_body
 from ._journal import Journal
 from ._scheduler import Scheduler
 from ._validation import GenerateRequest
@@ -170,10 +170,11 @@ class Gateway:
             raise request_not_found(request_id)
         return job
 
-    def poll(self, key: str, request_id: str) -> dict[str, Any]:
+    def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes]:
+        """The status body (and its bytes) a key sees for one of its requests."""
         job = self.job_for(key, request_id)
         job.polls += 1
-        return status_body(job)
+        return rendered_status(job)
 
     def media_file(self, request_id: str) -> RenderedMedia:
         media = self.media_files.get(request_id)
@@ -289,7 +290,7 @@ class Gateway:
         """Run due work and wait for in-flight tasks until nothing more happens now."""
         for _ in range(rounds):
             self.scheduler.run_due()
-            if not self._tasks and not self.webhooks._tasks:
+            if not self._tasks and not self.webhooks.busy:
                 return
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.webhooks.drain()
