@@ -254,6 +254,7 @@ async def media(request: web.Request) -> web.StreamResponse:
     return media_response(request, file, expires_at=expires_at, now=gateway.clock.now())
 
 
+@exchange("admin")
 async def sample(request: web.Request) -> web.StreamResponse:
     """A bundled sample input, so clients can point ``image_url``/``audio_url`` at the mock."""
     return sample_response(request, request.match_info["name"])
