@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mockgateway.media import _render
+from mockgateway.media._decode import decode_audio
 from mockgateway.media._h264 import (
     BitReader,
     Unsupported,
@@ -23,6 +24,7 @@ from mockgateway.media._h264 import (
     unescape,
     widen_sps,
 )
+from mockgateway.media._picture import prepare
 from mockgateway.media._synth import encode_audio
 from tests import media_support as ms
 
@@ -51,8 +53,8 @@ def _level_stream(levels: list[float]) -> tuple[bytes, Any, Any]:
     envelope = np.repeat(np.asarray(levels, dtype=np.float64), per)
     samples = (0.9 * envelope * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     audio = encode_audio(samples, rate, "wav")
-    picture = _render._prepare(ms.png(160, 90), _render.decode_audio(audio), "480p")
-    return audio, picture, _render.decode_audio(audio)
+    decoded = decode_audio(audio)
+    return audio, prepare(ms.png(160, 90), decoded, "480p"), decoded
 
 
 def test_parameter_sets_widen_to_16_bit_counters() -> None:

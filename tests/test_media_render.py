@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mockgateway.media import output_size, render_mp4, sample_bytes
-from mockgateway.media._render import LEVELS, DecodedAudio, loudness
+from mockgateway.media._decode import DecodedAudio
+from mockgateway.media._picture import LEVELS, loudness
 from mockgateway.media._synth import MOUTH_X, MOUTH_Y, encode_audio
 from tests import media_support as ms
 

@@ -15,9 +15,10 @@ from ._config import (
     read_media_config,
 )
 from ._fetch import Fetched, Fetcher, is_loopback
+from ._picture import output_size
 from ._pipeline import AvPipeline
 from ._probe import AudioInfo, ImageInfo, check_duration, probe_audio, probe_image
-from ._render import output_size, render_mp4
+from ._render import render_mp4
 from ._samples import SAMPLE_ROUTE, SAMPLES, sample_bytes, samples_dir
 from ._serve import media_response, parse_range, sample_response
 from ._types import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia

@@ -105,7 +105,11 @@ class AvPipeline:
         picture = image.data
         if self.media.mode is OutputMode.SAMPLE:
             picture = sample_bytes("portrait.png")
-        key = (_digest(picture), _digest(audio.data), inputs.resolution)
+        # hashing up to inputs.max_bytes of input is worth keeping off the event loop too
+        image_hash, audio_hash = await asyncio.to_thread(
+            lambda: (_digest(picture), _digest(audio.data))
+        )
+        key = (image_hash, audio_hash, inputs.resolution)
         return Probe(
             duration_seconds=info.duration,
             resolution=inputs.resolution,
