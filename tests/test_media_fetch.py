@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockgateway.media import Fetcher, InputPolicy, InputRejected, InputsConfig, sample_bytes
 from mockgateway.media._fetch import is_loopback
@@ -249,3 +252,43 @@ async def test_redirect_loops_stop() -> None:
         finally:
             await fetcher.close()
         assert ms.hits(base) == ["/loop"] * 4
+
+
+_URLS = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        str.__add__,
+        st.sampled_from(
+            [
+                "http://",
+                "https://",
+                "HTTP://",
+                "data:",
+                "data:;base64,",
+                "file://",
+                "ftp://",
+                "http://[",
+                "http://user@",
+                "https://xn--",
+            ]
+        ),
+        st.text(max_size=40),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_URLS)
+def test_any_url_string_is_fetched_or_rejected_naming_the_field(url: str) -> None:
+    async def attempt() -> str | None:
+        fetcher = Fetcher(InputsConfig(policy=InputPolicy.STRICT, timeout_seconds=2))
+        try:
+            await fetcher.fetch("image_url", url, "image")
+        except InputRejected as exc:
+            return str(exc)
+        finally:
+            await fetcher.close()
+        return None
+
+    message = asyncio.run(attempt())
+    assert message is None or message.startswith("image_url: ")

@@ -52,6 +52,15 @@ def _mb(n: int) -> str:
     return f"{n / 1_000_000:g} MB" if n >= 100_000 else f"{n} bytes"
 
 
+def _parse(field: str, url: str) -> tuple[URL, str | None]:
+    """The URL and its host; any failure of the (lazy, IDNA-decoding) parser is a rejection."""
+    try:
+        parsed = URL(url)
+        return parsed, parsed.host
+    except Exception:  # hostile strings fail in many ways inside yarl and idna
+        raise InputRejected(f"{field}: not a valid URL") from None
+
+
 class Fetcher:
     """Reads input URLs for the pipeline; owns one aiohttp client session."""
 
@@ -69,20 +78,16 @@ class Fetcher:
 
     async def fetch(self, field: str, url: str, kind: str) -> Fetched:
         """The bytes behind ``url`` for input ``field`` of ``kind`` ("image" or "audio")."""
-        try:
-            parsed = URL(url)
-        except (ValueError, TypeError):
-            raise InputRejected(f"{field}: not a valid URL") from None
+        parsed, host = _parse(field, url)
         scheme = parsed.scheme.lower()
         if scheme == "data":
             return Fetched(self._data_url(field, url), "data:")
         if scheme == "file":
             return await self._file(field, parsed)
-        if scheme not in ("http", "https") or not parsed.host:
+        if scheme not in ("http", "https") or not host:
             raise InputRejected(
                 f"{field}: unsupported URL {url[:80]!r} (expected an http, https or data: URL)"
             )
-        host = parsed.host
         name = sample_name_from_path(parsed.path)
         if name is not None and is_loopback(host):
             return Fetched(sample_bytes(name), f"sample:{name}")
@@ -167,18 +172,20 @@ class Fetcher:
                 raise InputRejected(
                     f"{field}: {url.host} is unreachable ({type(exc).__name__}: {exc})"
                 ) from None
+            except (ValueError, UnicodeError):  # a URL aiohttp cannot request
+                raise InputRejected(f"{field}: not a valid URL") from None
         raise InputRejected(f"{field}: more than {self.config.max_redirects} redirects")
 
     def _next_hop(self, field: str, url: URL, location: str) -> URL:
         try:
-            target = url.join(URL(location))
-        except ValueError:
+            target, host = _parse(field, str(url.join(URL(location))))
+        except (InputRejected, ValueError):
             raise InputRejected(f"{field}: {url.host} redirected to an invalid URL") from None
-        if target.scheme not in ("http", "https") or not target.host:
+        if target.scheme not in ("http", "https") or not host:
             raise InputRejected(f"{field}: {url.host} redirected to a non-http URL")
-        if not self.host_allowed(target.host):
+        if not self.host_allowed(host):
             raise InputRejected(
-                f"{field}: {url.host} redirected to {target.host}, a host the input policy "
+                f"{field}: {url.host} redirected to {host}, a host the input policy "
                 f"'{self.config.policy.value}' does not contact"
             )
         return target
