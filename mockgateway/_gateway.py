@@ -163,6 +163,12 @@ class Gateway:
         )
         return job
 
+    def input_notes(self, job: Job) -> tuple[str, ...]:
+        """What the media pipeline says about a job's inputs before fetching them (for example
+        that a bundled sample will stand in), for the generate request's journal entry."""
+        notes = getattr(self.media, "input_notes", None)
+        return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
+
     def job_for(self, key: str, request_id: str) -> Job:
         """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
         job = self.jobs.get(request_id)

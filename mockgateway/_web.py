@@ -218,6 +218,7 @@ async def generate(request: web.Request) -> web.Response:
         ),
     )
     request[EXCHANGE].request_id = job.request_id
+    request[EXCHANGE].notes += gateway.input_notes(job)
     return json_answer(
         request,
         202,

@@ -292,3 +292,21 @@ def test_any_url_string_is_fetched_or_rejected_naming_the_field(url: str) -> Non
 
     message = asyncio.run(attempt())
     assert message is None or message.startswith("image_url: ")
+
+
+def test_stand_in_notes_are_known_before_fetching() -> None:
+    offline = Fetcher(InputsConfig())
+    assert offline.stand_in_note("audio_url", DOC_AUDIO, "audio") == (
+        "audio_url: storage.googleapis.com was not contacted (input policy 'offline'); "
+        "the bundled sample speech.mp3 stood in"
+    )
+    for url in ("http://127.0.0.1:8/a.mp3", "data:,x", "file:///x.wav", "not a url"):
+        assert offline.stand_in_note("audio_url", url, "audio") is None
+    assert (
+        Fetcher(InputsConfig(policy=InputPolicy.STRICT)).stand_in_note(
+            "audio_url", DOC_AUDIO, "audio"
+        )
+        is None
+    )
+    allowed = Fetcher(InputsConfig(allow_hosts=("storage.googleapis.com",)))
+    assert allowed.stand_in_note("audio_url", DOC_AUDIO, "audio") is None

@@ -61,6 +61,13 @@ def _parse(field: str, url: str) -> tuple[URL, str | None]:
         raise InputRejected(f"{field}: not a valid URL") from None
 
 
+def _note(field: str, host: str, sample: str) -> str:
+    return (
+        f"{field}: {host} was not contacted (input policy 'offline'); "
+        f"the bundled sample {sample} stood in"
+    )
+
+
 class Fetcher:
     """Reads input URLs for the pipeline; owns one aiohttp client session."""
 
@@ -98,11 +105,7 @@ class Fetcher:
                     "loopback, data: and allowed hosts (add it to inputs.allow_hosts)"
                 )
             sample = stand_in(kind, parsed.path)
-            note = (
-                f"{field}: {host} was not contacted (input policy 'offline'); "
-                f"the bundled sample {sample} stood in"
-            )
-            return Fetched(sample_bytes(sample), f"sample:{sample}", note)
+            return Fetched(sample_bytes(sample), f"sample:{sample}", _note(field, host, sample))
         timeout = self.config.timeout_seconds
         try:
             async with asyncio.timeout(timeout):
@@ -111,6 +114,24 @@ class Fetcher:
             raise InputRejected(
                 f"{field}: {host} did not answer within {timeout:g} s (inputs.timeout_seconds)"
             ) from None
+
+    def stand_in_note(self, field: str, url: str, kind: str) -> str | None:
+        """The note :meth:`fetch` will make for ``url``, known without fetching: set when the
+        offline policy will stand a bundled sample in for it, so the request can be journaled
+        with it at once."""
+        if self.config.policy is not InputPolicy.OFFLINE:
+            return None
+        try:
+            parsed, host = _parse(field, url)
+        except InputRejected:
+            return None
+        if parsed.scheme.lower() not in ("http", "https") or not host:
+            return None
+        if self.host_allowed(host) or (
+            is_loopback(host) and sample_name_from_path(parsed.path) is not None
+        ):
+            return None
+        return _note(field, host, stand_in(kind, parsed.path))
 
     def _data_url(self, field: str, url: str) -> bytes:
         header, sep, payload = url[5:].partition(",")

@@ -86,6 +86,14 @@ class AvPipeline:
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
+    def input_notes(self, image_url: str, audio_url: str) -> tuple[str, ...]:
+        """What the gateway journals on a generate request: the inputs that samples stand in for."""
+        notes = (
+            self.fetcher.stand_in_note("image_url", image_url, "image"),
+            self.fetcher.stand_in_note("audio_url", audio_url, "audio"),
+        )
+        return tuple(n for n in notes if n)
+
     async def probe(self, inputs: JobInputs) -> Probe:
         results = await asyncio.gather(
             self.fetcher.fetch("image_url", inputs.image_url, "image"),
