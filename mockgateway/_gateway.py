@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._billing import InsufficientFunds, Wallet, cost_of
 from ._clock import Clock, ManualClock, make_clock
@@ -65,7 +66,13 @@ class Gateway:
         self.scheduler = Scheduler(self.clock)
         self.journal = Journal(self.config.journal.max_entries, enabled=self.config.journal.enabled)
         if media is None:
-            media = AvPipeline(self.config.inputs, self.config.media)
+            server = self.config.server
+            own = (server.public_base_url, server.media_base_url)
+            media = AvPipeline(
+                self.config.inputs,
+                self.config.media,
+                own_hosts=tuple(h for h in (urlsplit(u).hostname for u in own if u) if h),
+            )
         self.media = media
         self.webhooks = WebhookDispatcher(
             self.config.webhooks,

@@ -22,7 +22,7 @@ from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_
 from ._gateway import Gateway
 from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_key
 from ._validation import parse_generate, parse_webhook_url
-from .media import media_response, sample_response
+from .media import media_response, sample_response, samples_index
 
 log = logging.getLogger("mockgateway.web")
 
@@ -256,6 +256,13 @@ async def media(request: web.Request) -> web.StreamResponse:
 
 
 @exchange("admin")
+async def samples(request: web.Request) -> web.Response:
+    """The bundled samples and their URLs here."""
+    origin = base_url(request, request.app[GATEWAY].config.server.public_base_url)
+    return json_answer(request, 200, samples_index(origin))
+
+
+@exchange("admin")
 async def sample(request: web.Request) -> web.StreamResponse:
     """A bundled sample input, so clients can point ``image_url``/``audio_url`` at the mock."""
     return sample_response(request, request.match_info["name"])
@@ -275,6 +282,7 @@ def make_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/v2/requests/status/{request_id}", status, name="status")
     app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
     app.router.add_get("/v1/{request_id}/{filename}", media, name="media", allow_head=True)
+    app.router.add_get("/_mock/samples", samples, name="admin.samples")
     app.router.add_get("/_mock/samples/{name}", sample, name="admin.sample", allow_head=True)
     add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", unknown, name="unknown")

@@ -310,3 +310,14 @@ def test_stand_in_notes_are_known_before_fetching() -> None:
     )
     allowed = Fetcher(InputsConfig(allow_hosts=("storage.googleapis.com",)))
     assert allowed.stand_in_note("audio_url", DOC_AUDIO, "audio") is None
+
+
+async def test_samples_on_the_gateways_own_public_host_are_read_from_the_package() -> None:
+    fetcher = Fetcher(InputsConfig(policy=InputPolicy.STRICT), own_hosts=("Gateway.Example.Test",))
+    got = await fetcher.fetch(
+        "audio_url", "https://gateway.example.test/_mock/samples/speech.wav", "audio"
+    )
+    assert got.data == sample_bytes("speech.wav")
+    assert fetcher._session is None
+    with pytest.raises(InputRejected, match=r"^audio_url: host other\.example is unreachable"):
+        await fetcher.fetch("audio_url", "https://other.example/_mock/samples/speech.wav", "audio")

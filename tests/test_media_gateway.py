@@ -180,6 +180,7 @@ async def test_insufficient_balance_for_the_probed_length_fails_uncharged() -> N
 async def test_bundled_samples_are_served_and_usable_as_inputs() -> None:
     config = manual_config(inputs={"policy": "strict"})
     async with served(config) as (gw, client):
+        index = await client.admin("GET", "samples")
         sample = await client.request("GET", "/_mock/samples/speech.wav", key=None)
         missing = await client.request("GET", "/_mock/samples/secrets.txt", key=None)
         status = await run_job(
@@ -191,6 +192,16 @@ async def test_bundled_samples_are_served_and_usable_as_inputs() -> None:
                 "resolution": "480p",
             },
         )
+    assert {entry["name"] for entry in index["samples"]} == {
+        "portrait.png",
+        "portrait.jpg",
+        "portrait.webp",
+        "speech.mp3",
+        "speech.wav",
+    }
+    wav = next(e for e in index["samples"] if e["name"] == "speech.wav")
+    assert wav["url"] == f"{gw.url}/_mock/samples/speech.wav"
+    assert wav["bytes"] == len(sample.raw)
     assert sample.status == 200
     assert sample.headers["Content-Type"] == "audio/wav"
     assert sample.raw[:4] == b"RIFF"
@@ -315,3 +326,19 @@ async def test_every_rejection_is_failed_with_no_output_and_no_charge(
     assert (money["balance"], money["held"]) == ("10.00", "0.00")
     assert media.status == 404
     assert "169.254.169.254" not in str(ms.hits(inputs))
+
+
+async def test_samples_on_the_configured_public_host_are_read_without_a_fetch() -> None:
+    config = manual_config(
+        inputs={"policy": "strict"}, server={"public_base_url": "https://gateway.example.test"}
+    )
+    async with served(config) as (gw, client):
+        index = await client.admin("GET", "samples")
+        urls = {e["name"]: e["url"] for e in index["samples"]}
+        status = await run_job(
+            gw,
+            client,
+            {"image_url": urls["portrait.jpg"], "audio_url": urls["speech.mp3"]},
+        )
+    assert urls["speech.mp3"] == "https://gateway.example.test/_mock/samples/speech.mp3"
+    assert status["status"] == "COMPLETED", status

@@ -20,7 +20,7 @@ from ._pipeline import AvPipeline
 from ._probe import AudioInfo, ImageInfo, check_duration, probe_audio, probe_image
 from ._render import render_mp4
 from ._samples import SAMPLE_ROUTE, SAMPLES, sample_bytes, samples_dir
-from ._serve import media_response, parse_range, sample_response
+from ._serve import media_response, parse_range, sample_response, samples_index
 from ._types import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
 
 __all__ = [
@@ -54,4 +54,5 @@ __all__ = [
     "sample_bytes",
     "sample_response",
     "samples_dir",
+    "samples_index",
 ]

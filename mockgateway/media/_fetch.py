@@ -4,7 +4,8 @@ Which URL is read how:
 
 * ``data:`` URLs are decoded in place; ``file:`` URLs only inside ``inputs.file_dir``.
 * ``http(s)`` on a loopback host (127.0.0.0/8, ::1, ``localhost``) or a host in
-  ``inputs.allow_hosts`` is fetched; a loopback ``/_mock/samples/<name>`` is read from the package.
+  ``inputs.allow_hosts`` is fetched; ``/_mock/samples/<name>`` on loopback or on the gateway's own
+  configured base URL is read from the package.
 * Any other host depends on the policy: ``offline`` never contacts it and the bundled sample of
   that kind stands in (with a note saying so), ``strict`` rejects it, ``online`` fetches it.
 
@@ -71,9 +72,15 @@ def _note(field: str, host: str, sample: str) -> str:
 class Fetcher:
     """Reads input URLs for the pipeline; owns one aiohttp client session."""
 
-    def __init__(self, config: InputsConfig) -> None:
+    def __init__(self, config: InputsConfig, own_hosts: tuple[str, ...] = ()) -> None:
         self.config = config
+        # Hosts the gateway itself answers on (its public and media base URLs): their
+        # /_mock/samples/<name> URLs are read from the package like loopback ones.
+        self.own_hosts = frozenset(h.lower() for h in own_hosts)
         self._session: aiohttp.ClientSession | None = None
+
+    def _is_own(self, host: str) -> bool:
+        return is_loopback(host) or host.lower() in self.own_hosts
 
     def host_allowed(self, host: str) -> bool:
         """May a request make the gateway contact ``host``?"""
@@ -96,7 +103,7 @@ class Fetcher:
                 f"{field}: unsupported URL {url[:80]!r} (expected an http, https or data: URL)"
             )
         name = sample_name_from_path(parsed.path)
-        if name is not None and is_loopback(host):
+        if name is not None and self._is_own(host):
             return Fetched(sample_bytes(name), f"sample:{name}")
         if not self.host_allowed(host):
             if self.config.policy is InputPolicy.STRICT:
@@ -128,7 +135,7 @@ class Fetcher:
         if parsed.scheme.lower() not in ("http", "https") or not host:
             return None
         if self.host_allowed(host) or (
-            is_loopback(host) and sample_name_from_path(parsed.path) is not None
+            self._is_own(host) and sample_name_from_path(parsed.path) is not None
         ):
             return None
         return _note(field, host, stand_in(kind, parsed.path))

@@ -77,10 +77,11 @@ class AvPipeline:
         media: MediaConfig | None = None,
         *,
         executor: Executor | None = None,
+        own_hosts: tuple[str, ...] = (),
     ) -> None:
         self.inputs = inputs or InputsConfig()
         self.media = media or MediaConfig()
-        self.fetcher = Fetcher(self.inputs)
+        self.fetcher = Fetcher(self.inputs, own_hosts)
         self._executor = executor
         self._cache: OrderedDict[_CacheKey, RenderedMedia] = OrderedDict()
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}

@@ -109,3 +109,18 @@ def _sample_media(name: str) -> RenderedMedia:
     if media is None:
         media = _samples[name] = RenderedMedia.of(sample_bytes(name), SAMPLES[name])
     return media
+
+
+def samples_index(base_url: str) -> dict[str, list[dict[str, object]]]:
+    """The bundled samples with their URLs on this gateway, for ``GET /_mock/samples``."""
+    return {
+        "samples": [
+            {
+                "name": name,
+                "content_type": content_type,
+                "bytes": len(sample_bytes(name)),
+                "url": f"{base_url}/_mock/samples/{name}",
+            }
+            for name, content_type in SAMPLES.items()
+        ]
+    }
