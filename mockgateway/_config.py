@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ._clock import ClockMode
 from ._errors import ConfigError
+from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
 
 OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
@@ -108,6 +109,8 @@ class GatewayConfig:
     billing: BillingConfig = field(default_factory=BillingConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
     source: str = "<defaults>"
 
@@ -294,6 +297,9 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     )
     j.finish()
 
+    inputs = read_inputs_config(root.sub("inputs"))
+    media = read_media_config(root.sub("media"))
+
     models: list[ModelConfig] = list(DEFAULT_MODELS)
     for row in root.tables("models"):
         model_id = row.get("id", str, "")
@@ -322,6 +328,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         billing=billing,
         webhooks=webhooks,
         journal=journal,
+        inputs=inputs,
+        media=media,
         models=tuple(models),
         source=source,
     )
