@@ -234,3 +234,21 @@ def assert_junit_shape(text: str) -> ET.Element:
     for name, n in total.items():
         assert int(root.attrib[name]) == n, name
     return root
+
+
+def preload_gateway_modules() -> None:
+    """Import every module of the package (and the media stack) in this process, once.
+
+    In-process pytester runs drop the modules first imported inside them, and extension modules
+    (numpy, av, yarl) cannot be loaded twice; loading everything up front keeps those runs sound.
+    """
+    import importlib
+    import pkgutil
+
+    import mockgateway
+
+    for name in ("numpy", "av"):
+        importlib.import_module(name)
+    for info in pkgutil.walk_packages(mockgateway.__path__, "mockgateway."):
+        if info.name.split(".")[-1] not in ("__main__", "pytest_plugin", "strategies"):
+            importlib.import_module(info.name)

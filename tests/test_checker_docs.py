@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import pytest
 
 from mockgateway.checker import RULES
+from tests.checker_builders import preload_gateway_modules
 
 pytest_plugins = ["pytester"]
 
-for _name in ("mockgateway._server", "mockgateway.media._placeholder", "numpy", "av"):
-    importlib.import_module(_name)  # see test_plugin.py: extension modules load once
+preload_gateway_modules()  # in-process pytester runs need them loaded once, up front
 
 DOC = (Path(__file__).parent.parent / "docs" / "checker.md").read_text(encoding="utf-8")
 

@@ -7,7 +7,6 @@ job FAILED. A careful client keeps every rule through all of them; each careless
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import sys
 from pathlib import Path
@@ -16,11 +15,11 @@ import pytest
 
 from mockgateway.checker import Verdict
 from mockgateway.checker._run import CheckSetup, load_setup, run_check
+from tests.checker_builders import preload_gateway_modules
 
 pytest.importorskip("mockgateway.faults", reason="the scenario keys come with failure simulation")
 pytest_plugins = ["pytester"]
-for _name in ("mockgateway._server", "mockgateway.media._placeholder", "numpy", "av"):
-    importlib.import_module(_name)  # see test_plugin.py: extension modules load once
+preload_gateway_modules()  # in-process pytester runs need them loaded once, up front
 
 CLIENTS = Path(__file__).parent / "clients"
 PY = [sys.executable, str(CLIENTS / "client.py")]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
 import pytest
 
+from tests.checker_builders import preload_gateway_modules
+
 pytest_plugins = ["pytester"]
 
-# In-process pytester runs drop the modules first imported inside them, and extension modules
-# (numpy, av, yarl) cannot be loaded twice, so the serving half is loaded once, up front.
-for _name in ("mockgateway._server", "mockgateway.checker", "mockgateway.media._placeholder",
-              "numpy", "av"):  # fmt: skip
-    importlib.import_module(_name)
+preload_gateway_modules()  # in-process pytester runs need them loaded once, up front
 
 ROOT = Path(__file__).parent.parent
 PLUGIN = ("-p", "mockgateway.pytest_plugin")

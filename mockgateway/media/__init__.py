@@ -5,6 +5,8 @@ one: it fetches inputs under the input policy, validates them by decoding, rende
 MP4 off the event loop and caches it; :func:`media_response` serves a file with Range and ETag.
 """
 
+import typing as _typing
+
 from ._config import (
     InputPolicy,
     InputsConfig,
@@ -14,14 +16,47 @@ from ._config import (
     read_inputs_config,
     read_media_config,
 )
-from ._fetch import Fetched, Fetcher, is_loopback
-from ._picture import output_size
-from ._pipeline import AvPipeline
-from ._probe import AudioInfo, ImageInfo, check_duration, probe_audio, probe_image
-from ._render import render_mp4
 from ._samples import SAMPLE_ROUTE, SAMPLES, sample_bytes, samples_dir
-from ._serve import media_response, parse_range, sample_response, samples_index
 from ._types import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
+
+if _typing.TYPE_CHECKING:
+    from ._fetch import Fetched, Fetcher, is_loopback
+    from ._picture import output_size
+    from ._pipeline import AvPipeline
+    from ._probe import AudioInfo, ImageInfo, check_duration, probe_audio, probe_image
+    from ._render import render_mp4
+    from ._serve import media_response, parse_range, sample_response, samples_index
+
+# The working half (aiohttp, numpy, PyAV) loads on first use: the configuration imports this
+# package, and importing mockgateway (as its pytest plugin does in every run) must stay cheap.
+_LAZY = {
+    "Fetched": "._fetch",
+    "Fetcher": "._fetch",
+    "is_loopback": "._fetch",
+    "output_size": "._picture",
+    "AvPipeline": "._pipeline",
+    "AudioInfo": "._probe",
+    "ImageInfo": "._probe",
+    "check_duration": "._probe",
+    "probe_audio": "._probe",
+    "probe_image": "._probe",
+    "render_mp4": "._render",
+    "media_response": "._serve",
+    "parse_range": "._serve",
+    "sample_response": "._serve",
+    "samples_index": "._serve",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SAMPLES",
