@@ -32,8 +32,7 @@ MARKER = (
     "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
 )
 _HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()
-_SESSION: pytest.StashKey[GatewaySession] = pytest.StashKey()
-_PROPERTY = "mockgateway"
+_PROPERTY = "mockgateway"  # the name mockgateway.checker._summary reads back
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +65,6 @@ def mockgateway_session(pytestconfig: pytest.Config) -> Iterator[GatewaySession]
     except PluginUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     session = GatewaySession(options)
-    pytestconfig.stash[_SESSION] = session
     yield session
     session.close()
 
@@ -86,11 +84,16 @@ def mock_gateway(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
-    yield
     handle = item.stash.get(_HANDLE, None)
+    try:
+        yield
+    except BaseException:
+        if handle is not None:
+            handle.record_quietly()  # for the summary; the test's own failure stands
+        raise
     if handle is not None:
         if handle.check_level == "off":
-            handle.verdict = handle.check()
+            handle.record_quietly()
         else:
             handle.assert_contract()
 
@@ -102,16 +105,16 @@ def pytest_runtest_makereport(
     report = yield
     handle = item.stash.get(_HANDLE, None)
     if report.when == "call" and handle is not None and handle.verdict is not None:
-        verdict = handle.verdict
-        report.user_properties.append(
-            (_PROPERTY, {"broken": [[v.rule_id, v.severity.value] for v in verdict.violations],
-                         "checked": handle.check_level != "off"})
-        )  # fmt: skip
+        from mockgateway.checker._summary import encode
+
+        value = encode(handle.verdict, checked=handle.check_level != "off")
+        report.user_properties.append((_PROPERTY, value))
+        item.user_properties.append((_PROPERTY, value))  # later reports (and --junitxml) too
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    rows: list[tuple[str, dict[str, Any]]] = []
+    rows: list[tuple[str, str]] = []
     for reports in terminalreporter.stats.values():
         for report in reports:
             for name, value in getattr(report, "user_properties", ()):

@@ -240,14 +240,19 @@ def preload_gateway_modules() -> None:
     """Import every module of the package (and the media stack) in this process, once.
 
     In-process pytester runs drop the modules first imported inside them, and extension modules
-    (numpy, av, yarl) cannot be loaded twice; loading everything up front keeps those runs sound.
+    (numpy, av, yarl) cannot be loaded twice, nor should the process pool's multiprocessing state;
+    loading everything up front keeps those runs sound.
     """
     import importlib
     import pkgutil
 
     import mockgateway
 
-    for name in ("numpy", "av"):
+    for name in (
+        "numpy", "av", "concurrent.futures.process", "multiprocessing.popen_spawn_posix",
+        "multiprocessing.queues", "multiprocessing.resource_tracker", "multiprocessing.spawn",
+        "multiprocessing.synchronize",
+    ):  # fmt: skip
         importlib.import_module(name)
     for info in pkgutil.walk_packages(mockgateway.__path__, "mockgateway."):
         if info.name.split(".")[-1] not in ("__main__", "pytest_plugin", "strategies"):

@@ -288,3 +288,29 @@ def test_each_xdist_worker_serves_its_own_gateway(
     urls = [next(iter(u)) for u in seen.values()]
     assert all(len(u) == 1 for u in seen.values())
     assert urls[0] != urls[1]
+
+
+def test_a_test_failing_on_its_own_keeps_its_failure_and_is_still_summarised(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        test_own_failure="""
+        from client_helpers import follow
+
+        def test_fails_itself(mock_gateway):
+            follow(mock_gateway, pace=1)
+            assert 1 == 2, "the test's own complaint"
+        """
+    )
+    junit = suite.path / "junit.xml"
+    result = suite.runpytest(*PLUGIN, *FAST_SLOW_JOB, f"--junitxml={junit}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: the test's own complaint",
+            "1 test(s) used the gateway; 0 kept every rule",
+            "test_own_failure.py::test_fails_itself: poll-interval (error)",
+        ]
+    )
+    assert "ContractViolation" not in result.stdout.str()
+    assert '<property name="mockgateway" value="poll-interval (error)"' in junit.read_text()
