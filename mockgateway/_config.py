@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ._clock import ClockMode
 from ._errors import ConfigError
+from .faults import FaultsConfig, read_faults
 
 OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
@@ -109,6 +110,7 @@ class GatewayConfig:
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
     source: str = "<defaults>"
 
     def with_(self, **changes: Any) -> GatewayConfig:
@@ -313,6 +315,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         row.finish()
         models = [m for m in models if m.id != model_id] + [model]
 
+    faults = read_faults(root)
     root.finish()
     return GatewayConfig(
         server=server,
@@ -323,6 +326,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         webhooks=webhooks,
         journal=journal,
         models=tuple(models),
+        faults=faults,
         source=source,
     )
 
