@@ -296,15 +296,19 @@ class Gateway:
             await self.webhooks.drain()
 
     async def advance(self, seconds: float) -> float:
-        """Move a manual clock forward and settle everything that became due."""
-        if not isinstance(self.clock, ManualClock):
-            raise gateway_error(
-                409, "Conflict", 'the clock is not manual; set clock.mode = "manual"'
-            )
+        """Move a manual clock forward, stopping at each due entry so each runs at its own time."""
+        clock = self.clock
+        if not isinstance(clock, ManualClock):
+            message = 'the clock is not manual; set clock.mode = "manual"'
+            raise gateway_error(409, "Conflict", message)
+        target = clock.now() + seconds
         await self.settle()
-        self.clock.advance(seconds)
+        while (due := self.scheduler.next_due()) is not None and due <= target:
+            clock.set(max(due, clock.now()))
+            await self.settle()
+        clock.set(target)
         await self.settle()
-        return self.clock.now()
+        return clock.now()
 
     def reset(self) -> None:
         for task in list(self._tasks):

@@ -62,7 +62,7 @@ def parse_generate(raw: bytes, *, max_bytes: int, default_resolution: str) -> Ge
             "request body is empty; expected a JSON object with image_url and audio_url"
         )
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise bad_request("request body is not UTF-8 text; expected a JSON object") from None
     except json.JSONDecodeError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -22,11 +23,20 @@ from ._validation import parse_generate, parse_webhook_url
 log = logging.getLogger("mockgateway.web")
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
-_BODY = "mg.body"
-_ANSWER = "mg.answer"
-_REQUEST_ID = "mg.request_id"
-_MODEL_ID = "mg.model_id"
-_NOTES = "mg.notes"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the handlers learned about one request, for the journal."""
+
+    body: bytes | None = None
+    answer: Any = None
+    request_id: str | None = None
+    model_id: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+EXCHANGE: web.RequestKey[Exchange] = web.RequestKey("exchange", Exchange)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,7 +44,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def json_answer(
     request: web.Request, status: int, body: Any, headers: dict[str, str] | None = None
 ) -> web.Response:
-    request[_ANSWER] = body
+    request[EXCHANGE].answer = body
     return web.Response(
         status=status,
         body=json.dumps(body).encode(),
@@ -71,7 +81,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             raise bad_request(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     raw = b"".join(chunks)
-    request[_BODY] = raw
+    request[EXCHANGE].body = raw
     return raw
 
 
@@ -82,7 +92,7 @@ async def generate(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
     model_id = request.match_info["model_id"]
-    request[_MODEL_ID] = model_id
+    request[EXCHANGE].model_id = model_id
     model = gateway.model(model_id)
     if request.match_info["operation"] != model.operation:
         raise apim_error(404, "Resource not found")
@@ -95,7 +105,9 @@ async def generate(request: web.Request) -> web.Response:
     )
     webhook_url = parse_webhook_url(request.headers.get("X-Webhook-URL"))
     if parsed.extra_fields:
-        request[_NOTES] = (f"undocumented fields ignored: {', '.join(parsed.extra_fields)}",)
+        request[EXCHANGE].notes = (
+            f"undocumented fields ignored: {', '.join(parsed.extra_fields)}",
+        )
     origin = base_url(request, config.server.public_base_url)
     job = gateway.submit(
         wallet,
@@ -106,7 +118,7 @@ async def generate(request: web.Request) -> web.Response:
             request, config.server.media_base_url or config.server.public_base_url
         ),
     )
-    request[_REQUEST_ID] = job.request_id
+    request[EXCHANGE].request_id = job.request_id
     return json_answer(
         request,
         202,
@@ -122,14 +134,14 @@ async def status(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
     request_id = request.match_info["request_id"]
-    request[_REQUEST_ID] = request_id
+    request[EXCHANGE].request_id = request_id
     return json_answer(request, 200, gateway.poll(wallet.key, request_id))
 
 
 async def media(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     request_id = request.match_info["request_id"]
-    request[_REQUEST_ID] = request_id
+    request[EXCHANGE].request_id = request_id
     job = gateway.jobs.get(request_id)
     expected = gateway.config.lifecycle.output_filename
     if job is None or request.match_info["filename"] != expected:
@@ -150,6 +162,7 @@ _ROUTES: dict[str, Route] = {"generate": "generate", "status": "status", "media"
 async def journal_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     started = gateway.clock.now()
+    exchange = request[EXCHANGE] = Exchange()
     error: str | None = None
     try:
         response = await handler(request)
@@ -177,7 +190,7 @@ async def journal_and_errors(request: web.Request, handler: Handler) -> web.Stre
     if journal.enabled:
         name = request.match_info.route.name or ""
         route: Route = _ROUTES.get(name, "admin" if request.path.startswith("/_mock/") else "other")
-        raw: bytes | None = request.get(_BODY)
+        raw = exchange.body
         body: Any = None
         if raw:
             try:
@@ -195,18 +208,18 @@ async def journal_and_errors(request: web.Request, handler: Handler) -> web.Stre
                 path=request.path,
                 headers=redact_headers(request.headers),
                 key=redact_key(key),
-                request_id=request.get(_REQUEST_ID),
-                model_id=request.get(_MODEL_ID),
+                request_id=exchange.request_id,
+                model_id=exchange.model_id,
                 body=body,
                 body_size=len(raw) if raw else 0,
                 body_sha256=body_digest(raw) if raw else None,
                 status=response.status,
                 response_headers=dict(response.headers),
-                response_body=request.get(_ANSWER),
+                response_body=exchange.answer,
                 started_at=started,
                 finished_at=gateway.clock.now(),
                 error=error,
-                notes=request.get(_NOTES, ()),
+                notes=exchange.notes,
             )
         )
     return response

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from mockgateway import GatewayConfig, ManualClock, RunningGateway, config_from_mapping, serve
 
@@ -33,7 +34,7 @@ class Answer:
     method: str
     path: str
     status: int
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     raw: bytes
 
     @property
@@ -48,7 +49,9 @@ RESPONSE_CHECKS: list[ResponseCheck] = []
 class Client:
     """A thin aiohttp client bound to one gateway and one key."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, key: str | None = KEY) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base_url: str, key: str | None = KEY
+    ) -> None:
         self.session = session
         self.base_url = base_url
         self.key = key
@@ -66,15 +69,20 @@ class Client:
         body: Any = None,
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
-        key: str | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+        key: str | type[Ellipsis] | None = ...,  # type: ignore[valid-type]
     ) -> Answer:
         use_key = self.key if key is ... else key
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         url = path if path.startswith("http") else self.base_url + path
         async with self.session.request(
-            method, url, data=data, headers=self._headers(headers, use_key)  # type: ignore[arg-type]
+            method,
+            url,
+            data=data,
+            headers=self._headers(headers, use_key),  # type: ignore[arg-type]
         ) as response:
-            answer = Answer(method, path, response.status, dict(response.headers), await response.read())
+            answer = Answer(
+                method, path, response.status, CIMultiDict(response.headers), await response.read()
+            )
         for check in RESPONSE_CHECKS:
             check(answer)
         return answer
@@ -82,7 +90,11 @@ class Client:
     async def generate(self, body: Any = None, **kwargs: Any) -> Answer:
         headers = {**DOC_HEADERS, **kwargs.pop("headers", {})}
         return await self.request(
-            "POST", GENERATE_PATH, body=DOC_BODY if body is None else body, headers=headers, **kwargs
+            "POST",
+            GENERATE_PATH,
+            body=DOC_BODY if body is None else body,
+            headers=headers,
+            **kwargs,
         )
 
     async def status(self, request_id: str, **kwargs: Any) -> Answer:

@@ -1,0 +1,1 @@
+"""The provider contract suite: checks any gateway against the API documentation."""

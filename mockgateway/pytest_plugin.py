@@ -1,0 +1,1 @@
+"""pytest plugin: the mock_gateway fixture and automatic contract checks."""

@@ -1,0 +1,71 @@
+"""The operator API under /_mock/."""
+
+from __future__ import annotations
+
+from mockgateway import config_from_mapping
+
+from .support import KEY, served
+
+
+async def test_health_reports_the_clock_and_counts() -> None:
+    async with served() as (_gw, client):
+        await client.generate()
+        health = await client.admin("GET", "health")
+        assert health["status"] == "ok"
+        assert health["clock"] == {"mode": "manual", "now": 1_774_951_200.0}
+        assert health["jobs"] == 1
+        assert health["scheduled"] == 1
+
+
+async def test_jobs_can_be_listed_filtered_and_read() -> None:
+    async with served() as (gw, client):
+        first = (await client.generate()).body["request_id"]
+        await gw.advance(1)
+        second = (await client.generate()).body["request_id"]
+        listed = await client.admin("GET", "jobs")
+        assert {j["request_id"] for j in listed["jobs"]} == {first, second}
+        queued = await client.admin("GET", "jobs?status=queued")
+        assert [j["request_id"] for j in queued["jobs"]] == [second]
+        job = await client.admin("GET", f"jobs/{first}")
+        assert job["status"] == "PROCESSING"
+        assert job["key"] == "****" + KEY[-4:]
+        assert [h["status"] for h in job["history"]] == ["QUEUED", "PROCESSING"]
+        missing = await client.request("GET", "/_mock/jobs/nope", key=None)
+        assert missing.status == 404
+
+
+async def test_reset_forgets_jobs_wallets_and_journal() -> None:
+    async with served() as (gw, client):
+        await client.admin("PUT", f"wallets/{KEY}", {"balance": "1.00"})
+        rid = (await client.generate()).body["request_id"]
+        await client.admin("POST", "reset")
+        assert gw.gateway.jobs == {}
+        assert len(gw.gateway.scheduler) == 0
+        assert (await client.status(rid)).status == 404
+        assert (await client.admin("GET", f"wallets/{KEY}"))["balance"] == "10.00"
+
+
+async def test_clock_advance_needs_a_manual_clock_and_a_number() -> None:
+    async with served() as (_gw, client):
+        moved = await client.admin("POST", "clock/advance", {"seconds": 2.5})
+        assert moved["now"] == 1_774_951_202.5
+        bad = await client.request("POST", "/_mock/clock/advance", body={"seconds": "x"}, key=None)
+        assert bad.status == 400
+        assert "seconds" in bad.body["message"]
+    async with served(config_from_mapping({})) as (_gw, client):
+        answer = await client.request("POST", "/_mock/clock/advance", body={"seconds": 1}, key=None)
+        assert answer.status == 409
+        assert "manual" in answer.body["message"]
+
+
+async def test_strict_mode_wallet_reads_do_not_invent_keys() -> None:
+    config = config_from_mapping(
+        {"clock": {"mode": "manual"}, "keys": {"mode": "strict", "accounts": [{"key": KEY}]}}
+    )
+    async with served(config) as (_gw, client):
+        assert (await client.admin("GET", f"wallets/{KEY}"))["balance"] == "10.00"
+        answer = await client.request("GET", "/_mock/wallets/stranger", key=None)
+        assert answer.status == 404
+        assert answer.body["error"] == "Wallet not found"
+        listed = await client.admin("GET", "wallets")
+        assert [w["key"] for w in listed["wallets"]] == [KEY]

@@ -1,0 +1,75 @@
+"""Bad generate requests: each gets a 400 in the gateway's shape whose message names the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from mockgateway import config_from_mapping
+
+from .support import DOC_BODY, GENERATE_PATH, served
+
+CASES = [
+    (b"{not json", "not valid JSON"),
+    (b"", "request body is empty"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b'{"audio_url": "https://a.test/a.mp3"}', "image_url is required"),
+    (b'{"image_url": "https://a.test/i.png"}', "audio_url is required"),
+    (b'{"image_url": 5, "audio_url": "https://a.test/a.mp3"}', "image_url must be a string"),
+    (b'{"image_url": "https://a.test/i.png", "audio_url": null}', "audio_url must be a string"),
+    (b'{"image_url": "", "audio_url": "https://a.test/a.mp3"}', "image_url must not be empty"),
+    (b'{"image_url": "face.png", "audio_url": "https://a.test/a.mp3"}', "image_url must be an abs"),
+    (
+        b'{"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3", "resolution": "4k"}',
+        'resolution must be one of "720p", "1080p", "480p"; got \'4k\'',
+    ),
+    (
+        b'{"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3", "resolution": 720}',
+        "resolution must be a string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), CASES)
+async def test_bad_body_gets_400_naming_the_problem(raw: bytes, expected: str) -> None:
+    async with served() as (gw, client):
+        answer = await client.request(
+            "POST", GENERATE_PATH, raw=raw, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status == 400
+        assert list(answer.body) == ["error", "message"]
+        assert answer.body["error"] == "Bad Request"
+        assert expected in answer.body["message"]
+        assert gw.gateway.jobs == {}
+
+
+@pytest.mark.parametrize("url", ["/relative/hook", "ftp://h.test/x", "not a url", "http://"])
+async def test_non_absolute_webhook_url_is_400(url: str) -> None:
+    async with served() as (_gw, client):
+        answer = await client.generate(headers={"X-Webhook-URL": url})
+        assert answer.status == 400
+        assert "X-Webhook-URL" in answer.body["message"]
+
+
+async def test_body_over_the_size_limit_is_400_naming_the_limit() -> None:
+    config = config_from_mapping({"clock": {"mode": "manual"}, "server": {"max_body_bytes": 1024}})
+    async with served(config) as (_gw, client):
+        body = dict(DOC_BODY, padding="x" * 2000)
+        answer = await client.generate(body)
+        assert answer.status == 400
+        assert "over the limit of 1024 bytes" in answer.body["message"]
+
+
+async def test_undocumented_fields_are_accepted_and_journaled() -> None:
+    async with served() as (gw, client):
+        answer = await client.generate(dict(DOC_BODY, prompt="smile", turbo_mode=True))
+        assert answer.status == 202
+        entry = next(e for e in gw.gateway.journal if e.route == "generate")
+        assert entry.notes == ("undocumented fields ignored: prompt, turbo_mode",)
+
+
+async def test_missing_resolution_defaults_to_1080p() -> None:
+    async with served() as (gw, client):
+        body = {k: v for k, v in DOC_BODY.items() if k != "resolution"}
+        rid = (await client.generate(body)).body["request_id"]
+        assert gw.gateway.jobs[rid].resolution == "1080p"

@@ -1,0 +1,79 @@
+"""The command line, run as a user runs it: a real process, a real port, real signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .support import DOC_BODY, GENERATE_PATH
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockgateway", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.startswith("mockgateway listening on http://127.0.0.1:"), first
+    return process, first.split()[-1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_prints_its_url_first_answers_and_stops_cleanly(sig: signal.Signals) -> None:
+    process, url = start()
+    try:
+        request = urllib.request.Request(
+            url + GENERATE_PATH,
+            data=json.dumps(DOC_BODY).encode(),
+            headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": "k-1234"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+            assert json.load(response)["status"] == "QUEUED"
+    finally:
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "mockgateway stopped" in out
+    assert "Traceback" not in err
+
+
+def test_a_bad_config_file_stops_with_exit_2_naming_key_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+    path.write_text("[lifecycle]\nqueue_seconds = 'soon'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mockgateway", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "lifecycle.queue_seconds" in result.stderr
+    assert str(path) in result.stderr
+
+
+def test_a_busy_port_is_a_clear_error_not_a_traceback() -> None:
+    process, url = start()
+    try:
+        port = url.rsplit(":", 1)[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "mockgateway", "serve", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert "address" in result.stderr.lower()
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)

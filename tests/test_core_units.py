@@ -1,0 +1,190 @@
+"""Pure pieces: clock, scheduler, lifecycle rules, billing arithmetic, time format, ids, policy."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from mockgateway import ManualClock, ScaledClock, Status
+from mockgateway._billing import InsufficientFunds, Wallet, billed_seconds, cost_of, money_str
+from mockgateway._config import WebhookConfig
+from mockgateway._ids import new_request_id, uuid7
+from mockgateway._jobs import IllegalTransition, Job, status_body
+from mockgateway._scheduler import Scheduler
+from mockgateway._timefmt import iso_ms, parse_iso_ms
+from mockgateway._webhooks import backoff_delay, host_allowed
+
+
+def test_manual_clock_moves_only_by_hand_and_never_back() -> None:
+    clock = ManualClock(100.0)
+    assert clock.now() == 100.0
+    assert clock.real_delay(5) is None
+    clock.advance(2.5)
+    assert clock.now() == 102.5
+    with pytest.raises(ValueError, match="backwards"):
+        clock.advance(-1)
+    with pytest.raises(ValueError, match="backwards"):
+        clock.set(50)
+
+
+def test_scaled_clock_runs_faster_and_shortens_real_waits() -> None:
+    ticks = iter([0.0, 1.0])
+    clock = ScaledClock(10, wall=lambda: 1000.0, monotonic=lambda: next(ticks))
+    assert clock.now() == 1010.0
+    assert clock.real_delay(5) == 0.5
+    with pytest.raises(ValueError, match="positive"):
+        ScaledClock(0)
+
+
+def test_scheduler_runs_due_actions_in_order_including_ones_they_add() -> None:
+    clock = ManualClock(0.0)
+    scheduler = Scheduler(clock)
+    seen: list[str] = []
+    scheduler.call_at(2, lambda: seen.append("b"))
+    scheduler.call_at(
+        1, lambda: (seen.append("a"), scheduler.call_at(1.5, lambda: seen.append("a2")))
+    )
+    cancelled = scheduler.call_at(1.2, lambda: seen.append("never"))
+    cancelled.cancel()
+    assert scheduler.run_due() == 0
+    clock.set(1.9)
+    assert scheduler.run_due() == 2
+    assert seen == ["a", "a2"]
+    clock.set(2)
+    scheduler.run_due()
+    assert seen == ["a", "a2", "b"]
+    assert scheduler.next_due() is None
+
+
+def test_scheduler_survives_a_failing_action() -> None:
+    clock = ManualClock(0.0)
+    scheduler = Scheduler(clock)
+    seen: list[int] = []
+    scheduler.call_at(0, lambda: 1 / 0)  # type: ignore[func-returns-value]
+    scheduler.call_at(0, lambda: seen.append(1))
+    scheduler.run_due()
+    assert seen == [1]
+
+
+def test_scheduler_holds_100k_entries_as_plain_heap_items() -> None:
+    clock = ManualClock(0.0)
+    scheduler = Scheduler(clock)
+    count = [0]
+
+    def bump() -> None:
+        count[0] += 1
+
+    for i in range(100_000):
+        scheduler.call_at(i % 100, bump)
+    assert len(scheduler) == 100_000
+    clock.set(49.5)
+    scheduler.run_due()
+    assert count[0] == 50_000
+
+
+def job(**overrides: object) -> Job:
+    values: dict[str, object] = dict(
+        request_id="m_1",
+        model_id="m",
+        key="k",
+        image_url="i",
+        audio_url="a",
+        resolution="1080p",
+        created_at=0.0,
+        updated_at=0.0,
+    )
+    values.update(overrides)
+    return Job(**values)  # type: ignore[arg-type]
+
+
+def test_lifecycle_moves_only_forward_along_the_doc_flow() -> None:
+    j = job()
+    with pytest.raises(IllegalTransition):
+        j.move(Status.COMPLETED, 1.0)
+    j.move(Status.PROCESSING, 1.0)
+    with pytest.raises(IllegalTransition):
+        j.move(Status.QUEUED, 2.0)
+    j.move(Status.COMPLETED, 3.0)
+    assert j.completed_at == 3.0
+    for target in Status:
+        with pytest.raises(IllegalTransition):
+            j.move(target, 4.0)
+    assert [s for s, _ in j.history] == [Status.PROCESSING, Status.COMPLETED]
+
+
+def test_status_body_shape_per_status() -> None:
+    j = job(media_urls=("http://x/v1/m_1/output.mp4",))
+    assert status_body(j)["output"] is None
+    j.move(Status.PROCESSING, 1.0)
+    j.move(Status.ERROR, 2.5, error="boom")
+    body = status_body(j)
+    assert body["status"] == "ERROR"
+    assert body["error"] == "boom"
+    assert body["output"] is None
+    assert body["completed_at"] == "1970-01-01T00:00:02.500Z"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "billed"), [(0.001, 1), (1.0, 1), (1.0004, 1), (1.01, 2), (9.96, 10), (29.999, 30)]
+)
+def test_every_started_second_is_billed(seconds: float, billed: int) -> None:
+    assert billed_seconds(seconds) == billed
+    assert cost_of(seconds, Decimal("0.16")) == Decimal("0.16") * billed
+
+
+def test_wallet_hold_capture_release_ledger() -> None:
+    wallet = Wallet("k", Decimal(0))
+    wallet.set_balance(Decimal("1.00"), 0.0)
+    wallet.hold("r1", Decimal("0.64"), 1.0)
+    assert wallet.available == Decimal("0.36")
+    with pytest.raises(InsufficientFunds):
+        wallet.hold("r2", Decimal("0.48"), 2.0)
+    wallet.hold("r3", Decimal("0.32"), 2.0)
+    wallet.capture("r1", 3.0)
+    assert wallet.release("r3", 4.0) == Decimal("0.32")
+    assert wallet.balance == Decimal("0.36")
+    assert wallet.held == 0
+    assert [e.movement.value for e in wallet.ledger] == ["set", "hold", "hold", "charge", "release"]
+    assert wallet.ledger[3].balance_after == Decimal("0.36")
+
+
+def test_money_strings() -> None:
+    assert money_str(Decimal("9.84")) == "9.84"
+    assert money_str(Decimal("5")) == "5.00"
+    assert money_str(Decimal("0.125")) == "0.125"
+
+
+def test_timestamps_in_the_doc_format() -> None:
+    assert iso_ms(1774951215.0) == "2026-03-31T10:00:15.000Z"
+    assert iso_ms(1774951215.0126) == "2026-03-31T10:00:15.013Z"
+    assert iso_ms(1774951215.9996) == "2026-03-31T10:00:16.000Z"
+    assert parse_iso_ms("2026-03-31T10:00:15.000Z") == 1774951215.0
+    with pytest.raises(ValueError, match="not a timestamp"):
+        parse_iso_ms("2026-03-31T10:00:15Z")
+
+
+def test_request_ids_carry_a_version_7_uuid_ordered_by_time() -> None:
+    a = uuid7(1774951215.0)
+    b = uuid7(1774951216.0)
+    assert a.version == 7
+    assert a.hex[:12] < b.hex[:12]
+    rid = new_request_id("bytedance-omnihuman-v1-5-290", 1774951215.0)
+    assert rid.startswith("bytedance-omnihuman-v1-5-290_019d")
+
+
+def test_webhook_host_policy_allows_loopback_and_listed_hosts_only() -> None:
+    assert host_allowed("http://127.0.0.1:9000/h", ())
+    assert host_allowed("http://localhost/h", ())
+    assert host_allowed("http://[::1]:80/h", ())
+    assert not host_allowed("https://your-server.com/webhook", ())
+    assert not host_allowed("http://10.0.0.1/h", ())
+    assert not host_allowed("http://localhost.evil.test/h", ())
+    assert host_allowed("https://hooks.example.com/h", ("hooks.example.com",))
+    assert host_allowed("https://a.example.com/h", ("*.example.com",))
+    assert not host_allowed("https://example.com.evil.test/h", ("*.example.com",))
+
+
+def test_backoff_doubles_from_the_initial_delay() -> None:
+    config = WebhookConfig(initial_backoff_seconds=0.5, backoff_factor=3)
+    assert [backoff_delay(n, config) for n in (1, 2, 3)] == [0.5, 1.5, 4.5]
