@@ -34,6 +34,9 @@ class Exchange:
     request_id: str | None = None
     model_id: str | None = None
     notes: tuple[str, ...] = ()
+    scenario: str | None = None
+    fault: str | None = None  # an injected fault, journaled as the error
+    answered: bool = True  # False when the client got no response at all (reset, empty)
 
 
 EXCHANGE: web.RequestKey[Exchange] = web.RequestKey("exchange", Exchange)
@@ -117,6 +120,7 @@ async def generate(request: web.Request) -> web.Response:
         media_base_url=base_url(
             request, config.server.media_base_url or config.server.public_base_url
         ),
+        scenario=request[EXCHANGE].scenario,
     )
     request[EXCHANGE].request_id = job.request_id
     return json_answer(
@@ -213,12 +217,12 @@ async def journal_and_errors(request: web.Request, handler: Handler) -> web.Stre
                 body=body,
                 body_size=len(raw) if raw else 0,
                 body_sha256=body_digest(raw) if raw else None,
-                status=response.status,
-                response_headers=dict(response.headers),
+                status=response.status if exchange.answered else None,
+                response_headers=dict(response.headers) if exchange.answered else {},
                 response_body=exchange.answer,
                 started_at=started,
                 finished_at=gateway.clock.now(),
-                error=error,
+                error=error or exchange.fault,
                 notes=exchange.notes,
             )
         )
@@ -227,11 +231,16 @@ async def journal_and_errors(request: web.Request, handler: Handler) -> web.Stre
 
 def make_app(gateway: Gateway) -> web.Application:
     from ._admin import add_admin_routes
+    from ._admin_faults import add_fault_admin_routes
+    from ._web_faults import faults_middleware
 
-    app = web.Application(middlewares=[journal_and_errors], client_max_size=16 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[journal_and_errors, faults_middleware], client_max_size=16 * 1024 * 1024
+    )
     app[GATEWAY] = gateway
     app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
     app.router.add_get("/v2/requests/status/{request_id}", status, name="status")
     app.router.add_get("/v1/{request_id}/{filename}", media, name="media", allow_head=True)
     add_admin_routes(app)
+    add_fault_admin_routes(app)
     return app
