@@ -111,7 +111,7 @@ def read_faults(root: _Reader) -> FaultsConfig:
     return FaultsConfig(
         scenario=_read_scenario(root.sub("scenario")),
         delays=_read_delays(root.sub("delays")),
-        rules=tuple(_read_rule(row) for row in root.tables("faults")),
+        rules=_read_rules(root.tables("faults")),
         rate_limits=_read_rate_limits(root.sub("rate_limits")),
         source=root.source,
     )
@@ -361,6 +361,16 @@ def _read_rule(r: _Reader) -> FaultRule:
     )
     r.finish()
     return rule
+
+
+def _read_rules(rows: list[_Reader]) -> tuple[FaultRule, ...]:
+    rules: list[FaultRule] = []
+    for row in rows:
+        rule = _read_rule(row)
+        if any(r.name == rule.name for r in rules):
+            raise row.error("name", f"{rule.name!r} is already the name of another rule")
+        rules.append(rule)
+    return tuple(rules)
 
 
 def _read_rate_limits(r: _Reader) -> RateLimitsConfig:

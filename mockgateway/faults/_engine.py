@@ -2,9 +2,9 @@
 
 Pure and synchronous: callers pass what they know (route, key, model, phase, the gateway time)
 and get a value back; the aiohttp edge and the gateway act on it. Every random draw comes from a
-stream seeded by ``seed`` and a stream name (one per delay phase, one per rule), so the same seed
-and the same sequence of requests give the same outcomes, and adding a rule does not shift the
-draws of the others.
+stream seeded by ``seed`` and a stream name (one per delay phase, one per rule, named after the
+rule), so the same seed and the same sequence of requests give the same outcomes, and how often
+one rule draws never shifts the draws of another.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class FaultEngine:
             return False
         if rule.probability >= 1.0:
             return True
-        return self.stream(f"rule/{index}").random() < rule.probability
+        return self.stream(f"rule/{rule.name}").random() < rule.probability
 
     def _fired(self, family: Family, exchange: Exchange) -> list[tuple[int, FaultRule]]:
         return [
@@ -162,10 +162,10 @@ class FaultEngine:
         error: ApiError | None = None
         brk: Break | None = None
         fired: list[str] = []
-        for index, rule in self._fired(Family.REQUEST, exchange):
+        for _, rule in self._fired(Family.REQUEST, exchange):
             action = rule.action
             if isinstance(action, Latency):
-                latency += self.scale(action.delay.sample(self.stream(f"rule/{index}/delay")))
+                latency += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
             elif error is None and brk is None:
                 if isinstance(action, HttpError):
                     error = action.api_error()
@@ -207,14 +207,14 @@ class FaultEngine:
         drop = reorder = False
         copies = 1
         fired: list[str] = []
-        for index, rule in self._fired(Family.WEBHOOK, exchange):
+        for _, rule in self._fired(Family.WEBHOOK, exchange):
             action = rule.action
             assert isinstance(action, WebhookFault)
             fired.append(rule.name)
             if action.kind is WebhookKind.DROP:
                 drop = True
             elif action.kind is WebhookKind.DELAY:
-                delay += self.scale(action.delay.sample(self.stream(f"rule/{index}/delay")))
+                delay += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
             elif action.kind is WebhookKind.DUPLICATE:
                 copies = max(copies, action.copies)
             else:
