@@ -14,10 +14,10 @@ from aiohttp import web
 from . import __version__
 from ._billing import money_str
 from ._config import parse_money
-from ._errors import ApiError, bad_request, gateway_error
+from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._jobs import Job, status_body
 from ._journal import redact_key
-from ._web import GATEWAY, json_answer, read_body
+from ._web import GATEWAY, exchange, json_answer, read_body
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -47,6 +47,7 @@ def _job_view(job: Job) -> dict[str, Any]:
     return view
 
 
+@exchange("admin")
 async def health(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     return json_answer(
@@ -62,16 +63,19 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+@exchange("admin")
 async def reset(request: web.Request) -> web.Response:
     request.app[GATEWAY].reset()
     return json_answer(request, 200, {"reset": True})
 
 
+@exchange("admin")
 async def list_wallets(request: web.Request) -> web.Response:
     wallets = request.app[GATEWAY].wallets.values()
     return json_answer(request, 200, {"wallets": [w.to_dict() for w in wallets]})
 
 
+@exchange("admin")
 async def get_wallet(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     key = request.match_info["key"]
@@ -86,6 +90,7 @@ async def get_wallet(request: web.Request) -> web.Response:
     return json_answer(request, 200, wallet.to_dict())
 
 
+@exchange("admin")
 async def put_wallet(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     body = await _json_body(request)
@@ -99,6 +104,7 @@ async def put_wallet(request: web.Request) -> web.Response:
     return json_answer(request, 200, wallet.to_dict())
 
 
+@exchange("admin")
 async def list_jobs(request: web.Request) -> web.Response:
     jobs = request.app[GATEWAY].jobs.values()
     wanted = request.query.get("status")
@@ -106,12 +112,13 @@ async def list_jobs(request: web.Request) -> web.Response:
     return json_answer(request, 200, {"jobs": views})
 
 
+@exchange("admin")
 async def get_job(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     request_id = request.match_info["request_id"]
     job = gateway.jobs.get(request_id)
     if job is None:
-        raise gateway_error(404, "Request not found", f"Request '{request_id}' was not found")
+        raise request_not_found(request_id)
     view = _job_view(job)
     view["webhooks"] = [
         {"url": d.url, "attempts": d.attempts, "delivered": d.delivered, "outcomes": d.outcomes}
@@ -121,6 +128,7 @@ async def get_job(request: web.Request) -> web.Response:
     return json_answer(request, 200, view)
 
 
+@exchange("admin")
 async def get_journal(request: web.Request) -> web.Response:
     journal = request.app[GATEWAY].journal
     try:
@@ -131,16 +139,19 @@ async def get_journal(request: web.Request) -> web.Response:
     return json_answer(request, 200, {"entries": entries, "dropped": journal.dropped})
 
 
+@exchange("admin")
 async def clear_journal(request: web.Request) -> web.Response:
     request.app[GATEWAY].journal.clear()
     return json_answer(request, 200, {"cleared": True})
 
 
+@exchange("admin")
 async def get_clock(request: web.Request) -> web.Response:
     clock = request.app[GATEWAY].clock
     return json_answer(request, 200, {"mode": clock.mode.value, "now": clock.now()})
 
 
+@exchange("admin")
 async def advance_clock(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     body = await _json_body(request)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ._admin import _job_view
 from ._errors import ConfigError, bad_request
-from ._web import GATEWAY, json_answer, read_body
+from ._web import GATEWAY, exchange, json_answer, read_body
 from .faults import FaultEngine, faults_from_mapping, faults_from_toml
 
 _TOML_TYPES = frozenset({"application/toml", "text/toml", "text/x-toml", "text/plain"})
@@ -43,10 +43,12 @@ def scenario_view(engine: FaultEngine) -> dict[str, Any]:
     }
 
 
+@exchange("admin")
 async def get_scenario(request: web.Request) -> web.Response:
     return json_answer(request, 200, scenario_view(request.app[GATEWAY].faults))
 
 
+@exchange("admin")
 async def put_scenario(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     raw = await read_body(request, 1024 * 1024)
@@ -68,12 +70,14 @@ async def put_scenario(request: web.Request) -> web.Response:
     return json_answer(request, 200, scenario_view(gateway.faults))
 
 
+@exchange("admin")
 async def delete_scenario(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     gateway.set_scenario(None)
     return json_answer(request, 200, scenario_view(gateway.faults))
 
 
+@exchange("admin")
 async def job_command(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     raw = await read_body(request, 64 * 1024)

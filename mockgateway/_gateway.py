@@ -29,7 +29,7 @@ from ._errors import (
     request_not_found,
 )
 from ._ids import new_request_id
-from ._jobs import Job, Status, status_body
+from ._jobs import Job, Status, rendered_status, status_body
 from ._journal import Journal
 from ._scheduler import Scheduler
 from ._validation import GenerateRequest
@@ -192,12 +192,13 @@ class Gateway:
             raise request_not_found(request_id)
         return job
 
-    def poll(self, key: str, request_id: str) -> dict[str, Any]:
+    def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes]:
+        """The status body (and its bytes) a key sees for one of its requests."""
         job = self.job_for(key, request_id)
         job.polls += 1
-        body = status_body(job)
+        answer = rendered_status(job)
         self._count_poll(job)
-        return body
+        return answer
 
     def _count_poll(self, job: Job) -> None:
         """Poll-driven phases: the job leaves its phase right after its N-th poll there."""
@@ -357,7 +358,7 @@ class Gateway:
         """Run due work and wait for in-flight tasks until nothing more happens now."""
         for _ in range(rounds):
             self.scheduler.run_due()
-            if not self._tasks and not self.webhooks._tasks:
+            if not self._tasks and not self.webhooks.busy:
                 return
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.webhooks.drain()

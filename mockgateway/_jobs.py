@@ -11,6 +11,7 @@ A job may also end FAILED or ERROR straight from QUEUED (an injected fault or an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -72,6 +73,7 @@ class Job:
     polls: int = 0
     extra_fields: tuple[str, ...] = ()
     history: list[tuple[Status, float]] = field(default_factory=list)
+    rendered: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
 
     def move(self, target: Status, now: float, *, error: str | None = None) -> None:
         """Apply one transition; raise :class:`IllegalTransition` for anything the flow forbids."""
@@ -79,12 +81,21 @@ class Job:
             raise IllegalTransition(f"{self.request_id}: {self.status.value} -> {target.value}")
         self.status = target
         self.updated_at = now
+        self.rendered = None
         self.history.append((target, now))
         if target.terminal:
             self.completed_at = now
         if target in (Status.FAILED, Status.ERROR):
             self.error = error or "The request could not be processed."
             self.media_urls = ()
+
+
+def rendered_status(job: Job) -> tuple[dict[str, Any], bytes]:
+    """The status body and its JSON bytes, computed once per state (polls repeat it unchanged)."""
+    if job.rendered is None:
+        body = status_body(job)
+        job.rendered = (body, json.dumps(body).encode())
+    return job.rendered
 
 
 def status_body(job: Job) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -40,9 +40,13 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JournalEntry:
-    """One exchange. ``status`` is None when no response reached the other side."""
+    """One exchange. ``status`` is None when no response reached the other side.
+
+    Treat entries as values: nothing changes one once it is appended. (Not ``frozen``: a frozen
+    dataclass pays for ``object.__setattr__`` per field, and one entry is made per request.)
+    """
 
     seq: int
     kind: Kind
@@ -77,40 +81,66 @@ class JournalEntry:
         return cls(**values)
 
 
+Builder = Callable[..., JournalEntry]
+
+
 class Journal:
-    """A bounded, append-only log with a monotonically increasing sequence number."""
+    """A bounded, append-only log with a monotonically increasing sequence number.
+
+    The hot path records with :meth:`append_lazy`: the raw pieces of an exchange are kept and turned
+    into a :class:`JournalEntry` only when someone reads the journal, so a status poll pays for a
+    tuple, not for redacting headers and building a record nobody may look at.
+    """
 
     def __init__(self, max_entries: int = 10_000, *, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
+        self._entries: deque[JournalEntry | tuple[int, Builder, tuple[Any, ...]]] = deque(
+            maxlen=max_entries
+        )
         self._seq = itertools.count(1)
         self.dropped = 0
 
     def next_seq(self) -> int:
         return next(self._seq)
 
-    def append(self, entry: JournalEntry) -> None:
-        if not self.enabled:
-            return
+    def _push(self, item: JournalEntry | tuple[int, Builder, tuple[Any, ...]]) -> None:
         if len(self._entries) == self._entries.maxlen:
             self.dropped += 1
-        self._entries.append(entry)
+        self._entries.append(item)
+
+    def append(self, entry: JournalEntry) -> None:
+        if self.enabled:
+            self._push(entry)
+
+    def append_lazy(self, build: Builder, *pieces: Any) -> None:
+        """Record ``build(seq, *pieces)``, called when the journal is next read."""
+        if self.enabled:
+            self._push((next(self._seq), build, pieces))
+
+    def _materialize(self) -> list[JournalEntry]:
+        entries = [
+            item if isinstance(item, JournalEntry) else item[1](item[0], *item[2])
+            for item in self._entries
+        ]
+        self._entries.clear()
+        self._entries.extend(entries)
+        return entries
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return iter(list(self._entries))
+        return iter(self._materialize())
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def entries(self, *, since: int = 0) -> list[JournalEntry]:
-        return [e for e in self._entries if e.seq > since]
+        return [e for e in self._materialize() if e.seq > since]
 
     def clear(self) -> None:
         self._entries.clear()
         self.dropped = 0
 
     def dump(self) -> str:
-        return json.dumps({"entries": [e.to_dict() for e in self._entries]}, indent=1)
+        return json.dumps({"entries": [e.to_dict() for e in self._materialize()]}, indent=1)
 
     @staticmethod
     def load(text: str) -> list[JournalEntry]:

@@ -1,57 +1,68 @@
-"""The aiohttp edge: routes, one middleware that journals and renders errors, thin handlers.
+"""The aiohttp edge: routes, the wrapper that journals and renders errors, thin handlers.
 
 Handlers parse the request, call :class:`~mockgateway._gateway.Gateway` and serialise. Every error
 a client sees is an :class:`~mockgateway._errors.ApiError` rendered here from the table in
-:mod:`mockgateway._errors`.
+:mod:`mockgateway._errors`. Journaling wraps each route rather than running as aiohttp middleware:
+the status poll is the hot path, and a wrapper costs one call where middleware costs a chain.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
 from ._gateway import Gateway
-from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_headers, redact_key
+from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_key
 from ._validation import parse_generate, parse_webhook_url
+from ._web_faults import FAULT_ROUTES, with_faults
 
 log = logging.getLogger("mockgateway.web")
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+_KEY_HEADER_LOWER = KEY_HEADER.lower()
+_JSON = "application/json"
 
 
 @dataclass(slots=True)
 class Exchange:
-    """What the handlers learned about one request, for the journal."""
+    """What a handler learned about one request, for the journal."""
 
     body: bytes | None = None
     answer: Any = None
     request_id: str | None = None
     model_id: str | None = None
     notes: tuple[str, ...] = ()
-    scenario: str | None = None
+    scenario: str | None = None  # selected by a mock-<name> key or X-Mock-Scenario
     fault: str | None = None  # an injected fault, journaled as the error
     answered: bool = True  # False when the client got no response at all (reset, empty)
 
 
 EXCHANGE: web.RequestKey[Exchange] = web.RequestKey("exchange", Exchange)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_answer(
-    request: web.Request, status: int, body: Any, headers: dict[str, str] | None = None
+    request: web.Request,
+    status: int,
+    body: Any,
+    headers: dict[str, str] | None = None,
+    *,
+    raw: bytes | None = None,
 ) -> web.Response:
+    """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
     request[EXCHANGE].answer = body
     return web.Response(
         status=status,
-        body=json.dumps(body).encode(),
-        content_type="application/json",
+        body=json.dumps(body).encode() if raw is None else raw,
+        content_type=_JSON,
         headers=headers,
     )
 
@@ -75,10 +86,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise bad_request(f"request body is {declared} bytes, over the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.read(64 * 1024)
-        if not chunk:
-            break
+    while chunk := await request.content.read(64 * 1024):
         size += len(chunk)
         if size > limit:
             raise bad_request(f"request body is over the limit of {limit} bytes")
@@ -88,9 +96,106 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return raw
 
 
+def _entry(
+    seq: int,
+    route: Route,
+    method: str,
+    scheme: str,
+    url: URL,
+    request_headers: Mapping[str, str],
+    exchange: Exchange,
+    status: int | None,
+    response_headers: Mapping[str, str],
+    started: float,
+    finished: float,
+    error: str | None,
+) -> JournalEntry:
+    """Build a journal entry from what :func:`exchange` kept (called when the journal is read)."""
+    headers = dict(request_headers)
+    key = None
+    for name in headers:
+        if name.lower() == _KEY_HEADER_LOWER:
+            key = headers[name]
+            headers[name] = redact_key(key) or ""
+    raw = exchange.body
+    body: Any = None
+    if raw:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw[:200].decode("utf-8", "replace")
+    return JournalEntry(
+        seq=seq,
+        kind="request",
+        route=route,
+        method=method,
+        url=f"{scheme}://{request_headers.get('Host', '')}{url.raw_path_qs}",
+        path=url.path,
+        headers=headers,
+        key=redact_key(key),
+        request_id=exchange.request_id,
+        model_id=exchange.model_id,
+        body=body,
+        body_size=len(raw) if raw else 0,
+        body_sha256=body_digest(raw) if raw else None,
+        status=status,
+        response_headers=dict(response_headers),
+        response_body=exchange.answer,
+        started_at=started,
+        finished_at=finished,
+        error=error,
+        notes=exchange.notes,
+    )
+
+
+def exchange(route: Route) -> Callable[[Handler], Handler]:
+    """Wrap a handler: errors become their documented bodies, and the exchange is journaled."""
+
+    def wrap(handler: Handler) -> Handler:
+        faulty = route in FAULT_ROUTES
+
+        @functools.wraps(handler)
+        async def run(request: web.Request) -> web.StreamResponse:
+            gateway = request.app[GATEWAY]
+            started = gateway.clock.now()
+            ex = request[EXCHANGE] = Exchange()
+            error: str | None = None
+            try:
+                if faulty:
+                    response = await with_faults(request, handler, gateway, ex, error_answer)
+                else:
+                    response = await handler(request)
+            except ApiError as exc:
+                response = error_answer(request, exc)
+            except Exception as exc:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                error = f"{type(exc).__name__}: {exc}"
+                response = error_answer(request, internal_error())
+            gateway.journal.append_lazy(
+                _entry,
+                route,
+                request.method,
+                request.scheme,
+                request.rel_url,
+                request.headers,
+                ex,
+                response.status if ex.answered else None,
+                response.headers if ex.answered else {},
+                started,
+                gateway.clock.now(),
+                error or ex.fault,
+            )
+            return response
+
+        return run
+
+    return wrap
+
+
 # handlers -------------------------------------------------------------------------------------
 
 
+@exchange("generate")
 async def generate(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
@@ -108,9 +213,8 @@ async def generate(request: web.Request) -> web.Response:
     )
     webhook_url = parse_webhook_url(request.headers.get("X-Webhook-URL"))
     if parsed.extra_fields:
-        request[EXCHANGE].notes = (
-            f"undocumented fields ignored: {', '.join(parsed.extra_fields)}",
-        )
+        ignored = ", ".join(parsed.extra_fields)
+        request[EXCHANGE].notes = (f"undocumented fields ignored: {ignored}",)
     origin = base_url(request, config.server.public_base_url)
     job = gateway.submit(
         wallet,
@@ -134,14 +238,17 @@ async def generate(request: web.Request) -> web.Response:
     )
 
 
+@exchange("status")
 async def status(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
     request_id = request.match_info["request_id"]
     request[EXCHANGE].request_id = request_id
-    return json_answer(request, 200, gateway.poll(wallet.key, request_id))
+    body, raw = gateway.poll(wallet.key, request_id)
+    return json_answer(request, 200, body, raw=raw)
 
 
+@exchange("media")
 async def media(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     request_id = request.match_info["request_id"]
@@ -157,90 +264,22 @@ async def media(request: web.Request) -> web.StreamResponse:
     return response
 
 
-# middleware -----------------------------------------------------------------------------------
-
-_ROUTES: dict[str, Route] = {"generate": "generate", "status": "status", "media": "media"}
-
-
-@web.middleware
-async def journal_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    gateway = request.app[GATEWAY]
-    started = gateway.clock.now()
-    exchange = request[EXCHANGE] = Exchange()
-    error: str | None = None
-    try:
-        response = await handler(request)
-    except ApiError as exc:
-        response = error_answer(request, exc)
-    except web.HTTPException as exc:
-        if exc.status == 405:
-            response = error_answer(
-                request,
-                gateway_error(
-                    405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}"
-                ),
-            )
-        elif exc.status == 404:
-            response = error_answer(request, apim_error(404, "Resource not found"))
-        else:
-            response = error_answer(
-                request, gateway_error(exc.status, exc.reason, exc.text or exc.reason)
-            )
-    except Exception as exc:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        error = f"{type(exc).__name__}: {exc}"
-        response = error_answer(request, internal_error())
-    journal = gateway.journal
-    if journal.enabled:
-        name = request.match_info.route.name or ""
-        route: Route = _ROUTES.get(name, "admin" if request.path.startswith("/_mock/") else "other")
-        raw = exchange.body
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw[:200].decode("utf-8", "replace")
-        key = request.headers.get(KEY_HEADER)
-        journal.append(
-            JournalEntry(
-                seq=journal.next_seq(),
-                kind="request",
-                route=route,
-                method=request.method,
-                url=str(request.url),
-                path=request.path,
-                headers=redact_headers(request.headers),
-                key=redact_key(key),
-                request_id=exchange.request_id,
-                model_id=exchange.model_id,
-                body=body,
-                body_size=len(raw) if raw else 0,
-                body_sha256=body_digest(raw) if raw else None,
-                status=response.status if exchange.answered else None,
-                response_headers=dict(response.headers) if exchange.answered else {},
-                response_body=exchange.answer,
-                started_at=started,
-                finished_at=gateway.clock.now(),
-                error=error or exchange.fault,
-                notes=exchange.notes,
-            )
-        )
-    return response
+@exchange("other")
+async def unknown(request: web.Request) -> web.Response:
+    """Anything no operation matches, wrong method included: API management's 404 ([inferred])."""
+    raise apim_error(404, "Resource not found")
 
 
 def make_app(gateway: Gateway) -> web.Application:
     from ._admin import add_admin_routes
     from ._admin_faults import add_fault_admin_routes
-    from ._web_faults import faults_middleware
 
-    app = web.Application(
-        middlewares=[journal_and_errors, faults_middleware], client_max_size=16 * 1024 * 1024
-    )
+    app = web.Application(client_max_size=16 * 1024 * 1024)
     app[GATEWAY] = gateway
-    app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
     app.router.add_get("/v2/requests/status/{request_id}", status, name="status")
+    app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
     app.router.add_get("/v1/{request_id}/{filename}", media, name="media", allow_head=True)
     add_admin_routes(app)
     add_fault_admin_routes(app)
+    app.router.add_route("*", "/{tail:.*}", unknown, name="unknown")
     return app

@@ -1,5 +1,5 @@
 """The HTTP edge of failure simulation: scenario selection, injected errors, latency, rate limits
-and broken connections, as one aiohttp middleware inside the journal's.
+and broken connections, applied around the gateway's own handlers (never the admin API).
 
 Decisions come from the pure :class:`~mockgateway.faults.FaultEngine`; this module only acts on
 them with sockets. Waits (latency, a dribbled body) are gateway-clock sleeps on the scheduler, so
@@ -10,79 +10,94 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ._errors import ApiError
 from ._journal import KEY_HEADER
-from ._web import EXCHANGE, GATEWAY, Handler, error_answer
 from .faults import HEADER, Break, BreakKind, Exchange, Route
 
-_ROUTES = {"generate": Route.GENERATE, "status": Route.STATUS, "media": Route.MEDIA}
+if TYPE_CHECKING:
+    from ._gateway import Gateway
+    from ._web import Exchange as WebExchange
+
+FAULT_ROUTES: dict[str, Route] = {
+    "generate": Route.GENERATE,
+    "status": Route.STATUS,
+    "media": Route.MEDIA,
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RenderError = Callable[[web.Request, ApiError], web.Response]
 
 
-@web.middleware
-async def faults_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the scenario to the gateway's own routes (never to the admin API)."""
-    route = _ROUTES.get(request.match_info.route.name or "")
-    if route is None:
-        return await handler(request)
-    gateway = request.app[GATEWAY]
+async def with_faults(
+    request: web.Request,
+    handler: Handler,
+    gateway: Gateway,
+    ex: WebExchange,
+    render_error: RenderError,
+) -> web.StreamResponse:
+    """Run ``handler`` under the scenario: wait, answer an error, rate-limit or break as decided."""
     engine = gateway.faults
-    exchange = request[EXCHANGE]
-    key = request.headers.get(KEY_HEADER)
-    scenario = exchange.scenario = engine.scenario_of(key, request.headers.get(HEADER))
+    route = FAULT_ROUTES[request.match_info.route.name or ""]
+    headers = request.headers
+    key = headers.get(KEY_HEADER)
+    scenario = ex.scenario = engine.scenario_of(key, headers.get(HEADER))
+    if scenario is None and engine.quiet:
+        return await handler(request)
     job = gateway.jobs.get(request.match_info.get("request_id", ""))
-    model = request.match_info.get("model_id") or (job.model_id if job else None)
     decision = engine.on_request(
         Exchange(
             route=route,
             key=key,
-            model=model,
+            model=request.match_info.get("model_id") or (job.model_id if job else None),
             phase=job.status.value if job else None,
             scenario=scenario,
         )
     )
     if decision.fired:
-        exchange.notes += (f"fault rules fired: {', '.join(decision.fired)}",)
+        ex.notes += (f"fault rules fired: {', '.join(decision.fired)}",)
     if decision.latency > 0:
         await gateway.sleep(decision.latency)
     if decision.error is not None:
         raise decision.error
     brk = decision.brk
-    if brk is not None and brk.kind in (BreakKind.RESET, BreakKind.EMPTY) and not brk.processed:
-        return _close(request, brk.kind)
-    limiter_key = key if key and key.strip() else None
-    if limiter_key is not None and route is not Route.MEDIA:
-        gateway.authenticate(limiter_key)  # an unknown key is a 401 before it is a 429
-    limited = engine.rate_limit(
-        limiter_key or request.remote or "-", route.value, gateway.clock.now()
-    )
-    if limited is not None:
-        raise limited
+    closes = brk is not None and brk.kind in (BreakKind.RESET, BreakKind.EMPTY)
+    if brk is not None and closes and not brk.processed:
+        return _close(request, ex, brk.kind)
+    if engine.limited:
+        client = key.strip() if key and key.strip() else None
+        if client is not None and route is not Route.MEDIA:
+            gateway.authenticate(client)  # an unknown key is a 401 before it is a 429
+        too_fast = engine.rate_limit(
+            client or request.remote or "-", route.value, gateway.clock.now()
+        )
+        if too_fast is not None:
+            raise too_fast
     if brk is None:
         return await handler(request)
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = error_answer(request, exc)
-    if brk.kind in (BreakKind.RESET, BreakKind.EMPTY):
-        return _close(request, brk.kind)
-    return await _mangle(request, response, brk)
+        response = render_error(request, exc)
+    if closes:
+        return _close(request, ex, brk.kind)
+    return await _mangle(request, response, brk, gateway, ex)
 
 
-def _close(request: web.Request, kind: BreakKind) -> web.Response:
+def _close(request: web.Request, ex: WebExchange, kind: BreakKind) -> web.Response:
     """End the connection with no response: a reset (RST) or an orderly close (FIN)."""
-    exchange = request[EXCHANGE]
-    exchange.answered = False
+    ex.answered = False
     what = "reset" if kind is BreakKind.RESET else "closed with no response"
-    exchange.fault = f"injected fault: connection {what}"
+    ex.fault = f"injected fault: connection {what}"
     transport = request.transport
     if transport is not None:
         if kind is BreakKind.RESET:
             sock = transport.get_extra_info("socket")
             if sock is not None:
-                # linger on, timeout 0: close() sends RST instead of FIN
+                # linger on with a zero timeout: closing sends RST instead of FIN
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             transport.abort()
         else:
@@ -91,32 +106,32 @@ def _close(request: web.Request, kind: BreakKind) -> web.Response:
 
 
 async def _mangle(
-    request: web.Request, response: web.StreamResponse, brk: Break
+    request: web.Request,
+    response: web.StreamResponse,
+    brk: Break,
+    gateway: Gateway,
+    ex: WebExchange,
 ) -> web.StreamResponse:
-    """Send the real answer broken: truncated, malformed, or dribbled over time."""
+    """Send the real answer broken: truncated, malformed, or dribbled over gateway time."""
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes) or not body:
         return response  # nothing to break (a streamed or empty answer)
-    exchange = request[EXCHANGE]
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     if brk.kind is BreakKind.MALFORMED:
-        exchange.fault = "injected fault: malformed body (cut in half)"
-        cut = body[: len(body) // 2]
-        malformed = web.Response(status=response.status, body=cut, headers=_headers(response))
-        return malformed
-    stream = web.StreamResponse(status=response.status, headers=_headers(response))
+        ex.fault = "injected fault: malformed body (cut in half)"
+        return web.Response(status=response.status, body=body[: len(body) // 2], headers=headers)
+    stream = web.StreamResponse(status=response.status, headers=headers)
     stream.content_length = len(body)
     await stream.prepare(request)
     if brk.kind is BreakKind.TRUNCATE:
         sent = int(len(body) * brk.fraction)
-        exchange.fault = f"injected fault: body truncated after {sent} of {len(body)} bytes"
+        ex.fault = f"injected fault: body truncated after {sent} of {len(body)} bytes"
         if sent:
             await stream.write(body[:sent])
         if request.transport is not None:
             request.transport.close()
         return stream
-    gateway = request.app[GATEWAY]
-    exchange.fault = None
-    exchange.notes += (f"body dribbled in {brk.chunks} pieces over {brk.seconds:g} s",)
+    ex.notes += (f"body dribbled in {brk.chunks} pieces over {brk.seconds:g} s",)
     size = -(-len(body) // brk.chunks)
     pieces = [body[i : i + size] for i in range(0, len(body), size)]
     for piece in pieces:
@@ -124,7 +139,3 @@ async def _mangle(
         await stream.write(piece)
     await stream.write_eof()
     return stream
-
-
-def _headers(response: web.StreamResponse) -> dict[str, str]:
-    return {k: v for k, v in response.headers.items() if k.lower() != "content-length"}

@@ -170,6 +170,11 @@ class WebhookDispatcher:
             )
         )
 
+    @property
+    def busy(self) -> bool:
+        """Whether an HTTP exchange is in flight."""
+        return bool(self._tasks)
+
     async def drain(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

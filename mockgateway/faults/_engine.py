@@ -93,6 +93,14 @@ class FaultEngine:
             r.scenario for r in config.rules if r.scenario is not None
         }
         self.limiter = RateLimiter(dict(config.rate_limits.routes))
+        self.limited = bool(config.rate_limits.routes)
+        delays = config.delays
+        # nothing to decide for a request that selected no scenario: the hot path skips the engine
+        self.quiet = (
+            not self.limited
+            and not any(r.family is Family.REQUEST and r.scenario is None for r in config.rules)
+            and all(d.response is None for d in (delays.default, *(m for _, m in delays.models)))
+        )
         self.reset()
 
     def reset(self) -> None:
