@@ -197,7 +197,8 @@ class Gateway:
         job = self.job_for(key, request_id)
         job.polls += 1
         answer = rendered_status(job)
-        self._count_poll(job)
+        if self.faults.poll_driven:
+            self._count_poll(job)
         return answer
 
     def _count_poll(self, job: Job) -> None:

@@ -23,6 +23,7 @@ from ._gateway import Gateway
 from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_key
 from ._validation import parse_generate, parse_webhook_url
 from ._web_faults import FAULT_ROUTES, with_faults
+from .faults import HEADER
 
 log = logging.getLogger("mockgateway.web")
 
@@ -161,7 +162,8 @@ def exchange(route: Route) -> Callable[[Handler], Handler]:
             ex = request[EXCHANGE] = Exchange()
             error: str | None = None
             try:
-                if faulty:
+                headers = request.headers
+                if faulty and gateway.faults.engaged(headers.get(KEY_HEADER), headers.get(HEADER)):
                     response = await with_faults(request, handler, gateway, ex, error_answer)
                 else:
                     response = await handler(request)

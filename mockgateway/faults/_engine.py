@@ -101,6 +101,7 @@ class FaultEngine:
             and not any(r.family is Family.REQUEST and r.scenario is None for r in config.rules)
             and all(d.response is None for d in (delays.default, *(m for _, m in delays.models)))
         )
+        self.poll_driven = bool(delays.queue_polls or delays.processing_polls)
         self.reset()
 
     def reset(self) -> None:
@@ -121,6 +122,15 @@ class FaultEngine:
         if rng is None:
             rng = self._streams[name] = random.Random(f"{self.config.scenario.seed}/{name}")
         return rng
+
+    def engaged(self, key: str | None, header: str | None) -> bool:
+        """Whether a request with this key and X-Mock-Scenario header needs the engine at all.
+
+        False is the hot path: no rule, delay or limit could apply, so the edge skips the engine.
+        """
+        return (
+            not self.quiet or header is not None or (key is not None and key.startswith(KEY_PREFIX))
+        )
 
     def scenario_of(self, key: str | None, header: str | None) -> str | None:
         """The scenario a request selected: its ``X-Mock-Scenario`` header, else its key."""
