@@ -114,8 +114,8 @@ class Gateway:
         wallet = self.wallets.get(key)
         if wallet is not None:
             return wallet
-        if self.config.keys.mode is KeyMode.STRICT:
-            raise invalid_key()
+        if self.config.keys.mode is KeyMode.STRICT and self.faults.scenario_of(key, None) is None:
+            raise invalid_key()  # scenario keys (mock-<name>) are test cards, valid in any mode
         return self.wallet(key)
 
     def wallet(self, key: str) -> Wallet:

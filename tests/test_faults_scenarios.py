@@ -128,3 +128,15 @@ async def test_a_file_defines_its_own_scenario_selected_by_key() -> None:
         other = (await client.generate()).body["request_id"]
         await gw.advance(3)
         assert (await client.status(other)).body["status"] == "COMPLETED"
+
+
+async def test_scenario_keys_work_in_strict_key_mode() -> None:
+    config = scenario_config(
+        keys={"mode": "strict", "accounts": [{"key": "real-key", "balance": "5"}]}
+    )
+    async with served(config) as (gw, client):
+        assert (await client.generate(key="mock-500")).status == 500
+        rid = (await client.generate(key="mock-error")).body["request_id"]
+        await gw.advance(3)
+        assert (await client.status(rid, key="mock-error")).body["status"] == "ERROR"
+        assert (await client.generate(key="mock-nothing")).status == 401  # not a scenario
