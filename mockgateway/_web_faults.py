@@ -134,8 +134,11 @@ async def _mangle(
     ex.notes += (f"body dribbled in {brk.chunks} pieces over {brk.seconds:g} s",)
     size = -(-len(body) // brk.chunks)
     pieces = [body[i : i + size] for i in range(0, len(body), size)]
-    for piece in pieces:
-        await gateway.sleep(brk.seconds / len(pieces))
-        await stream.write(piece)
-    await stream.write_eof()
+    try:
+        for piece in pieces:
+            await gateway.sleep(brk.seconds / len(pieces))
+            await stream.write(piece)
+        await stream.write_eof()
+    except ConnectionError:
+        ex.fault = "the client closed the connection during the dribble"
     return stream

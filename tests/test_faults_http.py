@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from mockgateway import ManualClock, ScaledClock
+from mockgateway.faults import FaultsConfig
 
 from .faults_support import DOC_401_INVALID, DOC_402, START, eventually, scenario_config
 from .support import DOC_BODY, DOC_HEADERS, GENERATE_PATH, KEY, served
@@ -243,3 +244,26 @@ async def test_dribble_follows_a_scaled_clock() -> None:
         assert 4.0 <= elapsed < 40.0
         entry = [e for e in gw.gateway.journal if e.route == "status"][-1]
         assert any("dribbled" in note for note in entry.notes)
+
+
+async def test_a_client_leaving_mid_dribble_does_not_disturb_the_gateway(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rule = {"route": "status", "action": "dribble", "seconds": 2, "chunks": 4}
+    async with served(scenario_config(faults=[rule])) as (gw, client):
+        rid = (await client.generate()).body["request_id"]
+        async with aiohttp.ClientSession() as session:
+            url = f"{gw.url}/v2/requests/status/{rid}"
+            response = await session.get(url, headers={"Ocp-Apim-Subscription-Key": KEY})
+            await gw.advance(0.5)
+            await eventually(lambda: response.content.total_bytes > 0)
+            response.close()  # the client goes away with the body half sent
+        for _ in range(4):
+            await gw.advance(0.5)
+        await gw.gateway.settle()
+        await eventually(lambda: any(e.route == "status" for e in gw.gateway.journal))
+        entry = [e for e in gw.gateway.journal if e.route == "status"][-1]
+        assert entry.error == "the client closed the connection during the dribble"
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+        gw.gateway.set_scenario(FaultsConfig())  # no faults: the gateway answers normally
+        assert (await client.status(rid)).status == 200

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import aiohttp
 import pytest
 
-from .faults_support import DOC_401_INVALID, DOC_402, scenario_config
+from .faults_support import DOC_401_INVALID, DOC_402, eventually, scenario_config
 from .support import served
 
 
@@ -140,3 +142,31 @@ async def test_scenario_keys_work_in_strict_key_mode() -> None:
         await gw.advance(3)
         assert (await client.status(rid, key="mock-error")).body["status"] == "ERROR"
         assert (await client.generate(key="mock-nothing")).status == 401  # not a scenario
+
+
+async def test_mock_503_is_service_unavailable() -> None:
+    async with served() as (_gw, client):
+        answer = await client.generate(key="mock-503")
+        assert answer.status == 503
+        assert answer.body["error"] == "Service Unavailable"
+
+
+async def test_mock_slow_holds_every_answer_five_gateway_seconds() -> None:
+    async with served() as (gw, client):
+        scheduled = len(gw.gateway.scheduler)
+        pending = asyncio.ensure_future(client.generate(key="mock-slow"))
+        await eventually(lambda: len(gw.gateway.scheduler) > scheduled)
+        await gw.advance(4.9)
+        await asyncio.sleep(0.05)  # loopback time for an answer that must not come yet
+        assert not pending.done()
+        await gw.advance(0.1)
+        assert (await asyncio.wait_for(pending, 5)).status == 202
+
+
+async def test_mock_reset_resets_the_connection() -> None:
+    async with served() as (gw, _client), aiohttp.ClientSession() as session:
+        with pytest.raises((aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)):
+            await session.get(
+                gw.url + "/v2/requests/status/x",
+                headers={"Ocp-Apim-Subscription-Key": "mock-reset"},
+            )

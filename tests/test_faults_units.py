@@ -265,3 +265,12 @@ def test_concurrency_limit_answers_the_429_with_its_wait() -> None:
     assert limited is not None
     assert limited.status == 429
     assert limited.headers == {"Retry-After": "9"}
+
+
+def test_the_faults_facade_exports_what_it_lists() -> None:
+    import mockgateway.faults as facade
+
+    for name in facade.__all__:
+        assert hasattr(facade, name), name
+    public = {n for n in vars(facade) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(facade.__all__)
