@@ -1,1 +1,11 @@
-"""The provider contract suite: checks any gateway against the API documentation."""
+"""The provider contract suite: checks any gateway against the published OmniHuman v1.5 API doc.
+
+Run it against mockgateway or the real service::
+
+    pytest --pyargs contract_tests --gateway-url https://gateway.pixazo.ai --gateway-api-key KEY
+
+Checks that submit a job (and so cost money on a real gateway) are marked ``billable`` and run only
+with ``--gateway-allow-billable``. Every failure says what the doc requires and what was seen.
+The options come from :mod:`contract_tests.plugin`, which an installed mockgateway registers with
+pytest; from a source checkout add ``-p contract_tests.plugin``.
+"""

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ._clock import ClockMode
 from ._errors import ConfigError
 from .faults import FaultsConfig, read_faults
+from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
 
 OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
@@ -109,6 +110,8 @@ class GatewayConfig:
     billing: BillingConfig = field(default_factory=BillingConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     source: str = "<defaults>"
@@ -296,6 +299,9 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     )
     j.finish()
 
+    inputs = read_inputs_config(root.sub("inputs"))
+    media = read_media_config(root.sub("media"))
+
     models: list[ModelConfig] = list(DEFAULT_MODELS)
     for row in root.tables("models"):
         model_id = row.get("id", str, "")
@@ -325,6 +331,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         billing=billing,
         webhooks=webhooks,
         journal=journal,
+        inputs=inputs,
+        media=media,
         models=tuple(models),
         faults=faults,
         source=source,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._billing import InsufficientFunds, Wallet, cost_of
 from ._clock import Clock, ManualClock, make_clock
@@ -35,7 +36,7 @@ from ._scheduler import Scheduler
 from ._validation import GenerateRequest
 from ._webhooks import Sender, WebhookDispatcher
 from .faults import FaultEngine, FaultsConfig, JobPlan
-from .media import InputRejected, JobInputs, MediaPipeline, RenderedMedia
+from .media import AvPipeline, InputRejected, JobInputs, MediaPipeline, RenderedMedia
 
 log = logging.getLogger("mockgateway")
 
@@ -66,9 +67,13 @@ class Gateway:
         self.scheduler = Scheduler(self.clock)
         self.journal = Journal(self.config.journal.max_entries, enabled=self.config.journal.enabled)
         if media is None:
-            from .media._placeholder import PlaceholderPipeline
-
-            media = PlaceholderPipeline()
+            server = self.config.server
+            own = (server.public_base_url, server.media_base_url)
+            media = AvPipeline(
+                self.config.inputs,
+                self.config.media,
+                own_hosts=tuple(h for h in (urlsplit(u).hostname for u in own if u) if h),
+            )
         self.media = media
         self.webhooks = WebhookDispatcher(
             self.config.webhooks,
@@ -185,6 +190,12 @@ class Gateway:
             self.scheduler.call_later(plan.queue_seconds, lambda: self.start_processing(job))
         return job
 
+    def input_notes(self, job: Job) -> tuple[str, ...]:
+        """What the media pipeline says about a job's inputs before fetching them (for example
+        that a bundled sample will stand in), for the generate request's journal entry."""
+        notes = getattr(self.media, "input_notes", None)
+        return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
+
     def job_for(self, key: str, request_id: str) -> Job:
         """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
         job = self.jobs.get(request_id)
@@ -299,6 +310,7 @@ class Gateway:
         )
         try:
             probe = await self.media.probe(inputs)
+            job.notes += probe.notes
             job.duration_seconds = probe.duration_seconds
             cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
             job.cost = cost

@@ -72,6 +72,7 @@ class Job:
     cost: Decimal | None = None
     polls: int = 0
     extra_fields: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what processing noted, e.g. a bundled sample standing in
     history: list[tuple[Status, float]] = field(default_factory=list)
     rendered: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
 

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._errors import ApiError, bad_request
 
 RESOLUTIONS = ("720p", "1080p", "480p")
 DOCUMENTED_FIELDS = frozenset({"image_url", "audio_url", "resolution"})
-_URL_SCHEMES = frozenset({"http", "https", "data", "file"})
+# The accepted URL forms, [mock]. These are the exact patterns of schemas/ (a test keeps them equal)
+# and are applied with re.search, as JSON Schema validators do, so the gateway and its published
+# contract agree on every string.
+_URL_CHAR = r"[^\x00-\x20\x7f]"
+INPUT_URL_PATTERN = (
+    r"^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#]+(?:[/?#]" + _URL_CHAR + r"*)?"
+    r"|[Dd][Aa][Tt][Aa]:" + _URL_CHAR + r"*|[Ff][Ii][Ll][Ee]:" + _URL_CHAR + r"*)$"
+)
+WEBHOOK_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+"
+    r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(?:[/?#]" + _URL_CHAR + r"*)?$"
+)
+_INPUT_URL = re.compile(INPUT_URL_PATTERN)
+_WEBHOOK_URL = re.compile(WEBHOOK_URL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,10 +58,7 @@ def _url_field(body: dict[str, Any], name: str) -> str:
         raise bad_request(f"{name} must be a string URL, got {_type_name(value)}")
     if not value.strip():
         raise bad_request(f"{name} must not be empty")
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in _URL_SCHEMES or (
-        parts.scheme.lower() in ("http", "https") and not parts.netloc
-    ):
+    if not _INPUT_URL.search(value):
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise bad_request(f"{name} must be an absolute http(s) or data: URL, got {shown!r}")
     return value
@@ -87,17 +98,23 @@ def parse_generate(raw: bytes, *, max_bytes: int, default_resolution: str) -> Ge
 
 
 def parse_webhook_url(value: str | None) -> str | None:
-    """The optional X-Webhook-URL header: absent, or an absolute http(s) URL."""
+    """The optional X-Webhook-URL header: absent, or an absolute http(s) URL with a host name or
+    IPv4 address and an optional port in 0-65535."""
     if value is None:
         return None
-    parts = urlsplit(value.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise bad_request(f"X-Webhook-URL must be an absolute http(s) URL, got {value!r}")
-    try:
-        _ = parts.port
-    except ValueError:
-        raise bad_request(f"X-Webhook-URL has an invalid port: {value!r}") from None
+    if not _WEBHOOK_URL.search(value):
+        raise bad_request(
+            f"X-Webhook-URL must be an absolute http(s) URL with a host name, got {value!r}"
+        )
     return value.strip()
 
 
-__all__ = ["RESOLUTIONS", "ApiError", "GenerateRequest", "parse_generate", "parse_webhook_url"]
+__all__ = [
+    "INPUT_URL_PATTERN",
+    "RESOLUTIONS",
+    "WEBHOOK_URL_PATTERN",
+    "ApiError",
+    "GenerateRequest",
+    "parse_generate",
+    "parse_webhook_url",
+]

@@ -24,6 +24,7 @@ from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_key
 from ._validation import parse_generate, parse_webhook_url
 from ._web_faults import FAULT_ROUTES, with_faults
 from .faults import HEADER
+from .media import media_response, sample_response, samples_index
 
 log = logging.getLogger("mockgateway.web")
 
@@ -229,6 +230,7 @@ async def generate(request: web.Request) -> web.Response:
         scenario=request[EXCHANGE].scenario,
     )
     request[EXCHANGE].request_id = job.request_id
+    request[EXCHANGE].notes += gateway.input_notes(job)
     return json_answer(
         request,
         202,
@@ -260,10 +262,22 @@ async def media(request: web.Request) -> web.StreamResponse:
     if job is None or request.match_info["filename"] != expected:
         raise gateway_error(404, "Not Found", f"No media at {request.path}")
     file = gateway.media_file(request_id)
-    response = web.Response(body=file.data, content_type=file.content_type)
-    response.headers["ETag"] = file.etag
-    response.headers["Accept-Ranges"] = "bytes"
-    return response
+    ttl = gateway.config.media.link_ttl_seconds
+    expires_at = None if ttl is None or job.completed_at is None else job.completed_at + ttl
+    return media_response(request, file, expires_at=expires_at, now=gateway.clock.now())
+
+
+@exchange("admin")
+async def samples(request: web.Request) -> web.Response:
+    """The bundled samples and their URLs here."""
+    origin = base_url(request, request.app[GATEWAY].config.server.public_base_url)
+    return json_answer(request, 200, samples_index(origin))
+
+
+@exchange("admin")
+async def sample(request: web.Request) -> web.StreamResponse:
+    """A bundled sample input, so clients can point ``image_url``/``audio_url`` at the mock."""
+    return sample_response(request, request.match_info["name"])
 
 
 @exchange("other")
@@ -281,6 +295,8 @@ def make_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/v2/requests/status/{request_id}", status, name="status")
     app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
     app.router.add_get("/v1/{request_id}/{filename}", media, name="media", allow_head=True)
+    app.router.add_get("/_mock/samples", samples, name="admin.samples")
+    app.router.add_get("/_mock/samples/{name}", sample, name="admin.sample", allow_head=True)
     add_admin_routes(app)
     add_fault_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", unknown, name="unknown")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
 
 from mockgateway import GatewayConfig, ManualClock, RunningGateway, config_from_mapping, serve
+from mockgateway.contract import SchemaViolation, check_response
 
 MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OPERATION = "bytedance-omnihuman-v1-5-request"
@@ -43,7 +45,37 @@ class Answer:
 
 
 ResponseCheck = Callable[[Answer], None]
-RESPONSE_CHECKS: list[ResponseCheck] = []
+
+
+def conforms_to_contract(answer: Answer) -> None:
+    """The answer matches the OpenAPI document and JSON Schemas in schemas/.
+
+    Error statuses the document does not list for an operation (a 405, an injected fault) pass
+    when their body is a gateway or API-management error.
+    """
+    problems = check_response(
+        answer.method,
+        urlsplit(answer.path).path,
+        answer.status,
+        answer.headers,
+        answer.raw,
+        undocumented_errors_ok=True,
+    )
+    if problems:
+        raise SchemaViolation(f"{answer.method} {answer.path} -> {answer.status}", problems)
+
+
+RESPONSE_CHECKS: list[ResponseCheck] = [conforms_to_contract]
+
+
+@contextlib.contextmanager
+def contract_checks_off() -> Iterator[None]:
+    """Skip the contract check inside the block, for answers a test breaks on purpose."""
+    RESPONSE_CHECKS.remove(conforms_to_contract)
+    try:
+        yield
+    finally:
+        RESPONSE_CHECKS.insert(0, conforms_to_contract)
 
 
 class Client:

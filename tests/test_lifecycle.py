@@ -87,5 +87,5 @@ async def test_many_pending_jobs_are_heap_entries_not_tasks() -> None:
         await gw.advance(2)
         assert {j.status.value for j in core.jobs.values()} == {"COMPLETED"}
         wallet = await client.admin("GET", f"wallets/{KEY}")
-        assert wallet["balance"] == "60.00"  # 50 jobs x 5 s x 0.16
+        assert wallet["balance"] == "76.00"  # 50 jobs x 3 s (the bundled sample) x 0.16
         assert wallet["held"] == "0.00"

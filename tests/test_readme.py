@@ -86,3 +86,11 @@ def test_polling_reaches_completed(gateway: ThreadedGateway) -> None:
     assert seen[-1] == "COMPLETED"
     assert seen == [s for s in ["QUEUED", "PROCESSING", "COMPLETED"] if s in seen]
     assert status["output"]["media_type"] == "video/mp4"
+
+
+def test_configuration_example_loads() -> None:
+    import tomllib
+
+    config = mockgateway.config_from_mapping(tomllib.loads(snippet("toml")), "README.md")
+    assert config.keys.accounts[0].key == "team-key-1"
+    assert config.server.port == 8080

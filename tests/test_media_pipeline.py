@@ -1,0 +1,148 @@
+"""The pipeline behind the gateway: probe, stand-ins, render in a worker, the render cache."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+import pytest
+
+from mockgateway.media import (
+    AvPipeline,
+    InputPolicy,
+    InputRejected,
+    InputsConfig,
+    JobInputs,
+    MediaConfig,
+    OutputMode,
+    sample_bytes,
+)
+from tests import media_support as ms
+
+
+def data_url(data: bytes) -> str:
+    return "data:;base64," + base64.b64encode(data).decode()
+
+
+def job(image: str, audio: str, resolution: str = "480p") -> JobInputs:
+    return JobInputs(
+        request_id="r1", model_id="m", image_url=image, audio_url=audio, resolution=resolution
+    )
+
+
+async def test_probe_measures_the_audio_and_notes_stand_ins() -> None:
+    pipeline = AvPipeline()
+    try:
+        probe = await pipeline.probe(
+            job(data_url(ms.png(64, 48)), "https://cdn.example.com/voice.mp3", "1080p")
+        )
+    finally:
+        await pipeline.close()
+    assert probe.duration_seconds == pytest.approx(3.0)
+    assert probe.resolution == "1080p"
+    assert probe.notes == (
+        "audio_url: cdn.example.com was not contacted (input policy 'offline'); "
+        "the bundled sample speech.mp3 stood in",
+    )
+
+
+async def test_image_errors_are_reported_before_audio_errors() -> None:
+    pipeline = AvPipeline(InputsConfig(policy=InputPolicy.STRICT))
+    with pytest.raises(InputRejected, match=r"^image_url: host a\.example is unreachable"):
+        await pipeline.probe(job("http://a.example/i.png", "http://b.example/a.mp3"))
+
+
+async def test_too_long_audio_is_rejected_at_1080p_but_not_at_720p() -> None:
+    audio = data_url(ms.wav(31.0, rate=4000, amplitude=0.1))
+    image = data_url(ms.png(32, 32))
+    pipeline = AvPipeline()
+    with pytest.raises(InputRejected) as caught:
+        await pipeline.probe(job(image, audio, "1080p"))
+    assert str(caught.value).startswith(
+        "audio_url: 31.0 s of audio exceeds the 30 s limit at 1080p"
+    )
+    assert (await pipeline.probe(job(image, audio, "720p"))).duration_seconds == pytest.approx(31)
+
+
+async def test_render_runs_in_the_worker_pool_and_is_cached() -> None:
+    pipeline = AvPipeline()
+    try:
+        inputs = job(data_url(ms.png(64, 36)), data_url(ms.wav(0.5)))
+        probe = await pipeline.probe(inputs)
+        first, second = await asyncio.gather(pipeline.render(probe), pipeline.render(probe))
+        again = await pipeline.render(await pipeline.probe(inputs))
+    finally:
+        await pipeline.close()
+    assert pipeline.renders == 1  # concurrent and later identical requests share one render
+    assert first is second is again
+    assert first.content_type == "video/mp4"
+    assert first.etag.startswith('"')
+    with av.open(io.BytesIO(first.data)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (854, 480)
+
+
+async def test_cache_is_bounded_and_keyed_by_resolution() -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pipeline = AvPipeline(media=MediaConfig(cache_entries=1), executor=pool)
+        image, audio = data_url(ms.png(32, 32)), data_url(ms.wav(0.2))
+        small = await pipeline.probe(job(image, audio, "480p"))
+        large = await pipeline.probe(job(image, audio, "720p"))
+        await pipeline.render(small)
+        await pipeline.render(large)  # a different key, evicting the 480p render
+        await pipeline.render(small)
+        await pipeline.close()
+    assert pipeline.renders == 3
+
+
+async def test_sample_mode_draws_the_bundled_portrait_whatever_the_image() -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pipeline = AvPipeline(media=MediaConfig(mode=OutputMode.SAMPLE), executor=pool)
+        audio = data_url(ms.wav(0.2))
+        one = await pipeline.render(await pipeline.probe(job(data_url(ms.png(32, 32)), audio)))
+        two = await pipeline.render(await pipeline.probe(job(data_url(ms.png(90, 40)), audio)))
+        await pipeline.close()
+    assert one is two
+    assert pipeline.renders == 1
+    with av.open(io.BytesIO(one.data)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (480, 640)
+
+
+async def test_a_probe_from_elsewhere_cannot_be_rendered() -> None:
+    from mockgateway.media import Probe
+
+    with pytest.raises(InputRejected):
+        await AvPipeline().render(Probe(duration_seconds=1.0, resolution="480p"))
+
+
+def test_samples_are_what_their_names_say() -> None:
+    assert sample_bytes("portrait.png").startswith(b"\x89PNG")
+    assert sample_bytes("speech.wav")[:4] == b"RIFF"
+    with pytest.raises(KeyError):
+        sample_bytes("../pyproject.toml")
+
+
+async def test_a_crashed_render_worker_is_replaced() -> None:
+    import os
+    import signal
+    from concurrent.futures import BrokenExecutor
+
+    from mockgateway.media._pipeline import shared_executor
+
+    pipeline = AvPipeline(media=MediaConfig(workers=2))  # a pool of its own in this process
+    image = data_url(ms.png(32, 32))
+    first = await pipeline.probe(job(image, data_url(ms.wav(0.2))))
+    second = await pipeline.probe(job(image, data_url(ms.wav(0.3))))
+    await pipeline.render(first)
+    pool = shared_executor("process", 2)
+    for pid in list(pool._processes):  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(BrokenExecutor):
+        await pipeline.render(second)
+    assert shared_executor("process", 2) is not pool
+    assert (await pipeline.render(second)).data
+    await pipeline.close()
