@@ -159,9 +159,11 @@ class Gateway:
 
         Its phase durations and any injected end come from the fault engine's plan.
         """
-        active = sum(1 for j in self.jobs.values() if j.key == wallet.key and not j.status.terminal)
-        if (too_many := self.faults.concurrency_limit(active)) is not None:
-            raise too_many
+        if self.faults.config.rate_limits.concurrent_jobs:
+            jobs = self.jobs.values()
+            active = sum(1 for j in jobs if j.key == wallet.key and not j.status.terminal)
+            if (too_many := self.faults.concurrency_limit(active)) is not None:
+                raise too_many
         if not wallet.can_cover(model.price_per_second):
             raise insufficient_balance()
         now = self.clock.now()

@@ -268,3 +268,16 @@ async def test_a_client_leaving_mid_dribble_does_not_disturb_the_gateway(
         assert not [r for r in caplog.records if r.levelname == "ERROR"]
         gw.gateway.set_scenario(FaultsConfig())  # no faults: the gateway answers normally
         assert (await client.status(rid)).status == 200
+
+
+async def test_media_download_can_be_truncated() -> None:
+    rule = {"route": "media", "action": "truncate", "fraction": 0.5}
+    async with served(scenario_config(faults=[rule])) as (gw, client):
+        rid = (await client.generate()).body["request_id"]
+        await gw.advance(3)
+        body = (await client.status(rid)).body
+        assert body["status"] == "COMPLETED"
+        outcome = await _raw_get(body["output"]["media_url"][0])
+        assert isinstance(outcome, aiohttp.ClientPayloadError)
+        # the status route is untouched by a media rule
+        assert (await client.status(rid)).status == 200
