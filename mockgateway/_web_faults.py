@@ -8,6 +8,7 @@ a scaled clock shortens them and a manual clock holds them until it is advanced.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -127,7 +128,8 @@ async def _mangle(
         sent = int(len(body) * brk.fraction)
         ex.fault = f"injected fault: body truncated after {sent} of {len(body)} bytes"
         if sent:
-            await stream.write(body[:sent])
+            with contextlib.suppress(ConnectionError):  # the client may be gone already
+                await stream.write(body[:sent])
         if request.transport is not None:
             request.transport.close()
         return stream
