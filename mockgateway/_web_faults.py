@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ._errors import ApiError
 from ._journal import KEY_HEADER
-from .faults import HEADER, Break, BreakKind, Exchange, Route
+from .faults import HEADER, Break, BreakKind, Context, Route
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
@@ -50,7 +50,7 @@ async def with_faults(
         return await handler(request)
     job = gateway.jobs.get(request.match_info.get("request_id", ""))
     decision = engine.on_request(
-        Exchange(
+        Context(
             route=route,
             key=key,
             model=request.match_info.get("model_id") or (job.model_id if job else None),

@@ -13,9 +13,9 @@ from mockgateway.faults import (
     Break,
     BreakKind,
     BucketConfig,
+    Context,
     Distribution,
     EndJob,
-    Exchange,
     FaultEngine,
     FaultRule,
     HttpError,
@@ -98,10 +98,10 @@ def test_request_rules_never_match_webhooks_by_default_and_vice_versa() -> None:
     request_rule = FaultRule(name="r", action=HttpError(status=500))
     webhook_rule = FaultRule(name="w", action=WebhookFault(kind=WebhookKind.DROP))
     for route in (Route.GENERATE, Route.STATUS, Route.MEDIA):
-        assert matches(request_rule, Exchange(route=route))
-        assert not matches(webhook_rule, Exchange(route=route))
-    assert not matches(request_rule, Exchange(route=Route.WEBHOOK))
-    assert matches(webhook_rule, Exchange(route=Route.WEBHOOK))
+        assert matches(request_rule, Context(route=route))
+        assert not matches(webhook_rule, Context(route=route))
+    assert not matches(request_rule, Context(route=Route.WEBHOOK))
+    assert matches(webhook_rule, Context(route=Route.WEBHOOK))
 
 
 def test_match_fields_narrow_a_rule() -> None:
@@ -113,21 +113,21 @@ def test_match_fields_narrow_a_rule() -> None:
         models=frozenset({"m"}),
         phases=frozenset({"PROCESSING"}),
     )
-    hit = Exchange(route=Route.STATUS, key="k1", model="m", phase="PROCESSING")
+    hit = Context(route=Route.STATUS, key="k1", model="m", phase="PROCESSING")
     assert matches(rule, hit)
     for miss in (
-        Exchange(route=Route.GENERATE, key="k1", model="m", phase="PROCESSING"),
-        Exchange(route=Route.STATUS, key="k2", model="m", phase="PROCESSING"),
-        Exchange(route=Route.STATUS, key="k1", model="x", phase="PROCESSING"),
-        Exchange(route=Route.STATUS, key="k1", model="m", phase="QUEUED"),
+        Context(route=Route.GENERATE, key="k1", model="m", phase="PROCESSING"),
+        Context(route=Route.STATUS, key="k2", model="m", phase="PROCESSING"),
+        Context(route=Route.STATUS, key="k1", model="x", phase="PROCESSING"),
+        Context(route=Route.STATUS, key="k1", model="m", phase="QUEUED"),
     ):
         assert not matches(rule, miss)
 
 
 def test_scenario_rules_apply_only_when_selected() -> None:
     rule = FaultRule(name="s", action=HttpError(status=500), scenario="x")
-    assert not matches(rule, Exchange(route=Route.STATUS))
-    assert matches(rule, Exchange(route=Route.STATUS, scenario="x"))
+    assert not matches(rule, Context(route=Route.STATUS))
+    assert matches(rule, Context(route=Route.STATUS, scenario="x"))
 
 
 def engine(*rules: dict[str, object], **sections: object) -> FaultEngine:
@@ -136,8 +136,8 @@ def engine(*rules: dict[str, object], **sections: object) -> FaultEngine:
 
 def test_nth_counts_matching_exchanges_per_rule() -> None:
     e = engine({"route": "status", "action": "http_error", "status": 503, "nth": [2, 3]})
-    status = Exchange(route=Route.STATUS)
-    generate = Exchange(route=Route.GENERATE)
+    status = Context(route=Route.STATUS)
+    generate = Context(route=Route.GENERATE)
     results = []
     for _ in range(4):
         e.on_request(generate)  # does not match: does not count
@@ -156,7 +156,7 @@ def test_first_error_or_break_wins_and_latencies_add_up() -> None:
         {"action": "latency", "seconds": 2},
         scenario={"time_scale": 2.0},
     )
-    decision = e.on_request(Exchange(route=Route.STATUS))
+    decision = e.on_request(Context(route=Route.STATUS))
     assert decision.latency == 6.0  # (1 + 2) * time scale 2
     assert decision.brk == Break(kind=BreakKind.RESET)
     assert decision.error is None
@@ -173,7 +173,7 @@ def test_probability_is_seeded_and_streams_are_independent() -> None:
     }
 
     def pattern(e: FaultEngine) -> list[bool]:
-        return [e.on_request(Exchange(route=Route.STATUS)).error is not None for _ in range(64)]
+        return [e.on_request(Context(route=Route.STATUS)).error is not None for _ in range(64)]
 
     base = pattern(engine(rule, scenario={"seed": 11}))
     assert base == pattern(engine(rule, scenario={"seed": 11}))

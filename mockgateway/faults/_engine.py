@@ -19,8 +19,8 @@ from ._distributions import Distribution
 from ._ratelimit import RateLimiter
 from ._rules import (
     Break,
+    Context,
     EndJob,
-    Exchange,
     Family,
     FaultRule,
     HttpError,
@@ -151,8 +151,8 @@ class FaultEngine:
 
     # decisions --------------------------------------------------------------------------------
 
-    def _fires(self, index: int, rule: FaultRule, exchange: Exchange) -> bool:
-        if not matches(rule, exchange):
+    def _fires(self, index: int, rule: FaultRule, ctx: Context) -> bool:
+        if not matches(rule, ctx):
             return False
         self._counts[index] += 1
         if rule.nth and self._counts[index] not in rule.nth:
@@ -161,11 +161,11 @@ class FaultEngine:
             return True
         return self.stream(f"rule/{rule.name}").random() < rule.probability
 
-    def _fired(self, family: Family, exchange: Exchange) -> list[tuple[int, FaultRule]]:
+    def _fired(self, family: Family, ctx: Context) -> list[tuple[int, FaultRule]]:
         return [
             (i, rule)
             for i, rule in enumerate(self.rules)
-            if rule.family is family and self._fires(i, rule, exchange)
+            if rule.family is family and self._fires(i, rule, ctx)
         ]
 
     def _draw(self, phase: str, model: str | None) -> float:
@@ -174,13 +174,13 @@ class FaultEngine:
             return 0.0
         return self.scale(dist.sample(self.stream(f"delay/{phase}")))
 
-    def on_request(self, exchange: Exchange) -> RequestDecision:
+    def on_request(self, ctx: Context) -> RequestDecision:
         """Evaluate every request rule in order (all count); the first error or break wins."""
-        latency = self._draw("response", exchange.model)
+        latency = self._draw("response", ctx.model)
         error: ApiError | None = None
         brk: Break | None = None
         fired: list[str] = []
-        for _, rule in self._fired(Family.REQUEST, exchange):
+        for _, rule in self._fired(Family.REQUEST, ctx):
             action = rule.action
             if isinstance(action, Latency):
                 latency += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
@@ -205,8 +205,8 @@ class FaultEngine:
         delays = self.config.delays
         queue = None if delays.queue_polls else self._draw("queue", model)
         processing = None if delays.processing_polls else self._draw("processing", model)
-        exchange = Exchange(route=Route.GENERATE, key=key, model=model, scenario=scenario)
-        fired = self._fired(Family.JOB, exchange)
+        ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
+        fired = self._fired(Family.JOB, ctx)
         end = next((r.action for _, r in fired if isinstance(r.action, EndJob)), None)
         return JobPlan(
             queue_seconds=queue,
@@ -219,13 +219,11 @@ class FaultEngine:
     def plan_webhook(self, key: str, model: str, phase: str, scenario: str | None) -> WebhookPlan:
         """One delivery: every webhook rule that fires applies (a drop overrides the rest)."""
         delay = self._draw("webhook", model)
-        exchange = Exchange(
-            route=Route.WEBHOOK, key=key, model=model, phase=phase, scenario=scenario
-        )
+        ctx = Context(route=Route.WEBHOOK, key=key, model=model, phase=phase, scenario=scenario)
         drop = reorder = False
         copies = 1
         fired: list[str] = []
-        for _, rule in self._fired(Family.WEBHOOK, exchange):
+        for _, rule in self._fired(Family.WEBHOOK, ctx):
             action = rule.action
             assert isinstance(action, WebhookFault)
             fired.append(rule.name)

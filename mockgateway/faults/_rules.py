@@ -171,7 +171,7 @@ class FaultRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Exchange:
+class Context:
     """What a rule can match on: one request, one job submission or one webhook delivery."""
 
     route: Route
@@ -181,20 +181,20 @@ class Exchange:
     scenario: str | None = None
 
 
-def matches(rule: FaultRule, exchange: Exchange) -> bool:
+def matches(rule: FaultRule, ctx: Context) -> bool:
     """The deterministic part of matching (everything but ``nth`` and ``probability``)."""
-    if rule.scenario is not None and rule.scenario != exchange.scenario:
+    if rule.scenario is not None and rule.scenario != ctx.scenario:
         return False
     if rule.routes:
-        if exchange.route not in rule.routes:
+        if ctx.route not in rule.routes:
             return False
     elif rule.family is Family.WEBHOOK:
-        if exchange.route is not Route.WEBHOOK:
+        if ctx.route is not Route.WEBHOOK:
             return False
-    elif exchange.route not in REQUEST_ROUTES:
+    elif ctx.route not in REQUEST_ROUTES:
         return False
-    if rule.keys and exchange.key not in rule.keys:
+    if rule.keys and ctx.key not in rule.keys:
         return False
-    if rule.models and exchange.model not in rule.models:
+    if rule.models and ctx.model not in rule.models:
         return False
-    return not rule.phases or exchange.phase in rule.phases
+    return not rule.phases or ctx.phase in rule.phases
