@@ -198,6 +198,15 @@ class Gateway:
         notes = getattr(self.media, "input_notes", None)
         return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
 
+    def plan_notes(self, job: Job) -> tuple[str, ...]:
+        """The scenario's plan for a new job, when a rule decided its end (for the journal)."""
+        plan = self._plans.get(job.request_id)
+        if plan is None or plan.end is None:
+            return ()
+        end = plan.end
+        rule = f"fault rule {plan.fired[0]!r}: " if plan.fired else ""
+        return (f"{rule}the job will end {end.status} at {end.at}",)
+
     def job_for(self, key: str, request_id: str) -> Job:
         """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
         job = self.jobs.get(request_id)

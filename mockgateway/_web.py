@@ -230,7 +230,7 @@ async def generate(request: web.Request) -> web.Response:
         scenario=request[EXCHANGE].scenario,
     )
     request[EXCHANGE].request_id = job.request_id
-    request[EXCHANGE].notes += gateway.input_notes(job)
+    request[EXCHANGE].notes += gateway.input_notes(job) + gateway.plan_notes(job)
     return json_answer(
         request,
         202,

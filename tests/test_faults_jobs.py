@@ -27,6 +27,8 @@ async def test_fail_at_queued_skips_processing() -> None:
         assert body["status"] == "FAILED"
         assert body["error"] == "image could not be decoded"
         assert [h.value for h, _ in gw.gateway.jobs[rid].history] == ["QUEUED", "FAILED"]
+        entry = next(e for e in gw.gateway.journal if e.route == "generate")
+        assert "fault rule 'faults[0]': the job will end FAILED at QUEUED" in entry.notes
 
 
 async def test_error_at_processing_after_the_processing_time() -> None:
