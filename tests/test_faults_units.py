@@ -5,9 +5,12 @@ No server and no real time: the gateway time is a number passed in.
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockgateway.faults import (
     Break,
@@ -274,3 +277,50 @@ def test_the_faults_facade_exports_what_it_lists() -> None:
         assert hasattr(facade, name), name
     public = {n for n in vars(facade) if not n.startswith("_") and n[0].isupper()}
     assert public <= set(facade.__all__)
+
+
+@given(
+    rate=st.floats(min_value=0.01, max_value=50),
+    burst=st.integers(min_value=1, max_value=8),
+    gaps=st.lists(st.floats(min_value=0, max_value=5), min_size=1, max_size=30),
+)
+def test_retry_after_is_exactly_the_whole_seconds_to_wait(
+    rate: float, burst: int, gaps: list[float]
+) -> None:
+    bucket = TokenBucket(BucketConfig(rate=rate, burst=burst), now=0.0)
+    now = 0.0
+    for gap in gaps:
+        now += gap
+        wait = bucket.take(now)
+        if wait is None:
+            continue
+        assert wait >= 1
+        if wait > 1:  # one second less would not have been enough
+            assert copy.deepcopy(bucket).take(now + wait - 1) is not None
+        assert copy.deepcopy(bucket).take(now + wait) is None  # waiting N seconds is enough
+
+
+@given(
+    kind=st.sampled_from(list(Kind)),
+    a=st.floats(min_value=-10, max_value=10),
+    b=st.floats(min_value=0, max_value=10),
+    maximum=st.none() | st.floats(min_value=0, max_value=20),
+    seed=st.integers(),
+)
+def test_every_draw_is_within_zero_and_the_maximum(
+    kind: Kind, a: float, b: float, maximum: float | None, seed: int
+) -> None:
+    dist = Distribution(
+        kind=kind,
+        seconds=a,
+        low=min(a, b),
+        high=max(a, b),
+        mean=a,
+        stddev=b,
+        mu=a / 5,
+        sigma=b / 5,
+        maximum=maximum,
+    )
+    for value in draws(dist, seed=seed, n=20):
+        assert value >= 0.0
+        assert maximum is None or value <= maximum

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+_EPSILON = 1e-6
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BucketConfig:
@@ -35,15 +37,15 @@ class TokenBucket:
     def take(self, now: float) -> int | None:
         """Take one token; None when granted, else whole seconds until one is available."""
         self._refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= 1.0 - _EPSILON:  # float noise must not deny a token that is due
+            self.tokens = max(0.0, self.tokens - 1.0)
             return None
         return retry_after_seconds((1.0 - self.tokens) / self.config.rate)
 
 
 def retry_after_seconds(wait: float) -> int:
     """A wait as ``Retry-After`` whole seconds: rounded up, at least 1."""
-    return max(1, math.ceil(round(wait, 6)))
+    return max(1, math.ceil(wait - 1e-9))
 
 
 class RateLimiter:
