@@ -256,6 +256,9 @@ class Gateway:
             listener(job)
         if (self.config.webhooks.per_transition or target.terminal) and job.webhook_url:
             self._send_webhook(job, job.webhook_url, status_body(job))
+        if target.terminal:  # the plan has served its purpose
+            self._plans.pop(job.request_id, None)
+            self._phase_polls.pop(job.request_id, None)
 
     def _send_webhook(self, job: Job, url: str, body: dict[str, Any]) -> None:
         """Dispatch one callback as the webhook fault rules say (drop, delay, copies, order)."""
