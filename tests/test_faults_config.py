@@ -54,7 +54,7 @@ BAD_FILES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "key", "detail"), BAD_FILES)
+@pytest.mark.parametrize(("text", "key", "detail"), BAD_FILES, ids=[k for _, k, _ in BAD_FILES])
 def test_bad_scenario_file_stops_the_cli_with_exit_2_naming_key_and_file(
     tmp_path: Path, text: str, key: str, detail: str
 ) -> None:
