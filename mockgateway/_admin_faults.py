@@ -15,7 +15,7 @@ from aiohttp import web
 from ._admin import _job_view
 from ._errors import ConfigError, bad_request
 from ._web import GATEWAY, exchange, json_answer, read_body
-from .faults import FaultEngine, faults_from_mapping, faults_from_toml
+from .faults import FaultEngine, action_name, faults_from_mapping, faults_from_toml
 
 _TOML_TYPES = frozenset({"application/toml", "text/toml", "text/x-toml", "text/plain"})
 
@@ -29,7 +29,7 @@ def scenario_view(engine: FaultEngine) -> dict[str, Any]:
         "scenario_keys": config.scenario.keys,
         "scenario_header": config.scenario.header,
         "rules": [
-            {"name": r.name, "action": type(r.action).__name__, "scenario": r.scenario}
+            {"name": r.name, "action": action_name(r.action), "scenario": r.scenario}
             for r in config.rules
         ],
         "scenarios": {

@@ -127,6 +127,7 @@ async def test_scenario_set_and_reset_at_runtime_json_and_toml() -> None:
         rule = {"faults": [{"route": "generate", "action": "http_error", "status": 503}]}
         view = await client.admin("PUT", "scenario", rule)
         assert view["source"] == "PUT /_mock/scenario"
+        assert view["rules"] == [{"name": "faults[0]", "action": "http_error", "scenario": None}]
         assert (await client.generate()).status == 503
         await client.admin("DELETE", "scenario")
         assert (await client.generate()).status == 202

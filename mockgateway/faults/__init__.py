@@ -31,6 +31,7 @@ from ._rules import (
     Route,
     WebhookFault,
     WebhookKind,
+    action_name,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "WebhookFault",
     "WebhookKind",
     "WebhookPlan",
+    "action_name",
     "builtin_scenarios",
     "faults_from_mapping",
     "faults_from_toml",

@@ -131,6 +131,19 @@ class WebhookFault:
 Action = HttpError | EndJob | Latency | Break | WebhookFault
 
 
+def action_name(action: Action) -> str:
+    """The action's name as a scenario file spells it (``http_error``, ``reset``, ...)."""
+    if isinstance(action, HttpError):
+        return "http_error"
+    if isinstance(action, EndJob):
+        return "fail" if action.status == "FAILED" else "error"
+    if isinstance(action, Latency):
+        return "latency"
+    if isinstance(action, Break):
+        return action.kind.value
+    return f"webhook_{action.kind.value}"
+
+
 class Family(StrEnum):
     REQUEST = "request"
     JOB = "job"
