@@ -62,11 +62,14 @@ async def with_faults(
         ex.notes += (f"fault rules fired: {', '.join(decision.fired)}",)
     if decision.latency > 0:
         await gateway.sleep(decision.latency)
-    if decision.error is not None:
-        raise decision.error
     brk = decision.brk
     closes = brk is not None and brk.kind in (BreakKind.RESET, BreakKind.EMPTY)
-    if brk is not None and closes and not brk.processed:
+    if decision.error is not None or (brk is not None and closes and not brk.processed):
+        if route is Route.GENERATE:
+            await _keep_body(request, ex, gateway.config.server.max_body_bytes)
+        if decision.error is not None:
+            raise decision.error
+        assert brk is not None
         return _close(request, ex, brk.kind)
     if engine.limited:
         client = key.strip() if key and key.strip() else None
@@ -86,6 +89,13 @@ async def with_faults(
     if closes:
         return _close(request, ex, brk.kind)
     return await _mangle(request, response, brk, gateway, ex)
+
+
+async def _keep_body(request: web.Request, ex: WebExchange, limit: int) -> None:
+    """Read a generate body the handler will not see, so the journal still records it."""
+    declared = request.content_length
+    if request.can_read_body and declared is not None and declared <= limit:
+        ex.body = await request.read()
 
 
 def _close(request: web.Request, ex: WebExchange, kind: BreakKind) -> web.Response:

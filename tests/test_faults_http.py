@@ -40,6 +40,8 @@ async def test_http_error_rule_answers_the_documented_body(status: int) -> None:
         assert answer.body == ERROR_BODIES[status]
         assert answer.headers["Content-Type"].startswith("application/json")
         assert gw.gateway.jobs == {}  # the request never reached the gateway's job queue
+        entry = next(e for e in gw.gateway.journal if e.route == "generate")
+        assert entry.body == DOC_BODY  # journaled as sent, for the client checker
         polled = await client.status("bytedance-omnihuman-v1-5-290_nope")
         assert polled.status == 404  # the rule was limited to generate
 
