@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from mockgateway import GatewayConfig, config_from_mapping
@@ -31,3 +32,12 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
         if loop.time() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.002)
+
+
+def seconds_between(a: str, b: str) -> float:
+    """Seconds between two status-body timestamps (``2026-03-31T10:00:15.000Z``)."""
+
+    def parse(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return (parse(b) - parse(a)).total_seconds()

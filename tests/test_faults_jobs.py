@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from mockgateway.faults import faults_from_mapping
 
-from .faults_support import scenario_config
+from .faults_support import scenario_config, seconds_between
 from .support import DOC_BODY, served
 
 OTHER_MODEL = {"id": "other-model", "operation": "other-op", "price_per_second": "0.10"}
-
-
-def seconds_between(a: str, b: str) -> float:
-    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(b) - parse(a)).total_seconds()
 
 
 async def test_fail_at_queued_skips_processing() -> None:

@@ -6,9 +6,8 @@ from typing import Any
 
 from mockgateway import ManualClock
 
-from .faults_support import START, scenario_config
+from .faults_support import START, scenario_config, seconds_between
 from .support import Client, served
-from .test_faults_jobs import seconds_between
 
 
 def replay_scenario(seed: int) -> dict[str, Any]:
