@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ._clock import ClockMode
 from ._errors import ConfigError
+from .faults import FaultsConfig, read_faults
 from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
 
 OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
@@ -112,6 +113,7 @@ class GatewayConfig:
     inputs: InputsConfig = field(default_factory=InputsConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
     source: str = "<defaults>"
 
     def with_(self, **changes: Any) -> GatewayConfig:
@@ -319,6 +321,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         row.finish()
         models = [m for m in models if m.id != model_id] + [model]
 
+    faults = read_faults(root)
     root.finish()
     return GatewayConfig(
         server=server,
@@ -331,6 +334,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         inputs=inputs,
         media=media,
         models=tuple(models),
+        faults=faults,
         source=source,
     )
 

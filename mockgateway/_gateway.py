@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from ._journal import Journal
 from ._scheduler import Scheduler
 from ._validation import GenerateRequest
 from ._webhooks import Sender, WebhookDispatcher
+from .faults import FaultEngine, FaultsConfig, JobPlan
 from .media import AvPipeline, InputRejected, JobInputs, MediaPipeline, RenderedMedia
 
 log = logging.getLogger("mockgateway")
@@ -81,6 +82,17 @@ class Gateway:
             journal=self.journal,
             send=webhook_sender or _refuse_send,
         )
+        lifecycle = self.config.lifecycle
+        self.faults = FaultEngine(
+            self.config.faults,
+            queue_seconds=lifecycle.queue_seconds,
+            processing_seconds=lifecycle.processing_seconds,
+        )
+        self.webhooks.time_scale = self.faults.time_scale
+        self._plans: dict[str, JobPlan] = {}
+        self._phase_polls: dict[str, int] = {}
+        self._held_webhooks: dict[str, list[dict[str, Any]]] = {}
+        self._sleepers: set[asyncio.Future[None]] = set()
         self.models: dict[str, ModelConfig] = {m.id: m for m in self.config.models}
         self.jobs: dict[str, Job] = {}
         self.wallets: dict[str, Wallet] = {}
@@ -107,8 +119,8 @@ class Gateway:
         wallet = self.wallets.get(key)
         if wallet is not None:
             return wallet
-        if self.config.keys.mode is KeyMode.STRICT:
-            raise invalid_key()
+        if self.config.keys.mode is KeyMode.STRICT and self.faults.scenario_of(key, None) is None:
+            raise invalid_key()  # scenario keys (mock-<name>) are test cards, valid in any mode
         return self.wallet(key)
 
     def wallet(self, key: str) -> Wallet:
@@ -141,8 +153,17 @@ class Gateway:
         *,
         webhook_url: str | None,
         media_base_url: str,
+        scenario: str | None = None,
     ) -> Job:
-        """Queue a job. The wallet must cover at least one billable second ([mock])."""
+        """Queue a job. The wallet must cover at least one billable second ([mock]).
+
+        Its phase durations and any injected end come from the fault engine's plan.
+        """
+        if self.faults.config.rate_limits.concurrent_jobs:
+            jobs = self.jobs.values()
+            active = sum(1 for j in jobs if j.key == wallet.key and not j.status.terminal)
+            if (too_many := self.faults.concurrency_limit(active)) is not None:
+                raise too_many
         if not wallet.can_cover(model.price_per_second):
             raise insufficient_balance()
         now = self.clock.now()
@@ -165,9 +186,10 @@ class Gateway:
             f"{media_base_url}/v1/{request_id}/{self.config.lifecycle.output_filename}",
         )
         self.jobs[request_id] = job
-        self.scheduler.call_later(
-            self.config.lifecycle.queue_seconds, lambda: self.start_processing(job)
-        )
+        plan = self._plans[request_id] = self.faults.plan_job(wallet.key, model.id, scenario)
+        self._phase_polls[request_id] = 0
+        if plan.queue_seconds is not None:
+            self.scheduler.call_later(plan.queue_seconds, lambda: self.start_processing(job))
         return job
 
     def input_notes(self, job: Job) -> tuple[str, ...]:
@@ -175,6 +197,15 @@ class Gateway:
         that a bundled sample will stand in), for the generate request's journal entry."""
         notes = getattr(self.media, "input_notes", None)
         return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
+
+    def plan_notes(self, job: Job) -> tuple[str, ...]:
+        """The scenario's plan for a new job, when a rule decided its end (for the journal)."""
+        plan = self._plans.get(job.request_id)
+        if plan is None or plan.end is None:
+            return ()
+        end = plan.end
+        rule = f"fault rule {plan.fired[0]!r}: " if plan.fired else ""
+        return (f"{rule}the job will end {end.status} at {end.at}",)
 
     def job_for(self, key: str, request_id: str) -> Job:
         """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
@@ -187,7 +218,25 @@ class Gateway:
         """The status body (and its bytes) a key sees for one of its requests."""
         job = self.job_for(key, request_id)
         job.polls += 1
-        return rendered_status(job)
+        answer = rendered_status(job)
+        if self.faults.poll_driven:
+            self._count_poll(job)
+        return answer
+
+    def _count_poll(self, job: Job) -> None:
+        """Poll-driven phases: the job leaves its phase right after its N-th poll there."""
+        delays = self.faults.config.delays
+        needed = {Status.QUEUED: delays.queue_polls, Status.PROCESSING: delays.processing_polls}
+        wanted = needed.get(job.status, 0)
+        if not wanted or job.request_id not in self._phase_polls:
+            return
+        self._phase_polls[job.request_id] += 1
+        if self._phase_polls[job.request_id] < wanted:
+            return
+        if job.status is Status.QUEUED:
+            self.start_processing(job)
+        elif (work := self._work.get(job.request_id)) is not None:
+            self._deadline(job, work)
 
     def media_file(self, request_id: str) -> RenderedMedia:
         media = self.media_files.get(request_id)
@@ -202,21 +251,51 @@ class Gateway:
 
     def _move(self, job: Job, target: Status, error: str | None = None) -> None:
         job.move(target, self.clock.now(), error=error)
+        self._phase_polls[job.request_id] = 0
         for listener in self._listeners:
             listener(job)
         if (self.config.webhooks.per_transition or target.terminal) and job.webhook_url:
-            self.webhooks.dispatch(job.request_id, job.webhook_url, status_body(job), job.key)
+            self._send_webhook(job, job.webhook_url, status_body(job))
+        if target.terminal:  # the plan has served its purpose
+            self._plans.pop(job.request_id, None)
+            self._phase_polls.pop(job.request_id, None)
+
+    def _send_webhook(self, job: Job, url: str, body: dict[str, Any]) -> None:
+        """Dispatch one callback as the webhook fault rules say (drop, delay, copies, order)."""
+        plan = self._plans.get(job.request_id)
+        scenario = plan.scenario if plan else None
+        webhook = self.faults.plan_webhook(job.key, job.model_id, body["status"], scenario)
+        if webhook.drop:
+            return
+        held = self._held_webhooks.setdefault(job.request_id, []) if webhook.reorder else None
+        if held is not None and not job.status.terminal:
+            held.append(body)
+            return
+        bodies = [body]
+        if held is not None or job.request_id in self._held_webhooks:
+            bodies += reversed(self._held_webhooks.pop(job.request_id, []))
+        # one scaled tenth of a second apart, so the receiver sees them in this order
+        step = self.faults.scale(0.1)
+        for i, item in enumerate(bodies):
+            for _ in range(webhook.copies):
+                self.webhooks.dispatch(
+                    job.request_id, url, item, job.key, delay=webhook.delay + i * step
+                )
 
     def start_processing(self, job: Job) -> None:
         if job.status is not Status.QUEUED:
+            return
+        plan = self._plans.get(job.request_id)
+        if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED.value:
+            self.finish(job, Status(plan.end.status), plan.end.message)
             return
         self._move(job, Status.PROCESSING)
         work = _Work()
         self._work[job.request_id] = work
         self._spawn(self._process(job, work))
-        self.scheduler.call_later(
-            self.config.lifecycle.processing_seconds, lambda: self._deadline(job, work)
-        )
+        seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
+        if seconds is not None:
+            self.scheduler.call_later(seconds, lambda: self._deadline(job, work))
 
     def _deadline(self, job: Job, work: _Work) -> None:
         work.deadline_passed = True
@@ -227,7 +306,10 @@ class Gateway:
         if not (work.deadline_passed and work.outcome) or job.status is not Status.PROCESSING:
             return
         self._work.pop(job.request_id, None)
-        if work.outcome is Status.COMPLETED:
+        plan = self._plans.get(job.request_id)
+        if plan is not None and plan.end is not None:
+            self.finish(job, Status(plan.end.status), plan.end.message)
+        elif work.outcome is Status.COMPLETED:
             self.finish(job, Status.COMPLETED, media=work.media)
         else:
             self.finish(job, work.outcome, work.error)
@@ -327,12 +409,87 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         self.scheduler.clear()
+        self._wake_sleepers()
         self.jobs.clear()
         self._work.clear()
+        self._plans.clear()
+        self._phase_polls.clear()
+        self._held_webhooks.clear()
         self.media_files.clear()
         self.journal.clear()
         self.webhooks.clear()
+        self.faults.reset()
         self._reset_wallets()
+
+    # scenario and control ---------------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> asyncio.Future[None]:
+        """A future resolved after ``seconds`` of gateway time, by a scheduler entry.
+
+        Response latency and dribbled bodies wait on this, so a scaled clock scales them and a
+        manual clock holds them until it is advanced.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.add(future)
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        handle = self.scheduler.call_later(seconds, wake)
+
+        def done(f: asyncio.Future[None]) -> None:
+            self._sleepers.discard(f)
+            handle.cancel()
+
+        future.add_done_callback(done)
+        return future
+
+    def _wake_sleepers(self) -> None:
+        for future in list(self._sleepers):
+            if not future.done():
+                future.set_result(None)
+
+    def set_scenario(self, scenario: FaultsConfig | None) -> None:
+        """Use ``scenario`` from now on (None: the one loaded at start), counters from zero.
+
+        Jobs already planned keep their timeline; new requests and jobs follow the new scenario.
+        """
+        self.faults.load(scenario or self.faults.initial)
+        self.webhooks.time_scale = self.faults.time_scale
+
+    def command(self, request_id: str, name: str, message: str | None = None) -> Job:
+        """Drive one job by hand: ``advance`` (leave its phase now), ``complete`` (skip all its
+        remaining time and any injected end), ``fail`` or ``error`` (end it now)."""
+        job = self.jobs.get(request_id)
+        if job is None:
+            raise request_not_found(request_id)
+        if name not in ("advance", "complete", "fail", "error"):
+            raise gateway_error(
+                404,
+                "Not Found",
+                f"unknown job command {name!r}; use advance, complete, fail, error",
+            )
+        if job.status.terminal:
+            raise gateway_error(
+                409, "Conflict", f"request '{request_id}' has already ended {job.status.value}"
+            )
+        if name in ("fail", "error"):
+            status = Status.FAILED if name == "fail" else Status.ERROR
+            default = (
+                "Failed by operator command." if name == "fail" else "Error by operator command."
+            )
+            self.finish(job, status, message or default)
+            return job
+        if name == "complete" and (plan := self._plans.get(request_id)) is not None:
+            self._plans[request_id] = replace(plan, end=None)
+        if job.status is Status.QUEUED:
+            self.start_processing(job)
+            if name == "advance":
+                return job
+        if (work := self._work.get(request_id)) is not None:
+            self._deadline(job, work)
+        return job
 
     async def close(self) -> None:
         for task in list(self._tasks):

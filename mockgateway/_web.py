@@ -22,6 +22,8 @@ from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_
 from ._gateway import Gateway
 from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_key
 from ._validation import parse_generate, parse_webhook_url
+from ._web_faults import FAULT_ROUTES, with_faults
+from .faults import HEADER
 from .media import media_response, sample_response, samples_index
 
 log = logging.getLogger("mockgateway.web")
@@ -40,6 +42,9 @@ class Exchange:
     request_id: str | None = None
     model_id: str | None = None
     notes: tuple[str, ...] = ()
+    scenario: str | None = None  # selected by a mock-<name> key or X-Mock-Scenario
+    fault: str | None = None  # an injected fault, journaled as the error
+    answered: bool = True  # False when the client got no response at all (reset, empty)
 
 
 EXCHANGE: web.RequestKey[Exchange] = web.RequestKey("exchange", Exchange)
@@ -101,7 +106,7 @@ def _entry(
     url: URL,
     request_headers: Mapping[str, str],
     exchange: Exchange,
-    status: int,
+    status: int | None,
     response_headers: Mapping[str, str],
     started: float,
     finished: float,
@@ -149,6 +154,8 @@ def exchange(route: Route) -> Callable[[Handler], Handler]:
     """Wrap a handler: errors become their documented bodies, and the exchange is journaled."""
 
     def wrap(handler: Handler) -> Handler:
+        faulty = route in FAULT_ROUTES
+
         @functools.wraps(handler)
         async def run(request: web.Request) -> web.StreamResponse:
             gateway = request.app[GATEWAY]
@@ -156,7 +163,11 @@ def exchange(route: Route) -> Callable[[Handler], Handler]:
             ex = request[EXCHANGE] = Exchange()
             error: str | None = None
             try:
-                response = await handler(request)
+                headers = request.headers
+                if faulty and gateway.faults.engaged(headers.get(KEY_HEADER), headers.get(HEADER)):
+                    response = await with_faults(request, handler, gateway, ex, error_answer)
+                else:
+                    response = await handler(request)
             except ApiError as exc:
                 response = error_answer(request, exc)
             except Exception as exc:
@@ -171,11 +182,11 @@ def exchange(route: Route) -> Callable[[Handler], Handler]:
                 request.rel_url,
                 request.headers,
                 ex,
-                response.status,
-                response.headers,
+                response.status if ex.answered else None,
+                response.headers if ex.answered else {},
                 started,
                 gateway.clock.now(),
-                error,
+                error or ex.fault,
             )
             return response
 
@@ -216,9 +227,10 @@ async def generate(request: web.Request) -> web.Response:
         media_base_url=base_url(
             request, config.server.media_base_url or config.server.public_base_url
         ),
+        scenario=request[EXCHANGE].scenario,
     )
     request[EXCHANGE].request_id = job.request_id
-    request[EXCHANGE].notes += gateway.input_notes(job)
+    request[EXCHANGE].notes += gateway.input_notes(job) + gateway.plan_notes(job)
     return json_answer(
         request,
         202,
@@ -276,6 +288,7 @@ async def unknown(request: web.Request) -> web.Response:
 
 def make_app(gateway: Gateway) -> web.Application:
     from ._admin import add_admin_routes
+    from ._admin_faults import add_fault_admin_routes
 
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[GATEWAY] = gateway
@@ -285,5 +298,6 @@ def make_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/_mock/samples", samples, name="admin.samples")
     app.router.add_get("/_mock/samples/{name}", sample, name="admin.sample", allow_head=True)
     add_admin_routes(app)
+    add_fault_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", unknown, name="unknown")
     return app

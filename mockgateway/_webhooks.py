@@ -90,6 +90,7 @@ class WebhookDispatcher:
         self.journal = journal
         self._send = send
         self.deliveries: list[Delivery] = []
+        self.time_scale = 1.0  # the scenario's: multiplies every retry wait
         self._tasks: set[asyncio.Task[None]] = set()
 
     def dispatch(
@@ -127,7 +128,7 @@ class WebhookDispatcher:
             delivery.delivered = True
             return
         if delivery.attempts < self.config.max_attempts:
-            wait = backoff_delay(delivery.attempts, self.config)
+            wait = backoff_delay(delivery.attempts, self.config) * self.time_scale
             self.scheduler.call_later(wait, lambda: self._attempt(delivery))
 
     def _record(

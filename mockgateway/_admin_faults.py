@@ -1,0 +1,103 @@
+"""The operator's control of failure simulation under ``/_mock/``: the scenario and job commands.
+
+``PUT /_mock/scenario`` takes the scenario sections as JSON, or the same as TOML text
+(``Content-Type: application/toml`` or ``text/plain``); ``DELETE`` goes back to the scenario the
+gateway started with. ``POST /_mock/jobs/{request_id}/{command}`` drives one job.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ._admin import _job_view
+from ._errors import ConfigError, bad_request
+from ._web import GATEWAY, exchange, json_answer, read_body
+from .faults import FaultEngine, action_name, faults_from_mapping, faults_from_toml
+
+_TOML_TYPES = frozenset({"application/toml", "text/toml", "text/x-toml", "text/plain"})
+
+
+def scenario_view(engine: FaultEngine) -> dict[str, Any]:
+    config = engine.config
+    return {
+        "source": config.source,
+        "seed": config.scenario.seed,
+        "time_scale": config.scenario.time_scale,
+        "scenario_keys": config.scenario.keys,
+        "scenario_header": config.scenario.header,
+        "rules": [
+            {"name": r.name, "action": action_name(r.action), "scenario": r.scenario}
+            for r in config.rules
+        ],
+        "scenarios": {
+            name: (engine.builtins[name].summary if name in engine.builtins else "from the file")
+            for name in sorted(engine.scenarios)
+        },
+        "delays": {
+            "queue_polls": config.delays.queue_polls,
+            "processing_polls": config.delays.processing_polls,
+        },
+    }
+
+
+@exchange("admin")
+async def get_scenario(request: web.Request) -> web.Response:
+    return json_answer(request, 200, scenario_view(request.app[GATEWAY].faults))
+
+
+@exchange("admin")
+async def put_scenario(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    raw = await read_body(request, 1024 * 1024)
+    source = "PUT /_mock/scenario"
+    try:
+        if request.content_type in _TOML_TYPES:
+            config = faults_from_toml(raw.decode("utf-8", "replace"), source)
+        else:
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError as exc:
+                raise bad_request(f"request body is not valid JSON: {exc}") from None
+            if not isinstance(data, dict):
+                raise bad_request("request body must be a JSON object of scenario sections")
+            config = faults_from_mapping(data, source)
+    except ConfigError as exc:
+        raise bad_request(str(exc)) from None
+    gateway.set_scenario(config)
+    return json_answer(request, 200, scenario_view(gateway.faults))
+
+
+@exchange("admin")
+async def delete_scenario(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    gateway.set_scenario(None)
+    return json_answer(request, 200, scenario_view(gateway.faults))
+
+
+@exchange("admin")
+async def job_command(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    raw = await read_body(request, 64 * 1024)
+    message: str | None = None
+    if raw.strip():
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise bad_request(f"request body is not valid JSON: {exc}") from None
+        message = data.get("message") if isinstance(data, dict) else None
+        if message is not None and not isinstance(message, str):
+            raise bad_request("message must be a string")
+    job = gateway.command(request.match_info["request_id"], request.match_info["command"], message)
+    await gateway.settle()
+    return json_answer(request, 200, _job_view(job))
+
+
+def add_fault_admin_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_mock/scenario", get_scenario, name="admin.scenario")
+    r.add_put("/_mock/scenario", put_scenario, name="admin.scenario.put")
+    r.add_delete("/_mock/scenario", delete_scenario, name="admin.scenario.delete")
+    r.add_post("/_mock/jobs/{request_id}/{command}", job_command, name="admin.job.command")

@@ -1,0 +1,395 @@
+"""The scenario sections of the configuration file, as frozen values, and their reader.
+
+The sections (``[scenario]``, ``[delays]``, ``[[faults]]``, ``[rate_limits]``) live in the same
+TOML file as the core configuration and are read with the core's reader, so a bad value stops the
+gateway with an error naming the key and the file. The same structure, as JSON or as TOML text,
+replaces the scenario at runtime.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ConfigError
+from ._distributions import Distribution, Kind
+from ._ratelimit import BucketConfig
+from ._rules import (
+    ERROR_STATUSES,
+    Action,
+    Break,
+    BreakKind,
+    EndJob,
+    Family,
+    FaultRule,
+    HttpError,
+    Latency,
+    Route,
+    WebhookFault,
+    WebhookKind,
+    family_of,
+)
+
+if TYPE_CHECKING:
+    from .._config import _Reader
+
+SECTIONS = ("scenario", "delays", "faults", "rate_limits")
+PHASES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR")
+DELAY_PHASES = ("queue", "processing", "webhook", "response")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioConfig:
+    """``seed``: every random draw comes from streams seeded by it, so a run replays exactly.
+    ``time_scale``: every duration the gateway waits is multiplied by it. ``keys`` / ``header``:
+    whether ``mock-<name>`` keys and the ``X-Mock-Scenario`` header select scenarios.
+    ``retry_after``: the ``Retry-After`` seconds of the ``mock-429`` scenario."""
+
+    seed: int | str = 0
+    time_scale: float = 1.0
+    keys: bool = True
+    header: bool = True
+    retry_after: int = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseDelays:
+    """A duration per phase; None leaves the phase to the next level (model, then default)."""
+
+    queue: Distribution | None = None
+    processing: Distribution | None = None
+    webhook: Distribution | None = None
+    response: Distribution | None = None
+
+    def get(self, phase: str) -> Distribution | None:
+        value: Distribution | None = getattr(self, phase)
+        return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DelaysConfig:
+    """Phase durations, per model over the defaults. ``*_polls`` > 0: the job leaves that phase
+    after that many status polls instead of after a time."""
+
+    default: PhaseDelays = field(default_factory=PhaseDelays)
+    models: tuple[tuple[str, PhaseDelays], ...] = ()
+    queue_polls: int = 0
+    processing_polls: int = 0
+
+    def for_model(self, model: str | None, phase: str) -> Distribution | None:
+        for model_id, delays in self.models:
+            if model_id == model and (found := delays.get(phase)) is not None:
+                return found
+        return self.default.get(phase)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitsConfig:
+    """Token buckets per route (per key), and a cap on a key's non-terminal jobs (0: none)."""
+
+    routes: tuple[tuple[str, BucketConfig], ...] = ()
+    concurrent_jobs: int = 0
+    concurrent_retry_after: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultsConfig:
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    delays: DelaysConfig = field(default_factory=DelaysConfig)
+    rules: tuple[FaultRule, ...] = ()
+    rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
+    source: str = "<defaults>"
+
+
+# reading ---------------------------------------------------------------------------------------
+
+
+def read_faults(root: _Reader) -> FaultsConfig:
+    """Read the scenario sections from a root reader (marking them used)."""
+    return FaultsConfig(
+        scenario=_read_scenario(root.sub("scenario")),
+        delays=_read_delays(root.sub("delays")),
+        rules=_read_rules(root.tables("faults")),
+        rate_limits=_read_rate_limits(root.sub("rate_limits")),
+        source=root.source,
+    )
+
+
+def faults_from_mapping(data: Mapping[str, Any], source: str) -> FaultsConfig:
+    """A scenario alone (only the scenario sections), e.g. the JSON body of PUT /_mock/scenario."""
+    from .._config import _Reader
+
+    root = _Reader(data, "", source)
+    config = read_faults(root)
+    root.finish()
+    return config
+
+
+def faults_from_toml(text: str, source: str) -> FaultsConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=source) from None
+    return faults_from_mapping(data, source)
+
+
+def _read_scenario(r: _Reader) -> ScenarioConfig:
+    seed = r.get("seed", (int, str), 0)
+    config = ScenarioConfig(
+        seed=seed,
+        time_scale=r.number("time_scale", 1.0, minimum=0.0),
+        keys=r.get("keys", bool, True),
+        header=r.get("header", bool, True),
+        retry_after=r.integer("retry_after", 2, minimum=1),
+    )
+    r.finish()
+    return config
+
+
+def _read_phase_delays(r: _Reader, *, allow: tuple[str, ...] = ()) -> PhaseDelays:
+    values = {phase: read_distribution(r, phase) for phase in DELAY_PHASES}
+    r.finish(frozenset(allow))
+    return PhaseDelays(**values)
+
+
+def _read_delays(r: _Reader) -> DelaysConfig:
+    default = _read_phase_delays(r, allow=("models", "polls"))
+    models_reader = r.sub("models")
+    models = tuple(
+        (model_id, _read_phase_delays(models_reader.sub(model_id)))
+        for model_id in models_reader.table
+    )
+    polls = r.sub("polls")
+    config = DelaysConfig(
+        default=default,
+        models=models,
+        queue_polls=polls.integer("queue", 0),
+        processing_polls=polls.integer("processing", 0),
+    )
+    polls.finish()
+    return config
+
+
+def read_distribution(r: _Reader, key: str) -> Distribution | None:
+    """A duration: a number of seconds, or a table ``{kind = "uniform", low = 1, high = 3}``."""
+    raw = r.get(key, (int, float, dict), None)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        return Distribution.fixed(r.number(key, 0.0))
+    t = r.sub(key)
+    kind: Kind = t.choice("kind", Kind, Kind.FIXED)
+    maximum = t.number("max", 0.0) if "max" in t.table else None
+    if kind is Kind.FIXED:
+        dist = Distribution(kind=kind, seconds=_required_number(t, "seconds"))
+    elif kind is Kind.UNIFORM:
+        low, high = _required_number(t, "low"), _required_number(t, "high")
+        if high < low:
+            raise t.error("high", f"must be at least low ({low:g}), got {high:g}")
+        dist = Distribution(kind=kind, low=low, high=high)
+    elif kind is Kind.NORMAL:
+        dist = Distribution(
+            kind=kind, mean=_required_number(t, "mean"), stddev=_required_number(t, "stddev")
+        )
+    else:
+        mu = _required_number(t, "mu", minimum=float("-inf"))
+        dist = Distribution(kind=kind, mu=mu, sigma=_required_number(t, "sigma"))
+    t.finish()
+    return dist if maximum is None else replace(dist, maximum=maximum)
+
+
+def _required_number(r: _Reader, key: str, *, minimum: float = 0.0) -> float:
+    if key not in r.table:
+        raise r.error(key, "is required for this kind of distribution")
+    return r.number(key, 0.0, minimum=minimum)
+
+
+def _strings(r: _Reader, key: str) -> tuple[str, ...]:
+    raw: str | list[Any] = r.get(key, (str, list), [])
+    items = [raw] if isinstance(raw, str) else raw
+    if not all(isinstance(item, str) and item for item in items):
+        raise r.error(key, "expected a non-empty string or an array of them")
+    return tuple(items)
+
+
+def _choices(
+    r: _Reader, key: str, options: tuple[str, ...], *, upper: bool = False
+) -> tuple[str, ...]:
+    values = _strings(r, key)
+    normal = tuple(v.upper() if upper else v.lower() for v in values)
+    for value, shown in zip(normal, values, strict=True):
+        if value not in options:
+            names = ", ".join(repr(o) for o in options)
+            raise r.error(key, f"must be one of {names}, got {shown!r}")
+    return normal
+
+
+_ACTION_PARAMS = frozenset(
+    {
+        "status",
+        "message",
+        "retry_after",
+        "replenish_seconds",
+        "at",
+        "seconds",
+        "chunks",
+        "fraction",
+        "processed",
+        "copies",
+    }
+)
+ACTIONS = (
+    "http_error",
+    "fail",
+    "error",
+    "latency",
+    "reset",
+    "empty",
+    "truncate",
+    "malformed",
+    "dribble",
+    "webhook_drop",
+    "webhook_delay",
+    "webhook_duplicate",
+    "webhook_reorder",
+)
+
+
+def _read_action(r: _Reader, action: str) -> Action:
+    if action == "http_error":
+        if "status" not in r.table:
+            raise r.error("status", "is required for action 'http_error'")
+        status = r.integer("status", 500)
+        if status not in ERROR_STATUSES:
+            options = ", ".join(str(s) for s in ERROR_STATUSES)
+            raise r.error("status", f"must be one of {options}, got {status}")
+        message = r.get("message", str, "") or None
+        if message is not None and status not in (400, 500, 503):
+            raise r.error("message", f"the {status} body is fixed by the contract; drop message")
+        return HttpError(
+            status=status,
+            message=message,
+            retry_after=r.integer("retry_after", 1, minimum=1),
+            replenish_seconds=r.integer("replenish_seconds", 3600),
+        )
+    if action in ("fail", "error"):
+        at = _choices(r, "at", ("QUEUED", "PROCESSING"), upper=True) or ("PROCESSING",)
+        if len(at) != 1:
+            raise r.error("at", "expected one phase")
+        default = (
+            "The model could not process the inputs."
+            if action == "fail"
+            else "Internal system error."
+        )
+        return EndJob(
+            status="FAILED" if action == "fail" else "ERROR",
+            at=at[0],
+            message=r.get("message", str, default) or default,
+        )
+    if action in ("latency", "webhook_delay"):
+        delay = read_distribution(r, "seconds")
+        if delay is None:
+            raise r.error("seconds", f"is required for action {action!r}")
+        if action == "latency":
+            return Latency(delay=delay)
+        return WebhookFault(kind=WebhookKind.DELAY, delay=delay)
+    if action == "webhook_duplicate":
+        return WebhookFault(kind=WebhookKind.DUPLICATE, copies=r.integer("copies", 2, minimum=2))
+    if action in ("webhook_drop", "webhook_reorder"):
+        return WebhookFault(kind=WebhookKind(action.removeprefix("webhook_")))
+    kind = BreakKind(action)
+    if kind is BreakKind.DRIBBLE:
+        if "seconds" not in r.table:
+            raise r.error("seconds", "is required for action 'dribble'")
+        return Break(
+            kind=kind,
+            seconds=r.number("seconds", 1.0),
+            chunks=r.integer("chunks", 10, minimum=1),
+        )
+    if kind is BreakKind.TRUNCATE:
+        fraction = r.number("fraction", 0.5)
+        if not 0.0 <= fraction < 1.0:
+            raise r.error("fraction", f"must be at least 0 and below 1, got {fraction:g}")
+        return Break(kind=kind, fraction=fraction)
+    if kind is BreakKind.MALFORMED:
+        return Break(kind=kind)
+    return Break(kind=kind, processed=r.get("processed", bool, False))
+
+
+def _read_rule(r: _Reader) -> FaultRule:
+    action_name = r.get("action", str, "")
+    if action_name not in ACTIONS:
+        options = ", ".join(repr(a) for a in ACTIONS)
+        raise r.error("action", f"must be one of {options}, got {action_name!r}")
+    action = _read_action(r, action_name)
+    for key in r.table:
+        if key in _ACTION_PARAMS and key not in r.used:
+            raise r.error(key, f"is not used by action {action_name!r}")
+    family = family_of(action)
+    routes = frozenset(Route(v) for v in _choices(r, "route", tuple(Route)))
+    allowed = {
+        Family.REQUEST: {Route.GENERATE, Route.STATUS, Route.MEDIA},
+        Family.JOB: {Route.GENERATE},
+        Family.WEBHOOK: {Route.WEBHOOK},
+    }[family]
+    if routes - allowed:
+        names = ", ".join(sorted(allowed))
+        raise r.error("route", f"action {action_name!r} applies to route {names} only")
+    phases = frozenset(_choices(r, "phase", PHASES, upper=True))
+    if phases and family is Family.JOB:
+        raise r.error("phase", "a job's end is chosen with 'at' (QUEUED or PROCESSING)")
+    nth_raw: int | list[Any] = r.get("nth", (int, list), [])
+    nth = [nth_raw] if isinstance(nth_raw, int) else nth_raw
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in nth):
+        raise r.error("nth", "expected a count from 1, or an array of them")
+    probability = r.number("probability", 1.0)
+    if probability > 1.0:
+        raise r.error("probability", f"must be between 0 and 1, got {probability:g}")
+    scenario = r.get("scenario", str, "") or None
+    rule = FaultRule(
+        name=r.get("name", str, "") or r.prefix,
+        action=action,
+        routes=routes,
+        keys=frozenset(_strings(r, "key")),
+        models=frozenset(_strings(r, "model")),
+        phases=phases,
+        nth=frozenset(nth),
+        probability=probability,
+        scenario=scenario.removeprefix("mock-") if scenario else None,
+    )
+    r.finish()
+    return rule
+
+
+def _read_rules(rows: list[_Reader]) -> tuple[FaultRule, ...]:
+    rules: list[FaultRule] = []
+    for row in rows:
+        rule = _read_rule(row)
+        if any(r.name == rule.name for r in rules):
+            raise row.error("name", f"{rule.name!r} is already the name of another rule")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _read_rate_limits(r: _Reader) -> RateLimitsConfig:
+    routes: list[tuple[str, BucketConfig]] = []
+    for route in (Route.GENERATE, Route.STATUS, Route.MEDIA):
+        if route.value not in r.table:
+            continue
+        b = r.sub(route.value)
+        if "rate" not in b.table:
+            raise b.error("rate", "is required (tokens per second)")
+        rate = b.number("rate", 1.0, minimum=1e-9)
+        routes.append(
+            (route.value, BucketConfig(rate=rate, burst=b.integer("burst", 1, minimum=1)))
+        )
+        b.finish()
+    config = RateLimitsConfig(
+        routes=tuple(routes),
+        concurrent_jobs=r.integer("concurrent_jobs", 0),
+        concurrent_retry_after=r.integer("concurrent_retry_after", 5, minimum=1),
+    )
+    r.finish()
+    return config

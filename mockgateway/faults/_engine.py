@@ -1,0 +1,252 @@
+"""The fault engine: decides, from the scenario, what happens to each request, job and webhook.
+
+Pure and synchronous: callers pass what they know (route, key, model, phase, the gateway time)
+and get a value back; the aiohttp edge and the gateway act on it. Every random draw comes from a
+stream seeded by ``seed`` and a stream name (one per delay phase, one per rule, named after the
+rule), so the same seed and the same sequence of requests give the same outcomes, and how often
+one rule draws never shifts the draws of another.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .._errors import ApiError, bad_request, rate_limited
+from ._builtin import KEY_PREFIX, BuiltinScenario, builtin_scenarios
+from ._config import FaultsConfig
+from ._distributions import Distribution
+from ._ratelimit import RateLimiter
+from ._rules import (
+    Break,
+    Context,
+    EndJob,
+    Family,
+    FaultRule,
+    HttpError,
+    Latency,
+    Route,
+    WebhookFault,
+    WebhookKind,
+    matches,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestDecision:
+    """What to do with one HTTP exchange: wait ``latency`` gateway seconds, then answer ``error``
+    or break the connection as ``brk`` (or, with neither, answer normally)."""
+
+    latency: float = 0.0
+    error: ApiError | None = None
+    brk: Break | None = None
+    fired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPlan:
+    """A job's timeline: phase durations (None: it waits for polls) and how it ends."""
+
+    queue_seconds: float | None
+    processing_seconds: float | None
+    end: EndJob | None = None
+    scenario: str | None = None
+    fired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookPlan:
+    """One webhook delivery: dropped, or sent ``copies`` times after ``delay`` gateway seconds;
+    ``reorder``: held until the job ends, then sent newest first."""
+
+    drop: bool = False
+    delay: float = 0.0
+    copies: int = 1
+    reorder: bool = False
+    fired: tuple[str, ...] = ()
+
+
+class FaultEngine:
+    def __init__(
+        self,
+        config: FaultsConfig | None = None,
+        *,
+        queue_seconds: float = 1.0,
+        processing_seconds: float = 2.0,
+    ) -> None:
+        self._base = {
+            "queue": Distribution.fixed(queue_seconds),
+            "processing": Distribution.fixed(processing_seconds),
+        }
+        self.initial = config or FaultsConfig()
+        self.load(self.initial)
+
+    # scenario ---------------------------------------------------------------------------------
+
+    def load(self, config: FaultsConfig) -> None:
+        """Use ``config`` from now on, with fresh counters, buckets and random streams."""
+        self.config = config
+        self.builtins: dict[str, BuiltinScenario] = builtin_scenarios(config.scenario.retry_after)
+        builtin_rules = tuple(r for s in self.builtins.values() for r in s.rules)
+        self.rules: tuple[FaultRule, ...] = config.rules + builtin_rules
+        self.scenarios = frozenset(self.builtins) | {
+            r.scenario for r in config.rules if r.scenario is not None
+        }
+        self.limiter = RateLimiter(dict(config.rate_limits.routes))
+        self.limited = bool(config.rate_limits.routes)
+        delays = config.delays
+        # nothing to decide for a request that selected no scenario: the hot path skips the engine
+        self.quiet = (
+            not self.limited
+            and not any(r.family is Family.REQUEST and r.scenario is None for r in config.rules)
+            and all(d.response is None for d in (delays.default, *(m for _, m in delays.models)))
+        )
+        self.poll_driven = bool(delays.queue_polls or delays.processing_polls)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start of the run: counters to zero, streams reseeded, buckets full."""
+        self._counts = [0] * len(self.rules)
+        self._streams: dict[str, random.Random] = {}
+        self.limiter.clear()
+
+    @property
+    def time_scale(self) -> float:
+        return self.config.scenario.time_scale
+
+    def scale(self, seconds: float) -> float:
+        return seconds * self.config.scenario.time_scale
+
+    def stream(self, name: str) -> random.Random:
+        rng = self._streams.get(name)
+        if rng is None:
+            rng = self._streams[name] = random.Random(f"{self.config.scenario.seed}/{name}")
+        return rng
+
+    def engaged(self, key: str | None, header: str | None) -> bool:
+        """Whether a request with this key and X-Mock-Scenario header needs the engine at all.
+
+        False is the hot path: no rule, delay or limit could apply, so the edge skips the engine.
+        """
+        return (
+            not self.quiet or header is not None or (key is not None and key.startswith(KEY_PREFIX))
+        )
+
+    def scenario_of(self, key: str | None, header: str | None) -> str | None:
+        """The scenario a request selected: its ``X-Mock-Scenario`` header, else its key."""
+        settings = self.config.scenario
+        if header is not None and settings.header:
+            name = header.strip().removeprefix(KEY_PREFIX)
+            if name not in self.scenarios:
+                known = ", ".join(sorted(self.scenarios))
+                raise bad_request(
+                    f"X-Mock-Scenario names an unknown scenario {header!r}; known: {known}"
+                )
+            return name
+        if key is not None and settings.keys and key.startswith(KEY_PREFIX):
+            name = key.removeprefix(KEY_PREFIX)
+            if name in self.scenarios:
+                return name
+        return None
+
+    # decisions --------------------------------------------------------------------------------
+
+    def _fires(self, index: int, rule: FaultRule, ctx: Context) -> bool:
+        if not matches(rule, ctx):
+            return False
+        self._counts[index] += 1
+        if rule.nth and self._counts[index] not in rule.nth:
+            return False
+        if rule.probability >= 1.0:
+            return True
+        return self.stream(f"rule/{rule.name}").random() < rule.probability
+
+    def _fired(self, family: Family, ctx: Context) -> list[tuple[int, FaultRule]]:
+        return [
+            (i, rule)
+            for i, rule in enumerate(self.rules)
+            if rule.family is family and self._fires(i, rule, ctx)
+        ]
+
+    def _draw(self, phase: str, model: str | None) -> float:
+        dist = self.config.delays.for_model(model, phase) or self._base.get(phase)
+        if dist is None:
+            return 0.0
+        return self.scale(dist.sample(self.stream(f"delay/{phase}")))
+
+    def on_request(self, ctx: Context) -> RequestDecision:
+        """Evaluate every request rule in order (all count); the first error or break wins."""
+        latency = self._draw("response", ctx.model)
+        error: ApiError | None = None
+        brk: Break | None = None
+        fired: list[str] = []
+        for _, rule in self._fired(Family.REQUEST, ctx):
+            action = rule.action
+            if isinstance(action, Latency):
+                latency += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
+            elif error is None and brk is None:
+                if isinstance(action, HttpError):
+                    error = action.api_error()
+                elif isinstance(action, Break):
+                    brk = Break(
+                        kind=action.kind,
+                        seconds=self.scale(action.seconds),
+                        chunks=action.chunks,
+                        fraction=action.fraction,
+                        processed=action.processed,
+                    )
+            else:
+                continue
+            fired.append(rule.name)
+        return RequestDecision(latency=latency, error=error, brk=brk, fired=tuple(fired))
+
+    def plan_job(self, key: str, model: str, scenario: str | None) -> JobPlan:
+        """A new job's phase durations and, if a job rule fires, how it ends."""
+        delays = self.config.delays
+        queue = None if delays.queue_polls else self._draw("queue", model)
+        processing = None if delays.processing_polls else self._draw("processing", model)
+        ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
+        fired = self._fired(Family.JOB, ctx)
+        end = next((r.action for _, r in fired if isinstance(r.action, EndJob)), None)
+        return JobPlan(
+            queue_seconds=queue,
+            processing_seconds=processing,
+            end=end,
+            scenario=scenario,
+            fired=tuple(r.name for _, r in fired[:1]),
+        )
+
+    def plan_webhook(self, key: str, model: str, phase: str, scenario: str | None) -> WebhookPlan:
+        """One delivery: every webhook rule that fires applies (a drop overrides the rest)."""
+        delay = self._draw("webhook", model)
+        ctx = Context(route=Route.WEBHOOK, key=key, model=model, phase=phase, scenario=scenario)
+        drop = reorder = False
+        copies = 1
+        fired: list[str] = []
+        for _, rule in self._fired(Family.WEBHOOK, ctx):
+            action = rule.action
+            assert isinstance(action, WebhookFault)
+            fired.append(rule.name)
+            if action.kind is WebhookKind.DROP:
+                drop = True
+            elif action.kind is WebhookKind.DELAY:
+                delay += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
+            elif action.kind is WebhookKind.DUPLICATE:
+                copies = max(copies, action.copies)
+            else:
+                reorder = True
+        return WebhookPlan(
+            drop=drop, delay=delay, copies=copies, reorder=reorder, fired=tuple(fired)
+        )
+
+    def rate_limit(self, key: str, route: str, now: float) -> ApiError | None:
+        """The API-management 429 when the key's bucket for ``route`` is empty."""
+        wait = self.limiter.take(key, route, now)
+        return None if wait is None else rate_limited(wait)
+
+    def concurrency_limit(self, active_jobs: int) -> ApiError | None:
+        """The 429 when a key already has the configured number of non-terminal jobs."""
+        limits = self.config.rate_limits
+        if limits.concurrent_jobs and active_jobs >= limits.concurrent_jobs:
+            return rate_limited(limits.concurrent_retry_after)
+        return None
