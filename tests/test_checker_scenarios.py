@@ -108,3 +108,44 @@ def test_plugin_marker_scenario_reaches_the_gateway(pytester: pytest.Pytester) -
     result.stdout.fnmatch_lines(
         ["*ContractViolation: the client broke the contract: retry-after-429"]
     )
+
+
+def test_plugin_scenario_set_at_runtime_lasts_one_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_runtime="""
+        import json, time, urllib.request, urllib.error
+
+        BODY = json.dumps({"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3"})
+        FLAKY = {"faults": [{"name": "first submit fails", "route": "generate", "nth": [1],
+                             "action": "http_error", "status": 500}]}
+
+        def submit(gw):
+            req = urllib.request.Request(gw.generate_url, data=BODY.encode(), headers=gw.headers)
+            try:
+                return urllib.request.urlopen(req).status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        def test_retries_at_once(mock_gateway):
+            mock_gateway.set_scenario(FLAKY)
+            assert submit(mock_gateway) == 500
+            assert submit(mock_gateway) == 202
+
+        def test_backs_off(mock_gateway):
+            mock_gateway.set_scenario(FLAKY)
+            assert submit(mock_gateway) == 500
+            time.sleep(mock_gateway.real_seconds(1.5))
+            assert submit(mock_gateway) == 202
+
+        def test_next_test_has_no_scenario(mock_gateway):
+            assert submit(mock_gateway) == 202
+        """
+    )
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ContractViolation: the client broke the contract: backoff-after-5xx",
+            "*first retry came * s after a 500; it should have waited at least 1.000 s",
+        ]
+    )

@@ -11,6 +11,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock, ClockMode
@@ -100,6 +101,25 @@ class MockGateway:
         value = _Decimal(str(amount))
         self.threaded.run(lambda: gateway.set_balance(key or self.api_key, value))
 
+    def set_scenario(self, scenario: Mapping[str, Any] | str | Path | None) -> None:
+        """Change the gateway's scenario for the rest of this test.
+
+        A mapping shaped like the scenario sections of a configuration file
+        (``{"faults": [...], "delays": {...}}``), a TOML file holding them, or None for the
+        scenario the gateway started with. The next test starts from that one again.
+        """
+        from ..faults import faults_from_mapping, faults_from_toml
+
+        if scenario is None:
+            loaded = None
+        elif isinstance(scenario, Mapping):
+            loaded = faults_from_mapping(scenario, "mock_gateway.set_scenario")
+        else:
+            path = Path(scenario)
+            loaded = faults_from_toml(path.read_text(encoding="utf-8"), str(path))
+        gateway = self.threaded.gateway
+        self.threaded.run(lambda: gateway.set_scenario(loaded))
+
     def journal(self) -> list[JournalEntry]:
         gateway = self.threaded.gateway
         return self.threaded.run(lambda: list(gateway.journal))
@@ -162,7 +182,13 @@ class GatewaySession:
         self.used += 1
         if wish.own_config is None:
             threaded = self.shared()
-            threaded.run(threaded.gateway.reset)
+            gateway = threaded.gateway
+
+            def fresh() -> None:
+                gateway.set_scenario(None)  # undo a scenario an earlier test set at runtime
+                gateway.reset()
+
+            threaded.run(fresh)
             yield MockGateway(threaded, wish.api_key, wish.scenario, wish.check, wish.settings)
             return
         from .._server import serve_in_thread
