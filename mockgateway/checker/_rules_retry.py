@@ -34,6 +34,8 @@ def retry_after_seconds(entry: JournalEntry) -> float | None:
 
 def _retry_after(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
     for client, entries in view.by_client.items():
+        limited = 0
+        hasty: list[tuple[JournalEntry, JournalEntry, float, float]] = []
         for i, e in enumerate(entries):
             if e.status != 429:
                 continue
@@ -43,14 +45,23 @@ def _retry_after(view: JournalView, settings: CheckerSettings) -> Iterator[Findi
             following = next((n for n in entries[i + 1 :] if n.started_at >= e.finished_at), None)
             if following is None:
                 continue
+            limited += 1
             waited = following.started_at - e.finished_at
             if waited < wait - settings.tolerance:
-                yield Finding(
-                    f"sent its next request {waited:.3f} s after a 429 that asked for "
-                    f"Retry-After: {wait:g}",
-                    (e, following),
-                    client,
-                )
+                hasty.append((e, following, waited, wait))
+        if not hasty:
+            continue
+        soonest = min(hasty, key=lambda h: h[2])
+        cited: dict[int, JournalEntry] = {}
+        for e, following, _, _ in hasty:
+            cited.setdefault(e.seq, e)
+            cited.setdefault(following.seq, following)
+        yield Finding(
+            f"after {len(hasty)} of {limited} answers 429 it sent its next request too soon: "
+            f"as soon as {soonest[2]:.3f} s after a 429 that asked for Retry-After: {soonest[3]:g}",
+            tuple(sorted(cited.values(), key=lambda x: x.started_at)[:8]),
+            client,
+        )
 
 
 def _fingerprint(entry: JournalEntry) -> tuple[str, str, str]:
