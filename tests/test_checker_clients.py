@@ -107,3 +107,36 @@ def test_careful_shell_client_breaks_nothing() -> None:
 def test_careless_shell_client_breaks_exactly_its_rule(rule_id: str) -> None:
     verdict = judge([*SH, rule_id])
     assert verdict.broken_rules == (rule_id,), verdict.violations
+
+
+def test_a_402_set_up_through_the_admin_api_catches_a_hammering_client() -> None:
+    import json
+    import os
+    import subprocess
+    import urllib.request
+
+    from mockgateway import serve_in_thread
+    from mockgateway.checker import check
+    from mockgateway.checker._run import client_env, run_client
+
+    config = config_from_mapping({"clock": {"mode": "scaled", "speed": SPEED}})
+    with serve_in_thread(config) as gw:
+        put = urllib.request.Request(
+            f"{gw.url}/_mock/wallets/broke-0402",
+            data=json.dumps({"balance": "0"}).encode(),
+            method="PUT",
+        )
+        with urllib.request.urlopen(put) as resp:
+            assert json.load(resp)["balance"] == "0.00"
+        env = client_env(gw.url, "broke-0402", SPEED, os.environ)
+        for careless, expected in (
+            (None, ()),
+            ("resubmit-after-rejection", ("resubmit-after-rejection",)),
+        ):
+            gw.run(gw.gateway.journal.clear)
+            command = PY if careless is None else [*PY, "--careless", careless]
+            run = run_client(command, env, timeout=60, stderr=subprocess.DEVNULL)
+            assert run.exit_code == 2  # refused: no money
+            entries = gw.run(lambda: list(gw.gateway.journal))
+            assert {e.status for e in entries if e.route == "generate"} == {402}
+            assert check(entries).broken_rules == expected
