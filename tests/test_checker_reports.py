@@ -166,3 +166,22 @@ def test_settings_errors_name_key_and_file(table: dict[str, object], message: st
     with pytest.raises(ConfigError) as err:
         settings_from_mapping(table, source="f.toml", known_rules=RULE_IDS)
     assert str(err.value).startswith(message)
+
+
+def test_reports_survive_text_no_xml_or_terminal_can_carry() -> None:
+    j = JournalBuilder()
+    j.generate(0, body=dict(GOOD_BODY, **{"pro\x00mpt": 1, "\ud800x": 2}))
+    j.poll(5, "COMPLETED")
+    j.media(5.1)
+    verdict = check(j.entries)
+    assert verdict.broken_rules == ("generate-undocumented-field",)
+    root = assert_junit_shape(to_junit_xml(verdict))
+    out = next(
+        c for c in root.iter("testcase") if c.attrib["name"] == "generate-undocumented-field"
+    )
+    assert "pro\\x00mpt" in (out.findtext("system-out") or "")
+    text = render_text(verdict)
+    assert "pro\x00mpt" in text  # the text verdict shows it as sent
+    assert "\\ud800x" in text
+    text.encode("utf-8")
+    assert json.loads(to_json(verdict))["summary"]["warnings"] == 1

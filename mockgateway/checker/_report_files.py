@@ -9,6 +9,7 @@ that ends in ``<error>`` when the client failed.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -18,6 +19,13 @@ from ._model import RuleResult, Severity, Verdict
 from ._report_text import format_result
 
 SUITE_NAME = "mockgateway.contract"
+# Characters XML 1.0 cannot carry at all; client-sent text (headers, bodies) may hold them.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with each character XML cannot carry shown as ``\\xNN``."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def to_json(verdict: Verdict) -> str:
@@ -41,11 +49,11 @@ def _testcase(parent: ET.Element, result: RuleResult, origin: float | None) -> t
         first = result.violations[0].message
         more = len(result.violations) - 1
         message = f"{rule.id}: {first}" + (f" (and {more} more)" if more else "")
-        failure = ET.SubElement(case, "failure", {"message": message, "type": rule.id})
-        failure.text = text
+        failure = ET.SubElement(case, "failure", {"message": xml_safe(message), "type": rule.id})
+        failure.text = xml_safe(text)
         return 1, 0
     out = ET.SubElement(case, "system-out")
-    out.text = text
+    out.text = xml_safe(text)
     return 0, 0
 
 
@@ -67,7 +75,7 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
         ("warnings", str(verdict.count(Severity.WARNING))),
         ("infos", str(verdict.count(Severity.INFO))),
     ):
-        ET.SubElement(props, "property", {"name": name, "value": value})
+        ET.SubElement(props, "property", {"name": name, "value": xml_safe(value)})
     failures = skipped = errors = 0
     for result in verdict.results:
         f, s = _testcase(suite, result, verdict.origin)
@@ -83,8 +91,10 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
         )
         if run.failed:
             errors += 1
-            err = ET.SubElement(case, "error", {"message": run.describe(), "type": "client"})
-            err.text = run.describe()
+            err = ET.SubElement(
+                case, "error", {"message": xml_safe(run.describe()), "type": "client"}
+            )
+            err.text = xml_safe(run.describe())
     counts = {
         "tests": str(tests),
         "failures": str(failures),

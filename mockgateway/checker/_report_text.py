@@ -65,4 +65,6 @@ def render_text(verdict: Verdict) -> str:
     lines.append("rules that held: " + (", ".join(held) if held else "none"))
     if off:
         lines.append("rules disabled: " + ", ".join(off))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # client-sent text may hold lone surrogates, which no terminal or file encoding accepts
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
