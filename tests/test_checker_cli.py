@@ -158,3 +158,26 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("key-header  [error, doc]\n    Every gateway request carries")
     assert "retry-after-429  [error, recommendation]" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"started_at": "soon"}, "entry 0: started_at must be a number, got 'soon'"),
+        ({"status": "200"}, "entry 0: status must be a whole number or null, got '200'"),
+        ({"headers": ["x"]}, "entry 0: headers must be an object of strings"),
+        ({"route": 5}, "entry 0: route must be a string, got 5"),
+        ({"key": 1234}, "entry 0: key must be a string or null, got 1234"),
+        ({"colour": "red"}, "JournalEntry.__init__() got an unexpected keyword argument 'colour'"),
+    ],
+)
+def test_a_malformed_saved_journal_is_named_not_a_traceback(
+    change: dict[str, object], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = {"seq": 1, "kind": "request", "route": "status", "method": "GET", "url": "http://h/",
+             "path": "/", "headers": {}, "started_at": 1.0, "finished_at": 2.0, "status": 200}  # fmt: skip
+    entry.update(change)
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps({"entries": [entry]}))
+    assert main(["check", "--journal", str(path)]) == 2
+    assert f"{path}: not a saved journal: {message}" in capsys.readouterr().err

@@ -161,4 +161,37 @@ def judge_saved(path: str | Path, settings: CheckerSettings | None = None) -> Ve
         raise ConfigError(f"cannot read journal: {exc.strerror}", source=str(path)) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"not a saved journal: {exc}", source=str(path)) from None
+    for i, entry in enumerate(entries):
+        problem = _malformed(entry)
+        if problem:
+            raise ConfigError(f"not a saved journal: entry {i}: {problem}", source=str(path))
     return check(entries, settings)
+
+
+def _malformed(entry: JournalEntry) -> str | None:
+    """What is wrong with an entry read from a file, as far as the rules rely on it."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if not isinstance(entry.seq, int) or isinstance(entry.seq, bool):
+        return f"seq must be a whole number, got {entry.seq!r}"
+    for name in ("started_at", "finished_at"):
+        if not number(getattr(entry, name)):
+            return f"{name} must be a number, got {getattr(entry, name)!r}"
+    if entry.status is not None and not (isinstance(entry.status, int) and number(entry.status)):
+        return f"status must be a whole number or null, got {entry.status!r}"
+    for name in ("headers", "response_headers"):
+        value = getattr(entry, name)
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            return f"{name} must be an object of strings"
+    for name in ("kind", "route", "method", "url", "path"):
+        if not isinstance(getattr(entry, name), str):
+            return f"{name} must be a string, got {getattr(entry, name)!r}"
+    for name in ("key", "request_id", "error", "body_sha256"):
+        value = getattr(entry, name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} must be a string or null, got {value!r}"
+    return None
