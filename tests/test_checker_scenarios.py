@@ -149,3 +149,18 @@ def test_plugin_scenario_set_at_runtime_lasts_one_test(pytester: pytest.Pytester
             "*first retry came * s after a 500; it should have waited at least 1.000 s",
         ]
     )
+
+
+def test_plugin_scenario_errors_name_the_key(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_bad_scenario="""
+        import pytest
+        from mockgateway import MockGatewayError
+
+        def test_bad(mock_gateway):
+            with pytest.raises(MockGatewayError, match="faults.0..status"):
+                mock_gateway.set_scenario({"faults": [{"action": "http_error", "status": 418}]})
+        """
+    )
+    result = pytester.runpytest("-p", "mockgateway.pytest_plugin")
+    result.assert_outcomes(passed=1)

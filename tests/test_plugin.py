@@ -314,3 +314,28 @@ def test_a_test_failing_on_its_own_keeps_its_failure_and_is_still_summarised(
     )
     assert "ContractViolation" not in result.stdout.str()
     assert '<property name="mockgateway" value="poll-interval (error)"' in junit.read_text()
+
+
+def test_a_wallet_top_up_through_the_fixture_counts_as_a_change(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_topup="""
+        from client_helpers import submit
+
+        def test_top_up_then_resubmit(mock_gateway):
+            mock_gateway.set_balance("0")
+            assert submit(mock_gateway)[0] == 402
+            mock_gateway.set_balance("25.00")
+            assert submit(mock_gateway)[0] == 202
+            assert [e.method for e in mock_gateway.journal() if e.route == "admin"] == ["PUT", "PUT"]
+
+        def test_resubmit_without_a_change(mock_gateway):
+            mock_gateway.set_balance("0")
+            assert submit(mock_gateway)[0] == 402
+            assert submit(mock_gateway)[0] == 402
+        """
+    )
+    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ContractViolation: the client broke the contract: resubmit-after-rejection"]
+    )

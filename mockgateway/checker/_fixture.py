@@ -8,6 +8,7 @@ gateway for a test whose marker (:mod:`._marker`) asks for its own configuration
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock, ClockMode
-from .._errors import ContractViolation
+from .._errors import ContractViolation, MockGatewayError
 from .._journal import KEY_HEADER, JournalEntry
 from ._engine import check
 from ._marker import PluginOptions, config_with_clock, read_marker
@@ -23,6 +24,8 @@ from ._model import Severity, Verdict
 from ._report_text import render_text
 from ._run import CheckSetup, client_env, load_setup
 from ._settings import CheckerSettings
+
+_JSON = "application/json"
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -94,31 +97,47 @@ class MockGateway:
         """Move a manual clock and settle what became due."""
         return self.threaded.advance(seconds)
 
-    def set_balance(self, amount: str | int | Decimal, key: str | None = None) -> None:
-        from decimal import Decimal as _Decimal
+    def _admin(self, method: str, path: str, body: bytes | None, content_type: str) -> Any:
+        """One call to the admin API over HTTP, so the change is journaled like an operator's."""
+        import urllib.error
+        import urllib.request
 
-        gateway = self.threaded.gateway
-        value = _Decimal(str(amount))
-        self.threaded.run(lambda: gateway.set_balance(key or self.api_key, value))
+        request = urllib.request.Request(
+            f"{self.url}/_mock/{path}",
+            data=body,
+            method=method,
+            headers={"Content-Type": content_type},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            answer = json.loads(err.read() or b"{}")
+            raise MockGatewayError(
+                f"{method} /_mock/{path}: {err.code} {answer.get('message', '')}"
+            ) from None
+
+    def set_balance(self, amount: str | int | Decimal, key: str | None = None) -> None:
+        """Set a wallet (this test's key by default) through the admin API."""
+        from urllib.parse import quote
+
+        body = json.dumps({"balance": str(amount)}).encode()
+        self._admin("PUT", f"wallets/{quote(key or self.api_key, safe='')}", body, _JSON)
 
     def set_scenario(self, scenario: Mapping[str, Any] | str | Path | None) -> None:
-        """Change the gateway's scenario for the rest of this test.
+        """Change the gateway's scenario for the rest of this test, through the admin API.
 
         A mapping shaped like the scenario sections of a configuration file
         (``{"faults": [...], "delays": {...}}``), a TOML file holding them, or None for the
         scenario the gateway started with. The next test starts from that one again.
         """
-        from ..faults import faults_from_mapping, faults_from_toml
-
         if scenario is None:
-            loaded = None
+            self._admin("DELETE", "scenario", None, _JSON)
         elif isinstance(scenario, Mapping):
-            loaded = faults_from_mapping(scenario, "mock_gateway.set_scenario")
+            self._admin("PUT", "scenario", json.dumps(scenario).encode(), _JSON)
         else:
-            path = Path(scenario)
-            loaded = faults_from_toml(path.read_text(encoding="utf-8"), str(path))
-        gateway = self.threaded.gateway
-        self.threaded.run(lambda: gateway.set_scenario(loaded))
+            text = Path(scenario).read_bytes()
+            self._admin("PUT", "scenario", text, "application/toml")
 
     def journal(self) -> list[JournalEntry]:
         gateway = self.threaded.gateway
