@@ -68,11 +68,13 @@ def test_polling_after_failed_is_caught() -> None:
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_careful_node_client_honours_retry_after() -> None:
-    verdict = judge(JS, "mock-429")
-    assert verdict.violations == ()
-    retried = [v for v in verdict.results if v.rule.id == "retry-after-429"]
-    assert retried[0].passed
+def test_node_client_and_retry_after() -> None:
+    careful = judge(JS, "mock-429")
+    assert careful.violations == ()
+    assert careful.client_run is not None
+    assert careful.client_run.exit_code == 1  # refused five times, then gave up
+    careless = judge([*JS, "--careless", "retry-after-429"], "mock-429")
+    assert careless.broken_rules == ("retry-after-429",)
 
 
 def test_plugin_marker_scenario_reaches_the_gateway(pytester: pytest.Pytester) -> None:

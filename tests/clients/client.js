@@ -8,7 +8,7 @@ const KEY = process.env.MOCKGATEWAY_API_KEY || 'my-key';
 const SPEED = Number(process.env.MOCKGATEWAY_SPEED || '1');
 const GENERATE = `${BASE}/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request`;
 const MISTAKES = ['poll-interval', 'key-header', 'poll-after-terminal', 'download-output',
-  'generate-cache-control'];
+  'generate-cache-control', 'retry-after-429'];
 const TERMINAL = ['COMPLETED', 'FAILED', 'ERROR'];
 
 const args = process.argv.slice(2);
@@ -37,7 +37,8 @@ async function call(method, url, { body, headers = {} } = {}) {
       continue;
     }
     if (response.status === 429) {
-      await sleep(Number(response.headers.get('retry-after') || '1'));
+      const wanted = Number(response.headers.get('retry-after') || '1');
+      await sleep(careless === 'retry-after-429' ? 0 : wanted);
       continue;
     }
     if (response.status >= 500) {
