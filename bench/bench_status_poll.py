@@ -45,9 +45,9 @@ BARE_SERVER = textwrap.dedent(
 )
 
 
-def start_gateway() -> tuple[subprocess.Popen[str], str]:
+def start_gateway(*extra: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockgateway", "serve", "--port", "0"],
+        [sys.executable, "-m", "mockgateway", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -142,9 +142,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--config", help="a gateway configuration file (default: none)")
     args = parser.parse_args()
 
-    gateway, gw_url = start_gateway()
+    gateway, gw_url = start_gateway(*(["--config", args.config] if args.config else []))
     created = json.loads(call(gw_url + GENERATE, json.dumps(BODY).encode()))
     status_path = "/v2/requests/status/" + created["request_id"]
     time.sleep(3.5)  # let the job complete so both answer the same final body

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,50 +103,61 @@ def _entry(
     route: Route,
     method: str,
     scheme: str,
-    url: URL,
-    request_headers: Mapping[str, str],
-    exchange: Exchange,
+    raw_path: str,
+    raw_headers: tuple[tuple[bytes, bytes], ...],
+    raw_body: bytes | None,
+    answer: Any,
+    request_id: str | None,
+    model_id: str | None,
+    notes: tuple[str, ...],
     status: int | None,
-    response_headers: Mapping[str, str],
+    response_headers: tuple[tuple[str, str], ...],
     started: float,
     finished: float,
     error: str | None,
 ) -> JournalEntry:
-    """Build a journal entry from what :func:`exchange` kept (called when the journal is read)."""
-    headers = dict(request_headers)
+    """Build a journal entry from what :func:`exchange` kept (called when the journal is read).
+
+    What is kept is plain strings, bytes and numbers (the wire headers as aiohttp parsed them), so
+    a full journal adds almost nothing for the garbage collector to walk.
+    """
+    headers: dict[str, str] = {}
     key = None
-    for name in headers:
+    for raw_name, raw_value in raw_headers:
+        name = raw_name.decode("utf-8", "surrogateescape")
+        value = raw_value.decode("utf-8", "surrogateescape")
         if name.lower() == _KEY_HEADER_LOWER:
-            key = headers[name]
-            headers[name] = redact_key(key) or ""
-    raw = exchange.body
+            key = value
+            value = redact_key(value) or ""
+        headers[name] = value
+    host = next((v for n, v in headers.items() if n.lower() == "host"), "")
     body: Any = None
-    if raw:
+    if raw_body:
         try:
-            body = json.loads(raw)
+            body = json.loads(raw_body)
         except ValueError:
-            body = raw[:200].decode("utf-8", "replace")
+            body = raw_body[:200].decode("utf-8", "replace")
     return JournalEntry(
         seq=seq,
         kind="request",
         route=route,
         method=method,
-        url=f"{scheme}://{request_headers.get('Host', '')}{url.raw_path_qs}",
-        path=url.path,
+        url=f"{scheme}://{host}{raw_path}",
+        path=URL(raw_path).path,
         headers=headers,
         key=redact_key(key),
-        request_id=exchange.request_id,
-        model_id=exchange.model_id,
+        request_id=request_id,
+        model_id=model_id,
         body=body,
-        body_size=len(raw) if raw else 0,
-        body_sha256=body_digest(raw) if raw else None,
+        body_size=len(raw_body) if raw_body else 0,
+        body_sha256=body_digest(raw_body) if raw_body else None,
         status=status,
         response_headers=dict(response_headers),
-        response_body=exchange.answer,
+        response_body=answer,
         started_at=started,
         finished_at=finished,
         error=error,
-        notes=exchange.notes,
+        notes=notes,
     )
 
 
@@ -174,16 +185,21 @@ def exchange(route: Route) -> Callable[[Handler], Handler]:
                 log.exception("unhandled error on %s %s", request.method, request.path)
                 error = f"{type(exc).__name__}: {exc}"
                 response = error_answer(request, internal_error())
+            answered = ex.answered
             gateway.journal.append_lazy(
                 _entry,
                 route,
                 request.method,
                 request.scheme,
-                request.rel_url,
-                request.headers,
-                ex,
-                response.status if ex.answered else None,
-                response.headers if ex.answered else {},
+                request.raw_path,
+                request.raw_headers,
+                ex.body,
+                ex.answer,
+                ex.request_id,
+                ex.model_id,
+                ex.notes,
+                response.status if answered else None,
+                tuple(response.headers.items()) if answered else (),
                 started,
                 gateway.clock.now(),
                 error or ex.fault,
