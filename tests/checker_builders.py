@@ -10,6 +10,10 @@ from typing import Any
 
 from mockgateway._journal import KEY_HEADER, JournalEntry
 
+# Installed, the plugin loads by its entry point; -p no:mockgateway keeps that from loading it
+# twice, so the same pytester arguments work from a checkout and from an installed package.
+PLUGIN = ("-p", "no:mockgateway", "-p", "mockgateway.pytest_plugin")
+
 T0 = 1_800_000_000.0
 BASE = "http://127.0.0.1:8080"
 MODEL = "bytedance-omnihuman-v1-5-290"

@@ -10,6 +10,8 @@ import pytest
 from mockgateway.checker import RULES
 from tests.checker_builders import preload_gateway_modules
 
+from .checker_builders import PLUGIN
+
 pytest_plugins = ["pytester"]
 
 preload_gateway_modules()  # in-process pytester runs need them loaded once, up front
@@ -31,11 +33,11 @@ def test_the_pytest_example_runs_as_documented(pytester: pytest.Pytester) -> Non
     # a 12 s job, so the too-fast poller polls it several times even on a loaded machine
     (pytester.path / "slow-job.toml").write_text("[lifecycle]\nprocessing_seconds = 12\n")
     options = ("--mockgateway-speed=50", "--mockgateway-config=slow-job.toml")
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", *options)
+    result = pytester.runpytest(*PLUGIN, *options)
     result.assert_outcomes(passed=2)
     without_opt_out = match.group(1).replace("@pytest.mark.mockgateway(check=False)", "")
     pytester.makepyfile(test_example=without_opt_out)
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", *options)
+    result = pytester.runpytest(*PLUGIN, *options)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         ["*ContractViolation: the client broke the contract: poll-interval"]

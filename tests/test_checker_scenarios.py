@@ -18,6 +18,8 @@ from mockgateway.checker._run import CheckSetup, load_setup, run_check
 from tests.checker_builders import preload_gateway_modules
 
 pytest.importorskip("mockgateway.faults", reason="the scenario keys come with failure simulation")
+from .checker_builders import PLUGIN
+
 pytest_plugins = ["pytester"]
 preload_gateway_modules()  # in-process pytester runs need them loaded once, up front
 
@@ -105,7 +107,7 @@ def test_plugin_marker_scenario_reaches_the_gateway(pytester: pytest.Pytester) -
             assert submit(mock_gateway)[0] == 429
         """
     )
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result = pytester.runpytest(*PLUGIN, "--mockgateway-speed=50")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         ["*ContractViolation: the client broke the contract: retry-after-429"]
@@ -143,7 +145,7 @@ def test_plugin_scenario_set_at_runtime_lasts_one_test(pytester: pytest.Pytester
             assert submit(mock_gateway) == 202
         """
     )
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin", "--mockgateway-speed=50")
+    result = pytester.runpytest(*PLUGIN, "--mockgateway-speed=50")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -164,5 +166,5 @@ def test_plugin_scenario_errors_name_the_key(pytester: pytest.Pytester) -> None:
                 mock_gateway.set_scenario({"faults": [{"action": "http_error", "status": 418}]})
         """
     )
-    result = pytester.runpytest("-p", "mockgateway.pytest_plugin")
+    result = pytester.runpytest(*PLUGIN)
     result.assert_outcomes(passed=1)

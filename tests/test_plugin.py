@@ -9,12 +9,14 @@ import pytest
 
 from tests.checker_builders import preload_gateway_modules
 
+from .checker_builders import PLUGIN
+
 pytest_plugins = ["pytester"]
 
 preload_gateway_modules()  # in-process pytester runs need them loaded once, up front
 
 ROOT = Path(__file__).parent.parent
-PLUGIN = ("-p", "mockgateway.pytest_plugin")
+
 # Fast clock, and a job long enough (12 s of processing) that a too-fast poller polls it often.
 FAST_SLOW_JOB = ("--mockgateway-speed=50", "--mockgateway-config=slow-job.toml")
 
