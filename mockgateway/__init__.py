@@ -11,6 +11,7 @@ from ._config import GatewayConfig, config_from_mapping, load_config
 from ._errors import ApiError, ConfigError, ContractViolation, MockGatewayError
 from ._jobs import Job, Status
 from ._journal import Journal, JournalEntry
+from ._lazy import lazy_getattr
 
 if _typing.TYPE_CHECKING:
     from ._gateway import Gateway
@@ -27,14 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __version__ = "0.1.0"

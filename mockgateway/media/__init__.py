@@ -7,6 +7,7 @@ MP4 off the event loop and caches it; :func:`media_response` serves a file with 
 
 import typing as _typing
 
+from .._lazy import lazy_getattr
 from ._config import (
     InputPolicy,
     InputsConfig,
@@ -48,14 +49,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
