@@ -298,7 +298,17 @@ async def sample(request: web.Request) -> web.StreamResponse:
 
 @exchange("other")
 async def unknown(request: web.Request) -> web.Response:
-    """Anything no operation matches, wrong method included: API management's 404 ([inferred])."""
+    """A known path with another method: 405 naming the allowed ones ([mock]); any other path:
+    API management's 404 ([inferred])."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.name != "unknown":
+            _match, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        shown = ", ".join(sorted(allowed))
+        message = f"{request.method} is not allowed on {request.path}; allowed: {shown}"
+        raise gateway_error(405, "Method Not Allowed", message, Allow=shown)
     raise apim_error(404, "Resource not found")
 
 

@@ -162,12 +162,19 @@ async def test_unknown_route_and_wrong_operation_answer_resource_not_found() -> 
             assert answer.body == {"statusCode": 404, "message": "Resource not found"}
 
 
-async def test_wrong_method_matches_no_operation() -> None:
+async def test_wrong_method_on_a_known_path_is_405_naming_the_allowed_ones() -> None:
     async with served() as (_gw, client):
-        for method, path in (("GET", GENERATE_PATH), ("DELETE", "/v2/requests/status/x")):
+        for method, path, allowed in (
+            ("GET", GENERATE_PATH, "POST"),
+            ("DELETE", "/v2/requests/status/x", "GET, HEAD"),
+        ):
             answer = await client.request(method, path)
-            assert answer.status == 404
-            assert answer.body == {"statusCode": 404, "message": "Resource not found"}
+            assert answer.status == 405
+            assert answer.headers["Allow"] == allowed
+            assert answer.body == {
+                "error": "Method Not Allowed",
+                "message": f"{method} is not allowed on {path}; allowed: {allowed}",
+            }
 
 
 async def test_header_names_are_case_insensitive() -> None:

@@ -58,14 +58,7 @@ def _config(path: Path, request_id: str) -> Path:
     # valid value for X-Webhook-URL (a URL needs ':' and '/'); it then sends the invalid seed "0" in
     # cases it labels valid. A fixed valid value avoids that false alarm; the property tests fuzz
     # this header instead. The media operation gets the id of a completed job so it answers 200.
-    #
-    # Its unsupported_method check demands 405 for a method the document does not declare. The
-    # gateway answers like the API-management layer it emulates ([inferred]): 404 "Resource not
-    # found" for any method and path no operation matches. That check is switched off here, for
-    # that reason only; every other default check runs.
     path.write_text(
-        "[checks.unsupported_method]\n"
-        "enabled = false\n\n"
         "[parameters]\n"
         '"X-Webhook-URL" = "http://127.0.0.1:9/webhook"\n\n'
         "[[operations]]\n"
