@@ -72,7 +72,8 @@ class StreamParams:
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
 
-def parse_params(sps_nal: bytes, pps_nal: bytes) -> StreamParams:
+def _sps_reader(sps_nal: bytes) -> BitReader:
+    """A reader over an SPS, placed just before ``log2_max_frame_num_minus4``."""
     r = BitReader(unescape(sps_nal[1:]))
     profile = r.u(8)
     r.u(16)  # constraint flags, level
@@ -85,6 +86,11 @@ def parse_params(sps_nal: bytes, pps_nal: bytes) -> StreamParams:
         r.u(1)
         if r.u(1):
             raise Unsupported("scaling matrices")
+    return r
+
+
+def parse_params(sps_nal: bytes, pps_nal: bytes) -> StreamParams:
+    r = _sps_reader(sps_nal)
     log2_max_frame_num = r.ue() + 4
     if r.ue() != 0:
         raise Unsupported("pic_order_cnt_type other than 0")
@@ -143,18 +149,7 @@ def _tail(r: BitReader) -> str:
 def widen_sps(sps_nal: bytes) -> bytes:
     """The SPS with 16-bit ``frame_num`` and ``pic_order_cnt_lsb``, so a long run of pictures
     can follow one IDR without the picture order count wrapping."""
-    r = BitReader(unescape(sps_nal[1:]))
-    profile = r.u(8)
-    r.u(16)
-    r.ue()
-    if profile in _HIGH_PROFILES:
-        if r.ue() == 3:
-            r.u(1)
-        r.ue()
-        r.ue()
-        r.u(1)
-        if r.u(1):
-            raise Unsupported("scaling matrices")
+    r = _sps_reader(sps_nal)
     before = r.bits[: r.pos]
     r.ue()
     if r.ue() != 0:
