@@ -1,10 +1,13 @@
 """Status-poll throughput: the gateway (journal on) against a bare aiohttp handler, side by side.
 
 Both servers run as separate processes on loopback; the bare one answers the very bytes the
-gateway's status endpoint answers. Rounds alternate between them so drift on the machine hits both.
-Load comes from ``wrk`` when installed (``apt-get install wrk``), else from an aiohttp client pool.
+gateway's status endpoint answers. Each round loads both, one after the other (the order alternates
+from round to round), and yields one paired ratio, so drift on the machine hits both sides of a
+pair; the verdict is the median of the paired ratios. On a machine with two or more cores the
+servers run on one core and the load generator on another. Load comes from ``wrk`` when installed
+(``apt-get install wrk``), else from an aiohttp client pool.
 
-    python bench/bench_status_poll.py [--rounds 5] [--seconds 3] [--connections 16]
+    python bench/bench_status_poll.py [--rounds 10] [--seconds 2] [--connections 16]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 KEY = "bench-key-0001"
@@ -45,11 +49,30 @@ BARE_SERVER = textwrap.dedent(
 )
 
 
+def _cores() -> tuple[set[int], set[int]] | None:
+    """One core for the servers and another for the load generator, when there are two."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    return ({cores[0]}, {cores[1]}) if len(cores) >= 2 else None
+
+
+CORES = _cores()
+
+
+def _pin(which: int) -> Callable[[], None] | None:
+    if CORES is None:
+        return None
+    cores = CORES[which]
+    return lambda: os.sched_setaffinity(0, cores)
+
+
 def start_gateway(*extra: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "mockgateway", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=_pin(0),
     )
     assert process.stdout is not None
     return process, process.stdout.readline().split()[-1]
@@ -62,7 +85,7 @@ def start_bare(body: bytes) -> tuple[subprocess.Popen[bytes], str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-c", BARE_SERVER, str(port)], stdin=subprocess.PIPE
+        [sys.executable, "-c", BARE_SERVER, str(port)], stdin=subprocess.PIPE, preexec_fn=_pin(0)
     )
     assert process.stdin is not None
     process.stdin.write(body)
@@ -107,6 +130,7 @@ def run_wrk(url: str, seconds: float, connections: int) -> float:
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=_pin(1),
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
@@ -117,6 +141,10 @@ def run_wrk(url: str, seconds: float, connections: int) -> float:
 
 def run_python_load(url: str, seconds: float, connections: int) -> float:
     import aiohttp
+
+    pin = _pin(1)
+    if pin is not None:
+        pin()
 
     async def main() -> float:
         done = 0
@@ -139,8 +167,8 @@ def run_python_load(url: str, seconds: float, connections: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--config", help="a gateway configuration file (default: none)")
     args = parser.parse_args()
@@ -157,8 +185,10 @@ def main() -> None:
     rates: dict[str, list[float]] = {name: [] for name in servers}
     costs: dict[str, list[float]] = {name: [] for name in servers}
     try:
-        for _ in range(args.rounds):
-            for name, (process, url) in servers.items():
+        for round_ in range(args.rounds):
+            order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+            for name in order:
+                process, url = servers[name]
                 before = cpu_seconds(process.pid)
                 rate = load(url + status_path, args.seconds, args.connections)
                 used = cpu_seconds(process.pid) - before
@@ -169,22 +199,29 @@ def main() -> None:
         for process, _url in servers.values():
             process.terminate()
             process.wait(timeout=10)
+    pinned = "unpinned"
+    if CORES is not None:
+        pinned = f"servers on core {min(CORES[0])}, load on core {min(CORES[1])}"
     print(
         f"load generator: {'wrk' if load is run_wrk else 'aiohttp client'}, "
-        f"{args.connections} connections, {args.rounds} x {args.seconds:g} s interleaved rounds"
+        f"{args.connections} connections, {args.rounds} x {args.seconds:g} s paired rounds; "
+        + pinned
     )
     print(f"response: {len(body)} bytes; gateway journal on, {health['jobs']} job(s)")
-    rate = {name: statistics.median(values) for name, values in rates.items()}
-    cost = {name: statistics.median(values) for name, values in costs.items()}
     for name in servers:
         shown = ", ".join(f"{v:,.0f}" for v in rates[name])
         print(
-            f"{name:>13}: median {rate[name]:>9,.0f} req/s ({shown}); "
-            f"{cost[name]:.1f} us of server CPU per request"
+            f"{name:>13}: median {statistics.median(rates[name]):>9,.0f} req/s ({shown}); "
+            f"{statistics.median(costs[name]):.1f} us of server CPU per request"
         )
+    pairs = zip(rates["bare aiohttp"], rates["mockgateway"], strict=True)
+    throughput = sorted(gw / bare for bare, gw in pairs)
+    pairs = zip(costs["bare aiohttp"], costs["mockgateway"], strict=True)
+    cpu = sorted(bare / gw for bare, gw in pairs)
     print(
-        f"throughput ratio mockgateway / bare: {rate['mockgateway'] / rate['bare aiohttp']:.2f}x; "
-        f"CPU-cost ratio bare / mockgateway: {cost['bare aiohttp'] / cost['mockgateway']:.2f}x "
+        f"paired ratios, median (range): throughput mockgateway / bare "
+        f"{statistics.median(throughput):.2f}x ({throughput[0]:.2f}-{throughput[-1]:.2f}); "
+        f"CPU cost bare / mockgateway {statistics.median(cpu):.2f}x ({cpu[0]:.2f}-{cpu[-1]:.2f}) "
         "(goal: at least 0.80x)"
     )
 

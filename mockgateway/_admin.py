@@ -17,11 +17,11 @@ from ._config import parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._jobs import Job, status_body
 from ._journal import redact_key
-from ._web import GATEWAY, exchange, json_answer, read_body
+from ._web import Exchange, Routes, endpoint, json_answer, read_body
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await read_body(request, 1024 * 1024)
+async def _json_body(request: web.Request, ex: Exchange) -> dict[str, Any]:
+    raw = await read_body(request, ex, 1024 * 1024)
     if not raw.strip():
         return {}
     try:
@@ -48,11 +48,11 @@ def _job_view(job: Job) -> dict[str, Any]:
     return view
 
 
-@exchange("admin")
-async def health(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
+@endpoint("admin")
+async def health(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
     return json_answer(
-        request,
+        ex,
         200,
         {
             "status": "ok",
@@ -64,21 +64,21 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-@exchange("admin")
-async def reset(request: web.Request) -> web.Response:
-    request.app[GATEWAY].reset()
-    return json_answer(request, 200, {"reset": True})
+@endpoint("admin")
+async def reset(request: web.Request, ex: Exchange) -> web.Response:
+    ex.gateway.reset()
+    return json_answer(ex, 200, {"reset": True})
 
 
-@exchange("admin")
-async def list_wallets(request: web.Request) -> web.Response:
-    wallets = request.app[GATEWAY].wallets.values()
-    return json_answer(request, 200, {"wallets": [w.to_dict() for w in wallets]})
+@endpoint("admin")
+async def list_wallets(request: web.Request, ex: Exchange) -> web.Response:
+    wallets = ex.gateway.wallets.values()
+    return json_answer(ex, 200, {"wallets": [w.to_dict() for w in wallets]})
 
 
-@exchange("admin")
-async def get_wallet(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
+@endpoint("admin")
+async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
     key = request.match_info["key"]
     wallet = gateway.wallets.get(key)
     if wallet is None:
@@ -88,13 +88,13 @@ async def get_wallet(request: web.Request) -> web.Response:
             raise gateway_error(
                 404, "Wallet not found", f"No wallet for key '{redact_key(key)}'"
             ) from None
-    return json_answer(request, 200, wallet.to_dict())
+    return json_answer(ex, 200, wallet.to_dict())
 
 
-@exchange("admin")
-async def put_wallet(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    body = await _json_body(request)
+@endpoint("admin")
+async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    body = await _json_body(request, ex)
     if "balance" not in body:
         raise bad_request('balance is required, e.g. {"balance": "25.00"}')
     try:
@@ -102,20 +102,20 @@ async def put_wallet(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise bad_request(f"balance: {exc}") from None
     wallet = gateway.set_balance(request.match_info["key"], amount)
-    return json_answer(request, 200, wallet.to_dict())
+    return json_answer(ex, 200, wallet.to_dict())
 
 
-@exchange("admin")
-async def list_jobs(request: web.Request) -> web.Response:
-    jobs = request.app[GATEWAY].jobs.values()
+@endpoint("admin")
+async def list_jobs(request: web.Request, ex: Exchange) -> web.Response:
+    jobs = ex.gateway.jobs.values()
     wanted = request.query.get("status")
     views = [_job_view(j) for j in jobs if wanted is None or j.status.value == wanted.upper()]
-    return json_answer(request, 200, {"jobs": views})
+    return json_answer(ex, 200, {"jobs": views})
 
 
-@exchange("admin")
-async def get_job(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
+@endpoint("admin")
+async def get_job(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
     request_id = request.match_info["request_id"]
     job = gateway.jobs.get(request_id)
     if job is None:
@@ -126,53 +126,52 @@ async def get_job(request: web.Request) -> web.Response:
         for d in gateway.webhooks.deliveries
         if d.request_id == request_id
     ]
-    return json_answer(request, 200, view)
+    return json_answer(ex, 200, view)
 
 
-@exchange("admin")
-async def get_journal(request: web.Request) -> web.Response:
-    journal = request.app[GATEWAY].journal
+@endpoint("admin")
+async def get_journal(request: web.Request, ex: Exchange) -> web.Response:
+    journal = ex.gateway.journal
     try:
         since = int(request.query.get("since", "0"))
     except ValueError:
         raise bad_request("since must be a whole number (a journal sequence number)") from None
     entries = [e.to_dict() for e in journal.entries(since=since)]
-    return json_answer(request, 200, {"entries": entries, "dropped": journal.dropped})
+    return json_answer(ex, 200, {"entries": entries, "dropped": journal.dropped})
 
 
-@exchange("admin")
-async def clear_journal(request: web.Request) -> web.Response:
-    request.app[GATEWAY].journal.clear()
-    return json_answer(request, 200, {"cleared": True})
+@endpoint("admin")
+async def clear_journal(request: web.Request, ex: Exchange) -> web.Response:
+    ex.gateway.journal.clear()
+    return json_answer(ex, 200, {"cleared": True})
 
 
-@exchange("admin")
-async def get_clock(request: web.Request) -> web.Response:
-    clock = request.app[GATEWAY].clock
-    return json_answer(request, 200, {"mode": clock.mode.value, "now": clock.now()})
+@endpoint("admin")
+async def get_clock(request: web.Request, ex: Exchange) -> web.Response:
+    clock = ex.gateway.clock
+    return json_answer(ex, 200, {"mode": clock.mode.value, "now": clock.now()})
 
 
-@exchange("admin")
-async def advance_clock(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    body = await _json_body(request)
+@endpoint("admin")
+async def advance_clock(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    body = await _json_body(request, ex)
     seconds = body.get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
         raise bad_request('seconds must be a non-negative number, e.g. {"seconds": 5}')
     now = await gateway.advance(float(seconds))
-    return json_answer(request, 200, {"mode": gateway.clock.mode.value, "now": now})
+    return json_answer(ex, 200, {"mode": gateway.clock.mode.value, "now": now})
 
 
-def add_admin_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/_mock/health", health, name="admin.health")
-    r.add_post("/_mock/reset", reset, name="admin.reset")
-    r.add_get("/_mock/wallets", list_wallets, name="admin.wallets")
-    r.add_get("/_mock/wallets/{key}", get_wallet, name="admin.wallet")
-    r.add_put("/_mock/wallets/{key}", put_wallet, name="admin.wallet.put")
-    r.add_get("/_mock/jobs", list_jobs, name="admin.jobs")
-    r.add_get("/_mock/jobs/{request_id}", get_job, name="admin.job")
-    r.add_get("/_mock/journal", get_journal, name="admin.journal")
-    r.add_delete("/_mock/journal", clear_journal, name="admin.journal.clear")
-    r.add_get("/_mock/clock", get_clock, name="admin.clock")
-    r.add_post("/_mock/clock/advance", advance_clock, name="admin.clock.advance")
+def add_admin_routes(r: Routes) -> None:
+    r.get("/_mock/health", health, "admin.health")
+    r.add("POST", "/_mock/reset", reset, "admin.reset")
+    r.get("/_mock/wallets", list_wallets, "admin.wallets")
+    r.get("/_mock/wallets/{key}", get_wallet, "admin.wallet")
+    r.add("PUT", "/_mock/wallets/{key}", put_wallet, "admin.wallet.put")
+    r.get("/_mock/jobs", list_jobs, "admin.jobs")
+    r.get("/_mock/jobs/{request_id}", get_job, "admin.job")
+    r.get("/_mock/journal", get_journal, "admin.journal")
+    r.add("DELETE", "/_mock/journal", clear_journal, "admin.journal.clear")
+    r.get("/_mock/clock", get_clock, "admin.clock")
+    r.add("POST", "/_mock/clock/advance", advance_clock, "admin.clock.advance")

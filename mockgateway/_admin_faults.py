@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ._admin import _job_view
 from ._errors import ConfigError, bad_request
-from ._web import GATEWAY, exchange, json_answer, read_body
+from ._web import Exchange, Routes, endpoint, json_answer, read_body
 from .faults import FaultEngine, action_name, faults_from_mapping, faults_from_toml
 
 _TOML_TYPES = frozenset({"application/toml", "text/toml", "text/x-toml", "text/plain"})
@@ -43,15 +43,15 @@ def scenario_view(engine: FaultEngine) -> dict[str, Any]:
     }
 
 
-@exchange("admin")
-async def get_scenario(request: web.Request) -> web.Response:
-    return json_answer(request, 200, scenario_view(request.app[GATEWAY].faults))
+@endpoint("admin")
+async def get_scenario(request: web.Request, ex: Exchange) -> web.Response:
+    return json_answer(ex, 200, scenario_view(ex.gateway.faults))
 
 
-@exchange("admin")
-async def put_scenario(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    raw = await read_body(request, 1024 * 1024)
+@endpoint("admin")
+async def put_scenario(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    raw = await read_body(request, ex, 1024 * 1024)
     source = "PUT /_mock/scenario"
     try:
         if request.content_type in _TOML_TYPES:
@@ -67,20 +67,20 @@ async def put_scenario(request: web.Request) -> web.Response:
     except ConfigError as exc:
         raise bad_request(str(exc)) from None
     gateway.set_scenario(config)
-    return json_answer(request, 200, scenario_view(gateway.faults))
+    return json_answer(ex, 200, scenario_view(gateway.faults))
 
 
-@exchange("admin")
-async def delete_scenario(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
+@endpoint("admin")
+async def delete_scenario(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
     gateway.set_scenario(None)
-    return json_answer(request, 200, scenario_view(gateway.faults))
+    return json_answer(ex, 200, scenario_view(gateway.faults))
 
 
-@exchange("admin")
-async def job_command(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    raw = await read_body(request, 64 * 1024)
+@endpoint("admin")
+async def job_command(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    raw = await read_body(request, ex, 64 * 1024)
     message: str | None = None
     if raw.strip():
         try:
@@ -92,12 +92,11 @@ async def job_command(request: web.Request) -> web.Response:
             raise bad_request("message must be a string")
     job = gateway.command(request.match_info["request_id"], request.match_info["command"], message)
     await gateway.settle()
-    return json_answer(request, 200, _job_view(job))
+    return json_answer(ex, 200, _job_view(job))
 
 
-def add_fault_admin_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/_mock/scenario", get_scenario, name="admin.scenario")
-    r.add_put("/_mock/scenario", put_scenario, name="admin.scenario.put")
-    r.add_delete("/_mock/scenario", delete_scenario, name="admin.scenario.delete")
-    r.add_post("/_mock/jobs/{request_id}/{command}", job_command, name="admin.job.command")
+def add_fault_admin_routes(r: Routes) -> None:
+    r.get("/_mock/scenario", get_scenario, "admin.scenario")
+    r.add("PUT", "/_mock/scenario", put_scenario, "admin.scenario.put")
+    r.add("DELETE", "/_mock/scenario", delete_scenario, "admin.scenario.delete")
+    r.add("POST", "/_mock/jobs/{request_id}/{command}", job_command, "admin.job.command")

@@ -38,10 +38,8 @@ class RealClock:
     mode = ClockMode.REAL
 
     def __init__(self, wall: Callable[[], float] = time.time) -> None:
-        self._wall = wall
-
-    def now(self) -> float:
-        return self._wall()
+        # ``now`` is the wall clock itself, not a method calling it: every request reads it twice.
+        self.now: Callable[[], float] = wall
 
     def real_delay(self, gateway_seconds: float) -> float | None:
         return max(0.0, gateway_seconds)

@@ -89,7 +89,8 @@ class Journal:
 
     The hot path records with :meth:`append_lazy`: the raw pieces of an exchange are kept and turned
     into a :class:`JournalEntry` only when someone reads the journal, so a status poll pays for a
-    tuple, not for redacting headers and building a record nobody may look at.
+    tuple, not for redacting headers and building a record nobody may look at. Callers check
+    :attr:`enabled` first, so a disabled journal costs them nothing.
     """
 
     def __init__(self, max_entries: int = 10_000, *, enabled: bool = True) -> None:
@@ -98,24 +99,26 @@ class Journal:
             maxlen=max_entries
         )
         self._seq = itertools.count(1)
-        self.dropped = 0
+        self._first_seq = 1  # the first sequence number since the last clear
 
     def next_seq(self) -> int:
         return next(self._seq)
 
-    def _push(self, item: JournalEntry | tuple[int, Builder, tuple[Any, ...]]) -> None:
-        if len(self._entries) == self._entries.maxlen:
-            self.dropped += 1
-        self._entries.append(item)
+    @property
+    def dropped(self) -> int:
+        """How many entries the bound has pushed out since the last clear."""
+        if not self._entries:
+            return 0
+        first = self._entries[0]
+        return (first.seq if isinstance(first, JournalEntry) else first[0]) - self._first_seq
 
     def append(self, entry: JournalEntry) -> None:
         if self.enabled:
-            self._push(entry)
+            self._entries.append(entry)
 
     def append_lazy(self, build: Builder, *pieces: Any) -> None:
         """Record ``build(seq, *pieces)``, called when the journal is next read."""
-        if self.enabled:
-            self._push((next(self._seq), build, pieces))
+        self._entries.append((next(self._seq), build, pieces))
 
     def _materialize(self) -> list[JournalEntry]:
         entries = [
@@ -137,7 +140,7 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
-        self.dropped = 0
+        self._first_seq = self.next_seq() + 1
 
     def dump(self) -> str:
         return json.dumps({"entries": [e.to_dict() for e in self._materialize()]}, indent=1)

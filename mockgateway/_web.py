@@ -2,8 +2,13 @@
 
 Handlers parse the request, call :class:`~mockgateway._gateway.Gateway` and serialise. Every error
 a client sees is an :class:`~mockgateway._errors.ApiError` rendered here from the table in
-:mod:`mockgateway._errors`. Journaling wraps each route rather than running as aiohttp middleware:
-the status poll is the hot path, and a wrapper costs one call where middleware costs a chain.
+:mod:`mockgateway._errors`.
+
+A handler is declared as an :class:`Endpoint` (``@endpoint("status")``: the route it is journaled
+under) and :func:`bind` wraps it for one gateway when :func:`make_app` registers it. The wrapper
+journals and renders errors rather than aiohttp middleware doing it: the status poll is the hot
+path, and one closure over the gateway costs a call where middleware costs a chain and an app
+lookup per request.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
+from multidict import istr
 from yarl import URL
 
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
@@ -28,15 +35,23 @@ from .media import media_response, sample_response, samples_index
 
 log = logging.getLogger("mockgateway.web")
 
-GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
 _KEY_HEADER_LOWER = KEY_HEADER.lower()
+# Header names as multidict identities: a lookup then skips case-folding the name each time.
+KEY_HEADER_ID = istr(KEY_HEADER)
+SCENARIO_HEADER_ID = istr(HEADER)
 _JSON = "application/json"
 
 
 @dataclass(slots=True)
 class Exchange:
-    """What a handler learned about one request, for the journal."""
+    """One request in flight: the gateway serving it and what the handler learned, for the journal.
 
+    The journal keeps this object and reads it when the journal is read: nothing changes it once
+    the response has left.
+    """
+
+    gateway: Gateway
+    key: str | None = None  # the Ocp-Apim-Subscription-Key header as sent
     body: bytes | None = None
     answer: Any = None
     request_id: str | None = None
@@ -47,12 +62,12 @@ class Exchange:
     answered: bool = True  # False when the client got no response at all (reset, empty)
 
 
-EXCHANGE: web.RequestKey[Exchange] = web.RequestKey("exchange", Exchange)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RouteHandler = Callable[[web.Request, Exchange], Awaitable[web.StreamResponse]]
 
 
 def json_answer(
-    request: web.Request,
+    ex: Exchange,
     status: int,
     body: Any,
     headers: dict[str, str] | None = None,
@@ -60,7 +75,7 @@ def json_answer(
     raw: bytes | None = None,
 ) -> web.Response:
     """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
-    request[EXCHANGE].answer = body
+    ex.answer = body
     return web.Response(
         status=status,
         body=json.dumps(body).encode() if raw is None else raw,
@@ -69,8 +84,8 @@ def json_answer(
     )
 
 
-def error_answer(request: web.Request, error: ApiError) -> web.Response:
-    return json_answer(request, error.status, error.body, error.headers)
+def error_answer(ex: Exchange, error: ApiError) -> web.Response:
+    return json_answer(ex, error.status, error.body, error.headers)
 
 
 def base_url(request: web.Request, configured: str | None) -> str:
@@ -82,7 +97,7 @@ def base_url(request: web.Request, configured: str | None) -> str:
     return f"{proto}://{host}"
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise bad_request(f"request body is {declared} bytes, over the limit of {limit} bytes")
@@ -94,7 +109,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
             raise bad_request(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     raw = b"".join(chunks)
-    request[EXCHANGE].body = raw
+    ex.body = raw
     return raw
 
 
@@ -102,24 +117,19 @@ def _entry(
     seq: int,
     route: Route,
     method: str,
-    scheme: str,
     raw_path: str,
     raw_headers: tuple[tuple[bytes, bytes], ...],
-    raw_body: bytes | None,
-    answer: Any,
-    request_id: str | None,
-    model_id: str | None,
-    notes: tuple[str, ...],
+    ex: Exchange,
     status: int | None,
-    response_headers: tuple[tuple[str, str], ...],
+    response_headers: Mapping[str, str],
     started: float,
     finished: float,
     error: str | None,
 ) -> JournalEntry:
-    """Build a journal entry from what :func:`exchange` kept (called when the journal is read).
+    """Build a journal entry from what :func:`bind` kept (called when the journal is read).
 
-    What is kept is plain strings, bytes and numbers (the wire headers as aiohttp parsed them), so
-    a full journal adds almost nothing for the garbage collector to walk.
+    What is kept is what the request and response already hold (the wire headers as aiohttp parsed
+    them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
     """
     headers: dict[str, str] = {}
     key = None
@@ -131,6 +141,7 @@ def _entry(
             value = redact_key(value) or ""
         headers[name] = value
     host = next((v for n, v in headers.items() if n.lower() == "host"), "")
+    raw_body = ex.body
     body: Any = None
     if raw_body:
         try:
@@ -142,89 +153,126 @@ def _entry(
         kind="request",
         route=route,
         method=method,
-        url=f"{scheme}://{host}{raw_path}",
+        url=f"{_SCHEME}://{host}{raw_path}",
         path=URL(raw_path).path,
         headers=headers,
         key=redact_key(key),
-        request_id=request_id,
-        model_id=model_id,
+        request_id=ex.request_id,
+        model_id=ex.model_id,
         body=body,
         body_size=len(raw_body) if raw_body else 0,
         body_sha256=body_digest(raw_body) if raw_body else None,
         status=status,
         response_headers=dict(response_headers),
-        response_body=answer,
+        response_body=ex.answer,
         started_at=started,
         finished_at=finished,
-        error=error,
-        notes=notes,
+        error=error or ex.fault,
+        notes=ex.notes,
     )
 
 
-def exchange(route: Route) -> Callable[[Handler], Handler]:
-    """Wrap a handler: errors become their documented bodies, and the exchange is journaled."""
+_NOTHING: Mapping[str, str] = MappingProxyType({})
+# The gateway serves plain HTTP (TLS, where wanted, ends at a proxy in front of it).
+_SCHEME = "http"
 
-    def wrap(handler: Handler) -> Handler:
-        faulty = route in FAULT_ROUTES
 
-        @functools.wraps(handler)
-        async def run(request: web.Request) -> web.StreamResponse:
-            gateway = request.app[GATEWAY]
-            started = gateway.clock.now()
-            ex = request[EXCHANGE] = Exchange()
-            error: str | None = None
-            try:
-                headers = request.headers
-                if faulty and gateway.faults.engaged(headers.get(KEY_HEADER), headers.get(HEADER)):
-                    response = await with_faults(request, handler, gateway, ex, error_answer)
-                else:
-                    response = await handler(request)
-            except ApiError as exc:
-                response = error_answer(request, exc)
-            except Exception as exc:
-                log.exception("unhandled error on %s %s", request.method, request.path)
-                error = f"{type(exc).__name__}: {exc}"
-                response = error_answer(request, internal_error())
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A handler and the journal route it is recorded under, not yet bound to a gateway."""
+
+    route: Route
+    handler: RouteHandler
+
+
+def endpoint(route: Route) -> Callable[[RouteHandler], Endpoint]:
+    """Declare a handler; :func:`bind` turns it into an aiohttp handler for one gateway."""
+
+    def declare(handler: RouteHandler) -> Endpoint:
+        return Endpoint(route, handler)
+
+    return declare
+
+
+def bind(declared: Endpoint, gateway: Gateway) -> Handler:
+    """Wrap a handler for ``gateway``: errors become their documented bodies, and the exchange is
+    journaled.
+
+    The journal keeps references, not copies: the request's wire headers, the response's header
+    map (complete once aiohttp has sent it, so it shows ``Content-Length`` and ``Date`` too) and
+    the :class:`Exchange`.
+    """
+    route, handler = declared.route, declared.handler
+    faults = gateway.faults if route in FAULT_ROUTES else None
+    journal = gateway.journal
+    now = gateway.clock.now
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        started = now()
+        headers = request.headers
+        ex = Exchange(gateway, headers.get(KEY_HEADER_ID))
+        error: str | None = None
+        try:
+            if faults is not None and faults.engaged(ex.key, headers.get(SCENARIO_HEADER_ID)):
+                response = await with_faults(request, handler, gateway, ex, error_answer)
+            else:
+                response = await handler(request, ex)
+        except ApiError as exc:
+            response = error_answer(ex, exc)
+        except Exception as exc:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            error = f"{type(exc).__name__}: {exc}"
+            response = error_answer(ex, internal_error())
+        if journal.enabled:
             answered = ex.answered
-            gateway.journal.append_lazy(
+            journal.append_lazy(
                 _entry,
                 route,
                 request.method,
-                request.scheme,
                 request.raw_path,
                 request.raw_headers,
-                ex.body,
-                ex.answer,
-                ex.request_id,
-                ex.model_id,
-                ex.notes,
+                ex,
                 response.status if answered else None,
-                tuple(response.headers.items()) if answered else (),
+                response.headers if answered else _NOTHING,
                 started,
-                gateway.clock.now(),
-                error or ex.fault,
+                now(),
+                error,
             )
-            return response
+        return response
 
-        return run
+    return run
 
-    return wrap
+
+class Routes:
+    """Registers endpoints on an application, each bound to the application's gateway."""
+
+    def __init__(self, app: web.Application, gateway: Gateway) -> None:
+        self._router = app.router
+        self._gateway = gateway
+
+    def get(self, path: str, declared: Endpoint, name: str) -> None:
+        """GET, and HEAD answered by the same handler (as ``add_get`` does)."""
+        self._router.add_get(path, bind(declared, self._gateway), name=name)
+
+    def add(self, method: str, path: str, declared: Endpoint, name: str) -> None:
+        self._router.add_route(method, path, bind(declared, self._gateway), name=name)
 
 
 # handlers -------------------------------------------------------------------------------------
 
 
-@exchange("generate")
-async def generate(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
+@endpoint("generate")
+async def generate(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    wallet = gateway.authenticate(ex.key)
     model_id = request.match_info["model_id"]
-    request[EXCHANGE].model_id = model_id
+    ex.model_id = model_id
     model = gateway.model(model_id)
     if request.match_info["operation"] != model.operation:
         raise apim_error(404, "Resource not found")
     config = gateway.config
-    raw = await read_body(request, config.server.max_body_bytes)
+    raw = await read_body(request, ex, config.server.max_body_bytes)
     parsed = parse_generate(
         raw,
         max_bytes=config.server.max_body_bytes,
@@ -233,7 +281,7 @@ async def generate(request: web.Request) -> web.Response:
     webhook_url = parse_webhook_url(request.headers.get("X-Webhook-URL"))
     if parsed.extra_fields:
         ignored = ", ".join(parsed.extra_fields)
-        request[EXCHANGE].notes = (f"undocumented fields ignored: {ignored}",)
+        ex.notes = (f"undocumented fields ignored: {ignored}",)
     origin = base_url(request, config.server.public_base_url)
     job = gateway.submit(
         wallet,
@@ -243,12 +291,12 @@ async def generate(request: web.Request) -> web.Response:
         media_base_url=base_url(
             request, config.server.media_base_url or config.server.public_base_url
         ),
-        scenario=request[EXCHANGE].scenario,
+        scenario=ex.scenario,
     )
-    request[EXCHANGE].request_id = job.request_id
-    request[EXCHANGE].notes += gateway.input_notes(job) + gateway.plan_notes(job)
+    ex.request_id = job.request_id
+    ex.notes += gateway.input_notes(job) + gateway.plan_notes(job)
     return json_answer(
-        request,
+        ex,
         202,
         {
             "request_id": job.request_id,
@@ -258,21 +306,21 @@ async def generate(request: web.Request) -> web.Response:
     )
 
 
-@exchange("status")
-async def status(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    wallet = gateway.authenticate(request.headers.get(KEY_HEADER))
+@endpoint("status")
+async def status(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    wallet = gateway.authenticate(ex.key)
     request_id = request.match_info["request_id"]
-    request[EXCHANGE].request_id = request_id
+    ex.request_id = request_id
     body, raw = gateway.poll(wallet.key, request_id)
-    return json_answer(request, 200, body, raw=raw)
+    return json_answer(ex, 200, body, raw=raw)
 
 
-@exchange("media")
-async def media(request: web.Request) -> web.StreamResponse:
-    gateway = request.app[GATEWAY]
+@endpoint("media")
+async def media(request: web.Request, ex: Exchange) -> web.StreamResponse:
+    gateway = ex.gateway
     request_id = request.match_info["request_id"]
-    request[EXCHANGE].request_id = request_id
+    ex.request_id = request_id
     job = gateway.jobs.get(request_id)
     expected = gateway.config.lifecycle.output_filename
     if job is None or request.match_info["filename"] != expected:
@@ -283,21 +331,21 @@ async def media(request: web.Request) -> web.StreamResponse:
     return media_response(request, file, expires_at=expires_at, now=gateway.clock.now())
 
 
-@exchange("admin")
-async def samples(request: web.Request) -> web.Response:
+@endpoint("admin")
+async def samples(request: web.Request, ex: Exchange) -> web.Response:
     """The bundled samples and their URLs here."""
-    origin = base_url(request, request.app[GATEWAY].config.server.public_base_url)
-    return json_answer(request, 200, samples_index(origin))
+    origin = base_url(request, ex.gateway.config.server.public_base_url)
+    return json_answer(ex, 200, samples_index(origin))
 
 
-@exchange("admin")
-async def sample(request: web.Request) -> web.StreamResponse:
+@endpoint("admin")
+async def sample(request: web.Request, ex: Exchange) -> web.StreamResponse:
     """A bundled sample input, so clients can point ``image_url``/``audio_url`` at the mock."""
     return sample_response(request, request.match_info["name"])
 
 
-@exchange("other")
-async def unknown(request: web.Request) -> web.Response:
+@endpoint("other")
+async def unknown(request: web.Request, ex: Exchange) -> web.Response:
     """A known path with another method: 405 naming the allowed ones ([mock]); any other path:
     API management's 404 ([inferred])."""
     allowed: set[str] = set()
@@ -317,13 +365,13 @@ def make_app(gateway: Gateway) -> web.Application:
     from ._admin_faults import add_fault_admin_routes
 
     app = web.Application(client_max_size=16 * 1024 * 1024)
-    app[GATEWAY] = gateway
-    app.router.add_get("/v2/requests/status/{request_id}", status, name="status")
-    app.router.add_post("/{model_id}/v1/{operation}", generate, name="generate")
-    app.router.add_get("/v1/{request_id}/{filename}", media, name="media", allow_head=True)
-    app.router.add_get("/_mock/samples", samples, name="admin.samples")
-    app.router.add_get("/_mock/samples/{name}", sample, name="admin.sample", allow_head=True)
-    add_admin_routes(app)
-    add_fault_admin_routes(app)
-    app.router.add_route("*", "/{tail:.*}", unknown, name="unknown")
+    routes = Routes(app, gateway)
+    routes.get("/v2/requests/status/{request_id}", status, "status")
+    routes.add("POST", "/{model_id}/v1/{operation}", generate, "generate")
+    routes.get("/v1/{request_id}/{filename}", media, "media")
+    routes.get("/_mock/samples", samples, "admin.samples")
+    routes.get("/_mock/samples/{name}", sample, "admin.sample")
+    add_admin_routes(routes)
+    add_fault_admin_routes(routes)
+    routes.add("*", "/{tail:.*}", unknown, "unknown")
     return app

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ._errors import ApiError
-from ._journal import KEY_HEADER
 from .faults import HEADER, Break, BreakKind, Context, Route
 
 if TYPE_CHECKING:
@@ -29,13 +28,13 @@ FAULT_ROUTES: dict[str, Route] = {
     "status": Route.STATUS,
     "media": Route.MEDIA,
 }
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-RenderError = Callable[[web.Request, ApiError], web.Response]
+RouteHandler = Callable[[web.Request, "WebExchange"], Awaitable[web.StreamResponse]]
+RenderError = Callable[["WebExchange", ApiError], web.Response]
 
 
 async def with_faults(
     request: web.Request,
-    handler: Handler,
+    handler: RouteHandler,
     gateway: Gateway,
     ex: WebExchange,
     render_error: RenderError,
@@ -44,10 +43,10 @@ async def with_faults(
     engine = gateway.faults
     route = FAULT_ROUTES[request.match_info.route.name or ""]
     headers = request.headers
-    key = headers.get(KEY_HEADER)
+    key = ex.key
     scenario = ex.scenario = engine.scenario_of(key, headers.get(HEADER))
     if scenario is None and engine.quiet:  # a mock- key that names no scenario
-        return await handler(request)
+        return await handler(request, ex)
     job = gateway.jobs.get(request.match_info.get("request_id", ""))
     decision = engine.on_request(
         Context(
@@ -81,11 +80,11 @@ async def with_faults(
         if too_fast is not None:
             raise too_fast
     if brk is None:
-        return await handler(request)
+        return await handler(request, ex)
     try:
-        response = await handler(request)
+        response = await handler(request, ex)
     except ApiError as exc:
-        response = render_error(request, exc)
+        response = render_error(ex, exc)
     if closes:
         return _close(request, ex, brk.kind)
     return await _mangle(request, response, brk, gateway, ex)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from mockgateway import Journal, JournalEntry
 from mockgateway._journal import redact_headers, redact_key
 
@@ -19,6 +21,22 @@ def test_journal_is_bounded_and_counts_what_it_dropped() -> None:
     assert [e.seq for e in journal] == [3, 4, 5]
     assert journal.dropped == 2
     assert [e.seq for e in journal.entries(since=4)] == [5]
+
+
+def test_dropped_counts_from_the_last_clear() -> None:
+    journal = Journal(max_entries=3)
+    for _ in range(4):
+        journal.append_lazy(lambda seq: entry(seq))
+    assert journal.dropped == 1
+    journal.clear()
+    assert journal.dropped == 0
+    for _ in range(5):
+        journal.append_lazy(lambda seq: entry(seq))
+    assert journal.dropped == 2
+    seqs = [e.seq for e in journal]
+    assert seqs == sorted(seqs)
+    assert seqs[0] > 4  # numbering goes on across a clear
+    assert journal.dropped == 2  # reading (materializing) does not change the count
 
 
 def test_journal_round_trips_through_json() -> None:
@@ -57,6 +75,10 @@ async def test_every_request_is_journaled_with_gateway_times_and_no_secret() -> 
         assert KEY not in str(data)
         assert second["started_at"] - first["started_at"] == 5
         assert third["key"] is None
+        # the response headers as sent, including those aiohttp adds when it sends the answer
+        sent = {name.lower(): value for name, value in second["response_headers"].items()}
+        assert sent["content-type"].startswith("application/json")
+        assert int(sent["content-length"]) == len(json.dumps(second["response_body"]))
         assert third["response_body"]["statusCode"] == 401
         since = await client.admin("GET", f"journal?since={second['seq']}")
         assert next(e["seq"] for e in since["entries"]) == third["seq"]
