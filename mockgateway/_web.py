@@ -16,9 +16,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
@@ -121,7 +120,7 @@ def _entry(
     raw_headers: tuple[tuple[bytes, bytes], ...],
     ex: Exchange,
     status: int | None,
-    response_headers: Mapping[str, str],
+    response_headers: tuple[tuple[str, str], ...],
     started: float,
     finished: float,
     error: str | None,
@@ -129,7 +128,8 @@ def _entry(
     """Build a journal entry from what :func:`bind` kept (called when the journal is read).
 
     What is kept is what the request and response already hold (the wire headers as aiohttp parsed
-    them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
+    them, the response's headers as the handler set them, the :class:`Exchange`), so a poll copies
+    nothing.
     """
     headers: dict[str, str] = {}
     key = None
@@ -172,7 +172,6 @@ def _entry(
     )
 
 
-_NOTHING: Mapping[str, str] = MappingProxyType({})
 # The gateway serves plain HTTP (TLS, where wanted, ends at a proxy in front of it).
 _SCHEME = "http"
 
@@ -198,9 +197,8 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
     """Wrap a handler for ``gateway``: errors become their documented bodies, and the exchange is
     journaled.
 
-    The journal keeps references, not copies: the request's wire headers, the response's header
-    map (complete once aiohttp has sent it, so it shows ``Content-Length`` and ``Date`` too) and
-    the :class:`Exchange`.
+    The journal keeps references, not copies: the :class:`Exchange`, and the wire headers and path
+    as aiohttp parsed them, shared with earlier equal ones (:meth:`Journal.share`).
     """
     route, handler = declared.route, declared.handler
     faults = gateway.faults if route in FAULT_ROUTES else None
@@ -230,11 +228,11 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
                 _entry,
                 route,
                 request.method,
-                request.raw_path,
-                request.raw_headers,
+                journal.share(request.raw_path),
+                journal.share(request.raw_headers),
                 ex,
                 response.status if answered else None,
-                response.headers if answered else _NOTHING,
+                journal.share(tuple(response.headers.items())) if answered else (),
                 started,
                 now(),
                 error,
