@@ -207,7 +207,14 @@ def main() -> None:
         f"{args.connections} connections, {args.rounds} x {args.seconds:g} s paired rounds; "
         + pinned
     )
-    print(f"response: {len(body)} bytes; gateway journal on, {health['jobs']} job(s)")
+    journal = health["journal"]
+    kept = (
+        f"journal on, {journal['entries']:,} of {journal['max_entries']:,} entries kept, "
+        f"{journal['dropped']:,} dropped"
+        if journal["enabled"]
+        else "journal off"
+    )
+    print(f"response: {len(body)} bytes; gateway {kept}, {health['jobs']} job(s)")
     for name in servers:
         shown = ", ".join(f"{v:,.0f}" for v in rates[name])
         print(

@@ -51,6 +51,7 @@ def _job_view(job: Job) -> dict[str, Any]:
 @endpoint("admin")
 async def health(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
+    journal = gateway.journal
     return json_answer(
         ex,
         200,
@@ -60,6 +61,12 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
             "clock": {"mode": gateway.clock.mode.value, "now": gateway.clock.now()},
             "jobs": len(gateway.jobs),
             "scheduled": len(gateway.scheduler),
+            "journal": {
+                "enabled": journal.enabled,
+                "entries": len(journal),
+                "max_entries": journal.max_entries,
+                "dropped": journal.dropped,
+            },
         },
     )
 

@@ -123,6 +123,10 @@ class Journal:
         return next(self._seq)
 
     @property
+    def max_entries(self) -> int | None:
+        return self._entries.maxlen
+
+    @property
     def dropped(self) -> int:
         """How many entries the bound has pushed out since the last clear."""
         if not self._entries:

@@ -15,6 +15,8 @@ async def test_health_reports_the_clock_and_counts() -> None:
         assert health["clock"] == {"mode": "manual", "now": 1_774_951_200.0}
         assert health["jobs"] == 1
         assert health["scheduled"] == 1
+        journal = {"enabled": True, "entries": 1, "max_entries": 10_000, "dropped": 0}
+        assert health["journal"] == journal  # the generate; the health check is journaled after
 
 
 async def test_jobs_can_be_listed_filtered_and_read() -> None:
