@@ -11,9 +11,9 @@ import hashlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 _KEY_HEADER_LOWER = KEY_HEADER.lower()
@@ -82,8 +82,6 @@ class JournalEntry:
 
 
 Builder = Callable[..., JournalEntry]
-H = TypeVar("H", bound=Hashable)
-_SHARED_MAX = 4096  # distinct shared values kept before starting over
 
 
 class Journal:
@@ -102,22 +100,6 @@ class Journal:
         )
         self._seq = itertools.count(1)
         self._first_seq = 1  # the first sequence number since the last clear
-        self._shared: dict[Hashable, Hashable] = {}
-
-    def share(self, value: H) -> H:
-        """An equal value the journal already keeps, else ``value``, kept from now on.
-
-        A client polling sends the same headers and path every time: sharing them keeps one copy
-        for all its polls instead of one per entry, so a full journal holds a few small objects
-        per exchange and the copy each request arrived with is freed while still in cache.
-        """
-        shared = self._shared
-        kept = shared.get(value)
-        if kept is None:
-            if len(shared) >= _SHARED_MAX:
-                shared.clear()
-            kept = shared[value] = value
-        return kept  # type: ignore[return-value]
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -162,7 +144,6 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
-        self._shared.clear()
         self._first_seq = self.next_seq() + 1
 
     def dump(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,7 @@ def _entry(
     raw_headers: tuple[tuple[bytes, bytes], ...],
     ex: Exchange,
     status: int | None,
-    response_headers: tuple[tuple[str, str], ...],
+    response_headers: Mapping[str, str],
     started: float,
     finished: float,
     error: str | None,
@@ -128,8 +128,7 @@ def _entry(
     """Build a journal entry from what :func:`bind` kept (called when the journal is read).
 
     What is kept is what the request and response already hold (the wire headers as aiohttp parsed
-    them, the response's headers as the handler set them, the :class:`Exchange`), so a poll copies
-    nothing.
+    them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
     """
     headers: dict[str, str] = {}
     key = None
@@ -193,17 +192,36 @@ def endpoint(route: Route) -> Callable[[RouteHandler], Endpoint]:
     return declare
 
 
+class _Last:
+    """The path and wire headers last journaled on one route.
+
+    A client polling sends the same ones every time. Journaling the copy already kept, rather than
+    each request's own, keeps a full journal small and lets each request's copy be freed while it
+    is still in cache.
+    """
+
+    __slots__ = ("headers", "path")
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+_NOTHING: Mapping[str, str] = {}
+
+
 def bind(declared: Endpoint, gateway: Gateway) -> Handler:
     """Wrap a handler for ``gateway``: errors become their documented bodies, and the exchange is
     journaled.
 
-    The journal keeps references, not copies: the :class:`Exchange`, and the wire headers and path
-    as aiohttp parsed them, shared with earlier equal ones (:meth:`Journal.share`).
+    The journal keeps references, not copies: the :class:`Exchange`, the response's header map,
+    and the wire headers and path as aiohttp parsed them (the route's earlier copy when equal).
     """
     route, handler = declared.route, declared.handler
     faults = gateway.faults if route in FAULT_ROUTES else None
     journal = gateway.journal
     now = gateway.clock.now
+    last = _Last()
 
     @functools.wraps(handler)
     async def run(request: web.Request) -> web.StreamResponse:
@@ -224,15 +242,21 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
             response = error_answer(ex, internal_error())
         if journal.enabled:
             answered = ex.answered
+            path = request.raw_path
+            if path != last.path:
+                last.path = path
+            raw_headers = request.raw_headers
+            if raw_headers != last.headers:
+                last.headers = raw_headers
             journal.append_lazy(
                 _entry,
                 route,
                 request.method,
-                journal.share(request.raw_path),
-                journal.share(request.raw_headers),
+                last.path,
+                last.headers,
                 ex,
                 response.status if answered else None,
-                journal.share(tuple(response.headers.items())) if answered else (),
+                response.headers if answered else _NOTHING,
                 started,
                 now(),
                 error,

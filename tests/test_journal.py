@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from mockgateway import Journal, JournalEntry
 from mockgateway._journal import redact_headers, redact_key
 
@@ -35,21 +37,6 @@ def test_dropped_counts_from_the_last_clear() -> None:
     assert seqs == sorted(seqs)
     assert seqs[0] > 4  # numbering goes on across a clear
     assert journal.dropped == 2  # reading (materializing) does not change the count
-
-
-def test_equal_pieces_are_kept_once_and_the_store_stays_bounded() -> None:
-    journal = Journal()
-    first = (b"Host", b"127.0.0.1"), (b"Accept", b"*/*")
-    again = tuple((bytes(name), bytes(value)) for name, value in first)
-    assert again == first
-    assert again is not first
-    assert journal.share(first) is first
-    assert journal.share(again) is first  # a later equal copy is not kept
-    for i in range(5000):  # more distinct values than the store keeps: it starts over
-        journal.share(f"/v2/requests/status/{i}")
-    assert journal.share(again) is again
-    journal.clear()
-    assert journal.share(first) is first
 
 
 def test_journal_round_trips_through_json() -> None:
@@ -88,7 +75,10 @@ async def test_every_request_is_journaled_with_gateway_times_and_no_secret() -> 
         assert KEY not in str(data)
         assert second["started_at"] - first["started_at"] == 5
         assert third["key"] is None
-        assert second["response_headers"] == {"Content-Type": "application/json"}
+        # the response headers as sent, including those aiohttp adds when it sends the answer
+        sent = {name.lower(): value for name, value in second["response_headers"].items()}
+        assert sent["content-type"] == "application/json"
+        assert int(sent["content-length"]) == len(json.dumps(second["response_body"]))
         assert second["headers"]["Ocp-Apim-Subscription-Key"] == "****" + KEY[-4:]
         assert third["response_body"]["statusCode"] == 401
         since = await client.admin("GET", f"journal?since={second['seq']}")
