@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,17 @@ from . import __version__
 from ._config import GatewayConfig, load_config
 from ._errors import ConfigError
 from ._server import serve
+
+
+def _say(text: str) -> None:
+    """Print a progress line. A reader that has stopped listening (``mockgateway serve | head -1``)
+    is not an error: the gateway goes on serving, and later lines go nowhere."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _load(path: str | None) -> GatewayConfig:
@@ -31,16 +43,15 @@ async def _serve(config: GatewayConfig, host: str | None, port: int | None) -> N
         # Everything made at start-up lives as long as the process: keep the collector from
         # walking it again on every full collection.
         gc.freeze()
-        print(f"mockgateway listening on {running.url}", flush=True)
+        _say(f"mockgateway listening on {running.url}")
         model = config.models[0]
-        print(
+        _say(
             f"  generate: POST {running.url}/{model.id}/v1/{model.operation}\n"
             f"  status:   GET  {running.url}/v2/requests/status/{{request_id}}\n"
-            f"  admin:    {running.url}/_mock/health",
-            flush=True,
+            f"  admin:    {running.url}/_mock/health"
         )
         await stop.wait()
-    print("mockgateway stopped", flush=True)
+    _say("mockgateway stopped")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -47,6 +47,21 @@ def test_serve_prints_its_url_first_answers_and_stops_cleanly(sig: signal.Signal
     assert "Traceback" not in err
 
 
+def test_a_reader_that_stops_listening_does_not_stop_the_gateway() -> None:
+    """``mockgateway serve | head -1``: the URL is read, the pipe is closed, the gateway serves on."""
+    process, url = start()
+    assert process.stdout is not None
+    process.stdout.close()
+    try:
+        with urllib.request.urlopen(url + "/_mock/health", timeout=10) as response:
+            assert json.load(response)["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "Broken pipe" not in err
+
+
 def test_a_bad_config_file_stops_with_exit_2_naming_key_and_file(tmp_path: Path) -> None:
     path = tmp_path / "scenario.toml"
     path.write_text("[lifecycle]\nqueue_seconds = 'soon'\n")
