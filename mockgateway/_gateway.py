@@ -266,6 +266,8 @@ class Gateway:
         scenario = plan.scenario if plan else None
         webhook = self.faults.plan_webhook(job.key, job.model_id, body["status"], scenario)
         if webhook.drop:
+            rules = ", ".join(webhook.fired) or "a webhook_drop rule"
+            job.notes += (f"webhook for {body['status']} to {url} dropped by fault ({rules})",)
             return
         held = self._held_webhooks.setdefault(job.request_id, []) if webhook.reorder else None
         if held is not None and not job.status.terminal:

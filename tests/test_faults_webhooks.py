@@ -15,6 +15,12 @@ async def test_dropped_webhook_never_arrives_and_status_still_works() -> None:
         await gw.advance(60)
         assert [c["body"]["request_id"] for c in hook.calls] == [second]
         assert (await client.status(first)).body["status"] == "COMPLETED"
+        # nothing was sent, so the journal has no attempt; the job says what happened
+        view = await client.admin("GET", f"jobs/{first}")
+        assert any("webhook for COMPLETED" in n and "dropped" in n for n in view["notes"])
+        sent = await client.admin("GET", "journal")
+        hooks = [e["request_id"] for e in sent["entries"] if e["kind"] == "webhook"]
+        assert hooks == [second]
 
 
 async def test_delayed_webhook_arrives_that_much_later() -> None:
