@@ -425,6 +425,11 @@ class Gateway:
 
     # scenario and control ---------------------------------------------------------------------
 
+    @property
+    def waiting(self) -> int:
+        """How many answers are held on gateway time right now (latency, dribbled bodies)."""
+        return len(self._sleepers)
+
     def sleep(self, seconds: float) -> asyncio.Future[None]:
         """A future resolved after ``seconds`` of gateway time, by a scheduler entry.
 

@@ -118,11 +118,10 @@ async def test_latency_holds_the_answer_for_gateway_seconds() -> None:
     rule = {"route": "status", "action": "latency", "seconds": 3}
     async with served(scenario_config(faults=[rule])) as (gw, client):
         rid = (await client.generate()).body["request_id"]
-        scheduled = len(gw.gateway.scheduler)
         pending = asyncio.ensure_future(client.status(rid))
-        await eventually(lambda: len(gw.gateway.scheduler) > scheduled)  # the wait has begun
+        await eventually(lambda: gw.gateway.waiting == 1)  # the wait has begun
         await gw.advance(2.9)
-        await asyncio.sleep(0.05)  # loopback time for an answer that must not come
+        assert gw.gateway.waiting == 1  # still held on gateway time: nothing was sent
         assert not pending.done()
         await gw.advance(0.1)
         answer = await asyncio.wait_for(pending, 5)
@@ -220,7 +219,8 @@ async def test_dribbled_body_arrives_over_the_configured_gateway_time() -> None:
             reader = asyncio.ensure_future(read_all())
             seen = []
             for step in range(4):
-                await asyncio.sleep(0.02)  # loopback time: nothing may arrive before time moves
+                # the next piece is held on gateway time: nothing is sent before time moves
+                await eventually(lambda: gw.gateway.waiting == 1)
                 assert len(received) == sum(seen), f"bytes arrived early at step {step}"
                 await gw.advance(0.5)
                 await eventually(lambda: len(received) > sum(seen))
