@@ -92,7 +92,6 @@ class Gateway:
         self._plans: dict[str, JobPlan] = {}
         self._phase_polls: dict[str, int] = {}
         self._held_webhooks: dict[str, list[dict[str, Any]]] = {}
-        self._sleepers: set[asyncio.Future[None]] = set()
         self.models: dict[str, ModelConfig] = {m.id: m for m in self.config.models}
         self.jobs: dict[str, Job] = {}
         self.wallets: dict[str, Wallet] = {}
@@ -411,7 +410,6 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         self.scheduler.clear()
-        self._wake_sleepers()
         self.jobs.clear()
         self._work.clear()
         self._plans.clear()
@@ -428,34 +426,7 @@ class Gateway:
     @property
     def waiting(self) -> int:
         """How many answers are held on gateway time right now (latency, dribbled bodies)."""
-        return len(self._sleepers)
-
-    def sleep(self, seconds: float) -> asyncio.Future[None]:
-        """A future resolved after ``seconds`` of gateway time, by a scheduler entry.
-
-        Response latency and dribbled bodies wait on this, so a scaled clock scales them and a
-        manual clock holds them until it is advanced.
-        """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.add(future)
-
-        def wake() -> None:
-            if not future.done():
-                future.set_result(None)
-
-        handle = self.scheduler.call_later(seconds, wake)
-
-        def done(f: asyncio.Future[None]) -> None:
-            self._sleepers.discard(f)
-            handle.cancel()
-
-        future.add_done_callback(done)
-        return future
-
-    def _wake_sleepers(self) -> None:
-        for future in list(self._sleepers):
-            if not future.done():
-                future.set_result(None)
+        return self.scheduler.sleeping
 
     def set_scenario(self, scenario: FaultsConfig | None) -> None:
         """Use ``scenario`` from now on (None: the one loaded at start), counters from zero.

@@ -46,12 +46,18 @@ class Handle:
         self._entry.cancelled = True
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._wake: asyncio.Event | None = None
+        self._sleepers: set[asyncio.Future[None]] = set()
         if isinstance(clock, ManualClock):
             clock.on_change(self._poke)
 
@@ -87,8 +93,33 @@ class Scheduler:
                 log.exception("scheduled action failed")
             ran += 1
 
+    def sleep(self, seconds: float) -> asyncio.Future[None]:
+        """A future resolved after ``seconds`` of clock time, by an entry on this scheduler.
+
+        Response latency and dribbled bodies wait on this, so a scaled clock scales them and a
+        manual clock holds them until it is advanced.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.add(future)
+        handle = self.call_later(seconds, lambda: _resolve(future))
+
+        def done(f: asyncio.Future[None]) -> None:
+            self._sleepers.discard(f)
+            handle.cancel()
+
+        future.add_done_callback(done)
+        return future
+
+    @property
+    def sleeping(self) -> int:
+        """How many :meth:`sleep` futures are pending."""
+        return len(self._sleepers)
+
     def clear(self) -> None:
+        """Drop every entry; pending sleeps end now rather than never."""
         self._heap.clear()
+        for future in list(self._sleepers):
+            _resolve(future)
 
     def _poke(self) -> None:
         if self._wake is not None:

@@ -60,7 +60,7 @@ async def with_faults(
     if decision.fired:
         ex.notes += (f"fault rules fired: {', '.join(decision.fired)}",)
     if decision.latency > 0:
-        await gateway.sleep(decision.latency)
+        await gateway.scheduler.sleep(decision.latency)
     brk = decision.brk
     closes = brk is not None and brk.kind in (BreakKind.RESET, BreakKind.EMPTY)
     if decision.error is not None or (brk is not None and closes and not brk.processed):
@@ -147,7 +147,7 @@ async def _mangle(
     pieces = [body[i : i + size] for i in range(0, len(body), size)]
     try:
         for piece in pieces:
-            await gateway.sleep(brk.seconds / len(pieces))
+            await gateway.scheduler.sleep(brk.seconds / len(pieces))
             await stream.write(piece)
         await stream.write_eof()
     except ConnectionError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -65,6 +66,35 @@ def test_scheduler_survives_a_failing_action() -> None:
     scheduler.call_at(0, lambda: seen.append(1))
     scheduler.run_due()
     assert seen == [1]
+
+
+async def test_a_sleep_ends_when_its_clock_time_has_passed_or_the_scheduler_is_cleared() -> None:
+    clock = ManualClock(0.0)
+    scheduler = Scheduler(clock)
+    first, second = scheduler.sleep(2), scheduler.sleep(5)
+    assert scheduler.sleeping == 2
+    clock.set(1.9)
+    scheduler.run_due()
+    assert not first.done()
+    clock.set(2)
+    scheduler.run_due()
+    assert first.done()
+    await asyncio.sleep(0)  # one turn of the loop: the future's done-callback runs
+    assert scheduler.sleeping == 1
+    scheduler.clear()  # a reset: the held answer goes out now rather than never
+    assert second.done()
+    await asyncio.sleep(0)
+    assert scheduler.sleeping == 0
+
+
+async def test_a_cancelled_sleep_leaves_no_entry_behind() -> None:
+    scheduler = Scheduler(ManualClock(0.0))
+    sleep = scheduler.sleep(3)
+    assert len(scheduler) == 1
+    sleep.cancel()  # the client went away while its answer was held
+    await asyncio.sleep(0)
+    assert len(scheduler) == 0
+    assert scheduler.sleeping == 0
 
 
 def test_scheduler_holds_100k_entries_as_plain_heap_items() -> None:
