@@ -186,3 +186,15 @@ def test_contract_checks_can_be_switched_off_for_a_block() -> None:
     assert RESPONSE_CHECKS[0] is conforms_to_contract
     with pytest.raises(SchemaViolation, match="not JSON"):
         conforms_to_contract(wrong)
+
+
+@pytest.mark.parametrize(("status", "passes"), [(503, True), (405, True), (418, False)])
+def test_the_suites_own_check_allows_only_the_statuses_spec_adds(status: int, passes: bool) -> None:
+    body = json.dumps({"error": "Teapot", "message": "an error-shaped body"}).encode()
+    headers = CIMultiDict({"Content-Type": "application/json"})
+    answer = Answer("GET", "/v2/requests/status/x", status, headers, body)
+    if passes:
+        conforms_to_contract(answer)
+    else:
+        with pytest.raises(SchemaViolation, match="not documented"):
+            conforms_to_contract(answer)
