@@ -1,15 +1,18 @@
-"""The API contract as data: JSON Schemas, the OpenAPI document, and validation against them.
+"""The API contract as data: JSON Schemas, the OpenAPI documents, and validation against them.
 
 Hypothesis strategies for the same messages live in :mod:`mockgateway.contract.strategies`
 (imported on its own, since Hypothesis is a test dependency).
 """
 
 from ._schemas import (
+    OPERATOR_OPENAPI_FILE,
     SCHEMA_NAMES,
     SchemaNotFound,
     load_openapi,
+    load_operator_openapi,
     load_schema,
     openapi_path,
+    operator_openapi_path,
     registry,
     schema_dir,
 )
@@ -23,14 +26,17 @@ from ._validate import (
 )
 
 __all__ = [
+    "OPERATOR_OPENAPI_FILE",
     "SCHEMA_NAMES",
     "SchemaNotFound",
     "SchemaViolation",
     "check_response",
     "load_openapi",
+    "load_operator_openapi",
     "load_schema",
     "openapi_path",
     "operation_for",
+    "operator_openapi_path",
     "registry",
     "schema_dir",
     "schema_errors",

@@ -1,4 +1,4 @@
-"""Loading the contract's JSON Schemas and OpenAPI document, from a checkout or an installed wheel.
+"""Loading the contract's JSON Schemas and OpenAPI documents, from a checkout or an installed wheel.
 
 The files live once, in the repository's ``schemas/``; the wheel force-includes that directory as
 ``mockgateway/_schemas``. :func:`schema_dir` finds whichever is present, so the same loader serves
@@ -25,6 +25,7 @@ SCHEMA_NAMES = (
     "webhook",
 )
 OPENAPI_FILE = "openapi.json"
+OPERATOR_OPENAPI_FILE = "operator.openapi.json"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -82,6 +83,16 @@ def openapi_path(directory: Path | None = None) -> Path:
     return (directory or schema_dir()) / OPENAPI_FILE
 
 
+def load_operator_openapi(directory: Path | None = None) -> dict[str, Any]:
+    """The operator API's OpenAPI document (``/_mock/``), kept apart from the vendor's API."""
+    return _read(operator_openapi_path(directory))
+
+
+def operator_openapi_path(directory: Path | None = None) -> Path:
+    """The operator API's OpenAPI document's path."""
+    return (directory or schema_dir()) / OPERATOR_OPENAPI_FILE
+
+
 @cache
 def _registry(directory: Path) -> Registry[Any]:
     resources = []
@@ -104,14 +115,17 @@ def schema_id(name: str, directory: Path | None = None) -> str:
 
 __all__ = [
     "OPENAPI_FILE",
+    "OPERATOR_OPENAPI_FILE",
     "SCHEMA_NAMES",
     "SchemaNotFound",
     "candidate_dirs",
     "file_name",
     "find_schema_dir",
     "load_openapi",
+    "load_operator_openapi",
     "load_schema",
     "openapi_path",
+    "operator_openapi_path",
     "registry",
     "schema_dir",
     "schema_id",
