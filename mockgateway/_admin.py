@@ -15,9 +15,12 @@ from . import __version__
 from ._billing import money_str
 from ._config import parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
-from ._jobs import Job, status_body
+from ._gateway import Gateway
+from ._jobs import Job, Status, status_body
 from ._journal import redact_key
 from ._web import Exchange, Routes, endpoint, json_answer, read_body
+
+MAX_ADVANCE_SECONDS = 1_000_000_000  # about 31 years: timestamps stay within what they can show
 
 
 async def _json_body(request: web.Request, ex: Exchange) -> dict[str, Any]:
@@ -45,6 +48,17 @@ def _job_view(job: Job) -> dict[str, Any]:
     view["polls"] = job.polls
     view["notes"] = list(job.notes)
     view["history"] = [{"status": s.value, "at": t} for s, t in job.history]
+    return view
+
+
+def job_detail(gateway: Gateway, job: Job) -> dict[str, Any]:
+    """One job as the operator sees it: its view and its webhook deliveries so far."""
+    view = _job_view(job)
+    view["webhooks"] = [
+        {"url": d.url, "attempts": d.attempts, "delivered": d.delivered, "outcomes": d.outcomes}
+        for d in gateway.webhooks.deliveries
+        if d.request_id == job.request_id
+    ]
     return view
 
 
@@ -116,6 +130,9 @@ async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
 async def list_jobs(request: web.Request, ex: Exchange) -> web.Response:
     jobs = ex.gateway.jobs.values()
     wanted = request.query.get("status")
+    if wanted is not None and wanted.upper() not in Status.__members__:
+        known = ", ".join(m.value for m in Status)
+        raise bad_request(f"status must be one of {known} (any case), got {wanted!r}")
     views = [_job_view(j) for j in jobs if wanted is None or j.status.value == wanted.upper()]
     return json_answer(ex, 200, {"jobs": views})
 
@@ -127,12 +144,7 @@ async def get_job(request: web.Request, ex: Exchange) -> web.Response:
     job = gateway.jobs.get(request_id)
     if job is None:
         raise request_not_found(request_id)
-    view = _job_view(job)
-    view["webhooks"] = [
-        {"url": d.url, "attempts": d.attempts, "delivered": d.delivered, "outcomes": d.outcomes}
-        for d in gateway.webhooks.deliveries
-        if d.request_id == request_id
-    ]
+    view = job_detail(gateway, job)
     return json_answer(ex, 200, view)
 
 
@@ -164,8 +176,14 @@ async def advance_clock(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
     body = await _json_body(request, ex)
     seconds = body.get("seconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-        raise bad_request('seconds must be a non-negative number, e.g. {"seconds": 5}')
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not 0 <= seconds <= MAX_ADVANCE_SECONDS  # also refuses NaN
+    ):
+        raise bad_request(
+            f'seconds must be a number from 0 to {MAX_ADVANCE_SECONDS:,}, e.g. {{"seconds": 5}}'
+        )
     now = await gateway.advance(float(seconds))
     return json_answer(ex, 200, {"mode": gateway.clock.mode.value, "now": now})
 

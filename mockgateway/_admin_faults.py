@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._admin import _job_view
+from ._admin import job_detail
 from ._errors import ConfigError, bad_request
 from ._web import Exchange, Routes, endpoint, json_answer, read_body
 from .faults import FaultEngine, action_name, faults_from_mapping, faults_from_toml
@@ -87,12 +87,14 @@ async def job_command(request: web.Request, ex: Exchange) -> web.Response:
             data = json.loads(raw)
         except ValueError as exc:
             raise bad_request(f"request body is not valid JSON: {exc}") from None
-        message = data.get("message") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise bad_request('request body must be a JSON object, e.g. {"message": "..."}')
+        message = data.get("message")
         if message is not None and not isinstance(message, str):
             raise bad_request("message must be a string")
     job = gateway.command(request.match_info["request_id"], request.match_info["command"], message)
     await gateway.settle()
-    return json_answer(ex, 200, _job_view(job))
+    return json_answer(ex, 200, job_detail(gateway, job))
 
 
 def add_fault_admin_routes(r: Routes) -> None:

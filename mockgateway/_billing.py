@@ -34,10 +34,10 @@ def cost_of(duration_seconds: float, price_per_second: Decimal) -> Decimal:
 
 
 def money_str(amount: Decimal) -> str:
-    """Decimal string with at least two places: ``9.84`` -> ``"9.84"``, ``5`` -> ``"5.00"``."""
-    if amount == amount.quantize(CENT):
-        return str(amount.quantize(CENT))
-    return str(amount.normalize())
+    """Decimal string with at least two places and never an exponent: ``9.84`` -> ``"9.84"``,
+    ``5`` -> ``"5.00"``, ``0.0000001`` -> ``"0.0000001"``."""
+    cents = amount.quantize(CENT)
+    return f"{cents:f}" if amount == cents else f"{amount.normalize():f}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

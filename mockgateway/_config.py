@@ -209,6 +209,9 @@ def _kind_names(kinds: tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+MAX_MONEY = Decimal(10) ** 12  # far above any test's needs, far below Decimal's 28 digits
+
+
 def parse_money(raw: object) -> Decimal:
     """Exact decimal money from a string or number; floats go through their shortest repr."""
     if isinstance(raw, bool):
@@ -221,6 +224,8 @@ def parse_money(raw: object) -> Decimal:
         raise ValueError(f'expected an amount of money such as "25.00", got {raw!r}')
     if value < 0:
         raise ValueError(f"amount of money cannot be negative, got {raw!r}")
+    if value > MAX_MONEY:
+        raise ValueError(f"amount of money can be at most {MAX_MONEY:,}, got {raw!r}")
     return value
 
 

@@ -368,8 +368,9 @@ async def sample(request: web.Request, ex: Exchange) -> web.StreamResponse:
 
 @endpoint("other")
 async def unknown(request: web.Request, ex: Exchange) -> web.Response:
-    """A known path with another method: 405 naming the allowed ones ([mock]); any other path:
-    API management's 404 ([inferred])."""
+    """A known path with another method: 405 naming the allowed ones ([mock]); an unknown
+    ``/_mock/`` path: the operator API's 404 ([mock]); any other path: API management's 404
+    ([inferred])."""
     allowed: set[str] = set()
     for resource in request.app.router.resources():
         if resource.name != "unknown":
@@ -379,6 +380,8 @@ async def unknown(request: web.Request, ex: Exchange) -> web.Response:
         shown = ", ".join(sorted(allowed))
         message = f"{request.method} is not allowed on {request.path}; allowed: {shown}"
         raise gateway_error(405, "Method Not Allowed", message, Allow=shown)
+    if request.path.startswith("/_mock/"):  # the operator API answers in the gateway's shape
+        raise gateway_error(404, "Not Found", f"No operator route at {request.path}")
     raise apim_error(404, "Resource not found")
 
 

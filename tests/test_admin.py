@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mockgateway import config_from_mapping
 
 from .support import KEY, served
@@ -71,3 +73,49 @@ async def test_strict_mode_wallet_reads_do_not_invent_keys() -> None:
         assert answer.body["error"] == "Wallet not found"
         listed = await client.admin("GET", "wallets")
         assert [w["key"] for w in listed["wallets"]] == [KEY]
+        assert (await client.generate(key="stranger")).status == 401
+
+
+async def test_strict_mode_an_operator_admits_a_key_by_giving_it_a_wallet() -> None:
+    config = config_from_mapping(
+        {"clock": {"mode": "manual"}, "keys": {"mode": "strict", "accounts": [{"key": KEY}]}}
+    )
+    async with served(config) as (_gw, client):
+        assert (await client.generate(key="newcomer")).status == 401
+        await client.admin("PUT", "wallets/newcomer", {"balance": "3.00"})
+        assert (await client.generate(key="newcomer")).status == 202
+
+
+@pytest.mark.parametrize(
+    ("balance", "named"),
+    [("1e30", "at most 1,000,000,000,000"), ("-1", "negative"), ("NaN", "such as")],
+)
+async def test_a_balance_out_of_range_is_a_400_and_changes_nothing(
+    balance: str, named: str
+) -> None:
+    async with served() as (_gw, client):
+        before = await client.admin("GET", f"wallets/{KEY}")
+        answer = await client.request(
+            "PUT", f"/_mock/wallets/{KEY}", body={"balance": balance}, key=None
+        )
+        assert answer.status == 400
+        assert named in answer.body["message"]
+        assert await client.admin("GET", "wallets") == {"wallets": [before]}
+
+
+async def test_a_tiny_balance_reads_back_without_an_exponent() -> None:
+    async with served() as (_gw, client):
+        wallet = await client.admin("PUT", f"wallets/{KEY}", {"balance": "0.0000001"})
+        assert wallet["balance"] == "0.0000001"
+
+
+@pytest.mark.parametrize("seconds", [b"NaN", b"Infinity", b"1e10", b"-1", b'"5"'])
+async def test_advancing_the_clock_by_a_bad_amount_is_a_400(seconds: bytes) -> None:
+    async with served() as (_gw, client):
+        before = await client.admin("GET", "clock")
+        answer = await client.request(
+            "POST", "/_mock/clock/advance", raw=b'{"seconds": ' + seconds + b"}", key=None
+        )
+        assert answer.status == 400
+        assert "seconds must be a number from 0 to 1,000,000,000" in answer.body["message"]
+        assert await client.admin("GET", "clock") == before

@@ -183,6 +183,8 @@ def test_money_strings() -> None:
     assert money_str(Decimal("9.84")) == "9.84"
     assert money_str(Decimal("5")) == "5.00"
     assert money_str(Decimal("0.125")) == "0.125"
+    assert money_str(Decimal("0.0000001")) == "0.0000001"  # never an exponent
+    assert money_str(Decimal("1E+12")) == "1000000000000.00"
 
 
 def test_timestamps_in_the_doc_format() -> None:
