@@ -23,8 +23,12 @@ from ._web import Exchange, Routes, endpoint, json_answer, read_body
 MAX_ADVANCE_SECONDS = 1_000_000_000  # about 31 years: timestamps stay within what they can show
 
 
-async def _json_body(request: web.Request, ex: Exchange) -> dict[str, Any]:
-    raw = await read_body(request, ex, 1024 * 1024)
+async def json_object_body(
+    request: web.Request, ex: Exchange, *, limit: int = 1024 * 1024, example: str = ""
+) -> dict[str, Any]:
+    """An operator request's JSON object body; an empty body is ``{}``. ``example`` (such as
+    ``{"message": "..."}``) is shown in the 400 for a body that is not an object."""
+    raw = await read_body(request, ex, limit)
     if not raw.strip():
         return {}
     try:
@@ -32,7 +36,8 @@ async def _json_body(request: web.Request, ex: Exchange) -> dict[str, Any]:
     except ValueError as exc:
         raise bad_request(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise bad_request("request body must be a JSON object")
+        shown = f", e.g. {example}" if example else ""
+        raise bad_request(f"request body must be a JSON object{shown}")
     return data
 
 
@@ -115,7 +120,7 @@ async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("admin")
 async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    body = await _json_body(request, ex)
+    body = await json_object_body(request, ex)
     if "balance" not in body:
         raise bad_request('balance is required, e.g. {"balance": "25.00"}')
     try:
@@ -144,8 +149,7 @@ async def get_job(request: web.Request, ex: Exchange) -> web.Response:
     job = gateway.jobs.get(request_id)
     if job is None:
         raise request_not_found(request_id)
-    view = job_detail(gateway, job)
-    return json_answer(ex, 200, view)
+    return json_answer(ex, 200, job_detail(gateway, job))
 
 
 @endpoint("admin")
@@ -174,7 +178,7 @@ async def get_clock(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("admin")
 async def advance_clock(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    body = await _json_body(request, ex)
+    body = await json_object_body(request, ex)
     seconds = body.get("seconds")
     if (
         isinstance(seconds, bool)

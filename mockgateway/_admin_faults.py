@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._admin import job_detail
+from ._admin import job_detail, json_object_body
 from ._errors import ConfigError, bad_request
 from ._web import Exchange, Routes, endpoint, json_answer, read_body
 from .faults import FaultEngine, action_name, faults_from_mapping, faults_from_toml
@@ -80,18 +80,10 @@ async def delete_scenario(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("admin")
 async def job_command(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    raw = await read_body(request, ex, 64 * 1024)
-    message: str | None = None
-    if raw.strip():
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise bad_request(f"request body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise bad_request('request body must be a JSON object, e.g. {"message": "..."}')
-        message = data.get("message")
-        if message is not None and not isinstance(message, str):
-            raise bad_request("message must be a string")
+    body = await json_object_body(request, ex, limit=64 * 1024, example='{"message": "..."}')
+    message = body.get("message")
+    if message is not None and not isinstance(message, str):
+        raise bad_request("message must be a string")
     job = gateway.command(request.match_info["request_id"], request.match_info["command"], message)
     await gateway.settle()
     return json_answer(ex, 200, job_detail(gateway, job))

@@ -26,7 +26,14 @@ from yarl import URL
 
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
 from ._gateway import Gateway
-from ._journal import KEY_HEADER, JournalEntry, Route, body_digest, redact_key
+from ._journal import (
+    KEY_HEADER,
+    JournalEntry,
+    Route,
+    body_digest,
+    redact_headers,
+    redact_key,
+)
 from ._validation import parse_generate, parse_webhook_url
 from ._web_faults import FAULT_ROUTES, with_faults
 from .faults import HEADER
@@ -130,16 +137,12 @@ def _entry(
     What is kept is what the request and response already hold (the wire headers as aiohttp parsed
     them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
     """
-    headers: dict[str, str] = {}
-    key = None
-    for raw_name, raw_value in raw_headers:
-        name = raw_name.decode("utf-8", "surrogateescape")
-        value = raw_value.decode("utf-8", "surrogateescape")
-        if name.lower() == _KEY_HEADER_LOWER:
-            key = value
-            value = redact_key(value) or ""
-        headers[name] = value
-    host = next((v for n, v in headers.items() if n.lower() == "host"), "")
+    sent = {
+        name.decode("utf-8", "surrogateescape"): value.decode("utf-8", "surrogateescape")
+        for name, value in raw_headers
+    }
+    key = next((v for n, v in sent.items() if n.lower() == _KEY_HEADER_LOWER), None)
+    host = next((v for n, v in sent.items() if n.lower() == "host"), "")
     raw_body = ex.body
     body: Any = None
     if raw_body:
@@ -154,7 +157,7 @@ def _entry(
         method=method,
         url=f"{_SCHEME}://{host}{raw_path}",
         path=URL(raw_path).path,
-        headers=headers,
+        headers=redact_headers(sent),
         key=redact_key(key),
         request_id=ex.request_id,
         model_id=ex.model_id,
