@@ -18,13 +18,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiohttp
 from aiohttp import web
 
 from ._clock import Clock
 from ._config import GatewayConfig
 from ._gateway import Gateway
-from ._outbound import aiohttp_sender
+from ._outbound import aiohttp_sender, webhook_session
 from ._web import make_app
 from .media import MediaPipeline
 
@@ -61,7 +60,7 @@ async def serve(
     config = config or GatewayConfig()
     host = host or config.server.host
     port = config.server.port if port is None else port
-    async with aiohttp.ClientSession() as session:
+    async with webhook_session(config.webhooks) as session:
         gateway = Gateway(config, clock=clock, media=media, webhook_sender=aiohttp_sender(session))
         app = make_app(gateway)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

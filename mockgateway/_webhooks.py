@@ -1,13 +1,13 @@
 """Webhook delivery: POST the status body to X-Webhook-URL, retrying on the gateway clock.
 
 Retries are scheduler entries, not sleeping tasks. Only the HTTP exchange itself runs as a task.
-A URL whose host the operator did not allow is never contacted; the attempt is journaled as blocked.
+A URL whose host the outbound policy refuses (by name here, by the address it resolves to in
+the connector) is never contacted; the attempt is journaled as blocked.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,35 +17,20 @@ from urllib.parse import urlsplit
 from ._clock import Clock
 from ._config import WebhookConfig
 from ._journal import Journal, JournalEntry, redact_key
+from ._netpolicy import OutboundPolicy, may_look_up
 from ._scheduler import Scheduler
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def webhook_policy(config: WebhookConfig) -> OutboundPolicy:
+    """Loopback always; other hosts when listed in ``allow_hosts`` (``*``: any public address)."""
+    return OutboundPolicy.from_list(config.allow_hosts, setting="webhooks.allow_hosts")
 
 
 def host_allowed(url: str, allow_hosts: tuple[str, ...]) -> bool:
-    """Loopback always; any other host only when the operator listed it (``*`` allows all)."""
+    """Whether ``url``'s host may be looked up at all; what it resolves to is checked again by the
+    connector (:class:`mockgateway._outbound.GuardedConnector`) before connecting."""
     host = urlsplit(url).hostname
-    if is_loopback_host(host):
-        return True
-    if host is None:
-        return False
-    for allowed in allow_hosts:
-        allowed = allowed.lower()
-        if allowed == "*" or host == allowed:
-            return True
-        if allowed.startswith("*.") and host.endswith(allowed[1:]):
-            return True
-    return False
+    return bool(host) and may_look_up(host or "", OutboundPolicy.from_list(allow_hosts))
 
 
 def backoff_delay(attempt: int, config: WebhookConfig) -> float:

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockgateway.media import Fetcher, InputPolicy, InputRejected, InputsConfig, sample_bytes
-from mockgateway.media._fetch import is_loopback
 from tests import media_support as ms
 
 DOC_IMAGE = (
@@ -21,26 +20,6 @@ DOC_IMAGE = (
 DOC_AUDIO = (
     "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_audio.mp3"
 )
-
-
-@pytest.mark.parametrize(
-    ("host", "loopback"),
-    [
-        ("127.0.0.1", True),
-        ("127.8.9.10", True),
-        ("::1", True),
-        ("[::1]", True),
-        ("localhost", True),
-        ("LOCALHOST.", True),
-        ("10.0.0.1", False),
-        ("128.0.0.1", False),
-        ("localhost.example.com", False),
-        ("127.0.0.1.nip.io", False),
-        ("storage.googleapis.com", False),
-    ],
-)
-def test_loopback_hosts(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
 
 
 async def test_loopback_urls_are_fetched() -> None:

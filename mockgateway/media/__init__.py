@@ -21,7 +21,7 @@ from ._samples import SAMPLE_ROUTE, SAMPLES, sample_bytes, samples_dir
 from ._types import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
 
 if _typing.TYPE_CHECKING:
-    from ._fetch import Fetched, Fetcher, is_loopback
+    from ._fetch import Fetched, Fetcher
     from ._picture import output_size
     from ._pipeline import AvPipeline
     from ._probe import AudioInfo, ImageInfo, check_duration, probe_audio, probe_image
@@ -33,7 +33,6 @@ if _typing.TYPE_CHECKING:
 _LAZY = {
     "Fetched": "._fetch",
     "Fetcher": "._fetch",
-    "is_loopback": "._fetch",
     "output_size": "._picture",
     "AvPipeline": "._pipeline",
     "AudioInfo": "._probe",
@@ -71,7 +70,6 @@ __all__ = [
     "RenderExecutor",
     "RenderedMedia",
     "check_duration",
-    "is_loopback",
     "media_response",
     "output_size",
     "parse_range",

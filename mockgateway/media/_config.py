@@ -21,7 +21,7 @@ class InputPolicy(StrEnum):
 
     OFFLINE = "offline"  # never contacted; the bundled sample of that kind stands in (noted)
     STRICT = "strict"  # the job fails, naming the field and the host
-    ONLINE = "online"  # fetched for real, within the size and time limits
+    ONLINE = "online"  # fetched for real from public addresses, within the size and time limits
 
 
 class RenderExecutor(StrEnum):
@@ -40,6 +40,7 @@ class InputsConfig:
     max_bytes: int = 20 * 1024 * 1024
     timeout_seconds: float = 10.0
     max_redirects: int = 5
+    max_connections: int = 64  # fetches at once; more wait for a slot, untimed
     allow_hosts: tuple[str, ...] = ()  # fetched for real under every policy
     file_dir: Path | None = None  # file: URLs are refused unless they point inside this directory
 
@@ -64,6 +65,7 @@ def read_inputs_config(reader: _Reader) -> InputsConfig:
         max_bytes=reader.integer("max_bytes", 20 * 1024 * 1024, minimum=1),
         timeout_seconds=reader.number("timeout_seconds", 10.0, minimum=0.001),
         max_redirects=reader.integer("max_redirects", 5),
+        max_connections=reader.integer("max_connections", 64, minimum=1),
         allow_hosts=tuple(h.lower() for h in hosts),
         file_dir=Path(file_dir).resolve() if file_dir else None,
     )

@@ -3,20 +3,23 @@
 Which URL is read how:
 
 * ``data:`` URLs are decoded in place; ``file:`` URLs only inside ``inputs.file_dir``.
-* ``http(s)`` on a loopback host (127.0.0.0/8, ::1, ``localhost``) or a host in
-  ``inputs.allow_hosts`` is fetched; ``/_mock/samples/<name>`` on loopback or on the gateway's own
-  configured base URL is read from the package.
-* Any other host depends on the policy: ``offline`` never contacts it and the bundled sample of
-  that kind stands in (with a note saying so), ``strict`` rejects it, ``online`` fetches it.
+* ``/_mock/samples/<name>`` on a loopback address, ``localhost`` or the gateway's own configured
+  base URL is read from the package.
+* Other ``http(s)`` URLs go through the outbound policy (:mod:`mockgateway._netpolicy`): loopback
+  addresses, hosts in ``inputs.allow_hosts`` and, under ``online``, public addresses, decided on
+  the address actually connected to. A host the policy can never reach is, under ``offline``, not
+  contacted and the bundled sample of that kind stands in (with a note saying so); under
+  ``strict`` and ``online`` the job fails naming the field and why.
 
-Redirects are followed by hand so every hop is checked against the same rule.
+Redirects are followed by hand, every hop through the same guarded connector. At most
+``inputs.max_connections`` fetches run at once; ``inputs.timeout_seconds`` times each fetch from
+the moment it has its slot, not the wait for one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes
@@ -24,6 +27,16 @@ from urllib.parse import unquote, unquote_to_bytes
 import aiohttp
 from yarl import URL
 
+from .._netpolicy import (
+    OutboundPolicy,
+    OutboundRefused,
+    is_loopback_address,
+    may_look_up,
+    normalise_host,
+    parse_address,
+    refusal,
+)
+from .._outbound import guarded_session, refusal_of
 from ._config import InputPolicy, InputsConfig
 from ._samples import sample_bytes, sample_name_from_path, stand_in
 from ._types import InputRejected
@@ -39,14 +52,13 @@ class Fetched:
     note: str | None = None  # set when a bundled sample stood in for the URL
 
 
-def is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def _names_this_machine(host: str) -> bool:
+    """A loopback literal or ``localhost``: where a bundled sample URL is read from the package
+    instead of fetched (nothing is connected to, so the name is enough)."""
+    address = parse_address(host)
+    if address is not None:
+        return is_loopback_address(address)
+    return normalise_host(host) == "localhost"
 
 
 def _mb(n: int) -> str:
@@ -77,18 +89,20 @@ class Fetcher:
         # Hosts the gateway itself answers on (its public and media base URLs): their
         # /_mock/samples/<name> URLs are read from the package like loopback ones.
         self.own_hosts = frozenset(h.lower() for h in own_hosts)
+        self.policy = OutboundPolicy.from_list(
+            config.allow_hosts,
+            public=config.policy is InputPolicy.ONLINE,
+            setting="inputs.allow_hosts",
+        )
         self._session: aiohttp.ClientSession | None = None
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def _is_own(self, host: str) -> bool:
-        return is_loopback(host) or host.lower() in self.own_hosts
+        return _names_this_machine(host) or normalise_host(host) in self.own_hosts
 
     def host_allowed(self, host: str) -> bool:
-        """May a request make the gateway contact ``host``?"""
-        return (
-            is_loopback(host)
-            or host.lower() in self.config.allow_hosts
-            or self.config.policy is InputPolicy.ONLINE
-        )
+        """May ``host`` be looked up at all? What it resolves to is judged again on connecting."""
+        return may_look_up(host, self.policy)
 
     async def fetch(self, field: str, url: str, kind: str) -> Fetched:
         """The bytes behind ``url`` for input ``field`` of ``kind`` ("image" or "audio")."""
@@ -106,16 +120,19 @@ class Fetcher:
         if name is not None and self._is_own(host):
             return Fetched(sample_bytes(name), f"sample:{name}")
         if not self.host_allowed(host):
-            if self.config.policy is InputPolicy.STRICT:
-                raise InputRejected(
-                    f"{field}: host {host} is unreachable: the strict input policy fetches only "
-                    "loopback, data: and allowed hosts (add it to inputs.allow_hosts)"
-                )
-            sample = stand_in(kind, parsed.path)
-            return Fetched(sample_bytes(sample), f"sample:{sample}", _note(field, host, sample))
+            if self.config.policy is InputPolicy.OFFLINE:
+                sample = stand_in(kind, parsed.path)
+                return Fetched(sample_bytes(sample), f"sample:{sample}", _note(field, host, sample))
+            address = parse_address(host)
+            if self.config.policy is InputPolicy.ONLINE and address is not None:
+                raise InputRejected(f"{field}: {refusal(host, address, self.policy)}")
+            raise InputRejected(
+                f"{field}: host {host} is unreachable: the strict input policy fetches only "
+                "loopback, data: and allowed hosts (add it to inputs.allow_hosts)"
+            )
         timeout = self.config.timeout_seconds
         try:
-            async with asyncio.timeout(timeout):
+            async with self._slot(), asyncio.timeout(timeout):
                 return await self._http(field, parsed)
         except TimeoutError:
             raise InputRejected(
@@ -196,7 +213,10 @@ class Fetcher:
                             f"{field}: {url.host} answered HTTP {response.status} for {url.path}"
                         )
                     return Fetched(await self._body(field, response), str(url))
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, OutboundRefused) as exc:
+                refused = refusal_of(exc)
+                if refused is not None:
+                    raise InputRejected(f"{field}: {refused.reason}") from None
                 raise InputRejected(
                     f"{field}: {url.host} is unreachable ({type(exc).__name__}: {exc})"
                 ) from None
@@ -222,21 +242,28 @@ class Fetcher:
         limit = self.config.max_bytes
         too_big = f"{field}: the file is larger than the {_mb(limit)} limit (inputs.max_bytes)"
         if (response.content_length or 0) > limit:
+            response.close()
             raise InputRejected(too_big)
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(_CHUNK):
             size += len(chunk)
             if size > limit:
+                response.close()  # stop reading here: the rest is never received
                 raise InputRejected(too_big)
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _slot(self) -> asyncio.Semaphore:
+        """The running loop's semaphore of ``inputs.max_connections`` fetch slots."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.config.max_connections))
+        return self._slots[1]
+
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                trust_env=False, auto_decompress=True, raise_for_status=False
-            )
+            self._session = guarded_session(self.policy, limit=self.config.max_connections)
         return self._session
 
     async def close(self) -> None:
