@@ -88,8 +88,7 @@ def is_loopback_address(address: IPAddress) -> bool:
 
 def _kind(address: IPAddress) -> str | None:
     """What makes ``address`` not public, or None when it is public."""
-    inner = unwrap(address)
-    for candidate in dict.fromkeys((address, inner)):
+    for candidate in (unwrap(address),):  # an IPv6 form of an IPv4 address is that address
         if candidate.is_unspecified:
             return "the unspecified address"
         if candidate.is_loopback:

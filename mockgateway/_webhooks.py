@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ._clock import Clock
 from ._config import WebhookConfig
 from ._journal import Journal, JournalEntry, redact_key
-from ._netpolicy import OutboundPolicy, may_look_up
+from ._netpolicy import OutboundPolicy, may_look_up, parse_address, refusal
 from ._scheduler import Scheduler
 
 
@@ -70,6 +70,7 @@ class WebhookDispatcher:
         send: Sender,
     ) -> None:
         self.config = config
+        self.policy = webhook_policy(config)
         self.clock = clock
         self.scheduler = scheduler
         self.journal = journal
@@ -89,15 +90,15 @@ class WebhookDispatcher:
     def _attempt(self, delivery: Delivery) -> None:
         delivery.attempts += 1
         if not host_allowed(delivery.url, self.config.allow_hosts):
-            host = urlsplit(delivery.url).hostname
-            self._record(
-                delivery,
-                SendResult(
-                    None, error=f"blocked: host {host!r} is not allowed (webhooks.allow_hosts)"
-                ),
-                self.clock.now(),
-                b"",
+            host = urlsplit(delivery.url).hostname or ""
+            address = parse_address(host)
+            reason = refusal(host, address, self.policy) if address is not None else None
+            error = (
+                f"blocked: {reason}"
+                if reason
+                else (f"blocked: host {host!r} is not allowed (webhooks.allow_hosts)")
             )
+            self._record(delivery, SendResult(None, error=error), self.clock.now(), b"")
             return
         task = asyncio.get_running_loop().create_task(self._exchange(delivery))
         self._tasks.add(task)
