@@ -147,9 +147,12 @@ def refusal(host: str, address: IPAddress, policy: OutboundPolicy) -> str | None
     kind = _kind(address)
     if policy.public and kind is None:
         return None
-    shown = normalise_host(host)
-    via = "" if parse_address(host) is not None else f"{shown} resolves to {address}, "
-    what = f"{via}{kind or 'a public address'}" if via else f"{address} is {kind or 'public'}"
+    inner = unwrap(address)
+    spelled = f"{address} ({inner})" if inner != address else str(address)
+    if parse_address(host) is None:
+        what = f"{normalise_host(host)} resolves to {spelled}, {kind or 'a public address'}"
+    else:
+        what = f"{spelled} is {kind or 'a public address'}"
     allowed = (
         "loopback, listed hosts and public addresses"
         if policy.public

@@ -23,6 +23,7 @@ from mockgateway._netpolicy import (
     allowed_addresses,
     may_look_up,
     refusal,
+    unwrap,
 )
 from mockgateway._outbound import WEBHOOK_BODY_CAP, aiohttp_sender
 from mockgateway._webhooks import webhook_policy
@@ -60,11 +61,16 @@ NOT_PUBLIC = [
 ]
 
 
+def _spelled(address: str) -> str:
+    inner = unwrap(ip(address))
+    return str(ip(address)) if inner == ip(address) else f"{ip(address)} ({inner})"
+
+
 @pytest.mark.parametrize(("address", "kind"), NOT_PUBLIC)
 def test_online_reaches_only_public_addresses(address: str, kind: str) -> None:
     reason = refusal("cdn.example.com", ip(address), PUBLIC)
     assert reason == (
-        f"cdn.example.com resolves to {address if ':' not in address else ip(address)}, {kind}; "
+        f"cdn.example.com resolves to {_spelled(address)}, {kind}; "
         "only loopback, listed hosts and public addresses are reached "
         "(list it in inputs.allow_hosts)"
     )
@@ -200,7 +206,7 @@ async def _fetch(config: InputsConfig, url: str, tripwire: Tripwire) -> Any:
     [
         ("http://localhost.:PORT/x.png", "localhost resolves to 10.0.0.2, a private address"),
         ("http://evil.localhost:PORT/x.png", "evil.localhost resolves to 10.0.0.1, a private"),
-        ("http://mapped.test:PORT/x.png", "mapped.test resolves to ::ffff:a00:1, a private"),
+        ("http://mapped.test:PORT/x.png", "mapped.test resolves to ::ffff:a00:1 (10.0.0.1), a"),
         ("http://metadata.test/x.png", "metadata.test resolves to 169.254.169.254, a link-local"),
         ("http://[::ffff:10.0.0.1]/x.png", "127.0.0.1 redirected to ::ffff:"),
         ("http://169.254.169.254/x.png", "127.0.0.1 redirected to 169.254.169.254, a host"),
