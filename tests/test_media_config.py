@@ -39,6 +39,7 @@ def test_values_are_read(tmp_path: Path) -> None:
                 "max_bytes": 1000,
                 "timeout_seconds": 2.5,
                 "max_redirects": 0,
+                "max_connections": 4,
                 "allow_hosts": ["Assets.Example.com"],
                 "file_dir": str(tmp_path),
             },
@@ -47,6 +48,7 @@ def test_values_are_read(tmp_path: Path) -> None:
     )
     assert inputs.policy is InputPolicy.STRICT
     assert (inputs.max_bytes, inputs.timeout_seconds, inputs.max_redirects) == (1000, 2.5, 0)
+    assert inputs.max_connections == 4
     assert inputs.allow_hosts == ("assets.example.com",)
     assert inputs.file_dir == tmp_path.resolve()
     media = read_media_config(
@@ -60,6 +62,7 @@ def test_values_are_read(tmp_path: Path) -> None:
     [
         ({"policy": "sometimes"}, "inputs.policy", "must be one of 'offline', 'strict', 'online'"),
         ({"max_bytes": 0}, "inputs.max_bytes", "must be at least 1"),
+        ({"max_connections": 0}, "inputs.max_connections", "must be at least 1"),
         ({"timeout_seconds": "5"}, "inputs.timeout_seconds", "expected an integer or a number"),
         ({"allow_hosts": "example.com"}, "inputs.allow_hosts", "expected an array"),
         ({"allow_hosts": [1]}, "inputs.allow_hosts", "expected an array of host names"),

@@ -270,6 +270,19 @@ REJECTIONS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
         "image_url: 127.0.0.1 redirected to 169.254.169.254, a host the input policy",
     ),
     (
+        "online-metadata-address",
+        {"inputs": {"policy": "online"}},
+        {"image_url": "http://169.254.169.254/latest/meta-data"},
+        "image_url: 169.254.169.254 is a link-local address; only loopback, listed hosts and "
+        "public addresses are reached (list it in inputs.allow_hosts)",
+    ),
+    (
+        "online-forbidden-redirect",
+        {"inputs": {"policy": "online"}},
+        {"image_url": "/moved.png"},
+        "image_url: 127.0.0.1 redirected to 169.254.169.254, a host the input policy 'online'",
+    ),
+    (
         "file-url",
         {},
         {"audio_url": "file:///etc/passwd"},
