@@ -182,6 +182,8 @@ def allowed_addresses(
 
 def may_look_up(host: str, policy: OutboundPolicy) -> bool:
     """Whether ``host`` may be resolved (or, for a literal, connected to) at all."""
+    if not normalise_host(host):
+        return False
     address = parse_address(host)
     if address is not None:
         return refusal(host, address, policy) is None

@@ -98,7 +98,8 @@ def aiohttp_sender(session: aiohttp.ClientSession) -> Sender:
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 prefix = await read_prefix(response, WEBHOOK_BODY_CAP)
-                response.close()  # never drain a large answer: drop the connection instead
+                if not response.content.at_eof():
+                    response.close()  # never drain a large answer: drop the connection instead
                 return SendResult(response.status, prefix.decode("utf-8", errors="replace"))
         except TimeoutError:
             return SendResult(None, error=f"timed out after {timeout:g} s")

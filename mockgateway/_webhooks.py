@@ -89,8 +89,8 @@ class WebhookDispatcher:
 
     def _attempt(self, delivery: Delivery) -> None:
         delivery.attempts += 1
-        if not host_allowed(delivery.url, self.config.allow_hosts):
-            host = urlsplit(delivery.url).hostname or ""
+        host = urlsplit(delivery.url).hostname or ""
+        if not may_look_up(host, self.policy):
             address = parse_address(host)
             reason = refusal(host, address, self.policy) if address is not None else None
             error = (

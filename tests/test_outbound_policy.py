@@ -101,6 +101,8 @@ def test_names_earn_a_lookup_and_are_judged_on_the_address() -> None:
     assert not may_look_up("localhost.evil.test", OFFLINE)
     assert not may_look_up("cdn.example.com", OFFLINE)
     assert may_look_up("cdn.example.com", PUBLIC)
+    assert not may_look_up("", PUBLIC)
+    assert not may_look_up("[]", PUBLIC)
     assert refusal("localhost", ip("127.0.0.1"), OFFLINE) is None
     assert refusal("localhost.", ip("10.0.0.2"), OFFLINE) == (
         "localhost resolves to 10.0.0.2, a private address; only loopback and listed hosts "
