@@ -64,9 +64,13 @@ def own_certificate(cert: str | Path, key: str | Path | None) -> ServerTls:
         context.load_cert_chain(str(cert), None if key is None else str(key))
     except FileNotFoundError as exc:
         raise TlsError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    except (ssl.SSLError, OSError) as exc:
+    except ssl.SSLError as exc:
         shown = f"{cert} and {key}" if key is not None else str(cert)
-        raise TlsError(f"cannot load a certificate and key from {shown}: {exc}") from None
+        raise TlsError(
+            f"{shown}: not a PEM certificate chain and its private key ({exc.reason or exc})"
+        ) from None
+    except OSError as exc:
+        raise TlsError(f"cannot load {cert}: {exc.strerror or exc}") from None
     return ServerTls(context)
 
 
