@@ -44,10 +44,7 @@ _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
 
 def port_number(text: str) -> int:
     """A TCP port, 0 (a free one) to 65535."""
-    try:
-        port = int(text, 10)
-    except ValueError:
-        port = -1
+    port = int(text) if re.fullmatch(r"[0-9]{1,5}", text) else -1
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, got {text!r}")
     return port
@@ -116,7 +113,7 @@ class CannotListen(Exception):
 def _listen_error(host: str, port: int, exc: OSError) -> CannotListen:
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     reasons = {
-        errno.EADDRINUSE: f"port {port} is already in use",
+        errno.EADDRINUSE: "address already in use",
         errno.EADDRNOTAVAIL: f"{host} is not an address of this machine",
         errno.EACCES: f"permission denied (port {port} may need privileges)",
     }

@@ -113,7 +113,7 @@ async def test_counts_after_a_known_sequence_are_exact() -> None:
 async def test_a_webhook_answered_non_2xx_is_rejected_and_a_2xx_delivered() -> None:
     async with served() as (gw, client):
         # The gateway's own health route answers a POST with 405; the metrics route, too.
-        rejected = (await client.generate(headers={"X-Webhook-URL": f"{gw.url}/_mock/health"}))
+        rejected = await client.generate(headers={"X-Webhook-URL": f"{gw.url}/_mock/health"})
         await client.admin("POST", f"jobs/{rejected.body['request_id']}/fail")
         await gw.gateway.webhooks.drain()
         _types, samples = await scrape(client)
