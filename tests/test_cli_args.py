@@ -221,12 +221,12 @@ def test_only_the_command_line_reads_environment_variables() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         name = path.relative_to(PACKAGE).as_posix()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "environb"}:
-                readers.add(name)
-            elif (
-                isinstance(node, ast.ImportFrom)
-                and node.module == "os"
-                and {a.name for a in node.names} & {"environ", "getenv", "environb"}
-            ):
+            if isinstance(node, ast.Attribute):
+                names = {node.attr}
+            elif isinstance(node, ast.ImportFrom) and node.module == "os":
+                names = {a.name for a in node.names}
+            else:
+                continue
+            if names & {"environ", "getenv", "environb"}:
                 readers.add(name)
     assert readers - passes_on == {"_cli.py"}
