@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from ._errors import ConfigError
+from ._errors import ConfigError, TlsError
 
 if TYPE_CHECKING:
     import logging
@@ -147,7 +147,7 @@ class ServeOptions:
 def _tls_options(
     args: argparse.Namespace, parser: argparse.ArgumentParser, host: str
 ) -> tuple[ServerTls | None, Path | None]:
-    from ._tls import TlsError, local_ca, own_certificate
+    from ._tls import local_ca, own_certificate
 
     if args.key and not args.cert:
         parser.error("--key goes with --cert FILE (the certificate it belongs to)")

@@ -13,17 +13,9 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import MockGatewayError
+from ._errors import TlsError
 
 INSTALL_HINT = "pip install 'mockgateway[tls]'"
-
-# What a client's TLS library reads to trust the local CA, each set to the CA file for a
-# subprocess client: OpenSSL (Python's ssl, aiohttp, urllib, Ruby...), requests, curl, Node.
-CA_ENV_VARS = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
-
-
-class TlsError(MockGatewayError):
-    """TLS cannot be set up: trustme is missing, or a certificate or key cannot be loaded."""
 
 
 @dataclass(frozen=True, slots=True)
