@@ -203,6 +203,20 @@ def test_serve_with_the_operators_own_certificate(own_certificate: tuple[Path, P
         served.stop()
 
 
+def test_a_cert_file_holding_its_key_needs_no_key_option(
+    own_certificate: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    cert, key, ca_file = own_certificate
+    both = tmp_path / "both.pem"
+    both.write_bytes(cert.read_bytes() + key.read_bytes())
+    served = Served("--cert", str(both))
+    try:
+        health = requests.get(f"{served.url}/_mock/health", verify=ca_file, timeout=10)
+        assert health.json()["status"] == "ok"
+    finally:
+        served.stop()
+
+
 def test_tls_without_trustme_says_how_to_install() -> None:
     code = (
         "import sys; sys.modules['trustme'] = None\n"
@@ -271,7 +285,7 @@ def test_serve_in_thread_passes_tls_on() -> None:
     "client",
     [
         pytest.param([sys.executable, str(CLIENTS / "client.py")], id="python"),
-        pytest.param(["node", str(CLIENTS / "client.js")], id="node", marks=needs_node),
+        # node: the README's own `check --tls` command, in test_readme_serve.py
         pytest.param(["sh", str(CLIENTS / "client.sh")], id="curl", marks=needs_curl),
     ],
 )
