@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
+from ._admin_metrics import metrics
 from ._billing import money_str
 from ._config import parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
@@ -194,6 +195,7 @@ async def advance_clock(request: web.Request, ex: Exchange) -> web.Response:
 
 def add_admin_routes(r: Routes) -> None:
     r.get("/_mock/health", health, "admin.health")
+    r.get("/_mock/metrics", metrics, "admin.metrics")
     r.add("POST", "/_mock/reset", reset, "admin.reset")
     r.get("/_mock/wallets", list_wallets, "admin.wallets")
     r.get("/_mock/wallets/{key}", get_wallet, "admin.wallet")

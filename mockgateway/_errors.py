@@ -41,6 +41,10 @@ class ConfigError(MockGatewayError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class TlsError(MockGatewayError):
+    """TLS cannot be set up: trustme is missing, or a certificate or key cannot be loaded."""
+
+
 class ContractViolation(AssertionError):
     """A broken contract rule; pytest reports it as a test failure."""
 

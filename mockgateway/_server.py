@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -20,10 +22,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from ._access_log import AccessLine
 from ._clock import Clock
 from ._config import GatewayConfig
 from ._gateway import Gateway
 from ._outbound import aiohttp_sender, webhook_session
+from ._tls import ServerTls, server_tls
 from ._web import make_app
 from .media import MediaPipeline
 
@@ -32,12 +36,14 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class RunningGateway:
-    """A gateway listening on a socket: its base URL and its core."""
+    """A gateway listening on a socket: its base URL and its core; with a local TLS CA, the
+    CA certificate (PEM) a client must trust."""
 
     url: str
     gateway: Gateway
     host: str
     port: int
+    ca_pem: bytes | None = None
 
     async def advance(self, seconds: float) -> float:
         """Move a manual clock and settle all that became due."""
@@ -55,23 +61,38 @@ async def serve(
     port: int | None = 0,
     clock: Clock | None = None,
     media: MediaPipeline | None = None,
+    tls: bool | ssl.SSLContext | ServerTls = False,
+    access_log: logging.Logger | None = None,
 ) -> AsyncIterator[RunningGateway]:
-    """Serve a gateway on ``host:port`` (port 0: a free one) for the duration of the block."""
+    """Serve a gateway on ``host:port`` (port 0: a free one) for the duration of the block.
+
+    ``tls=True`` serves HTTPS with a certificate from a local CA made now (its PEM is
+    ``ca_pem``); an :class:`ssl.SSLContext` serves with the operator's own. ``access_log``
+    gets one line per request (see :mod:`mockgateway._access_log`).
+    """
     config = config or GatewayConfig()
     host = host or config.server.host
     port = config.server.port if port is None else port
+    secure = server_tls(tls, host)
+    scheme = "https" if secure else "http"
     async with webhook_session(config.webhooks) as session:
         gateway = Gateway(config, clock=clock, media=media, webhook_sender=aiohttp_sender(session))
-        app = make_app(gateway)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        app = make_app(gateway, scheme=scheme)
+        runner = web.AppRunner(
+            app, access_log=access_log, access_log_class=AccessLine, handle_signals=False
+        )
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(
+            runner, host, port, reuse_address=True, ssl_context=secure.context if secure else None
+        )
         scheduler_task = asyncio.get_running_loop().create_task(gateway.scheduler.run_forever())
         try:
             await site.start()
             bound_port = runner.addresses[0][1]
             shown = f"[{host}]" if ":" in host else host
-            yield RunningGateway(f"http://{shown}:{bound_port}", gateway, host, bound_port)
+            url = f"{scheme}://{shown}:{bound_port}"
+            ca_pem = secure.ca_pem if secure else None
+            yield RunningGateway(url, gateway, host, bound_port, ca_pem)
         finally:
             scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,6 +115,10 @@ class ThreadedGateway:
     @property
     def gateway(self) -> Gateway:
         return self.running.gateway
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        return self.running.ca_pem
 
     def call(self, fn: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
         """Run a coroutine function on the gateway's loop and return its result."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from ._journal import (
     redact_headers,
     redact_key,
 )
+from ._metrics import Metrics
 from ._validation import parse_generate, parse_webhook_url
 from ._web_faults import FAULT_ROUTES, with_faults
 from .faults import HEADER
@@ -131,6 +133,7 @@ def _entry(
     started: float,
     finished: float,
     error: str | None,
+    scheme: str = "http",
 ) -> JournalEntry:
     """Build a journal entry from what :func:`bind` kept (called when the journal is read).
 
@@ -155,7 +158,7 @@ def _entry(
         kind="request",
         route=route,
         method=method,
-        url=f"{_SCHEME}://{host}{raw_path}",
+        url=f"{scheme}://{host}{raw_path}",
         path=URL(raw_path).path,
         headers=redact_headers(sent),
         key=redact_key(key),
@@ -174,8 +177,7 @@ def _entry(
     )
 
 
-# The gateway serves plain HTTP (TLS, where wanted, ends at a proxy in front of it).
-_SCHEME = "http"
+METRICS = web.AppKey("metrics", Metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +215,11 @@ class _Last:
 _NOTHING: Mapping[str, str] = {}
 
 
-def bind(declared: Endpoint, gateway: Gateway) -> Handler:
-    """Wrap a handler for ``gateway``: errors become their documented bodies, and the exchange is
-    journaled.
+def bind(
+    declared: Endpoint, gateway: Gateway, metrics: Metrics | None = None, scheme: str = "http"
+) -> Handler:
+    """Wrap a handler for ``gateway``: errors become their documented bodies, the exchange is
+    journaled (under ``scheme``, the one the gateway serves) and counted in ``metrics``.
 
     The journal keeps references, not copies: the :class:`Exchange`, the response's header map,
     and the wire headers and path as aiohttp parsed them (the route's earlier copy when equal).
@@ -225,9 +229,12 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
     journal = gateway.journal
     now = gateway.clock.now
     last = _Last()
+    observe = (metrics or Metrics()).route(route).observe
+    timer = time.perf_counter  # latency in real time, whatever the gateway clock does
 
     @functools.wraps(handler)
     async def run(request: web.Request) -> web.StreamResponse:
+        began = timer()
         started = now()
         headers = request.headers
         ex = Exchange(gateway, headers.get(KEY_HEADER_ID))
@@ -243,8 +250,9 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
             log.exception("unhandled error on %s %s", request.method, request.path)
             error = f"{type(exc).__name__}: {exc}"
             response = error_answer(ex, internal_error())
+        answered = ex.answered
+        observe(response.status if answered else 0, timer() - began)
         if journal.enabled:
-            answered = ex.answered
             path = request.raw_path
             if path != last.path:
                 last.path = path
@@ -263,6 +271,7 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
                 started,
                 now(),
                 error,
+                scheme,
             )
         return response
 
@@ -272,16 +281,21 @@ def bind(declared: Endpoint, gateway: Gateway) -> Handler:
 class Routes:
     """Registers endpoints on an application, each bound to the application's gateway."""
 
-    def __init__(self, app: web.Application, gateway: Gateway) -> None:
+    def __init__(self, app: web.Application, gateway: Gateway, scheme: str = "http") -> None:
         self._router = app.router
         self._gateway = gateway
+        self._metrics = app[METRICS]
+        self._scheme = scheme
+
+    def _bind(self, declared: Endpoint) -> Handler:
+        return bind(declared, self._gateway, self._metrics, self._scheme)
 
     def get(self, path: str, declared: Endpoint, name: str) -> None:
         """GET, and HEAD answered by the same handler (as ``add_get`` does)."""
-        self._router.add_get(path, bind(declared, self._gateway), name=name)
+        self._router.add_get(path, self._bind(declared), name=name)
 
     def add(self, method: str, path: str, declared: Endpoint, name: str) -> None:
-        self._router.add_route(method, path, bind(declared, self._gateway), name=name)
+        self._router.add_route(method, path, self._bind(declared), name=name)
 
 
 # handlers -------------------------------------------------------------------------------------
@@ -388,12 +402,14 @@ async def unknown(request: web.Request, ex: Exchange) -> web.Response:
     raise apim_error(404, "Resource not found")
 
 
-def make_app(gateway: Gateway) -> web.Application:
+def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
+    """The gateway's application; ``scheme`` is what it is served over (``https`` with TLS)."""
     from ._admin import add_admin_routes
     from ._admin_faults import add_fault_admin_routes
 
     app = web.Application(client_max_size=16 * 1024 * 1024)
-    routes = Routes(app, gateway)
+    app[METRICS] = Metrics()
+    routes = Routes(app, gateway, scheme)
     routes.get("/v2/requests/status/{request_id}", status, "status")
     routes.add("POST", "/{model_id}/v1/{operation}", generate, "generate")
     routes.get("/v1/{request_id}/{filename}", media, "media")

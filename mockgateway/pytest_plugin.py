@@ -41,6 +41,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockgateway-{name.replace('_', '-')}", dest=f"mockgateway_{name}",
                         default=None, help=f"{help_text} (ini: mockgateway_{name})")  # fmt: skip
         parser.addini(f"mockgateway_{name}", help_text, default=None)
+    _add_tls_option(parser, group)
+
+
+TLS_HELP = "serve HTTPS from a local CA; mock_gateway.ca_file (and .env) name its certificate"
+
+
+def _add_tls_option(parser: pytest.Parser, group: Any) -> None:
+    group.addoption("--mockgateway-tls", dest="mockgateway_tls", action="store_true",
+                    default=None, help=f"{TLS_HELP} (ini: mockgateway_tls)")  # fmt: skip
+    parser.addini("mockgateway_tls", TLS_HELP, type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,7 +71,11 @@ def mockgateway_session(pytestconfig: pytest.Config) -> Iterator[GatewaySession]
     from mockgateway.checker._marker import PluginOptions, PluginUsageError
 
     try:
-        options = PluginOptions.parse(**{name: _option(pytestconfig, name) for name in OPTIONS})
+        tls = bool(
+            pytestconfig.getoption("mockgateway_tls") or pytestconfig.getini("mockgateway_tls")
+        )
+        values = {name: _option(pytestconfig, name) for name in OPTIONS}
+        options = PluginOptions.parse(**values, tls=bool(tls))
     except PluginUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     session = GatewaySession(options)

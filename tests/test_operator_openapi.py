@@ -386,6 +386,16 @@ async def _health() -> Seen:
         return t.seen
 
 
+@exercises("getMetrics")
+async def _metrics() -> Seen:
+    async with touring() as t:
+        await t.submit()
+        text = (await t.call("GET", "/_mock/metrics", 200)).raw.decode()
+        assert 'mockgateway_requests_total{route="generate",status="202"} 1' in text
+        assert 'mockgateway_jobs{status="QUEUED"} 1' in text
+        return t.seen
+
+
 @exercises("reset")
 async def _reset() -> Seen:
     async with touring() as t:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._errors import TlsError
 from ._engine import RULES
 from ._model import Verdict
 from ._report_files import write_report
@@ -55,6 +56,13 @@ def add_check_command(commands: Any) -> None:
         type=float,
         default=DEFAULT_TIMEOUT,
         help=f"stop the client after this many real seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS from a local CA; the client finds its certificate in "
+        "MOCKGATEWAY_CA_FILE, SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and "
+        "NODE_EXTRA_CA_CERTS",
     )
     p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict's first line")
@@ -107,13 +115,18 @@ def run(args: argparse.Namespace) -> int:
         verdict = judge_saved(args.journal, setup.checker)
     else:
         sys.stdout.flush()
-        verdict, _ = run_check(
-            command,
-            setup=setup,
-            api_key=args.api_key,
-            speed=args.speed,
-            timeout=args.timeout,
-        )
+        try:
+            verdict, _ = run_check(
+                command,
+                setup=setup,
+                api_key=args.api_key,
+                speed=args.speed,
+                timeout=args.timeout,
+                tls=args.tls,
+            )
+        except TlsError as exc:
+            print(f"mockgateway check: --tls: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     text = render_text(verdict)
     print(text.splitlines()[0] if args.quiet else text, end="\n" if args.quiet else "")
     for report in args.report:

@@ -2,7 +2,9 @@
 
 The plugin module stays thin; this module owns the behaviour. A session starts its shared
 gateway only when a test first asks for it, resets it before every test, and starts a dedicated
-gateway for a test whose marker (:mod:`._marker`) asks for its own configuration or clock.
+gateway for a test whose marker (:mod:`._marker`) asks for its own configuration or clock. With
+``--mockgateway-tls`` every gateway serves HTTPS from a local CA whose certificate the session
+writes to a file (``ca_file``, and in ``env`` for a subprocess client).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +26,7 @@ from ._engine import check
 from ._marker import PluginOptions, config_with_clock, read_marker
 from ._model import Severity, Verdict
 from ._report_text import render_text
-from ._run import CheckSetup, client_env, load_setup
+from ._run import CheckSetup, client_env, load_setup, write_ca_file
 from ._settings import CheckerSettings
 
 _JSON = "application/json"
@@ -40,6 +44,8 @@ class MockGateway:
 
     ``url`` and ``api_key`` are what a client needs; ``env`` carries them (and the clock speed)
     for a subprocess; ``journal()`` lists this test's requests; ``clock`` is the gateway's clock.
+    Over TLS, ``ca_file`` is the CA certificate to trust (``env`` names it for the usual TLS
+    libraries).
     Sleep ``real_seconds(5)`` between polls and the gateway sees 5 s pass.
     """
 
@@ -48,6 +54,7 @@ class MockGateway:
     scenario: str | None
     check_level: str
     settings: CheckerSettings
+    ca_file: str | None = None
     verdict: Verdict | None = field(default=None, init=False)
 
     @property
@@ -86,7 +93,7 @@ class MockGateway:
 
     @property
     def env(self) -> dict[str, str]:
-        return client_env(self.url, self.api_key, self.speed, os.environ)
+        return client_env(self.url, self.api_key, self.speed, os.environ, self.ca_file)
 
     def real_seconds(self, gateway_seconds: float) -> float:
         """Real seconds to sleep for ``gateway_seconds`` of gateway time to pass (0: manual)."""
@@ -108,8 +115,9 @@ class MockGateway:
             method=method,
             headers={"Content-Type": content_type},
         )
+        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as err:
             answer = json.loads(err.read() or b"{}")
@@ -178,6 +186,7 @@ class GatewaySession:
         self._setup: CheckSetup | None = None
         self._stack = contextlib.ExitStack()
         self._shared: ThreadedGateway | None = None
+        self._ca_dir: str | None = None
         self.used = 0
 
     @property
@@ -192,8 +201,19 @@ class GatewaySession:
         if self._shared is None:
             from .._server import serve_in_thread
 
-            self._shared = self._stack.enter_context(serve_in_thread(self.setup.gateway, port=0))
+            self._shared = self._stack.enter_context(
+                serve_in_thread(self.setup.gateway, port=0, tls=self.options.tls)
+            )
         return self._shared
+
+    def ca_file(self, threaded: ThreadedGateway) -> str | None:
+        """The file holding the CA certificate ``threaded`` serves under (None: plain HTTP)."""
+        if threaded.ca_pem is None:
+            return None
+        if self._ca_dir is None:
+            self._ca_dir = self._stack.enter_context(tempfile.TemporaryDirectory())
+        name = f"mockgateway-ca-{threaded.running.port}.pem"
+        return str(write_ca_file(threaded.ca_pem, self._ca_dir, name))
 
     @contextlib.contextmanager
     def for_test(self, marker_kwargs: Mapping[str, Any]) -> Iterator[MockGateway]:
@@ -208,12 +228,20 @@ class GatewaySession:
                 gateway.reset()
 
             threaded.run(fresh)
-            yield MockGateway(threaded, wish.api_key, wish.scenario, wish.check, wish.settings)
+            yield MockGateway(
+                threaded,
+                wish.api_key,
+                wish.scenario,
+                wish.check,
+                wish.settings,
+                self.ca_file(threaded),
+            )
             return
         from .._server import serve_in_thread
 
-        with serve_in_thread(wish.own_config, port=0) as own:
-            yield MockGateway(own, wish.api_key, wish.scenario, wish.check, wish.settings)
+        with serve_in_thread(wish.own_config, port=0, tls=self.options.tls) as own:
+            ca_file = self.ca_file(own)
+            yield MockGateway(own, wish.api_key, wish.scenario, wish.check, wish.settings, ca_file)
 
     def close(self) -> None:
         self._stack.close()

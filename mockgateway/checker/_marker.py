@@ -36,10 +36,17 @@ class PluginOptions:
     speed: float = 1.0
     check: str = "error"
     api_key: str = DEFAULT_API_KEY
+    tls: bool = False  # serve HTTPS from a local CA
 
     @classmethod
     def parse(
-        cls, *, config: str | None, speed: str | None, check: str | None, api_key: str | None
+        cls,
+        *,
+        config: str | None,
+        speed: str | None,
+        check: str | None,
+        api_key: str | None,
+        tls: bool = False,
     ) -> PluginOptions:
         try:
             rate = float(speed) if speed not in (None, "") else 1.0
@@ -53,7 +60,11 @@ class PluginOptions:
                 f"mockgateway check must be one of {', '.join(CHECK_LEVELS)}, got {level!r}"
             )
         return cls(
-            config=config or None, speed=rate, check=level, api_key=api_key or DEFAULT_API_KEY
+            config=config or None,
+            speed=rate,
+            check=level,
+            api_key=api_key or DEFAULT_API_KEY,
+            tls=tls,
         )
 
 

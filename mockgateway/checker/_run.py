@@ -2,15 +2,21 @@
 
 The gateway runs in a background thread on a free loopback port; the command gets
 ``MOCKGATEWAY_URL``, ``MOCKGATEWAY_API_KEY`` and ``MOCKGATEWAY_SPEED`` (the clock's time scale,
-so a client can shorten its sleeps) in its environment. The rules then read the journal, whose
-times are the gateway's, so a scaled clock leaves every timing rule meaning the same thing.
+so a client can shorten its sleeps) in its environment. With TLS (``check --tls``) the gateway
+serves HTTPS from a local CA, and the client finds the CA's certificate through
+``MOCKGATEWAY_CA_FILE`` and the variables its TLS library reads (``SSL_CERT_FILE``,
+``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``). The rules then read the
+journal, whose times are the gateway's, so a scaled clock leaves every timing rule meaning the
+same thing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -28,6 +34,9 @@ from ._settings import CheckerSettings, settings_from_mapping
 
 DEFAULT_API_KEY = "mockgateway-check-0001"
 DEFAULT_TIMEOUT = 300.0
+# What a client's TLS library reads to trust a CA, each set to the local CA's file: OpenSSL
+# (Python's ssl, aiohttp, urllib and most others), requests, curl, Node.
+CA_ENV_VARS = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,14 +76,35 @@ def scaled(config: GatewayConfig, speed: float | None) -> GatewayConfig:
     return config.with_(clock=ClockConfig(mode=ClockMode.SCALED, speed=speed))
 
 
-def client_env(url: str, api_key: str, speed: float, base: Mapping[str, str]) -> dict[str, str]:
+def client_env(
+    url: str,
+    api_key: str,
+    speed: float,
+    base: Mapping[str, str],
+    ca_file: str | Path | None = None,
+) -> dict[str, str]:
+    """``base`` with what a client needs to reach the gateway (and trust it, with a CA file)."""
     env = dict(base)
     env.update(
         MOCKGATEWAY_URL=url,
         MOCKGATEWAY_API_KEY=api_key,
         MOCKGATEWAY_SPEED=f"{speed:g}",
     )
+    if ca_file is not None:
+        env["MOCKGATEWAY_CA_FILE"] = str(ca_file)
+        env.update(dict.fromkeys(CA_ENV_VARS, str(ca_file)))
     return env
+
+
+def write_ca_file(
+    ca_pem: bytes | None, directory: str | Path, name: str = "mockgateway-ca.pem"
+) -> Path | None:
+    """Write a local CA's certificate where a client can read it (None: no local CA)."""
+    if ca_pem is None:
+        return None
+    path = Path(directory) / name
+    path.write_bytes(ca_pem)
+    return path
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -136,14 +166,18 @@ def run_check(
     stdout: Any = None,
     stderr: Any = None,
     drain_timeout: float = 10.0,
+    tls: bool = False,
 ) -> tuple[Verdict, list[JournalEntry]]:
-    """Serve a gateway, run the client against it, and judge the journal it left."""
+    """Serve a gateway (HTTPS from a local CA with ``tls``), run the client against it, and judge
+    the journal it left."""
     from .._server import serve_in_thread
 
     setup = setup or load_setup(None)
     config = scaled(setup.gateway, speed)
-    with serve_in_thread(config, port=0) as gw:
-        env = client_env(gw.url, api_key, config.clock.speed, os.environ)
+    with contextlib.ExitStack() as stack:
+        gw = stack.enter_context(serve_in_thread(config, port=0, tls=tls))
+        ca_file = write_ca_file(gw.ca_pem, stack.enter_context(tempfile.TemporaryDirectory()))
+        env = client_env(gw.url, api_key, config.clock.speed, os.environ, ca_file)
         run = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
         # webhook attempts still in flight when the client ends belong in the journal
         gw.call(gw.gateway.webhooks.drain, timeout=drain_timeout)
