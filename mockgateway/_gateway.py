@@ -360,7 +360,7 @@ class Gateway:
         wallet = self.wallet(job.key)
         now = self.clock.now()
         if status is Status.COMPLETED and media is not None and job.request_id in wallet.holds:
-            wallet.capture(job.request_id, now)
+            job.charged = wallet.capture(job.request_id, now)
             self.media_files[job.request_id] = media
         elif status is Status.COMPLETED:
             status, error = Status.ERROR, "Internal processing error: no output was produced"
@@ -370,7 +370,7 @@ class Gateway:
             and self.config.billing.charge_failed
             and job.request_id in wallet.holds
         ):
-            wallet.capture(job.request_id, now)
+            job.charged = wallet.capture(job.request_id, now)
         else:
             wallet.release(job.request_id, now, status.value.lower())
         self._move(job, status, error)
