@@ -16,9 +16,8 @@ from typing import Any
 from .._config import parse_money
 from ._engine import RULES, check
 from ._model import Verdict
-from ._report_files import write_report
+from ._report_files import REPORT_SUFFIXES, write_report
 from ._report_text import render_text
-from ._report_files import REPORT_SUFFIXES
 from ._run import DEFAULT_API_KEY, DEFAULT_TIMEOUT, load_saved, load_setup, run_check
 
 EXIT_OK = 0

@@ -270,7 +270,7 @@ class Verdict:
             out.append(self.client_run.reason())
         if self.over_budget:
             out.append(
-                f"over budget: {money_str(self.cost.usd)} USD > {money_str(self.budget or 0)} USD"
+                f"over budget: {money_str(self.cost.usd)} USD > {money_str(self.budget or Decimal(0))} USD"
             )
         return out
 

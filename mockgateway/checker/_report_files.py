@@ -106,9 +106,9 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
         )
         if broken:
             failures += 1
-            ET.SubElement(case, "failure", {"message": xml_safe(message), "type": name}).text = (
-                xml_safe(message)
-            )
+            ET.SubElement(
+                case, "failure", {"message": xml_safe(message), "type": name}
+            ).text = xml_safe(message)
     if run is not None:
         tests += 1
         case = ET.SubElement(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .._billing import money_str
-from ._model import NO_TRAFFIC, NO_TRAFFIC_MESSAGE, Evidence, RuleResult, Severity, Verdict, Violation
+from ._model import (
+    NO_TRAFFIC,
+    NO_TRAFFIC_MESSAGE,
+    Evidence,
+    RuleResult,
+    Severity,
+    Verdict,
+    Violation,
+)
 
 
 def clock_time(t: float) -> str:
@@ -51,7 +59,8 @@ def render_text(verdict: Verdict) -> str:
     lines = [
         f"mockgateway check: {head}: {errors} error(s), {warnings} warning(s), {infos} info; "
         f"{len(verdict.results)} rules over {verdict.entry_count} journal entries; "
-        f"cost {money_str(verdict.cost.usd)} USD" + (f"; why: {'; '.join(reasons)}" if reasons else "")
+        f"cost {money_str(verdict.cost.usd)} USD"
+        + (f"; why: {'; '.join(reasons)}" if reasons else "")
     ]
     run = verdict.client_run
     if run is not None:
@@ -67,7 +76,9 @@ def render_text(verdict: Verdict) -> str:
     if cost.unfinished:
         lines.append(f"  {cost.unfinished} job(s) not seen ending are not counted")
     if verdict.budget is not None:
-        lines.append(("BUDGET EXCEEDED: " if verdict.over_budget else "budget: ") + verdict.budget_message())
+        lines.append(
+            ("BUDGET EXCEEDED: " if verdict.over_budget else "budget: ") + verdict.budget_message()
+        )
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     broken = sorted((r for r in verdict.results if r.violations), key=lambda r: order[r.severity])
     for result in broken:
