@@ -14,6 +14,7 @@ gateway starts until a test asks for ``mock_gateway``, so the plugin costs nothi
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,12 +28,15 @@ OPTIONS = {
     "check": "fail a test on broken rules of severity 'error' (default), 'warning', or 'off'",
     "api_key": "API key the mock_gateway fixture hands out",
 }
+BUDGET_HELP = "fail the run when its jobs would have cost more than USD on the real gateway"
 MARKER = (
     "mockgateway(scenario=None, api_key=None, check=True, config=None, speed=None, clock=None, "
     "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
 )
 _HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()
-_PROPERTY = "mockgateway"  # the name mockgateway.checker._summary reads back
+_PROPERTY = "mockgateway"  # the names mockgateway.checker._summary reads back
+_COST_PROPERTY = "mockgateway-cost"
+_BUDGET: pytest.StashKey[Decimal | None] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,10 +45,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockgateway-{name.replace('_', '-')}", dest=f"mockgateway_{name}",
                         default=None, help=f"{help_text} (ini: mockgateway_{name})")  # fmt: skip
         parser.addini(f"mockgateway_{name}", help_text, default=None)
+    group.addoption("--mockgateway-budget", dest="mockgateway_budget", default=None,
+                    metavar="USD", help=f"{BUDGET_HELP} (ini: mockgateway_budget)")  # fmt: skip
+    parser.addini("mockgateway_budget", BUDGET_HELP, default=None)
+
+
+def _budget(raw: str | None) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        budget = Decimal(raw)
+    except InvalidOperation:
+        budget = None
+    if budget is None or not budget.is_finite() or budget < 0:
+        raise pytest.UsageError(
+            f'mockgateway budget must be an amount of US dollars such as "2.50", got {raw!r}'
+        )
+    return budget
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    budget = config.stash[_BUDGET] = _budget(_option(config, "budget"))
+    if budget is not None:
+        config.pluginmanager.register(_Budget(budget), "mockgateway-budget")
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -105,25 +129,67 @@ def pytest_runtest_makereport(
     report = yield
     handle = item.stash.get(_HANDLE, None)
     if report.when == "call" and handle is not None and handle.verdict is not None:
-        from mockgateway.checker._summary import encode
+        from mockgateway._errors import ContractViolation
+        from mockgateway.checker._summary import encode, encode_cost
 
         value = encode(handle.verdict, checked=handle.check_level != "off")
-        report.user_properties.append((_PROPERTY, value))
-        item.user_properties.append((_PROPERTY, value))  # later reports (and --junitxml) too
+        cost = encode_cost(handle.verdict.cost)
+        for properties in (report.user_properties, item.user_properties):  # item: --junitxml
+            properties.extend([(_PROPERTY, value), (_COST_PROPERTY, cost)])
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if call.excinfo is not None and call.excinfo.errisinstance(ContractViolation) and crash:
+            # the short summary shows this line cut to the terminal's width: the rule id first,
+            # not the exception's module path
+            first = str(call.excinfo.value).partition("\n")[0]
+            crash.message = f"{call.excinfo.type.__name__}: {first}"
     return report
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+class _Budget:
+    """Adds up each test's bill and fails the session over ``--mockgateway-budget``.
+
+    Reports reach ``pytest_runtest_logreport`` on the controller from every xdist worker, so the
+    total is the whole run's; workers themselves leave the verdict to the controller.
+    """
+
+    def __init__(self, budget: Decimal) -> None:
+        self.budget = budget
+        self.costs: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            for name, value in report.user_properties:
+                if name == _COST_PROPERTY and isinstance(value, str):
+                    self.costs[report.nodeid] = value
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.costs or hasattr(session.config, "workerinput"):
+            return
+        from mockgateway.checker._summary import total_cost
+
+        if total_cost(self.costs.items()) > self.budget:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _rows(terminalreporter: Any, wanted: str) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for reports in terminalreporter.stats.values():
         for report in reports:
             for name, value in getattr(report, "user_properties", ()):
-                if name == _PROPERTY and getattr(report, "when", None) == "call":
+                if name == wanted and getattr(report, "when", None) == "call":
                     rows.append((report.nodeid, value))
+    return rows
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    rows = _rows(terminalreporter, _PROPERTY)
     if not rows:
         return
-    from mockgateway.checker._summary import summary_lines
+    from mockgateway.checker._summary import cost_lines, summary_lines
 
     terminalreporter.write_sep("=", "mockgateway contract checks")
     for line in summary_lines(rows):
+        terminalreporter.write_line(line)
+    budget = terminalreporter.config.stash.get(_BUDGET, None)
+    for line in cost_lines(_rows(terminalreporter, _COST_PROPERTY), budget):
         terminalreporter.write_line(line)

@@ -39,6 +39,4 @@ def test_the_pytest_example_runs_as_documented(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(test_example=without_opt_out)
     result = pytester.runpytest(*PLUGIN, *options)
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*ContractViolation: the client broke the contract: poll-interval"]
-    )
+    result.stdout.fnmatch_lines(["*ContractViolation: poll-interval: *"])

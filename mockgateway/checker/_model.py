@@ -268,10 +268,9 @@ class Verdict:
             out.append(f"{NO_TRAFFIC}: {NO_TRAFFIC_MESSAGE}")
         if self.client_run is not None and self.client_run.failed:
             out.append(self.client_run.reason())
-        if self.over_budget:
-            out.append(
-                f"over budget: {money_str(self.cost.usd)} USD > {money_str(self.budget or Decimal(0))} USD"
-            )
+        if self.over_budget and self.budget is not None:
+            total, budget = money_str(self.cost.usd), money_str(self.budget)
+            out.append(f"over budget: {total} USD > {budget} USD")
         return out
 
     def result(self, rule_id: str) -> RuleResult:
