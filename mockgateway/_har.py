@@ -76,7 +76,7 @@ def _request(e: JournalEntry) -> dict[str, Any]:
     text = _text(e.body)
     if text is not None:
         mime = _header(e.headers, "Content-Type") or "application/octet-stream"
-        request["postData"] = {"mimeType": mime, "params": [], "text": text}
+        request["postData"] = {"mimeType": mime, "text": text}
     return request
 
 
