@@ -510,7 +510,7 @@ async def _get_journal() -> Seen:
         assert later
         assert all(e["seq"] > since for e in later)
         await t.call("GET", "/_mock/journal?since=x", 400)
-        polled = (await t.call("GET", f"/_mock/journal?route=webhook&request_id={request_id}", 200))
+        polled = await t.call("GET", f"/_mock/journal?route=webhook&request_id={request_id}", 200)
         assert {e["route"] for e in polled.body["entries"]} == {"webhook"}
         await t.call("GET", "/_mock/journal?route=nowhere", 400)
         return t.seen
