@@ -14,7 +14,6 @@ gateway starts until a test asks for ``mock_gateway``, so the plugin costs nothi
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,16 +26,14 @@ OPTIONS = {
     "speed": "run the gateway clock N times faster (rules still measure gateway time)",
     "check": "fail a test on broken rules of severity 'error' (default), 'warning', or 'off'",
     "api_key": "API key the mock_gateway fixture hands out",
+    "budget": "fail the run when its tests' jobs would cost more than this many USD in all",
 }
-BUDGET_HELP = "fail the run when its jobs would have cost more than USD on the real gateway"
 MARKER = (
     "mockgateway(scenario=None, api_key=None, check=True, config=None, speed=None, clock=None, "
     "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
 )
 _HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()
-_PROPERTY = "mockgateway"  # the names mockgateway.checker._summary reads back
-_COST_PROPERTY = "mockgateway-cost"
-_BUDGET: pytest.StashKey[Decimal | None] = pytest.StashKey()
+_PROPERTIES = ("mockgateway", "mockgateway-cost")  # the names mockgateway.checker._summary uses
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,30 +42,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockgateway-{name.replace('_', '-')}", dest=f"mockgateway_{name}",
                         default=None, help=f"{help_text} (ini: mockgateway_{name})")  # fmt: skip
         parser.addini(f"mockgateway_{name}", help_text, default=None)
-    group.addoption("--mockgateway-budget", dest="mockgateway_budget", default=None,
-                    metavar="USD", help=f"{BUDGET_HELP} (ini: mockgateway_budget)")  # fmt: skip
-    parser.addini("mockgateway_budget", BUDGET_HELP, default=None)
-
-
-def _budget(raw: str | None) -> Decimal | None:
-    if raw is None:
-        return None
-    try:
-        budget = Decimal(raw)
-    except InvalidOperation:
-        budget = None
-    if budget is None or not budget.is_finite() or budget < 0:
-        raise pytest.UsageError(
-            f'mockgateway budget must be an amount of US dollars such as "2.50", got {raw!r}'
-        )
-    return budget
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
-    budget = config.stash[_BUDGET] = _budget(_option(config, "budget"))
-    if budget is not None:
-        config.pluginmanager.register(_Budget(budget), "mockgateway-budget")
+    raw = _option(config, "budget")
+    if raw is not None:  # only a budget imports the checker this early
+        from mockgateway.checker._budget import BudgetWatch, parse_budget
+
+        try:
+            config.pluginmanager.register(BudgetWatch(parse_budget(raw)), BudgetWatch.NAME)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -85,7 +70,8 @@ def mockgateway_session(pytestconfig: pytest.Config) -> Iterator[GatewaySession]
     from mockgateway.checker._marker import PluginOptions, PluginUsageError
 
     try:
-        options = PluginOptions.parse(**{name: _option(pytestconfig, name) for name in OPTIONS})
+        wanted = (name for name in OPTIONS if name != "budget")  # the session's, not the gateway's
+        options = PluginOptions.parse(**{name: _option(pytestconfig, name) for name in wanted})
     except PluginUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     session = GatewaySession(options)
@@ -129,67 +115,32 @@ def pytest_runtest_makereport(
     report = yield
     handle = item.stash.get(_HANDLE, None)
     if report.when == "call" and handle is not None and handle.verdict is not None:
-        from mockgateway._errors import ContractViolation
-        from mockgateway.checker._summary import encode, encode_cost
+        from mockgateway.checker._summary import properties, short_message
 
-        value = encode(handle.verdict, checked=handle.check_level != "off")
-        cost = encode_cost(handle.verdict.cost)
-        for properties in (report.user_properties, item.user_properties):  # item: --junitxml
-            properties.extend([(_PROPERTY, value), (_COST_PROPERTY, cost)])
+        found = properties(handle.verdict, checked=handle.check_level != "off")
+        report.user_properties.extend(found)
+        item.user_properties.extend(found)  # later reports (and --junitxml) too
         crash = getattr(report.longrepr, "reprcrash", None)
-        if call.excinfo is not None and call.excinfo.errisinstance(ContractViolation) and crash:
-            # the short summary shows this line cut to the terminal's width: the rule id first,
-            # not the exception's module path
-            first = str(call.excinfo.value).partition("\n")[0]
-            crash.message = f"{call.excinfo.type.__name__}: {first}"
+        message = short_message(call.excinfo.value) if call.excinfo else None
+        if crash is not None and message is not None:
+            crash.message = message  # what the short summary shows, cut to the terminal's width
     return report
 
 
-class _Budget:
-    """Adds up each test's bill and fails the session over ``--mockgateway-budget``.
-
-    Reports reach ``pytest_runtest_logreport`` on the controller from every xdist worker, so the
-    total is the whole run's; workers themselves leave the verdict to the controller.
-    """
-
-    def __init__(self, budget: Decimal) -> None:
-        self.budget = budget
-        self.costs: dict[str, str] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "call":
-            for name, value in report.user_properties:
-                if name == _COST_PROPERTY and isinstance(value, str):
-                    self.costs[report.nodeid] = value
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.costs or hasattr(session.config, "workerinput"):
-            return
-        from mockgateway.checker._summary import total_cost
-
-        if total_cost(self.costs.items()) > self.budget:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _rows(terminalreporter: Any, wanted: str) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    rows: dict[str, list[tuple[str, str]]] = {name: [] for name in _PROPERTIES}
     for reports in terminalreporter.stats.values():
         for report in reports:
             for name, value in getattr(report, "user_properties", ()):
-                if name == wanted and getattr(report, "when", None) == "call":
-                    rows.append((report.nodeid, value))
-    return rows
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    rows = _rows(terminalreporter, _PROPERTY)
-    if not rows:
+                if name in rows and getattr(report, "when", None) == "call":
+                    rows[name].append((report.nodeid, value))
+    if not rows[_PROPERTIES[0]]:
         return
     from mockgateway.checker._summary import cost_lines, summary_lines
 
+    watch = terminalreporter.config.pluginmanager.get_plugin("mockgateway-budget")
     terminalreporter.write_sep("=", "mockgateway contract checks")
-    for line in summary_lines(rows):
-        terminalreporter.write_line(line)
-    budget = terminalreporter.config.stash.get(_BUDGET, None)
-    for line in cost_lines(_rows(terminalreporter, _COST_PROPERTY), budget):
+    for line in summary_lines(rows[_PROPERTIES[0]]) + cost_lines(
+        rows[_PROPERTIES[1]], getattr(watch, "budget", None)
+    ):
         terminalreporter.write_line(line)

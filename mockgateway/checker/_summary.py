@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from .._billing import money_str
+from .._errors import ContractViolation
 from ._cost import Cost
 from ._model import Verdict
 
@@ -54,6 +55,23 @@ def summary_lines(rows: Iterable[tuple[str, str]]) -> list[str]:
     head = f"{len(ordered)} test(s) used the gateway; {clean} kept every rule"
     tail = [f"  {rule} ({sev}): {n} test(s)" for (rule, sev), n in sorted(by_rule.items())]
     return [head, *tail, *lines]
+
+
+def properties(verdict: Verdict, *, checked: bool) -> list[tuple[str, str]]:
+    """What a test's report carries: its broken rules and its cost."""
+    return [
+        (PROPERTY, encode(verdict, checked=checked)),
+        (COST_PROPERTY, encode_cost(verdict.cost)),
+    ]
+
+
+def short_message(exc: BaseException) -> str | None:
+    """The short summary's line for a contract failure: ``ContractViolation: poll-interval: ...``
+    (the rule id first, not the exception's module path); None for any other exception."""
+    if not isinstance(exc, ContractViolation):
+        return None
+    first = str(exc).partition("\n")[0]
+    return f"{type(exc).__name__}: {first}"
 
 
 def encode_cost(cost: Cost) -> str:
