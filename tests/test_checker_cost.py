@@ -109,16 +109,19 @@ def test_a_bad_budget_is_a_usage_error(bad: str) -> None:
     assert "--budget:" in run.stderr
 
 
-def test_a_saved_journal_keeps_what_its_jobs_cost(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["polling", "webhook"])
+def test_a_saved_journal_keeps_what_its_jobs_cost(tmp_path: Path, how: str) -> None:
     config = config_from_mapping({"clock": {"mode": "scaled", "speed": 50}})
+    client = [*PY_CLIENT, "--webhook"] if how == "webhook" else PY_CLIENT
     with serve_in_thread(config) as gw:
         env = client_env(gw.url, "saved-0042", 50, os.environ)
-        run = run_client(PY_CLIENT, env, timeout=60, stdout=subprocess.DEVNULL,
+        run = run_client(client, env, timeout=60, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)  # fmt: skip
         assert run.exit_code == 0
         with urllib.request.urlopen(f"{gw.url}/_mock/journal") as resp:
             saved = json.loads(resp.read())
-    billed = [e["billing"] for e in saved["entries"] if e.get("billing")]
+    route = "webhook" if how == "webhook" else "status"
+    billed = [e["billing"] for e in saved["entries"] if e.get("billing") and e["route"] == route]
     assert billed
     assert billed[-1]["status"] == "COMPLETED"
     assert billed[-1]["price_per_second"] == "0.16"

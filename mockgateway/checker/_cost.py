@@ -1,10 +1,10 @@
 """What a run would have cost on the real gateway: jobs, billed seconds and dollars, per client.
 
-Pure: the billing records come from the journal (a status answer that showed a job ending
-carries the job's ``billing``) and, for a live run, from the gateway's own jobs, which also know
-the jobs the client never saw end. A job is charged its billed seconds at the model's price
-when it COMPLETED; an ERROR never is; a FAILED job only under ``[billing] charge_failed``. The
-gateway applies those rules; this module only adds up what it charged.
+Pure: the billing records come from the journal (a status answer or a webhook attempt that
+showed a job ending carries the job's ``billing``) and, for a live run, from the gateway's own
+jobs, which also know the jobs the client never saw end. A job is charged its billed seconds at
+the model's price when it COMPLETED; an ERROR never is; a FAILED job only under
+``[billing] charge_failed``. The gateway applies those rules; this module adds up what it charged.
 """
 
 from __future__ import annotations
@@ -128,10 +128,8 @@ def cost_of(
     clients: dict[str, str | None] = {}
     records: dict[str, Mapping[str, Any]] = {}
     for e in sorted(entries, key=lambda e: (e.started_at, e.seq)):
-        if e.kind != "request":
-            continue
         rid = request_id_of(e)
-        if rid is None:
+        if rid is None or (e.kind != "request" and e.route != "webhook"):
             continue
         accepted = e.route == "generate" and e.status == 202 and response_json(e) is not None
         billing = e.billing
