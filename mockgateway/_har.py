@@ -71,7 +71,7 @@ def _request(e: JournalEntry) -> dict[str, Any]:
             {"name": k, "value": v} for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ],
         "headersSize": -1,
-        "bodySize": e.body_size if e.body is not None or e.body_size else 0,
+        "bodySize": e.body_size,
     }
     text = _text(e.body)
     if text is not None:
@@ -83,13 +83,14 @@ def _request(e: JournalEntry) -> dict[str, Any]:
 def _response(e: JournalEntry) -> dict[str, Any]:
     text = _text(e.response_body)
     mime = _header(e.response_headers, "Content-Type") or ""
-    content: dict[str, Any] = {
-        "size": len(text.encode("utf-8", "surrogatepass")) if text is not None else 0,
+    length = _header(e.response_headers, "Content-Length")
+    size = int(length) if length is not None and length.isascii() and length.isdigit() else -1
+    content: dict[str, Any] = {  # a body the journal does not keep (media) still has its size
+        "size": len(text.encode("utf-8", "surrogatepass")) if text is not None else max(size, 0),
         "mimeType": mime,
     }
     if text is not None:
         content["text"] = text
-    length = _header(e.response_headers, "Content-Length")
     return {
         # HAR has no "no response": 0, as browsers record a request that got none
         "status": e.status if e.status is not None else 0,
@@ -100,7 +101,7 @@ def _response(e: JournalEntry) -> dict[str, Any]:
         "content": content,
         "redirectURL": _header(e.response_headers, "Location") or "",
         "headersSize": -1,
-        "bodySize": int(length) if length is not None and length.isdigit() else -1,
+        "bodySize": size,
     }
 
 

@@ -117,6 +117,9 @@ def test_check_writes_the_judged_journal_as_har(tmp_path: Path) -> None:
     routes = [e["_route"] for e in har["log"]["entries"]]
     assert routes[0] == "generate"
     assert {"status", "media"} <= set(routes)
+    media = next(e for e in har["log"]["entries"] if e["_route"] == "media")
+    assert media["response"]["content"]["mimeType"] == "video/mp4"
+    assert media["response"]["content"]["size"] == media["response"]["bodySize"] > 0
     assert all(e.request.get_header_value("Ocp-Apim-Subscription-Key") in (None, "****0001")
                for e in read)  # fmt: skip
 
