@@ -7,7 +7,8 @@ Never on the gateway's own paths; answers JSON; errors in the gateway's
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, get_args
 
 from aiohttp import web
 
@@ -17,8 +18,9 @@ from ._billing import money_str
 from ._config import parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._gateway import Gateway
+from ._har import to_har
 from ._jobs import Job, Status, status_body
-from ._journal import redact_key
+from ._journal import JournalEntry, Route, redact_key
 from ._web import Exchange, Routes, endpoint, json_answer, read_body
 
 MAX_ADVANCE_SECONDS = 1_000_000_000  # about 31 years: timestamps stay within what they can show
@@ -153,15 +155,75 @@ async def get_job(request: web.Request, ex: Exchange) -> web.Response:
     return json_answer(ex, 200, job_detail(gateway, job))
 
 
-@endpoint("admin")
-async def get_journal(request: web.Request, ex: Exchange) -> web.Response:
-    journal = ex.gateway.journal
+ROUTES: tuple[str, ...] = get_args(Route)
+JOURNAL_FILTERS = ("since", "key", "route", "status", "request_id")
+
+
+def _key_match(value: str) -> str:
+    """The redacted form a ``key`` filter matches: four characters are the key's last four, a
+    value already redacted (``****abcd``) is taken as is, anything else is a whole key."""
+    if not value:
+        raise bad_request("key must not be empty: give a key or its last four characters")
+    if value.startswith("****"):
+        return value
+    return "****" + value if len(value) == 4 else redact_key(value) or "****"
+
+
+def journal_filter(query: Mapping[str, str]) -> tuple[int, Callable[[JournalEntry], bool]]:
+    """``since`` and a test for the ``key``, ``route``, ``status`` and ``request_id`` filters of
+    the journal's listings (all must hold); a bad value is a 400 naming the parameter."""
+    tests: list[Callable[[JournalEntry], bool]] = []
     try:
-        since = int(request.query.get("since", "0"))
+        since = int(query.get("since", "0"))
     except ValueError:
         raise bad_request("since must be a whole number (a journal sequence number)") from None
-    entries = [e.to_dict() for e in journal.entries(since=since)]
-    return json_answer(ex, 200, {"entries": entries, "dropped": journal.dropped})
+    if (key := query.get("key")) is not None:
+        wanted_key = _key_match(key)
+        tests.append(lambda e: e.key == wanted_key)
+    if (route := query.get("route")) is not None:
+        if route not in ROUTES:
+            raise bad_request(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+        tests.append(lambda e: e.route == route)
+    if (status := query.get("status")) is not None:
+        if status == "none":
+            tests.append(lambda e: e.status is None)
+        else:
+            code = int(status) if status.isascii() and status.isdigit() else 0
+            if not 100 <= code <= 599:
+                raise bad_request(
+                    "status must be an HTTP status from 100 to 599, or none for an exchange "
+                    f"that got no answer, got {status!r}"
+                )
+            tests.append(lambda e: e.status == code)
+    if (request_id := query.get("request_id")) is not None:
+        if not request_id:
+            raise bad_request("request_id must not be empty")
+        tests.append(lambda e: e.request_id == request_id)
+    return since, lambda e: all(test(e) for test in tests)
+
+
+def _filtered(request: web.Request, ex: Exchange) -> list[JournalEntry]:
+    since, keep = journal_filter(request.query)
+    return [e for e in ex.gateway.journal.entries(since=since) if keep(e)]
+
+
+@endpoint("admin")
+async def get_journal(request: web.Request, ex: Exchange) -> web.Response:
+    entries = [e.to_dict() for e in _filtered(request, ex)]
+    return json_answer(ex, 200, {"entries": entries, "dropped": ex.gateway.journal.dropped})
+
+
+@endpoint("admin")
+async def get_journal_har(request: web.Request, ex: Exchange) -> web.Response:
+    """The journal (filtered the same way) as HAR 1.2, for browsers' devtools and HTTP tools."""
+    entries = _filtered(request, ex)
+    ex.notes = (f"HAR of {len(entries)} journal entries",)  # the document itself is not kept
+    return web.Response(
+        status=200,
+        body=json.dumps(to_har(entries)).encode(),
+        content_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="mockgateway.har"'},
+    )
 
 
 @endpoint("admin")
@@ -203,6 +265,7 @@ def add_admin_routes(r: Routes) -> None:
     r.get("/_mock/jobs", list_jobs, "admin.jobs")
     r.get("/_mock/jobs/{request_id}", get_job, "admin.job")
     r.get("/_mock/journal", get_journal, "admin.journal")
+    r.get("/_mock/journal.har", get_journal_har, "admin.journal.har")
     r.add("DELETE", "/_mock/journal", clear_journal, "admin.journal.clear")
     r.get("/_mock/clock", get_clock, "admin.clock")
     r.add("POST", "/_mock/clock/advance", advance_clock, "admin.clock.advance")

@@ -30,7 +30,7 @@ from ._errors import (
     request_not_found,
 )
 from ._ids import new_request_id
-from ._jobs import Job, Status, rendered_status, status_body
+from ._jobs import Job, Status, billing_record, rendered_status, status_body
 from ._journal import Journal
 from ._scheduler import Scheduler
 from ._validation import GenerateRequest
@@ -277,11 +277,14 @@ class Gateway:
             bodies += reversed(self._held_webhooks.pop(job.request_id, []))
         # one scaled tenth of a second apart, so the receiver sees them in this order
         step = self.faults.scale(0.1)
+        ended = job.status.terminal and body.get("status") == job.status.value
         for i, item in enumerate(bodies):
+            billing = billing_record(job) if ended and item is body else None
             for _ in range(webhook.copies):
                 self.webhooks.dispatch(
-                    job.request_id, url, item, job.key, delay=webhook.delay + i * step
-                )
+                    job.request_id, url, item, job.key, delay=webhook.delay + i * step,
+                    billing=billing,
+                )  # fmt: skip
 
     def start_processing(self, job: Job) -> None:
         if job.status is not Status.QUEUED:
@@ -360,7 +363,7 @@ class Gateway:
         wallet = self.wallet(job.key)
         now = self.clock.now()
         if status is Status.COMPLETED and media is not None and job.request_id in wallet.holds:
-            wallet.capture(job.request_id, now)
+            job.charged = wallet.capture(job.request_id, now)
             self.media_files[job.request_id] = media
         elif status is Status.COMPLETED:
             status, error = Status.ERROR, "Internal processing error: no output was produced"
@@ -370,7 +373,7 @@ class Gateway:
             and self.config.billing.charge_failed
             and job.request_id in wallet.holds
         ):
-            wallet.capture(job.request_id, now)
+            job.charged = wallet.capture(job.request_id, now)
         else:
             wallet.release(job.request_id, now, status.value.lower())
         self._move(job, status, error)

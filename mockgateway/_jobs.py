@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ._billing import billed_seconds, money_str
 from ._timefmt import iso_ms
 
 
@@ -70,6 +71,7 @@ class Job:
     webhook_url: str | None = None
     duration_seconds: float | None = None
     cost: Decimal | None = None
+    charged: Decimal | None = None  # what the wallet captured when the job ended
     polls: int = 0
     extra_fields: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what processing noted, e.g. a bundled sample standing in
@@ -113,4 +115,22 @@ def status_body(job: Job) -> dict[str, Any]:
         "created_at": iso_ms(job.created_at),
         "updated_at": iso_ms(job.updated_at),
         "completed_at": iso_ms(job.completed_at) if job.completed_at is not None else None,
+    }
+
+
+def billing_record(job: Job) -> dict[str, Any]:
+    """What a job cost its wallet, as plain data for the journal and the checker.
+
+    ``billed_seconds`` counts only charged seconds: an ERROR (and a FAILED job, unless
+    ``[billing] charge_failed``) is not charged. ``price_per_second`` is the model's price the
+    job was costed at, None when its duration was never known.
+    """
+    charged = job.charged or Decimal(0)
+    seconds = billed_seconds(job.duration_seconds) if job.duration_seconds is not None else 0
+    price = job.cost / seconds if job.cost is not None and seconds else None
+    return {
+        "status": job.status.value,
+        "billed_seconds": seconds if charged else 0,
+        "price_per_second": money_str(price) if price is not None else None,
+        "charged": money_str(charged),
     }

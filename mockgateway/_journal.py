@@ -68,6 +68,8 @@ class JournalEntry:
     finished_at: float = 0.0
     error: str | None = None
     notes: tuple[str, ...] = ()
+    # a status answer or webhook that showed a terminal status: the job's cost (``billing_record``)
+    billing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

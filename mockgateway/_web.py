@@ -27,6 +27,7 @@ from yarl import URL
 
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
 from ._gateway import Gateway
+from ._jobs import Status, billing_record
 from ._journal import (
     KEY_HEADER,
     JournalEntry,
@@ -174,10 +175,23 @@ def _entry(
         finished_at=finished,
         error=error or ex.fault,
         notes=ex.notes,
+        billing=_billing(ex) if route == "status" else None,
     )
 
 
 METRICS = web.AppKey("metrics", Metrics)
+
+
+def _billing(ex: Exchange) -> dict[str, Any] | None:
+    """The job's billing when this status answer showed it ended (its money is settled then)."""
+    answer = ex.answer
+    if not isinstance(answer, dict) or answer.get("status") not in _TERMINAL or not ex.request_id:
+        return None
+    job = ex.gateway.jobs.get(ex.request_id)
+    return billing_record(job) if job is not None and job.status.terminal else None
+
+
+_TERMINAL = frozenset(s.value for s in Status if s.terminal)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ class Delivery:
     attempts: int = 0
     delivered: bool = False
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    billing: dict[str, Any] | None = None  # a terminal callback's job billing, for the journal
 
 
 class WebhookDispatcher:
@@ -80,9 +81,15 @@ class WebhookDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def dispatch(
-        self, request_id: str, url: str, body: dict[str, Any], key: str, delay: float = 0.0
+        self,
+        request_id: str,
+        url: str,
+        body: dict[str, Any],
+        key: str,
+        delay: float = 0.0,
+        billing: dict[str, Any] | None = None,
     ) -> Delivery:
-        delivery = Delivery(request_id=request_id, url=url, body=body, key=key)
+        delivery = Delivery(request_id=request_id, url=url, body=body, key=key, billing=billing)
         self.deliveries.append(delivery)
         self.scheduler.call_later(delay, lambda: self._attempt(delivery))
         return delivery
@@ -153,6 +160,7 @@ class WebhookDispatcher:
                 finished_at=now,
                 error=result.error,
                 notes=(f"attempt {delivery.attempts} of {self.config.max_attempts}",),
+                billing=delivery.billing,
             )
         )
 

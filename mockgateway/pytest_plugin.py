@@ -26,13 +26,14 @@ OPTIONS = {
     "speed": "run the gateway clock N times faster (rules still measure gateway time)",
     "check": "fail a test on broken rules of severity 'error' (default), 'warning', or 'off'",
     "api_key": "API key the mock_gateway fixture hands out",
+    "budget": "fail the run when its tests' jobs would cost more than this many USD in all",
 }
 MARKER = (
     "mockgateway(scenario=None, api_key=None, check=True, config=None, speed=None, clock=None, "
     "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
 )
 _HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()
-_PROPERTY = "mockgateway"  # the name mockgateway.checker._summary reads back
+_PROPERTIES = ("mockgateway", "mockgateway-cost")  # the names mockgateway.checker._summary uses
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +56,14 @@ def _add_tls_option(parser: pytest.Parser, group: Any) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    raw = _option(config, "budget")
+    if raw is not None:  # only a budget imports the checker this early
+        from mockgateway.checker._budget import BudgetWatch, parse_budget
+
+        try:
+            config.pluginmanager.register(BudgetWatch(parse_budget(raw)), BudgetWatch.NAME)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -74,8 +83,9 @@ def mockgateway_session(pytestconfig: pytest.Config) -> Iterator[GatewaySession]
         tls = bool(
             pytestconfig.getoption("mockgateway_tls") or pytestconfig.getini("mockgateway_tls")
         )
-        values = {name: _option(pytestconfig, name) for name in OPTIONS}
-        options = PluginOptions.parse(**values, tls=bool(tls))
+        wanted = (name for name in OPTIONS if name != "budget")  # the session's, not the gateway's
+        values = {name: _option(pytestconfig, name) for name in wanted}
+        options = PluginOptions.parse(**values, tls=tls)
     except PluginUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     session = GatewaySession(options)
@@ -119,25 +129,32 @@ def pytest_runtest_makereport(
     report = yield
     handle = item.stash.get(_HANDLE, None)
     if report.when == "call" and handle is not None and handle.verdict is not None:
-        from mockgateway.checker._summary import encode
+        from mockgateway.checker._summary import properties, short_message
 
-        value = encode(handle.verdict, checked=handle.check_level != "off")
-        report.user_properties.append((_PROPERTY, value))
-        item.user_properties.append((_PROPERTY, value))  # later reports (and --junitxml) too
+        found = properties(handle.verdict, checked=handle.check_level != "off")
+        report.user_properties.extend(found)
+        item.user_properties.extend(found)  # later reports (and --junitxml) too
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = short_message(call.excinfo.value) if call.excinfo else None
+        if crash is not None and message is not None:
+            crash.message = message  # what the short summary shows, cut to the terminal's width
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    rows: list[tuple[str, str]] = []
+    rows: dict[str, list[tuple[str, str]]] = {name: [] for name in _PROPERTIES}
     for reports in terminalreporter.stats.values():
         for report in reports:
             for name, value in getattr(report, "user_properties", ()):
-                if name == _PROPERTY and getattr(report, "when", None) == "call":
-                    rows.append((report.nodeid, value))
-    if not rows:
+                if name in rows and getattr(report, "when", None) == "call":
+                    rows[name].append((report.nodeid, value))
+    if not rows[_PROPERTIES[0]]:
         return
-    from mockgateway.checker._summary import summary_lines
+    from mockgateway.checker._summary import cost_lines, summary_lines
 
+    watch = terminalreporter.config.pluginmanager.get_plugin("mockgateway-budget")
     terminalreporter.write_sep("=", "mockgateway contract checks")
-    for line in summary_lines(rows):
+    for line in summary_lines(rows[_PROPERTIES[0]]) + cost_lines(
+        rows[_PROPERTIES[1]], getattr(watch, "budget", None)
+    ):
         terminalreporter.write_line(line)

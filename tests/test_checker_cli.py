@@ -88,7 +88,7 @@ def test_the_client_sees_url_key_and_speed(tmp_path: Path) -> None:
     )
     code = main(["check", "--speed", "20", "--api-key", "mine-1234", "--", sys.executable, "-c",
                  script, str(out)])  # fmt: skip
-    assert code == 0
+    assert code == 1  # it reads its environment and never calls the gateway: no traffic
     seen = json.loads(out.read_text())
     assert seen["MOCKGATEWAY_URL"].startswith("http://127.0.0.1:")
     assert seen["MOCKGATEWAY_API_KEY"] == "mine-1234"
@@ -130,7 +130,7 @@ def test_checker_table_in_the_config_tunes_rules(tmp_path: Path) -> None:
     [
         ([], "no command given"),
         (["--journal", "j.json", "--", "true"], "either --journal FILE or a command"),
-        (["--report", "out.txt", "--", "true"], "--report must end in .xml or .json"),
+        (["--report", "out.txt", "--", "true"], "--report must end in .xml, .json or .har"),
         (["--speed", "0", "--", "true"], "--speed must be positive"),
     ],
 )
@@ -181,3 +181,59 @@ def test_a_malformed_saved_journal_is_named_not_a_traceback(
     path.write_text(json.dumps({"entries": [entry]}))
     assert main(["check", "--journal", str(path)]) == 2
     assert f"{path}: not a saved journal: {message}" in capsys.readouterr().err
+
+
+def test_a_client_that_never_calls_the_gateway_fails_as_no_traffic(tmp_path: Path) -> None:
+    xml, js = tmp_path / "check.xml", tmp_path / "check.json"
+    run = cli("--report", str(xml), "--report", str(js), "--", sys.executable, "-c", "pass")
+    assert run.returncode == 1, run.stdout + run.stderr
+    first = run.stdout.splitlines()[0]
+    assert first.startswith("mockgateway check: FAILED: 0 error(s)")
+    assert first.endswith("why: no-traffic: the client made no request to the gateway")
+    assert "FAILED no-traffic: the client made no request to the gateway" in run.stdout
+    assert "rules that held: none, there was nothing to judge" in run.stdout
+    data = json.loads(js.read_text())
+    assert data["passed"] is False
+    assert data["summary"]["no_traffic"] is True
+    assert data["summary"]["traffic"] == 0
+    assert data["reasons"] == ["no-traffic: the client made no request to the gateway"]
+    root = assert_junit_shape(xml.read_text())
+    failed = {c.attrib["name"]: c.find("failure") for c in root.iter("testcase")}
+    failure = failed["no-traffic"]
+    assert failure is not None
+    assert failure.attrib["message"] == "the client made no request to the gateway"
+
+
+def test_operator_calls_alone_are_no_traffic_but_one_vendor_request_is(tmp_path: Path) -> None:
+    admin_only = (
+        "import os, urllib.request; "
+        "urllib.request.urlopen(os.environ['MOCKGATEWAY_URL'] + '/_mock/health').read()"
+    )
+    assert cli("-q", "--", sys.executable, "-c", admin_only).returncode == 1
+    one_poll = (
+        "import os, urllib.request, urllib.error\n"
+        "req = urllib.request.Request(os.environ['MOCKGATEWAY_URL'] + '/v2/requests/status/x',"
+        " headers={'Ocp-Apim-Subscription-Key': os.environ['MOCKGATEWAY_API_KEY']})\n"
+        "try: urllib.request.urlopen(req)\n"
+        "except urllib.error.HTTPError: pass\n"
+    )
+    run = cli("-q", "--", sys.executable, "-c", one_poll)
+    assert "no-traffic" not in run.stdout  # judged, and (polling a made-up id) found wanting
+    assert run.stdout.rstrip().endswith("why: broken: poll-polling-url")
+
+
+@pytest.mark.parametrize(
+    ("client", "code", "why"),
+    [
+        ([sys.executable, "-c", "import sys; sys.exit(3)"], 3,
+         "why: no-traffic: the client made no request to the gateway; client exited 3"),
+        ([*PY_CLIENT, "--careless", "poll-after-terminal"], 1, "why: broken: poll-after-terminal"),
+    ],
+)  # fmt: skip
+def test_the_quiet_line_says_why_the_check_failed(client: list[str], code: int, why: str) -> None:
+    run = cli(*FAST, "-q", "--", *client)
+    assert run.returncode == code, run.stdout + run.stderr
+    verdict = [line for line in run.stdout.splitlines() if line.startswith("mockgateway check:")]
+    assert len(verdict) == 1
+    assert verdict[0].startswith("mockgateway check: FAILED: ")
+    assert verdict[0].endswith(why)

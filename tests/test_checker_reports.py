@@ -137,7 +137,7 @@ def test_write_report_picks_the_format_by_suffix(tmp_path: Path) -> None:
     write_report(verdict, tmp_path / "r.xml")
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is False
     assert_junit_shape((tmp_path / "r.xml").read_text())
-    with pytest.raises(ValueError, match=r"must end in \.xml \(JUnit\) or \.json"):
+    with pytest.raises(ValueError, match=r"must end in \.xml \(JUnit\), \.json or \.har"):
         write_report(verdict, tmp_path / "r.txt")
 
 

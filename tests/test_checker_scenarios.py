@@ -109,9 +109,7 @@ def test_plugin_marker_scenario_reaches_the_gateway(pytester: pytest.Pytester) -
     )
     result = pytester.runpytest(*PLUGIN, "--mockgateway-speed=50")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*ContractViolation: the client broke the contract: retry-after-429"]
-    )
+    result.stdout.fnmatch_lines(["*ContractViolation: retry-after-429: *"])
 
 
 def test_plugin_scenario_set_at_runtime_lasts_one_test(pytester: pytest.Pytester) -> None:
@@ -149,7 +147,7 @@ def test_plugin_scenario_set_at_runtime_lasts_one_test(pytester: pytest.Pytester
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*ContractViolation: the client broke the contract: backoff-after-5xx",
+            "*ContractViolation: backoff-after-5xx: *",
             "*first retry came * s after a 500; it should have waited at least 1.000 s",
         ]
     )

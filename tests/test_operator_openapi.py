@@ -520,6 +520,22 @@ async def _get_journal() -> Seen:
         assert later
         assert all(e["seq"] > since for e in later)
         await t.call("GET", "/_mock/journal?since=x", 400)
+        polled = await t.call("GET", f"/_mock/journal?route=webhook&request_id={request_id}", 200)
+        assert {e["route"] for e in polled.body["entries"]} == {"webhook"}
+        await t.call("GET", "/_mock/journal?route=nowhere", 400)
+        return t.seen
+
+
+@exercises("getJournalHar")
+async def _get_journal_har() -> Seen:
+    async with touring() as t:
+        request_id = await t.submit(**{"X-Webhook-URL": f"{t.gw.url}/_mock/health"})
+        await t.call("POST", f"/_mock/jobs/{request_id}/complete", 200)
+        har = (await t.call("GET", "/_mock/journal.har", 200)).body
+        assert {e["_kind"] for e in har["log"]["entries"]} == {"request", "webhook"}
+        only = (await t.call("GET", "/_mock/journal.har?route=generate", 200)).body
+        assert [e["_route"] for e in only["log"]["entries"]] == ["generate"]
+        await t.call("GET", "/_mock/journal.har?status=abc", 400)
         return t.seen
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_a_test_that_polls_too_fast_fails_naming_the_rule(suite: pytest.Pytester
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*ContractViolation: the client broke the contract: poll-interval",
+            "*ContractViolation: poll-interval: *",
             "*ERROR poll-interval [[]doc]: Polls of one request come no closer than 5 s*",
             "*how to fix: Sleep at least 5 s*",
             "*= mockgateway contract checks =*",
@@ -141,9 +142,7 @@ def test_options_and_their_ini_twins(suite: pytest.Pytester) -> None:
     strict = suite.runpytest(*PLUGIN, "--mockgateway-api-key=from-cli-0008",
                              "--mockgateway-check=warning")  # fmt: skip
     strict.assert_outcomes(passed=1, failed=1)
-    strict.stdout.fnmatch_lines(
-        ["*ContractViolation: the client broke the contract: download-output"]
-    )
+    strict.stdout.fnmatch_lines(["*ContractViolation: download-output: *"])
     ini_key = suite.runpytest(*PLUGIN, "-k", "sees_options")
     ini_key.assert_outcomes(failed=1)
     ini_key.stdout.fnmatch_lines(["*AssertionError: assert 'from-ini-0007' == 'from-cli-0008'*"])
@@ -204,9 +203,7 @@ def test_markers_pick_scenarios_config_and_clock(suite: pytest.Pytester) -> None
     )
     result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*ContractViolation: the client broke the contract: resubmit-after-rejection"]
-    )
+    result.stdout.fnmatch_lines(["*ContractViolation: resubmit-after-rejection: *"])
 
 
 def test_unknown_marker_argument_names_it(suite: pytest.Pytester) -> None:
@@ -338,6 +335,120 @@ def test_a_wallet_top_up_through_the_fixture_counts_as_a_change(suite: pytest.Py
     )
     result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        ["*ContractViolation: the client broke the contract: resubmit-after-rejection"]
+    result.stdout.fnmatch_lines(["*ContractViolation: resubmit-after-rejection: *"])
+
+
+def test_the_short_summary_names_the_broken_rule_and_why(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # the short summary cuts its line to the terminal
+    suite.makepyfile(
+        test_short="""
+        from client_helpers import follow
+
+        def test_fast(mock_gateway):
+            follow(mock_gateway, pace=1)
+        """
     )
+    result = suite.runpytest(*PLUGIN, *FAST_SLOW_JOB, "-ra")
+    result.assert_outcomes(failed=1)
+    line = next(ln for ln in result.outlines if ln.startswith("FAILED test_short.py::test_fast"))
+    assert line.startswith("FAILED test_short.py::test_fast - ContractViolation: poll-interval: ")
+    assert "_errors" not in line
+
+
+def test_the_summary_states_each_tests_cost_and_the_total(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_cost="""
+        import pytest
+        from client_helpers import follow, submit
+
+        def test_one_job(mock_gateway):
+            follow(mock_gateway)
+
+        def test_two_jobs(mock_gateway):
+            follow(mock_gateway)
+            follow(mock_gateway)
+
+        @pytest.mark.mockgateway(scenario="error")
+        def test_error_is_free(mock_gateway):
+            follow(mock_gateway, download=False)
+
+        def test_no_job(mock_gateway):
+            pass
+        """
+    )
+    result = suite.runpytest(*PLUGIN, "--mockgateway-speed=50", "--junitxml=out.xml")
+    result.assert_outcomes(passed=4)
+    lines = result.outlines
+    one = next(ln for ln in lines if ln.startswith("  test_cost.py::test_one_job: "))
+    usd = Decimal(one.split(": ")[1].split(" USD")[0])
+    seconds = int(one.split("USD, ")[1].split(" billed")[0])
+    assert usd == Decimal("0.16") * seconds > 0
+    result.stdout.fnmatch_lines(
+        [
+            f"cost: {usd * 3:.2f} USD in total, {seconds * 3} billed second(s) over 4 job(s)",
+            "  test_cost.py::test_error_is_free: 0.00 USD, 0 billed s, 1 job(s)",
+            f"  test_cost.py::test_one_job: {usd:.2f} USD, {seconds} billed s, 1 job(s)",
+            f"  test_cost.py::test_two_jobs: {usd * 2:.2f} USD, {seconds * 2} billed s, 2 job(s)",
+        ]
+    )
+    assert "test_no_job:" not in result.stdout.str()
+    junit = (suite.path / "out.xml").read_text()
+    assert f'name="mockgateway-cost" value="{usd:.2f} USD, {seconds} billed s, 1 job(s)"' in junit
+
+
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_a_run_over_budget_fails_naming_total_and_budget(suite: pytest.Pytester, how: str) -> None:
+    suite.makepyfile(
+        test_budget="""
+        from client_helpers import follow
+
+        def test_two_jobs(mock_gateway):
+            follow(mock_gateway)
+            follow(mock_gateway)
+        """
+    )
+    args = [*PLUGIN, "--mockgateway-speed=50"]
+    if how == "ini":
+        suite.makeini("[pytest]\nmockgateway_budget = 0.50\n")
+    else:
+        args.append("--mockgateway-budget=0.50")
+    result = suite.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["BUDGET EXCEEDED: the run cost *.** USD, over the budget of 0.50 USD"]
+    )
+    within = suite.runpytest(*PLUGIN, "--mockgateway-speed=50", "--mockgateway-budget=100")
+    assert within.ret == pytest.ExitCode.OK
+    within.stdout.fnmatch_lines(["budget: the run cost *.** USD, within the budget of 100.00 USD"])
+
+
+def test_a_bad_budget_is_a_usage_error(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_x="def test_x(): pass")
+    result = suite.runpytest(*PLUGIN, "--mockgateway-budget=plenty")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*mockgateway budget must be an amount of US dollars*"])
+
+
+def test_the_budget_adds_up_every_xdist_workers_tests(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(suite.path)]))
+    suite.makepyfile(
+        test_spread="""
+        import pytest
+        from client_helpers import follow
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_job(mock_gateway, n):
+            follow(mock_gateway)
+        """
+    )
+    args = ("-n", "2", "--mockgateway-speed=50", "--mockgateway-budget=0.01")
+    result = suite.runpytest_subprocess(*PLUGIN, *args)
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["cost: *.** USD in total, * billed second(s) over 2 job(s)"])
+    result.stdout.fnmatch_lines(["BUDGET EXCEEDED: *over the budget of 0.01 USD"])

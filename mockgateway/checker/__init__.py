@@ -5,6 +5,7 @@ Rules are pure functions over the request journal (:func:`check`); reports rende
 command against it and judges the result; :class:`MockGateway` is the pytest fixture's handle.
 """
 
+from ._cost import Cost, JobCost, cost_of
 from ._engine import RULE_IDS, RULES, check, rule
 from ._fixture import MockGateway
 from ._model import (
@@ -20,7 +21,7 @@ from ._model import (
 )
 from ._report_files import to_json, to_junit_xml, write_report
 from ._report_text import render_text
-from ._run import CheckSetup, judge_saved, load_setup, run_check
+from ._run import CheckSetup, judge_saved, load_saved, load_setup, run_check
 from ._settings import CheckerSettings, settings_from_mapping
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "CheckSetup",
     "CheckerSettings",
     "ClientRun",
+    "Cost",
     "Evidence",
     "Finding",
+    "JobCost",
     "MockGateway",
     "Rule",
     "RuleResult",
@@ -39,7 +42,9 @@ __all__ = [
     "Verdict",
     "Violation",
     "check",
+    "cost_of",
     "judge_saved",
+    "load_saved",
     "load_setup",
     "render_text",
     "rule",

@@ -1,8 +1,9 @@
 """``mockgateway check``: run a client against a fresh gateway (or read a saved journal) and judge.
 
-Exit status: 0 when no error-severity rule was broken and the client succeeded; 1 when a rule
-was broken; 3 when only the client itself failed (non-zero exit, timeout, could not start);
-2 for a usage or configuration error.
+Exit status: 0 when no error-severity rule was broken, the client made requests to the gateway,
+stayed within ``--budget`` and succeeded; 1 when a rule was broken, the client made no request
+("no traffic") or the run cost more than the budget; 3 when only the client itself failed
+(non-zero exit, timeout, could not start); 2 for a usage or configuration error.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._config import parse_money
 from .._errors import TlsError
-from ._engine import RULES
+from ._engine import RULES, check
 from ._model import Verdict
-from ._report_files import write_report
+from ._report_files import REPORT_SUFFIXES, write_report
 from ._report_text import render_text
-from ._run import DEFAULT_API_KEY, DEFAULT_TIMEOUT, judge_saved, load_setup, run_check
+from ._run import DEFAULT_API_KEY, DEFAULT_TIMEOUT, load_saved, load_setup, run_check
 
 EXIT_OK = 0
 EXIT_RULES = 1
@@ -41,7 +43,7 @@ def add_check_command(commands: Any) -> None:
         metavar="FILE",
         action="append",
         default=[],
-        help="write a report: FILE.xml (JUnit) or FILE.json; repeatable",
+        help="write a report: FILE.xml (JUnit), FILE.json or FILE.har (the journal); repeatable",
     )
     p.add_argument("--journal", metavar="FILE", help="judge a saved journal instead of running")
     p.add_argument("--api-key", default=DEFAULT_API_KEY, help="key handed to the client")
@@ -64,6 +66,11 @@ def add_check_command(commands: Any) -> None:
         "MOCKGATEWAY_CA_FILE, SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and "
         "NODE_EXTRA_CA_CERTS",
     )
+    p.add_argument(
+        "--budget",
+        metavar="USD",
+        help="fail when the run would have cost more than USD on the real gateway",
+    )
     p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict's first line")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
@@ -71,10 +78,12 @@ def add_check_command(commands: Any) -> None:
 
 
 def _exit_code(verdict: Verdict) -> int:
-    if not verdict.contract_passed:
+    if not verdict.contract_passed or verdict.over_budget:
         return EXIT_RULES
     if verdict.client_run is not None and verdict.client_run.failed:
         return EXIT_CLIENT
+    if verdict.no_traffic:
+        return EXIT_RULES
     return EXIT_OK
 
 
@@ -103,26 +112,35 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     for report in args.report:
-        if Path(report).suffix.lower() not in (".xml", ".json"):
-            print(f"mockgateway check: --report must end in .xml or .json, got {report!r}",
+        if Path(report).suffix.lower() not in REPORT_SUFFIXES:
+            print(f"mockgateway check: --report must end in .xml, .json or .har, got {report!r}",
                   file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+    budget = None
+    if args.budget is not None:
+        try:
+            budget = parse_money(args.budget)
+        except ValueError as exc:
+            print(f"mockgateway check: --budget: {exc}", file=sys.stderr)
             return EXIT_USAGE
     if args.speed is not None and args.speed <= 0:
         print("mockgateway check: --speed must be positive", file=sys.stderr)
         return EXIT_USAGE
     setup = load_setup(args.config)
     if args.journal:
-        verdict = judge_saved(args.journal, setup.checker)
+        entries = load_saved(args.journal)
+        verdict = check(entries, setup.checker, require_traffic=True, budget=budget)
     else:
         sys.stdout.flush()
         try:
-            verdict, _ = run_check(
+            verdict, entries = run_check(
                 command,
                 setup=setup,
                 api_key=args.api_key,
                 speed=args.speed,
                 timeout=args.timeout,
                 tls=args.tls,
+                budget=budget,
             )
         except TlsError as exc:
             print(f"mockgateway check: --tls: {exc}", file=sys.stderr)
@@ -130,5 +148,5 @@ def run(args: argparse.Namespace) -> int:
     text = render_text(verdict)
     print(text.splitlines()[0] if args.quiet else text, end="\n" if args.quiet else "")
     for report in args.report:
-        write_report(verdict, Path(report))
+        write_report(verdict, Path(report), entries)
     return _exit_code(verdict)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
 
 from .._journal import JournalEntry
+from ._cost import cost_of
 from ._model import ClientRun, Evidence, Rule, RuleResult, Verdict, Violation
 from ._rules_polling import POLLING_RULES
 from ._rules_request import REQUEST_RULES
@@ -15,6 +18,8 @@ from ._view import JournalView
 
 RULES: tuple[Rule, ...] = (*REQUEST_RULES, *POLLING_RULES, *RETRY_RULES, *WEBHOOK_RULES)
 RULE_IDS: frozenset[str] = frozenset(r.id for r in RULES)
+# what counts as having exercised the vendor API: the operator API and stray paths do not
+API_ROUTES = frozenset({"generate", "status", "media"})
 
 
 def rule(rule_id: str) -> Rule:
@@ -29,9 +34,17 @@ def check(
     settings: CheckerSettings | None = None,
     *,
     client_run: ClientRun | None = None,
+    require_traffic: bool = False,
+    budget: Decimal | None = None,
+    billing: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Verdict:
-    """Judge a journal against every rule; pure, so a saved journal judges the same way."""
+    """Judge a journal against every rule; pure, so a saved journal judges the same way.
+
+    ``billing``: the gateway's billing record per request id, for a live run (a saved journal
+    carries what it knows in its status entries).
+    """
     settings = settings or CheckerSettings()
+    entries = list(entries)
     view = JournalView(entries)
     results: list[RuleResult] = []
     for r in RULES:
@@ -56,4 +69,8 @@ def check(
         clients=view.clients,
         origin=view.origin,
         client_run=client_run,
+        traffic=sum(1 for e in view.requests if e.route in API_ROUTES),
+        require_traffic=require_traffic,
+        cost=cost_of(entries, billing),
+        budget=budget,
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock, ClockMode
 from .._errors import ContractViolation, MockGatewayError
+from .._jobs import billing_record
 from .._journal import KEY_HEADER, JournalEntry
 from ._engine import check
 from ._marker import PluginOptions, config_with_clock, read_marker
@@ -154,7 +155,14 @@ class MockGateway:
     def check(self) -> Verdict:
         """Judge this test's journal now (waiting for webhook deliveries in flight)."""
         self.threaded.call(self.threaded.gateway.webhooks.drain)
-        return check(self.journal(), self.settings.at_speed(self.speed))
+        gateway = self.threaded.gateway
+        entries, billing = self.threaded.run(
+            lambda: (
+                list(gateway.journal),
+                {rid: billing_record(job) for rid, job in gateway.jobs.items()},
+            )
+        )
+        return check(entries, self.settings.at_speed(self.speed), billing=billing)
 
     def record_quietly(self) -> None:
         """Judge for the record (the run's summary), never raising."""
@@ -164,17 +172,21 @@ class MockGateway:
             self.verdict = None
 
     def assert_contract(self, level: str | None = None) -> Verdict:
-        """Raise :class:`ContractViolation` naming each broken rule, else return the verdict."""
+        """Raise :class:`ContractViolation` naming each broken rule, else return the verdict.
+
+        The message's first line (what pytest's short summary shows) starts with the broken
+        rules' ids and the first one's reason.
+        """
         __tracebackhide__ = True
         level = level or (self.check_level if self.check_level != "off" else "error")
         verdict = self.check()
         self.verdict = verdict
         failing = {Severity.ERROR} | ({Severity.WARNING} if level == "warning" else set())
-        broken = sorted({v.rule_id for v in verdict.violations if v.severity in failing})
+        broken = [v for v in verdict.violations if v.severity in failing]
         if broken:
-            raise ContractViolation(
-                f"the client broke the contract: {', '.join(broken)}\n\n{render_text(verdict)}"
-            )
+            ids = ", ".join(sorted({v.rule_id for v in broken}))
+            first = min(broken, key=lambda v: v.rule_id)
+            raise ContractViolation(f"{ids}: {first.message}\n\n{render_text(verdict)}")
         return verdict
 
 

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .._billing import money_str
 from .._journal import JournalEntry
+from ._cost import Cost
 
 if TYPE_CHECKING:
     from ._settings import CheckerSettings
     from ._view import JournalView
+
+
+NO_TRAFFIC = "no-traffic"
+NO_TRAFFIC_MESSAGE = "the client made no request to the gateway"
 
 
 class Severity(StrEnum):
@@ -167,6 +174,14 @@ class ClientRun:
     def failed(self) -> bool:
         return self.timed_out or self.launch_error is not None or self.exit_code != 0
 
+    def reason(self) -> str:
+        """A few words for a one-line verdict: ``client exited 3``, ``client timed out``."""
+        if self.launch_error is not None:
+            return "client could not start"
+        if self.timed_out:
+            return "client timed out"
+        return f"client exited {self.exit_code}"
+
     def describe(self) -> str:
         cmd = " ".join(self.command)
         if self.launch_error is not None:
@@ -190,13 +205,22 @@ class ClientRun:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    """The outcome of judging one journal (and possibly the client run that produced it)."""
+    """The outcome of judging one journal (and possibly the client run that produced it).
+
+    ``traffic`` counts the client's requests to the vendor API (generate, status, media); with
+    ``require_traffic`` a run without any fails as "no traffic", since nothing was checked.
+    ``cost`` is what the run would have been billed; over ``budget`` (USD) it fails.
+    """
 
     results: tuple[RuleResult, ...]
     entry_count: int
     clients: tuple[str | None, ...]
     origin: float | None
     client_run: ClientRun | None = None
+    traffic: int = 0
+    require_traffic: bool = False
+    cost: Cost = field(default_factory=Cost)
+    budget: Decimal | None = None
 
     @property
     def violations(self) -> tuple[Violation, ...]:
@@ -214,9 +238,40 @@ class Verdict:
         return self.count(Severity.ERROR) == 0
 
     @property
+    def no_traffic(self) -> bool:
+        return self.require_traffic and self.traffic == 0
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budget is not None and self.cost.usd > self.budget
+
+    @property
     def passed(self) -> bool:
         client_ok = self.client_run is None or not self.client_run.failed
-        return self.contract_passed and client_ok
+        return self.contract_passed and client_ok and not self.no_traffic and not self.over_budget
+
+    def budget_message(self) -> str:
+        assert self.budget is not None
+        over = "over" if self.over_budget else "within"
+        return (
+            f"the run cost {money_str(self.cost.usd)} USD, {over} the budget of "
+            f"{money_str(self.budget)} USD"
+        )
+
+    def reasons(self) -> list[str]:
+        """Why the verdict failed, in a few words each (empty when it passed)."""
+        out: list[str] = []
+        broken = sorted({v.rule_id for v in self.violations if v.severity is Severity.ERROR})
+        if broken:
+            out.append("broken: " + ", ".join(broken))
+        if self.no_traffic:
+            out.append(f"{NO_TRAFFIC}: {NO_TRAFFIC_MESSAGE}")
+        if self.client_run is not None and self.client_run.failed:
+            out.append(self.client_run.reason())
+        if self.over_budget and self.budget is not None:
+            total, budget = money_str(self.cost.usd), money_str(self.budget)
+            out.append(f"over budget: {total} USD > {budget} USD")
+        return out
 
     def result(self, rule_id: str) -> RuleResult:
         for r in self.results:
@@ -228,8 +283,11 @@ class Verdict:
         return {
             "passed": self.passed,
             "contract_passed": self.contract_passed,
+            "reasons": self.reasons(),
             "summary": {
                 "entries": self.entry_count,
+                "traffic": self.traffic,
+                "no_traffic": self.no_traffic,
                 "clients": list(self.clients),
                 "errors": self.count(Severity.ERROR),
                 "warnings": self.count(Severity.WARNING),
@@ -237,5 +295,13 @@ class Verdict:
                 "broken_rules": list(self.broken_rules),
             },
             "client_run": self.client_run.to_dict() if self.client_run else None,
+            "cost": self.cost.to_dict(),
+            "budget": {
+                "usd": money_str(self.budget),
+                "over": self.over_budget,
+                "message": self.budget_message(),
+            }
+            if self.budget is not None
+            else None,
             "rules": [r.to_dict() for r in self.results],
         }

@@ -3,7 +3,9 @@
 JUnit: one ``<testcase>`` per rule (``classname`` says doc or recommendation) failing with
 ``<failure>`` when an error-severity rule was broken; warnings and infos ride along in
 ``<system-out>``; disabled rules are ``<skipped>``; the client's own run is one more testcase
-that ends in ``<error>`` when the client failed.
+that ends in ``<error>`` when the client failed. A run that must reach the gateway has a
+``no-traffic`` testcase, and a run with a budget a ``budget`` one, each failing when broken; the
+cost rides in the suite's properties.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import json
 import re
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._model import RuleResult, Severity, Verdict
+from .._billing import money_str
+from .._har import to_har
+from .._journal import JournalEntry
+from ._model import NO_TRAFFIC, NO_TRAFFIC_MESSAGE, RuleResult, Severity, Verdict
 from ._report_text import format_result
 
 SUITE_NAME = "mockgateway.contract"
+REPORT_SUFFIXES = (".xml", ".json", ".har")
 # Characters XML 1.0 cannot carry at all; client-sent text (headers, bodies) may hold them.
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -74,6 +81,11 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
         ("clients", ",".join(c or "-" for c in verdict.clients)),
         ("warnings", str(verdict.count(Severity.WARNING))),
         ("infos", str(verdict.count(Severity.INFO))),
+        ("traffic", str(verdict.traffic)),
+        ("cost_usd", money_str(verdict.cost.usd)),
+        ("billed_seconds", str(verdict.cost.billed_seconds)),
+        ("jobs", str(len(verdict.cost.jobs))),
+        ("cost", verdict.cost.describe()),
     ):
         ET.SubElement(props, "property", {"name": name, "value": xml_safe(value)})
     failures = skipped = errors = 0
@@ -82,6 +94,21 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
         failures += f
         skipped += s
     tests = len(verdict.results)
+    checks = []
+    if verdict.require_traffic:
+        checks.append((NO_TRAFFIC, verdict.no_traffic, NO_TRAFFIC_MESSAGE))
+    if verdict.budget is not None:
+        checks.append(("budget", verdict.over_budget, verdict.budget_message()))
+    for name, broken, message in checks:
+        tests += 1
+        case = ET.SubElement(
+            suite, "testcase", {"classname": f"{SUITE_NAME}.run", "name": name, "time": "0"}
+        )
+        if broken:
+            failures += 1
+            ET.SubElement(
+                case, "failure", {"message": xml_safe(message), "type": name}
+            ).text = xml_safe(message)
     if run is not None:
         tests += 1
         case = ET.SubElement(
@@ -109,13 +136,20 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def write_report(verdict: Verdict, path: Path) -> None:
-    """Write JSON for ``*.json``, JUnit XML for ``*.xml``; anything else is a usage error."""
+def write_report(
+    verdict: Verdict, path: Path, entries: Iterable[JournalEntry] | None = None
+) -> None:
+    """Write JSON for ``*.json``, JUnit XML for ``*.xml``, the judged journal as HAR 1.2 for
+    ``*.har`` (which needs ``entries``); anything else is a usage error."""
     suffix = path.suffix.lower()
     if suffix == ".json":
         text = to_json(verdict)
     elif suffix == ".xml":
         text = to_junit_xml(verdict)
+    elif suffix == ".har" and entries is not None:
+        text = json.dumps(to_har(entries), indent=1) + "\n"
     else:
-        raise ValueError(f"report file must end in .xml (JUnit) or .json, got {path.name!r}")
+        raise ValueError(
+            f"report file must end in .xml (JUnit), .json or .har (with entries), got {path.name!r}"
+        )
     path.write_text(text, encoding="utf-8")

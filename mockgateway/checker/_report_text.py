@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ._model import Evidence, RuleResult, Severity, Verdict, Violation
+from .._billing import money_str
+from ._model import (
+    NO_TRAFFIC,
+    NO_TRAFFIC_MESSAGE,
+    Evidence,
+    RuleResult,
+    Severity,
+    Verdict,
+    Violation,
+)
 
 
 def clock_time(t: float) -> str:
@@ -46,14 +55,30 @@ def render_text(verdict: Verdict) -> str:
     warnings = verdict.count(Severity.WARNING)
     infos = verdict.count(Severity.INFO)
     head = "PASSED" if verdict.passed else "FAILED"
+    reasons = verdict.reasons()
     lines = [
         f"mockgateway check: {head}: {errors} error(s), {warnings} warning(s), {infos} info; "
-        f"{len(verdict.results)} rules over {verdict.entry_count} journal entries"
+        f"{len(verdict.results)} rules over {verdict.entry_count} journal entries; "
+        f"cost {money_str(verdict.cost.usd)} USD"
+        + (f"; why: {'; '.join(reasons)}" if reasons else "")
     ]
     run = verdict.client_run
     if run is not None:
         mark = "CLIENT FAILED: " if run.failed else "client: "
         lines.append(mark + run.describe())
+    if verdict.no_traffic:
+        lines.append(
+            f"FAILED {NO_TRAFFIC}: {NO_TRAFFIC_MESSAGE} (no generate, status or media request), "
+            "so nothing was checked"
+        )
+    cost = verdict.cost
+    lines.append("cost: " + cost.describe())
+    if cost.unfinished:
+        lines.append(f"  {cost.unfinished} job(s) not seen ending are not counted")
+    if verdict.budget is not None:
+        lines.append(
+            ("BUDGET EXCEEDED: " if verdict.over_budget else "budget: ") + verdict.budget_message()
+        )
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     broken = sorted((r for r in verdict.results if r.violations), key=lambda r: order[r.severity])
     for result in broken:
@@ -62,7 +87,10 @@ def render_text(verdict: Verdict) -> str:
     held = [r.rule.id for r in verdict.results if r.enabled and not r.violations]
     off = [r.rule.id for r in verdict.results if not r.enabled]
     lines.append("")
-    lines.append("rules that held: " + (", ".join(held) if held else "none"))
+    if verdict.no_traffic:
+        lines.append("rules that held: none, there was nothing to judge")
+    else:
+        lines.append("rules that held: " + (", ".join(held) if held else "none"))
     if off:
         lines.append("rules disabled: " + ", ".join(off))
     text = "\n".join(lines) + "\n"

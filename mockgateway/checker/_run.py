@@ -21,12 +21,14 @@ import time
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from .._errors import ConfigError
+from .._jobs import billing_record
 from .._journal import Journal, JournalEntry
 from ._engine import RULE_IDS, check
 from ._model import ClientRun, Verdict
@@ -167,9 +169,13 @@ def run_check(
     stderr: Any = None,
     drain_timeout: float = 10.0,
     tls: bool = False,
+    budget: Decimal | None = None,
 ) -> tuple[Verdict, list[JournalEntry]]:
     """Serve a gateway (HTTPS from a local CA with ``tls``), run the client against it, and judge
-    the journal it left."""
+    the journal it left.
+
+    A client that made no request to the vendor API fails the verdict as "no traffic".
+    """
     from .._server import serve_in_thread
 
     setup = setup or load_setup(None)
@@ -182,12 +188,21 @@ def run_check(
         # webhook attempts still in flight when the client ends belong in the journal
         gw.call(gw.gateway.webhooks.drain, timeout=drain_timeout)
         entries = gw.run(lambda: list(gw.gateway.journal))
+        billing = gw.run(lambda: {rid: billing_record(j) for rid, j in gw.gateway.jobs.items()})
     speed = config.clock.speed if config.clock.mode is ClockMode.SCALED else 1.0
-    return check(entries, setup.checker.at_speed(speed), client_run=run), entries
+    verdict = check(
+        entries,
+        setup.checker.at_speed(speed),
+        client_run=run,
+        require_traffic=True,
+        budget=budget,
+        billing=billing,
+    )
+    return verdict, entries
 
 
-def judge_saved(path: str | Path, settings: CheckerSettings | None = None) -> Verdict:
-    """Judge a journal saved as JSON (``GET /_mock/journal`` or ``Journal.dump``)."""
+def load_saved(path: str | Path) -> list[JournalEntry]:
+    """Read a journal saved as JSON (``GET /_mock/journal`` or ``Journal.dump``)."""
     path = Path(path)
     try:
         entries = Journal.load(path.read_text(encoding="utf-8"))
@@ -199,7 +214,14 @@ def judge_saved(path: str | Path, settings: CheckerSettings | None = None) -> Ve
         problem = _malformed(entry)
         if problem:
             raise ConfigError(f"not a saved journal: entry {i}: {problem}", source=str(path))
-    return check(entries, settings)
+    return entries
+
+
+def judge_saved(
+    path: str | Path, settings: CheckerSettings | None = None, *, budget: Decimal | None = None
+) -> Verdict:
+    """Judge a saved journal; its status entries carry what the jobs they saw end cost."""
+    return check(load_saved(path), settings, require_traffic=True, budget=budget)
 
 
 def _malformed(entry: JournalEntry) -> str | None:
@@ -215,6 +237,8 @@ def _malformed(entry: JournalEntry) -> str | None:
             return f"{name} must be a number, got {getattr(entry, name)!r}"
     if entry.status is not None and not (isinstance(entry.status, int) and number(entry.status)):
         return f"status must be a whole number or null, got {entry.status!r}"
+    if entry.billing is not None and not isinstance(entry.billing, dict):
+        return f"billing must be an object or null, got {entry.billing!r}"
     for name in ("headers", "response_headers"):
         value = getattr(entry, name)
         if not isinstance(value, dict) or not all(

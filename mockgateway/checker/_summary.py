@@ -6,13 +6,20 @@ ships reports from workers to the controller, and ``--junitxml`` shows the prope
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
+from decimal import Decimal
 
+from .._billing import money_str
+from .._errors import ContractViolation
+from ._cost import Cost
 from ._model import Verdict
 
 PROPERTY = "mockgateway"
+COST_PROPERTY = "mockgateway-cost"
 _OFF = " [check off]"
+_COST = re.compile(r"(?P<usd>[0-9.]+) USD, (?P<seconds>\d+) billed s, (?P<jobs>\d+) job\(s\)")
 
 
 def encode(verdict: Verdict, *, checked: bool) -> str:
@@ -48,3 +55,58 @@ def summary_lines(rows: Iterable[tuple[str, str]]) -> list[str]:
     head = f"{len(ordered)} test(s) used the gateway; {clean} kept every rule"
     tail = [f"  {rule} ({sev}): {n} test(s)" for (rule, sev), n in sorted(by_rule.items())]
     return [head, *tail, *lines]
+
+
+def properties(verdict: Verdict, *, checked: bool) -> list[tuple[str, str]]:
+    """What a test's report carries: its broken rules and its cost."""
+    return [
+        (PROPERTY, encode(verdict, checked=checked)),
+        (COST_PROPERTY, encode_cost(verdict.cost)),
+    ]
+
+
+def short_message(exc: BaseException) -> str | None:
+    """The short summary's line for a contract failure: ``ContractViolation: poll-interval: ...``
+    (the rule id first, not the exception's module path); None for any other exception."""
+    if not isinstance(exc, ContractViolation):
+        return None
+    first = str(exc).partition("\n")[0]
+    return f"{type(exc).__name__}: {first}"
+
+
+def encode_cost(cost: Cost) -> str:
+    """``"0.48 USD, 3 billed s, 1 job(s)"``: one test's bill, readable in ``--junitxml`` too."""
+    return f"{money_str(cost.usd)} USD, {cost.billed_seconds} billed s, {len(cost.jobs)} job(s)"
+
+
+def decode_cost(value: str) -> tuple[Decimal, int, int]:
+    match = _COST.fullmatch(value)
+    if match is None:
+        return Decimal(0), 0, 0
+    return Decimal(match["usd"]), int(match["seconds"]), int(match["jobs"])
+
+
+def total_cost(rows: Iterable[tuple[str, str]]) -> Decimal:
+    return sum((decode_cost(value)[0] for _, value in rows), Decimal(0))
+
+
+def budget_message(total: Decimal, budget: Decimal) -> str:
+    over = "over" if total > budget else "within"
+    return f"the run cost {money_str(total)} USD, {over} the budget of {money_str(budget)} USD"
+
+
+def cost_lines(rows: Iterable[tuple[str, str]], budget: Decimal | None = None) -> list[str]:
+    """The run's bill: the total, then each test that submitted jobs, then the budget."""
+    usd, seconds, jobs = Decimal(0), 0, 0
+    lines: list[str] = []
+    for nodeid, value in sorted(rows):
+        test_usd, test_seconds, test_jobs = decode_cost(value)
+        usd, seconds, jobs = usd + test_usd, seconds + test_seconds, jobs + test_jobs
+        if test_jobs:
+            lines.append(f"  {nodeid}: {value}")
+    head = f"cost: {money_str(usd)} USD in total, {seconds} billed second(s) over {jobs} job(s)"
+    tail = []
+    if budget is not None:
+        mark = "BUDGET EXCEEDED: " if usd > budget else "budget: "
+        tail.append(mark + budget_message(usd, budget))
+    return [head, *lines, *tail]
