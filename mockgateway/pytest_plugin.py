@@ -32,6 +32,7 @@ MARKER = (
     "mockgateway(scenario=None, api_key=None, check=True, config=None, speed=None, clock=None, "
     "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
 )
+TLS_HELP = "serve HTTPS from a local CA; mock_gateway.ca_file (and .env) name its certificate"
 _HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()
 _PROPERTIES = ("mockgateway", "mockgateway-cost")  # the names mockgateway.checker._summary uses
 
@@ -42,13 +43,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockgateway-{name.replace('_', '-')}", dest=f"mockgateway_{name}",
                         default=None, help=f"{help_text} (ini: mockgateway_{name})")  # fmt: skip
         parser.addini(f"mockgateway_{name}", help_text, default=None)
-    _add_tls_option(parser, group)
-
-
-TLS_HELP = "serve HTTPS from a local CA; mock_gateway.ca_file (and .env) name its certificate"
-
-
-def _add_tls_option(parser: pytest.Parser, group: Any) -> None:
     group.addoption("--mockgateway-tls", dest="mockgateway_tls", action="store_true",
                     default=None, help=f"{TLS_HELP} (ini: mockgateway_tls)")  # fmt: skip
     parser.addini("mockgateway_tls", TLS_HELP, type="bool", default=False)
@@ -129,15 +123,9 @@ def pytest_runtest_makereport(
     report = yield
     handle = item.stash.get(_HANDLE, None)
     if report.when == "call" and handle is not None and handle.verdict is not None:
-        from mockgateway.checker._summary import properties, short_message
+        from mockgateway.checker._summary import annotate_report
 
-        found = properties(handle.verdict, checked=handle.check_level != "off")
-        report.user_properties.extend(found)
-        item.user_properties.extend(found)  # later reports (and --junitxml) too
-        crash = getattr(report.longrepr, "reprcrash", None)
-        message = short_message(call.excinfo.value) if call.excinfo else None
-        if crash is not None and message is not None:
-            crash.message = message  # what the short summary shows, cut to the terminal's width
+        annotate_report(item, report, call, handle.verdict, checked=handle.check_level != "off")
     return report
 
 

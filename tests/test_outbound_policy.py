@@ -353,13 +353,15 @@ async def test_the_fetch_timeout_does_not_count_the_wait_for_a_connection() -> N
         in_flight += 1
         most = max(most, in_flight)
         try:
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.25)
             return web.Response(body=b"img")
         finally:
             in_flight -= 1
 
-    config = InputsConfig(timeout_seconds=1.0)  # default max_connections
-    fetches = 4 * max(config.max_connections, 100) + 10  # 5 rounds of aiohttp's default pool
+    # Each fetch takes a quarter of its 1.5 s limit; queued behind 8 rounds of aiohttp's default
+    # pool (100), the last ones wait about 2 s, which used to count against the limit.
+    config = InputsConfig(timeout_seconds=1.5)  # default max_connections
+    fetches = 8 * max(config.max_connections, 100) + 10
     async with ms.file_server({}, {"/slow.png": slow}) as base:
         fetcher = Fetcher(config)
         try:

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from .._billing import money_str
 from .._errors import ContractViolation
@@ -63,6 +64,18 @@ def properties(verdict: Verdict, *, checked: bool) -> list[tuple[str, str]]:
         (PROPERTY, encode(verdict, checked=checked)),
         (COST_PROPERTY, encode_cost(verdict.cost)),
     ]
+
+
+def annotate_report(item: Any, report: Any, call: Any, verdict: Verdict, *, checked: bool) -> None:
+    """Give a test's report its contract properties (kept on the item for later reports and
+    ``--junitxml``) and, for a contract failure, the short summary line naming the rule."""
+    found = properties(verdict, checked=checked)
+    report.user_properties.extend(found)
+    item.user_properties.extend(found)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = short_message(call.excinfo.value) if call.excinfo else None
+    if crash is not None and message is not None:
+        crash.message = message  # what the short summary shows, cut to the terminal's width
 
 
 def short_message(exc: BaseException) -> str | None:
