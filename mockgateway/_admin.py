@@ -82,7 +82,7 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
                 "entries": len(journal),
                 "max_entries": journal.max_entries,
                 "dropped": journal.dropped,
-                "bytes": journal.bytes,
+                "bytes": journal.kept_bytes,
                 "max_bytes": journal.max_bytes,
                 "max_body_bytes": journal.max_body_bytes,
             },

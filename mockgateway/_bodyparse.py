@@ -147,7 +147,9 @@ def _check_toml_values(value: Any, bounds: Bounds, what: str) -> None:
             raise BodyError(f"{what} has an integer of more than {longest} digits")
 
 
-def parse_toml(raw: bytes, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body") -> dict[str, Any]:
+def parse_toml(
+    raw: bytes, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body"
+) -> dict[str, Any]:
     """TOML text (UTF-8) as a table, within ``bounds``."""
     _check_size(raw, bounds, what)
     try:
@@ -162,9 +164,7 @@ def parse_toml(raw: bytes, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body
         if chain.search(structure):
             raise BodyError(f"{what} has a dotted key of more than {bounds.max_depth} parts")
         if digits.search(structure):
-            raise BodyError(
-                f"{what} has a number of more than {bounds.max_number_chars} digits"
-            )
+            raise BodyError(f"{what} has a number of more than {bounds.max_number_chars} digits")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -3,8 +3,8 @@
 Entries are frozen values stamped on the gateway clock, kept in a ring bounded in entries and in
 bytes so a long run cannot exhaust memory: each request and response body is kept up to
 ``max_body_bytes`` (the entry then says it was truncated and gives the whole size), and the oldest
-entries go when the kept bytes pass ``max_bytes``. The client checker judges a client from these entries alone, and a saved
-journal (:meth:`Journal.dump`) can be judged later without a gateway.
+entries go when the kept bytes pass ``max_bytes``. The client checker judges a client from these
+entries alone, and a saved journal (:meth:`Journal.dump`) can be judged later without a gateway.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class Journal:
         return (first.seq if isinstance(first, JournalEntry) else first[0]) - self._first_seq
 
     @property
-    def bytes(self) -> int:
+    def kept_bytes(self) -> int:
         """The estimated bytes the entries kept weigh (bodies, headers, a fixed overhead each)."""
         return self._bytes
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mockgateway import ManualClock
-from mockgateway.checker import check, judge_saved
 from mockgateway._bodyparse import MAX_DEPTH, BodyError, Bounds, parse_json, parse_toml
+from mockgateway.checker import check, judge_saved
 from mockgateway.checker._view import as_json
 
 from .support import GENERATE_PATH, KEY, manual_config, served
@@ -42,7 +42,7 @@ DEEP_TOML = b"x = " + b"[" * 100_000 + b"]" * 100_000
     ],
 )
 def test_the_json_reader_refuses_what_is_over_a_bound_and_names_it(raw: bytes, named: str) -> None:
-    with pytest.raises(BodyError, match="^body ") as caught:
+    with pytest.raises(BodyError, match=r"^body ") as caught:
         parse_json(raw)
     assert named in str(caught.value)
 
@@ -104,9 +104,7 @@ async def test_every_json_body_reader_answers_400_naming_the_bound(
     method: str, path: str, content_type: str, raw: bytes, named: str
 ) -> None:
     async with served() as (_gw, client):
-        answer = await client.request(
-            method, path, raw=raw, headers={"Content-Type": content_type}
-        )
+        answer = await client.request(method, path, raw=raw, headers={"Content-Type": content_type})
         assert answer.status == 400, answer.raw[:300]
         assert list(answer.body) == ["error", "message"]
         assert named in answer.body["message"]
@@ -155,7 +153,7 @@ def test_the_checker_reads_a_hostile_text_body_as_not_json() -> None:
 def test_a_saved_journal_nested_too_deep_is_refused_by_name(tmp_path: Path) -> None:
     saved = tmp_path / "deep.json"
     saved.write_bytes(b'{"entries": ' + DEEP_JSON + b"}")
-    with pytest.raises(Exception, match="not a saved journal: .*deeper than"):
+    with pytest.raises(Exception, match=r"not a saved journal: .*deeper than"):
         judge_saved(saved)
 
 

@@ -101,23 +101,23 @@ def test_the_journal_is_bounded_in_bytes_and_evicts_the_oldest() -> None:
     journal = Journal(max_entries=1000, max_bytes=10 * ENTRY_OVERHEAD)
     for _ in range(30):
         journal.append_lazy(lambda seq: entry(seq), size=ENTRY_OVERHEAD)
-    assert journal.bytes <= journal.max_bytes
+    assert journal.kept_bytes <= journal.max_bytes
     assert len(journal) == 5  # each weighs its size and the overhead
     assert journal.dropped == 25
     seqs = [e.seq for e in journal]
     assert seqs == list(range(26, 31))
-    assert journal.bytes == 5 * 2 * ENTRY_OVERHEAD  # reading keeps the count
+    assert journal.kept_bytes == 5 * 2 * ENTRY_OVERHEAD  # reading keeps the count
     journal.append_lazy(lambda seq: entry(seq), size=100 * ENTRY_OVERHEAD)
     assert len(journal) == 1  # one entry over the bound alone is still kept
     journal.clear()
-    assert journal.bytes == 0
+    assert journal.kept_bytes == 0
 
 
 def test_the_entry_bound_and_the_byte_count_agree() -> None:
     journal = Journal(max_entries=3)
     for _ in range(10):
         journal.append_lazy(lambda seq: entry(seq), size=7)
-    assert journal.bytes == 3 * (7 + ENTRY_OVERHEAD)
+    assert journal.kept_bytes == 3 * (7 + ENTRY_OVERHEAD)
 
 
 HOSTILE_PUTS = 300
@@ -132,7 +132,7 @@ async def test_big_bodies_are_kept_truncated_and_the_journal_stays_within_its_by
             answer = await client.request("PUT", f"/_mock/wallets/{KEY}", raw=body, key=None)
             assert answer.status == 400
         journal = gw.gateway.journal
-        assert journal.bytes <= 256 * 1024
+        assert journal.kept_bytes <= 256 * 1024
         assert journal.dropped > 0
         health = await client.admin("GET", "health")
         assert health["journal"]["bytes"] <= health["journal"]["max_bytes"] == 256 * 1024
