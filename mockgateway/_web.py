@@ -190,7 +190,7 @@ def _entry(
         request_id=ex.request_id,
         model_id=ex.model_id,
         body=body,
-        body_size=ex.body_size,
+        body_size=ex.body_size or (len(raw_body) if raw_body else 0),  # a fault reads it whole
         body_sha256=ex.body_sha256 or (body_digest(raw_body) if raw_body else None),
         status=status,
         response_headers=dict(response_headers),

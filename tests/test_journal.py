@@ -5,8 +5,9 @@ import json
 
 from mockgateway import Journal, JournalEntry, ManualClock
 from mockgateway._journal import ENTRY_OVERHEAD, redact_headers, redact_key
+from mockgateway.checker import check
 
-from .support import DOC_BODY, KEY, manual_config, served
+from .support import DOC_BODY, GENERATE_PATH, KEY, manual_config, served
 
 
 def entry(seq: int) -> JournalEntry:
@@ -164,3 +165,17 @@ async def test_small_bodies_are_kept_whole_and_parsed() -> None:
         assert row["body_unparsed"] is False
         assert row["response_body_truncated"] is False
         assert row["response_body_size"] == len(json.dumps(row["response_body"]))
+
+
+async def test_the_checker_does_not_judge_a_generate_body_kept_only_in_part() -> None:
+    config = manual_config(journal={"max_body_bytes": 256})
+    inline = "data:image/png;base64," + "A" * 4096
+    async with served(config, clock=ManualClock(0.0)) as (gw, client):
+        assert (await client.generate({**DOC_BODY, "image_url": inline})).status == 202
+        deep = b"[" * 100 + b"]" * 100  # kept whole, but past the reader's depth: not JSON
+        assert (await client.request("POST", GENERATE_PATH, raw=deep)).status == 400
+        entries = list(gw.gateway.journal)
+    assert [(e.body_truncated, e.body_unparsed) for e in entries] == [(True, True), (False, True)]
+    (judged,) = check(entries).result("generate-body-schema").violations
+    assert "not JSON" in judged.message
+    assert judged.evidence[0].seq == entries[1].seq
