@@ -15,6 +15,7 @@ from aiohttp import web
 from . import __version__
 from ._admin_metrics import metrics
 from ._billing import money_str
+from ._bodyparse import json_body
 from ._config import parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._gateway import Gateway
@@ -34,10 +35,7 @@ async def json_object_body(
     raw = await read_body(request, ex, limit)
     if not raw.strip():
         return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"request body is not valid JSON: {exc}") from None
+    data = json_body(raw, max_bytes=limit)
     if not isinstance(data, dict):
         shown = f", e.g. {example}" if example else ""
         raise bad_request(f"request body must be a JSON object{shown}")
@@ -88,6 +86,9 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
                 "entries": len(journal),
                 "max_entries": journal.max_entries,
                 "dropped": journal.dropped,
+                "bytes": journal.kept_bytes,
+                "max_bytes": journal.max_bytes,
+                "max_body_bytes": journal.max_body_bytes,
             },
         },
     )

@@ -7,15 +7,15 @@ gateway started with. ``POST /_mock/jobs/{request_id}/{command}`` drives one job
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from ._admin import job_detail, json_object_body
+from ._bodyparse import json_body, toml_body
 from ._errors import ConfigError, bad_request
 from ._web import Exchange, Routes, endpoint, json_answer, read_body
-from .faults import FaultEngine, action_name, faults_from_mapping, faults_from_toml
+from .faults import FaultEngine, action_name, faults_from_mapping
 
 _TOML_TYPES = frozenset({"application/toml", "text/toml", "text/x-toml", "text/plain"})
 
@@ -51,19 +51,17 @@ async def get_scenario(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("admin")
 async def put_scenario(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    raw = await read_body(request, ex, 1024 * 1024)
+    limit = 1024 * 1024
+    raw = await read_body(request, ex, limit)
     source = "PUT /_mock/scenario"
     try:
         if request.content_type in _TOML_TYPES:
-            config = faults_from_toml(raw.decode("utf-8", "replace"), source)
+            data = toml_body(raw, max_bytes=limit)
         else:
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError as exc:
-                raise bad_request(f"request body is not valid JSON: {exc}") from None
+            data = json_body(raw or b"{}", max_bytes=limit)
             if not isinstance(data, dict):
                 raise bad_request("request body must be a JSON object of scenario sections")
-            config = faults_from_mapping(data, source)
+        config = faults_from_mapping(data, source)
     except ConfigError as exc:
         raise bad_request(str(exc)) from None
     gateway.set_scenario(config)

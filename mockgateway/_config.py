@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ._clock import ClockMode
 from ._errors import ConfigError
+from ._journal import MAX_BODY_BYTES, MAX_BYTES
 from .faults import FaultsConfig, read_faults
 from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
 
@@ -92,6 +93,8 @@ class WebhookConfig:
 class JournalConfig:
     enabled: bool = True
     max_entries: int = 10_000
+    max_bytes: int = MAX_BYTES  # all entries kept, estimated
+    max_body_bytes: int = MAX_BODY_BYTES  # of each request or response body
 
 
 DEFAULT_MODELS = (
@@ -301,6 +304,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     journal = JournalConfig(
         enabled=j.get("enabled", bool, True),
         max_entries=j.integer("max_entries", 10_000, minimum=1),
+        max_bytes=j.integer("max_bytes", MAX_BYTES, minimum=64 * 1024),
+        max_body_bytes=j.integer("max_body_bytes", MAX_BODY_BYTES, minimum=256),
     )
     j.finish()
 

@@ -65,7 +65,13 @@ class Gateway:
         self.config = config or GatewayConfig()
         self.clock = clock or make_clock(self.config.clock.mode, self.config.clock.speed)
         self.scheduler = Scheduler(self.clock)
-        self.journal = Journal(self.config.journal.max_entries, enabled=self.config.journal.enabled)
+        journal = self.config.journal
+        self.journal = Journal(
+            journal.max_entries,
+            enabled=journal.enabled,
+            max_bytes=journal.max_bytes,
+            max_body_bytes=journal.max_body_bytes,
+        )
         if media is None:
             server = self.config.server
             own = (server.public_base_url, server.media_base_url)

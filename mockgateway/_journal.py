@@ -1,8 +1,10 @@
 """The request journal: every request the gateway answered and every webhook it sent.
 
-Entries are frozen values stamped on the gateway clock, kept in a bounded ring so a long run
-cannot exhaust memory. The client checker judges a client from these entries alone, and a saved
-journal (:meth:`Journal.dump`) can be judged later without a gateway.
+Entries are frozen values stamped on the gateway clock, kept in a ring bounded in entries and in
+bytes so a long run cannot exhaust memory: each request and response body is kept up to
+``max_body_bytes`` (the entry then says it was truncated and gives the whole size), and the oldest
+entries go when the kept bytes pass ``max_bytes``. The client checker judges a client from these
+entries alone, and a saved journal (:meth:`Journal.dump`) can be judged later without a gateway.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ._bodyparse import MAX_DEPTH, Bounds, parse_json
+
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
+MAX_BODY_BYTES = 16 * 1024
+MAX_BYTES = 64 * 1024 * 1024
+# What one entry weighs beyond its bodies and headers (the record, its dicts), as an estimate.
+ENTRY_OVERHEAD = 1024
+# A saved journal nests an entry's body (at most MAX_DEPTH deep) inside a few levels of its own.
+_SAVED_BOUNDS = Bounds(max_bytes=None, max_depth=MAX_DEPTH + 8)
 _KEY_HEADER_LOWER = KEY_HEADER.lower()
 
 Route = Literal["generate", "status", "media", "admin", "other", "webhook"]
@@ -44,6 +54,11 @@ def body_digest(body: bytes) -> str:
 class JournalEntry:
     """One exchange. ``status`` is None when no response reached the other side.
 
+    ``body`` is the request body as JSON data, or as text when it is not JSON within the bounded
+    reader's limits (``body_unparsed``) or was cut at the journal's per-body cap
+    (``body_truncated``; ``body_size`` and ``body_sha256`` are the whole body's). The response
+    body is kept the same way (``response_body_truncated``, ``response_body_size``).
+
     Treat entries as values: nothing changes one once it is appended. (Not ``frozen``: a frozen
     dataclass pays for ``object.__setattr__`` per field, and one entry is made per request.)
     """
@@ -70,6 +85,10 @@ class JournalEntry:
     notes: tuple[str, ...] = ()
     # a status answer or webhook that showed a terminal status: the job's cost (``billing_record``)
     billing: dict[str, Any] | None = None
+    body_truncated: bool = False
+    body_unparsed: bool = False
+    response_body_size: int = 0
+    response_body_truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -95,11 +114,22 @@ class Journal:
     :attr:`enabled` first, so a disabled journal costs them nothing.
     """
 
-    def __init__(self, max_entries: int = 10_000, *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        *,
+        enabled: bool = True,
+        max_bytes: int = MAX_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.enabled = enabled
+        self.max_bytes = max_bytes
+        self.max_body_bytes = max_body_bytes
         self._entries: deque[JournalEntry | tuple[int, Builder, tuple[Any, ...]]] = deque(
             maxlen=max_entries
         )
+        self._sizes: deque[int] = deque(maxlen=max_entries)  # beside _entries, one per entry
+        self._bytes = 0
         self._seq = itertools.count(1)
         self._first_seq = 1  # the first sequence number since the last clear
 
@@ -118,13 +148,35 @@ class Journal:
         first = self._entries[0]
         return (first.seq if isinstance(first, JournalEntry) else first[0]) - self._first_seq
 
+    @property
+    def kept_bytes(self) -> int:
+        """The estimated bytes the entries kept weigh (bodies, headers, a fixed overhead each)."""
+        return self._bytes
+
     def append(self, entry: JournalEntry) -> None:
         if self.enabled:
-            self._entries.append(entry)
+            kept = entry.response_body
+            size = min(entry.body_size, self.max_body_bytes) + sum(
+                len(n) + len(v) for n, v in entry.headers.items()
+            )
+            self._push(entry, size + (len(kept) if isinstance(kept, (str, bytes)) else 0))
 
-    def append_lazy(self, build: Builder, *pieces: Any) -> None:
-        """Record ``build(seq, *pieces)``, called when the journal is next read."""
-        self._entries.append((next(self._seq), build, pieces))
+    def append_lazy(self, build: Builder, *pieces: Any, size: int = 0) -> None:
+        """Record ``build(seq, *pieces)``, called when the journal is next read; ``size`` is what
+        the pieces keep alive (bodies and headers), in bytes."""
+        self._push((next(self._seq), build, pieces), size)
+
+    def _push(self, item: JournalEntry | tuple[int, Builder, tuple[Any, ...]], size: int) -> None:
+        entries, sizes = self._entries, self._sizes
+        size += ENTRY_OVERHEAD
+        if len(sizes) == sizes.maxlen:
+            self._bytes -= sizes[0]  # about to be pushed out by the entry bound
+        entries.append(item)
+        sizes.append(size)
+        self._bytes += size
+        while self._bytes > self.max_bytes and len(entries) > 1:
+            entries.popleft()
+            self._bytes -= sizes.popleft()
 
     def _materialize(self) -> list[JournalEntry]:
         entries = [
@@ -146,13 +198,17 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._sizes.clear()
+        self._bytes = 0
         self._first_seq = self.next_seq() + 1
 
     def dump(self) -> str:
         return json.dumps({"entries": [e.to_dict() for e in self._materialize()]}, indent=1)
 
     @staticmethod
-    def load(text: str) -> list[JournalEntry]:
-        data = json.loads(text)
+    def load(text: str | bytes) -> list[JournalEntry]:
+        """Entries from a saved journal; a :class:`ValueError` naming the problem if it is not one
+        (read with the bounded reader: a file can come from anywhere)."""
+        data = parse_json(text, _SAVED_BOUNDS, what="journal")
         rows: Iterable[Mapping[str, Any]] = data["entries"] if isinstance(data, dict) else data
         return [JournalEntry.from_dict(row) for row in rows]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from ._bodyparse import json_body
 from ._errors import ApiError, bad_request
 
 RESOLUTIONS = ("720p", "1080p", "480p")
@@ -72,14 +72,7 @@ def parse_generate(raw: bytes, *, max_bytes: int, default_resolution: str) -> Ge
         raise bad_request(
             "request body is empty; expected a JSON object with image_url and audio_url"
         )
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise bad_request("request body is not UTF-8 text; expected a JSON object") from None
-    except json.JSONDecodeError as exc:
-        raise bad_request(
-            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    body = json_body(raw, max_bytes=max_bytes)
     if not isinstance(body, dict):
         raise bad_request(f"request body must be a JSON object, got {_type_name(body)}")
     image_url = _url_field(body, "image_url")

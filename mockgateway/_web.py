@@ -25,6 +25,7 @@ from aiohttp import web
 from multidict import istr
 from yarl import URL
 
+from ._bodyparse import json_or_text
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
 from ._gateway import Gateway
 from ._jobs import Status, billing_record
@@ -69,6 +70,16 @@ class Exchange:
     scenario: str | None = None  # selected by a mock-<name> key or X-Mock-Scenario
     fault: str | None = None  # an injected fault, journaled as the error
     answered: bool = True  # False when the client got no response at all (reset, empty)
+    # The journal keeps at most its max_body_bytes of each body: ``body`` is then the first part,
+    # and these give the whole body's size and digest, and the whole answer's size.
+    body_size: int = 0
+    body_sha256: str | None = None
+    answer_size: int = 0
+    answer_truncated: bool = False
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request body arrived: nobody to answer."""
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -84,13 +95,15 @@ def json_answer(
     raw: bytes | None = None,
 ) -> web.Response:
     """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
-    ex.answer = body
-    return web.Response(
-        status=status,
-        body=json.dumps(body).encode() if raw is None else raw,
-        content_type=_JSON,
-        headers=headers,
-    )
+    encoded = json.dumps(body).encode() if raw is None else raw
+    ex.answer_size = size = len(encoded)
+    cap = ex.gateway.journal.max_body_bytes
+    if size > cap:  # the journal keeps the first part, as text
+        ex.answer = encoded[:cap].decode("utf-8", "replace")
+        ex.answer_truncated = True
+    else:
+        ex.answer = body
+    return web.Response(status=status, body=encoded, content_type=_JSON, headers=headers)
 
 
 def error_answer(ex: Exchange, error: ApiError) -> web.Response:
@@ -106,19 +119,36 @@ def base_url(request: web.Request, configured: str | None) -> str:
     return f"{proto}://{host}"
 
 
+def _keep_body(ex: Exchange, raw: bytes) -> None:
+    """Note the body for the journal: whole up to its cap, else the first part, size and digest."""
+    cap = ex.gateway.journal.max_body_bytes
+    ex.body_size = len(raw)
+    if len(raw) > cap:
+        ex.body_sha256 = body_digest(raw)
+        raw = raw[:cap]
+    ex.body = raw
+
+
 async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
+    """The whole request body, at most ``limit`` bytes (else a 400); :class:`ClientGone` when the
+    client leaves before it has sent it all."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise bad_request(f"request body is {declared} bytes, over the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise bad_request(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        while chunk := await request.content.read(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise bad_request(f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ConnectionError:
+        _keep_body(ex, b"".join(chunks))
+        shown = "" if declared is None else f" of {declared}"
+        raise ClientGone(f"client closed the connection after {size}{shown} body bytes") from None
     raw = b"".join(chunks)
-    ex.body = raw
+    _keep_body(ex, raw)
     return raw
 
 
@@ -149,11 +179,9 @@ def _entry(
     host = next((v for n, v in sent.items() if n.lower() == "host"), "")
     raw_body = ex.body
     body: Any = None
+    parsed = True
     if raw_body:
-        try:
-            body = json.loads(raw_body)
-        except ValueError:
-            body = raw_body[:200].decode("utf-8", "replace")
+        body, parsed = json_or_text(raw_body)
     return JournalEntry(
         seq=seq,
         kind="request",
@@ -166,8 +194,8 @@ def _entry(
         request_id=ex.request_id,
         model_id=ex.model_id,
         body=body,
-        body_size=len(raw_body) if raw_body else 0,
-        body_sha256=body_digest(raw_body) if raw_body else None,
+        body_size=ex.body_size or (len(raw_body) if raw_body else 0),  # a fault reads it whole
+        body_sha256=ex.body_sha256 or (body_digest(raw_body) if raw_body else None),
         status=status,
         response_headers=dict(response_headers),
         response_body=ex.answer,
@@ -176,6 +204,10 @@ def _entry(
         error=error or ex.fault,
         notes=ex.notes,
         billing=_billing(ex) if route == "status" else None,
+        body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
+        body_unparsed=not parsed,
+        response_body_size=ex.answer_size,
+        response_body_truncated=ex.answer_truncated,
     )
 
 
@@ -219,11 +251,12 @@ class _Last:
     is still in cache.
     """
 
-    __slots__ = ("headers", "path")
+    __slots__ = ("header_bytes", "headers", "path")
 
     def __init__(self) -> None:
         self.path = ""
         self.headers: tuple[tuple[bytes, bytes], ...] = ()
+        self.header_bytes = 0  # what the kept headers weigh, charged to each entry that uses them
 
 
 _NOTHING: Mapping[str, str] = {}
@@ -241,6 +274,7 @@ def bind(
     route, handler = declared.route, declared.handler
     faults = gateway.faults if route in FAULT_ROUTES else None
     journal = gateway.journal
+    cap = journal.max_body_bytes
     now = gateway.clock.now
     last = _Last()
     observe = (metrics or Metrics()).route(route).observe
@@ -260,6 +294,10 @@ def bind(
                 response = await handler(request, ex)
         except ApiError as exc:
             response = error_answer(ex, exc)
+        except ClientGone as gone:
+            ex.answered = False
+            ex.notes += (str(gone),)
+            response = web.Response(status=400)  # never sent: the connection is closed
         except Exception as exc:
             log.exception("unhandled error on %s %s", request.method, request.path)
             error = f"{type(exc).__name__}: {exc}"
@@ -273,6 +311,8 @@ def bind(
             raw_headers = request.raw_headers
             if raw_headers != last.headers:
                 last.headers = raw_headers
+                last.header_bytes = sum(len(n) + len(v) for n, v in raw_headers) + len(path)
+            body = ex.body
             journal.append_lazy(
                 _entry,
                 route,
@@ -286,6 +326,7 @@ def bind(
                 now(),
                 error,
                 scheme,
+                size=(len(body) if body else 0) + min(ex.answer_size, cap) + last.header_bytes,
             )
         return response
 

@@ -18,7 +18,11 @@ async def test_health_reports_the_clock_and_counts() -> None:
         assert health["jobs"] == 1
         assert health["scheduled"] == 1
         journal = {"enabled": True, "entries": 1, "max_entries": 10_000, "dropped": 0}
-        assert health["journal"] == journal  # the generate; the health check is journaled after
+        filled = health["journal"]
+        assert {k: filled.pop(k) for k in journal} == journal  # the generate, not yet the health
+        assert filled["max_bytes"] == 64 * 1024 * 1024
+        assert filled["max_body_bytes"] == 16 * 1024
+        assert 1024 < filled["bytes"] < 16 * 1024  # one small exchange
 
 
 async def test_jobs_can_be_listed_filtered_and_read() -> None:
@@ -109,13 +113,26 @@ async def test_a_tiny_balance_reads_back_without_an_exponent() -> None:
         assert wallet["balance"] == "0.0000001"
 
 
-@pytest.mark.parametrize("seconds", [b"NaN", b"Infinity", b"1e10", b"-1", b'"5"'])
-async def test_advancing_the_clock_by_a_bad_amount_is_a_400(seconds: bytes) -> None:
+RANGE = "seconds must be a number from 0 to 1,000,000,000"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "named"),
+    [
+        (b"NaN", "not valid JSON: NaN is not a JSON number"),  # the body reader refuses them
+        (b"Infinity", "not valid JSON: Infinity is not a JSON number"),
+        (b"1e999", "number out of range: 1e999"),
+        (b"1e10", RANGE),
+        (b"-1", RANGE),
+        (b'"5"', RANGE),
+    ],
+)
+async def test_advancing_the_clock_by_a_bad_amount_is_a_400(seconds: bytes, named: str) -> None:
     async with served() as (_gw, client):
         before = await client.admin("GET", "clock")
         answer = await client.request(
             "POST", "/_mock/clock/advance", raw=b'{"seconds": ' + seconds + b"}", key=None
         )
         assert answer.status == 400
-        assert "seconds must be a number from 0 to 1,000,000,000" in answer.body["message"]
+        assert named in answer.body["message"]
         assert await client.admin("GET", "clock") == before

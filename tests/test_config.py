@@ -55,6 +55,8 @@ price_per_second = 0.05
         ({"webhooks": {"allow_hosts": [1]}}, "webhooks.allow_hosts", "host names"),
         ({"clock": {"mode": "fast"}}, "clock.mode", "must be one of"),
         ({"bogus": {}}, "bogus", "unknown key"),
+        ({"journal": {"max_body_bytes": 10}}, "journal.max_body_bytes", "at least 256"),
+        ({"journal": {"max_bytes": 1000}}, "journal.max_bytes", "at least 65536"),
     ],
 )
 def test_errors_name_the_key_and_the_file(data: dict[str, object], key: str, message: str) -> None:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
-from mockgateway import Journal, JournalEntry
-from mockgateway._journal import redact_headers, redact_key
+from mockgateway import Journal, JournalEntry, ManualClock
+from mockgateway._journal import ENTRY_OVERHEAD, redact_headers, redact_key
+from mockgateway.checker import check
 
-from .support import KEY, served
+from .support import DOC_BODY, GENERATE_PATH, KEY, manual_config, served
 
 
 def entry(seq: int) -> JournalEntry:
@@ -94,3 +96,86 @@ async def test_journal_can_be_switched_off_and_cleared() -> None:
         gw.gateway.journal.enabled = False
         await client.generate()
         assert len(gw.gateway.journal) == 1
+
+
+def test_the_journal_is_bounded_in_bytes_and_evicts_the_oldest() -> None:
+    journal = Journal(max_entries=1000, max_bytes=10 * ENTRY_OVERHEAD)
+    for _ in range(30):
+        journal.append_lazy(lambda seq: entry(seq), size=ENTRY_OVERHEAD)
+    assert journal.kept_bytes <= journal.max_bytes
+    assert len(journal) == 5  # each weighs its size and the overhead
+    assert journal.dropped == 25
+    seqs = [e.seq for e in journal]
+    assert seqs == list(range(26, 31))
+    assert journal.kept_bytes == 5 * 2 * ENTRY_OVERHEAD  # reading keeps the count
+    journal.append_lazy(lambda seq: entry(seq), size=100 * ENTRY_OVERHEAD)
+    assert len(journal) == 1  # one entry over the bound alone is still kept
+    journal.clear()
+    assert journal.kept_bytes == 0
+
+
+def test_the_entry_bound_and_the_byte_count_agree() -> None:
+    journal = Journal(max_entries=3)
+    for _ in range(10):
+        journal.append_lazy(lambda seq: entry(seq), size=7)
+    assert journal.kept_bytes == 3 * (7 + ENTRY_OVERHEAD)
+
+
+HOSTILE_PUTS = 300
+BIG = 100 * 1024
+
+
+async def test_big_bodies_are_kept_truncated_and_the_journal_stays_within_its_bytes() -> None:
+    config = manual_config(journal={"max_body_bytes": 1024, "max_bytes": 256 * 1024})
+    body = json.dumps({"balance": "x" * BIG}).encode()
+    async with served(config, clock=ManualClock(0.0)) as (gw, client):
+        for _ in range(HOSTILE_PUTS):
+            answer = await client.request("PUT", f"/_mock/wallets/{KEY}", raw=body, key=None)
+            assert answer.status == 400
+        journal = gw.gateway.journal
+        assert journal.kept_bytes <= 256 * 1024
+        assert journal.dropped > 0
+        health = await client.admin("GET", "health")
+        assert health["journal"]["bytes"] <= health["journal"]["max_bytes"] == 256 * 1024
+        assert health["journal"]["max_body_bytes"] == 1024
+        data = await client.admin("GET", "journal")
+        puts = [e for e in data["entries"] if e["method"] == "PUT"]
+        assert puts
+        for e in puts:
+            assert e["body_truncated"] is True
+            assert e["body_unparsed"] is True
+            assert e["body_size"] == len(body)
+            assert e["body_sha256"] == hashlib.sha256(body).hexdigest()
+            assert e["body"] == body[:1024].decode()
+        # the listing just read is itself longer than the cap: its entry keeps the first part
+        last = await client.admin("GET", "journal")
+        (read,) = [e for e in last["entries"] if e["seq"] == data["entries"][-1]["seq"] + 1]
+        assert read["path"] == "/_mock/journal"
+        assert read["response_body_truncated"] is True
+        assert read["response_body_size"] > 1024
+        assert len(read["response_body"]) <= 1024
+
+
+async def test_small_bodies_are_kept_whole_and_parsed() -> None:
+    async with served() as (_gw, client):
+        await client.generate()
+        (row,) = (await client.admin("GET", "journal"))["entries"]
+        assert row["body"] == DOC_BODY
+        assert row["body_truncated"] is False
+        assert row["body_unparsed"] is False
+        assert row["response_body_truncated"] is False
+        assert row["response_body_size"] == len(json.dumps(row["response_body"]))
+
+
+async def test_the_checker_does_not_judge_a_generate_body_kept_only_in_part() -> None:
+    config = manual_config(journal={"max_body_bytes": 256})
+    inline = "data:image/png;base64," + "A" * 4096
+    async with served(config, clock=ManualClock(0.0)) as (gw, client):
+        assert (await client.generate({**DOC_BODY, "image_url": inline})).status == 202
+        deep = b"[" * 100 + b"]" * 100  # kept whole, but past the reader's depth: not JSON
+        assert (await client.request("POST", GENERATE_PATH, raw=deep)).status == 400
+        entries = list(gw.gateway.journal)
+    assert [(e.body_truncated, e.body_unparsed) for e in entries] == [(True, True), (False, True)]
+    (judged,) = check(entries).result("generate-body-schema").violations
+    assert "not JSON" in judged.message
+    assert judged.evidence[0].seq == entries[1].seq

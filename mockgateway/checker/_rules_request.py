@@ -45,8 +45,8 @@ def _body_schema(view: JournalView, settings: CheckerSettings) -> Iterator[Findi
     for e in view.requests:
         if e.route != "generate" or e.method != "POST":
             continue
-        if e.body is None and (e.body_size > 0 or e.status not in (202, 400)):
-            # No copy kept, or the gateway answered (401, 429, a fault...) before reading it.
+        if e.body_truncated or (e.body is None and (e.body_size > 0 or e.status not in (202, 400))):
+            # No whole copy kept, or the gateway answered (401, 429, a fault...) before reading it.
             continue
         body = as_json(e.body)
         if body is None:

@@ -7,13 +7,13 @@ moments where the operator changed the world (a wallet top-up, for instance).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._bodyparse import BodyError, Bounds, parse_json
 from .._journal import KEY_HEADER, JournalEntry
 
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "ERROR"})
@@ -36,17 +36,15 @@ def has_key_header(entry: JournalEntry) -> bool:
     return value is not None and value.strip() != ""
 
 
+_ANY_SIZE = Bounds(max_bytes=None)  # a journal caps the bodies it keeps
+
+
 def as_json(value: Any) -> Any:
     """A body as JSON data: parsed already, or text/bytes to parse; None when it is not JSON."""
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
+    if isinstance(value, (bytes, str)):
+        try:  # the bounded reader: a client's text can nest too deep for json.loads
+            return parse_json(value, _ANY_SIZE)
+        except BodyError:
             return None
     return value
 
