@@ -12,8 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from ._billing import money_str
-from ._config import parse_money
+from ._billing import money_str, parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._gateway import Gateway
 from ._jobs import Job, Status, status_body

@@ -9,11 +9,12 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._billing import parse_money
 from ._clock import ClockMode
 from ._errors import ConfigError
 from .faults import FaultsConfig, read_faults
@@ -207,26 +208,6 @@ def _kind_names(kinds: tuple[type, ...]) -> str:
         dict: "a table",
     }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-MAX_MONEY = Decimal(10) ** 12  # far above any test's needs, far below Decimal's 28 digits
-
-
-def parse_money(raw: object) -> Decimal:
-    """Exact decimal money from a string or number; floats go through their shortest repr."""
-    if isinstance(raw, bool):
-        raise ValueError(f"expected an amount of money, got {raw!r}")
-    try:
-        value = Decimal(str(raw)) if isinstance(raw, (str, int, float)) else None
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
-        raise ValueError(f'expected an amount of money such as "25.00", got {raw!r}')
-    if value < 0:
-        raise ValueError(f"amount of money cannot be negative, got {raw!r}")
-    if value > MAX_MONEY:
-        raise ValueError(f"amount of money can be at most {MAX_MONEY:,}, got {raw!r}")
-    return value
 
 
 def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> GatewayConfig:
