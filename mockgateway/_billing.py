@@ -97,7 +97,7 @@ def cost_of(duration_seconds: float, price_per_second: Decimal) -> Decimal:
 
 def money_str(amount: Decimal) -> str:
     """Decimal string with at least two places and never an exponent: ``9.84`` -> ``"9.84"``,
-    ``5`` -> ``"5.00"``, ``0.0000001`` -> ``"0.0000001"``."""
+    ``5`` -> ``"5.00"``, ``0.000001`` -> ``"0.000001"``."""
     cents = amount.quantize(CENT)
     return f"{cents:f}" if amount == cents else f"{amount.normalize():f}"
 
