@@ -14,9 +14,8 @@ from aiohttp import web
 
 from . import __version__
 from ._admin_metrics import metrics
-from ._billing import money_str
+from ._billing import money_str, parse_money
 from ._bodyparse import json_body
-from ._config import parse_money
 from ._errors import ApiError, bad_request, gateway_error, request_not_found
 from ._gateway import Gateway
 from ._har import to_har

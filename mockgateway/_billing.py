@@ -8,12 +8,74 @@ when its duration is known, captured when it completes and released when it fail
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 CENT = Decimal("0.01")
+MONEY_PLACES = 6
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+MAX_MONEY = Decimal(10) ** 12  # far above any test's needs; 13 + 6 digits fit Decimal's 28
+MONEY_RULE = f"from 0 to {MAX_MONEY:,} with at most {MONEY_PLACES} decimal places"
+MAX_MONEY_TEXT = 64  # characters: longer text is no amount in range (and is not echoed back)
+# the grammar of money as text (operator.openapi.json's BalanceUpdate states the same)
+MONEY_TEXT = re.compile(r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?$")
+
+
+class MoneyError(ValueError):
+    """An amount that is not money, or not within the money range and scale."""
+
+
+def parse_money(raw: object) -> Decimal:
+    """Exact decimal money from a string or a number, within :data:`MONEY_RULE`.
+
+    Floats go through their shortest repr (``0.16`` is ``Decimal("0.16")``). Nothing is rounded:
+    an amount with more places than :data:`MONEY_PLACES` is refused, not cut.
+    """
+    shown = _shown(raw)
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise MoneyError(f'expected an amount of money such as "25.00", got {shown}')
+    if isinstance(raw, int) and abs(raw) > MAX_MONEY:  # also too long to print, perhaps
+        raise MoneyError(_range_message(raw < 0, shown))
+    if isinstance(raw, str):
+        text = raw
+        if len(text) > MAX_MONEY_TEXT or not MONEY_TEXT.fullmatch(text.removeprefix("-")):
+            raise MoneyError(f'expected an amount of money such as "25.00", got {shown}')
+    else:
+        text = str(raw)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # not reached for text the grammar admits; kept as a guard
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise MoneyError(f'expected an amount of money such as "25.00", got {shown}')
+    if not 0 <= value <= MAX_MONEY:
+        raise MoneyError(_range_message(value < 0, shown))
+    exact = value.quantize(MONEY_QUANTUM)  # in range, so this fits the context's precision
+    if exact != value:
+        raise MoneyError(
+            f"amount of money can have at most {MONEY_PLACES} decimal places"
+            f" (it is never rounded), got {shown}"
+        )
+    return abs(exact)  # "-0" is 0
+
+
+def _range_message(negative: bool, shown: str) -> str:
+    if negative:
+        return f"amount of money cannot be negative ({MONEY_RULE}), got {shown}"
+    return f"amount of money can be at most {MAX_MONEY:,}, got {shown}"
+
+
+def _shown(raw: object) -> str:
+    """``raw`` for an error message, cut to a readable length."""
+    if isinstance(raw, int) and abs(raw) >= 10**MAX_MONEY_TEXT:
+        return f"an integer of more than {MAX_MONEY_TEXT} digits"
+    text = repr(raw)
+    if len(text) <= MAX_MONEY_TEXT:
+        return text
+    return f"{text[:MAX_MONEY_TEXT]}... ({len(text)} characters)"
 
 
 class Movement(StrEnum):
@@ -35,7 +97,7 @@ def cost_of(duration_seconds: float, price_per_second: Decimal) -> Decimal:
 
 def money_str(amount: Decimal) -> str:
     """Decimal string with at least two places and never an exponent: ``9.84`` -> ``"9.84"``,
-    ``5`` -> ``"5.00"``, ``0.0000001`` -> ``"0.0000001"``."""
+    ``5`` -> ``"5.00"``, ``0.000001`` -> ``"0.000001"``."""
     cents = amount.quantize(CENT)
     return f"{cents:f}" if amount == cents else f"{amount.normalize():f}"
 
@@ -79,7 +141,9 @@ class Wallet:
 
     @property
     def available(self) -> Decimal:
-        return self.balance - self.held
+        """What new jobs can hold: never below zero, even when the operator has set a balance
+        below what is already held."""
+        return max(Decimal(0), self.balance - self.held)
 
     def _record(
         self, movement: Movement, amount: Decimal, at: float, rid: str | None, note: str
@@ -114,9 +178,13 @@ class Wallet:
         self._record(Movement.HOLD, amount, at, request_id, "")
 
     def capture(self, request_id: str, at: float) -> Decimal:
-        amount = self.holds.pop(request_id)
+        """Charge a job what it holds, but never more than the balance (which the operator may
+        have lowered under the hold): the balance never goes negative. Returns the charge."""
+        held = self.holds.pop(request_id)
+        amount = min(held, max(Decimal(0), self.balance))
         self.balance -= amount
-        self._record(Movement.CHARGE, amount, at, request_id, "")
+        note = "" if amount == held else f"held {money_str(held)}; capped at the balance"
+        self._record(Movement.CHARGE, amount, at, request_id, note)
         return amount
 
     def release(self, request_id: str, at: float, note: str = "") -> Decimal:

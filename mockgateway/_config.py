@@ -6,14 +6,16 @@ environment variables for settings; they receive a :class:`GatewayConfig`.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._billing import parse_money
 from ._clock import ClockMode
 from ._errors import ConfigError
 from ._journal import MAX_BODY_BYTES, MAX_BYTES
@@ -125,6 +127,9 @@ class GatewayConfig:
 
 T = TypeVar("T")
 
+MAX_NUMBER = 1e9  # the largest number any setting takes unless it says less
+MAX_WAIT_SECONDS = 1e6  # a phase, a backoff or a timeout: about 11.6 days at most
+
 
 class _Reader:
     """Reads one TOML table, checking types, and remembers which keys were used."""
@@ -155,16 +160,36 @@ class _Reader:
             raise self.error(key, f"expected {_kind_names(kinds)}, got {value!r}")
         return value  # type: ignore[return-value]
 
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        value = float(self.get(key, (int, float), default))
+    def number(
+        self, key: str, default: float, *, minimum: float = 0.0, maximum: float = MAX_NUMBER
+    ) -> float:
+        """A finite number from ``minimum`` to ``maximum``: NaN, infinities and numbers too large
+        for a float are refused, so every value read can be computed with and shown as JSON."""
+        raw = self.get(key, (int, float), default)
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            shown = raw if isinstance(raw, float) else "a number too large"
+            raise self.error(
+                key, f"must be a finite number from {minimum:g} to {maximum:g}, got {shown}"
+            )
         if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
+            raise self.error(key, f"must be at least {minimum:g}, got {value:g}")
+        if value > maximum:
+            raise self.error(key, f"must be at most {maximum:g}, got {value:g}")
         return value
 
-    def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
+    def integer(
+        self, key: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         value = self.get(key, int, default)
         if value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            shown = value if value < 10**30 else "a larger integer"
+            raise self.error(key, f"must be at most {maximum:,}, got {shown}")
         return value
 
     def money(self, key: str, default: Decimal) -> Decimal:
@@ -212,26 +237,6 @@ def _kind_names(kinds: tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-MAX_MONEY = Decimal(10) ** 12  # far above any test's needs, far below Decimal's 28 digits
-
-
-def parse_money(raw: object) -> Decimal:
-    """Exact decimal money from a string or number; floats go through their shortest repr."""
-    if isinstance(raw, bool):
-        raise ValueError(f"expected an amount of money, got {raw!r}")
-    try:
-        value = Decimal(str(raw)) if isinstance(raw, (str, int, float)) else None
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
-        raise ValueError(f'expected an amount of money such as "25.00", got {raw!r}')
-    if value < 0:
-        raise ValueError(f"amount of money cannot be negative, got {raw!r}")
-    if value > MAX_MONEY:
-        raise ValueError(f"amount of money can be at most {MAX_MONEY:,}, got {raw!r}")
-    return value
-
-
 def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> GatewayConfig:
     root = _Reader(data, "", source)
 
@@ -252,8 +257,8 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     if resolution not in ("480p", "720p", "1080p"):
         raise lc.error("default_resolution", f"must be 480p, 720p or 1080p, got {resolution!r}")
     lifecycle = LifecycleConfig(
-        queue_seconds=lc.number("queue_seconds", 1.0),
-        processing_seconds=lc.number("processing_seconds", 2.0),
+        queue_seconds=lc.number("queue_seconds", 1.0, maximum=MAX_WAIT_SECONDS),
+        processing_seconds=lc.number("processing_seconds", 2.0, maximum=MAX_WAIT_SECONDS),
         default_resolution=resolution,
         media_type=lc.get("media_type", str, "video/mp4"),
         output_filename=lc.get("output_filename", str, "output.mp4"),
@@ -263,7 +268,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     c = root.sub("clock")
     clock = ClockConfig(
         mode=c.choice("mode", ClockMode, ClockMode.REAL),
-        speed=c.number("speed", 1.0, minimum=1e-6),
+        speed=c.number("speed", 1.0, minimum=1e-6, maximum=1e6),
     )
     c.finish()
 
@@ -291,10 +296,10 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     if not all(isinstance(h, str) for h in hosts):
         raise w.error("allow_hosts", "expected an array of host names")
     webhooks = WebhookConfig(
-        max_attempts=w.integer("max_attempts", 5, minimum=1),
-        initial_backoff_seconds=w.number("initial_backoff_seconds", 1.0),
-        backoff_factor=w.number("backoff_factor", 2.0, minimum=1.0),
-        timeout_seconds=w.number("timeout_seconds", 5.0, minimum=0.001),
+        max_attempts=w.integer("max_attempts", 5, minimum=1, maximum=100),
+        initial_backoff_seconds=w.number("initial_backoff_seconds", 1.0, maximum=MAX_WAIT_SECONDS),
+        backoff_factor=w.number("backoff_factor", 2.0, minimum=1.0, maximum=100.0),
+        timeout_seconds=w.number("timeout_seconds", 5.0, minimum=0.001, maximum=MAX_WAIT_SECONDS),
         allow_hosts=tuple(hosts),
         per_transition=w.get("per_transition", bool, False),
     )

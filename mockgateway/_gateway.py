@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._billing import InsufficientFunds, Wallet, cost_of
+from ._billing import InsufficientFunds, Wallet, cost_of, money_str
 from ._clock import Clock, ManualClock, make_clock
 from ._config import GatewayConfig, KeyMode, ModelConfig
 from ._errors import (
@@ -334,6 +334,8 @@ class Gateway:
         )
         try:
             probe = await self.media.probe(inputs)
+            if not self._still_processing(job):
+                return  # ended (or forgotten by a reset) while its inputs were fetched: no hold
             job.notes += probe.notes
             job.duration_seconds = probe.duration_seconds
             cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
@@ -354,6 +356,10 @@ class Gateway:
         finally:
             self._settle(job, work)
 
+    def _still_processing(self, job: Job) -> bool:
+        """Whether ``job`` is still this gateway's and PROCESSING, so money may be held for it."""
+        return self.jobs.get(job.request_id) is job and job.status is Status.PROCESSING
+
     def finish(
         self,
         job: Job,
@@ -369,7 +375,7 @@ class Gateway:
         wallet = self.wallet(job.key)
         now = self.clock.now()
         if status is Status.COMPLETED and media is not None and job.request_id in wallet.holds:
-            job.charged = wallet.capture(job.request_id, now)
+            self._capture(job, wallet, now)
             self.media_files[job.request_id] = media
         elif status is Status.COMPLETED:
             status, error = Status.ERROR, "Internal processing error: no output was produced"
@@ -379,10 +385,20 @@ class Gateway:
             and self.config.billing.charge_failed
             and job.request_id in wallet.holds
         ):
-            job.charged = wallet.capture(job.request_id, now)
+            self._capture(job, wallet, now)
         else:
             wallet.release(job.request_id, now, status.value.lower())
         self._move(job, status, error)
+
+    @staticmethod
+    def _capture(job: Job, wallet: Wallet, now: float) -> None:
+        held = wallet.holds[job.request_id]
+        charged = job.charged = wallet.capture(job.request_id, now)
+        if charged != held:
+            job.notes += (
+                f"charged {money_str(charged)} of its {money_str(held)} cost:"
+                " the balance was set below what it held",
+            )
 
     # housekeeping -----------------------------------------------------------------------------
 

@@ -109,8 +109,8 @@ async def test_a_balance_out_of_range_is_a_400_and_changes_nothing(
 
 async def test_a_tiny_balance_reads_back_without_an_exponent() -> None:
     async with served() as (_gw, client):
-        wallet = await client.admin("PUT", f"wallets/{KEY}", {"balance": "0.0000001"})
-        assert wallet["balance"] == "0.0000001"
+        wallet = await client.admin("PUT", f"wallets/{KEY}", {"balance": "0.000001"})
+        assert wallet["balance"] == "0.000001"  # the smallest amount: six decimal places
 
 
 RANGE = "seconds must be a number from 0 to 1,000,000,000"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._config import parse_money
+from .._billing import parse_money
 from .._errors import TlsError
 from ._engine import RULES, check
 from ._model import Verdict

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
-from ._distributions import Distribution, Kind
+from ._distributions import MAX_SECONDS, MAX_SIGMA, MU_RANGE, Distribution, Kind
 from ._ratelimit import BucketConfig
 from ._rules import (
     ERROR_STATUSES,
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from .._config import _Reader
 
 SECTIONS = ("scenario", "delays", "faults", "rate_limits")
+MAX_TIME_SCALE = 1e6
+MAX_RATE = 1e6  # tokens per gateway second
+MAX_COUNT = 1_000_000  # polls, bursts, concurrent jobs, chunks
+MAX_RETRY_AFTER = 86_400  # seconds, for Retry-After and the quota message
+MAX_COPIES = 100
 PHASES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR")
 DELAY_PHASES = ("queue", "processing", "webhook", "response")
 
@@ -139,10 +144,10 @@ def _read_scenario(r: _Reader) -> ScenarioConfig:
     seed = r.get("seed", (int, str), 0)
     config = ScenarioConfig(
         seed=seed,
-        time_scale=r.number("time_scale", 1.0, minimum=0.0),
+        time_scale=r.number("time_scale", 1.0, minimum=0.0, maximum=MAX_TIME_SCALE),
         keys=r.get("keys", bool, True),
         header=r.get("header", bool, True),
-        retry_after=r.integer("retry_after", 2, minimum=1),
+        retry_after=r.integer("retry_after", 2, minimum=1, maximum=MAX_RETRY_AFTER),
     )
     r.finish()
     return config
@@ -165,23 +170,26 @@ def _read_delays(r: _Reader) -> DelaysConfig:
     config = DelaysConfig(
         default=default,
         models=models,
-        queue_polls=polls.integer("queue", 0),
-        processing_polls=polls.integer("processing", 0),
+        queue_polls=polls.integer("queue", 0, maximum=MAX_COUNT),
+        processing_polls=polls.integer("processing", 0, maximum=MAX_COUNT),
     )
     polls.finish()
     return config
 
 
 def read_distribution(r: _Reader, key: str) -> Distribution | None:
-    """A duration: a number of seconds, or a table ``{kind = "uniform", low = 1, high = 3}``."""
+    """A duration: a number of seconds, or a table ``{kind = "uniform", low = 1, high = 3}``.
+
+    Every parameter is finite and in range (seconds within ``0..MAX_SECONDS``, ``mu`` within
+    ``MU_RANGE``, ``sigma`` at most ``MAX_SIGMA``), so every draw is finite and bounded."""
     raw = r.get(key, (int, float, dict), None)
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        return Distribution.fixed(r.number(key, 0.0))
+        return Distribution.fixed(r.number(key, 0.0, maximum=MAX_SECONDS))
     t = r.sub(key)
     kind: Kind = t.choice("kind", Kind, Kind.FIXED)
-    maximum = t.number("max", 0.0) if "max" in t.table else None
+    maximum = t.number("max", 0.0, maximum=MAX_SECONDS) if "max" in t.table else None
     if kind is Kind.FIXED:
         dist = Distribution(kind=kind, seconds=_required_number(t, "seconds"))
     elif kind is Kind.UNIFORM:
@@ -194,16 +202,18 @@ def read_distribution(r: _Reader, key: str) -> Distribution | None:
             kind=kind, mean=_required_number(t, "mean"), stddev=_required_number(t, "stddev")
         )
     else:
-        mu = _required_number(t, "mu", minimum=float("-inf"))
-        dist = Distribution(kind=kind, mu=mu, sigma=_required_number(t, "sigma"))
+        mu = _required_number(t, "mu", minimum=MU_RANGE[0], maximum=MU_RANGE[1])
+        dist = Distribution(kind=kind, mu=mu, sigma=_required_number(t, "sigma", maximum=MAX_SIGMA))
     t.finish()
     return dist if maximum is None else replace(dist, maximum=maximum)
 
 
-def _required_number(r: _Reader, key: str, *, minimum: float = 0.0) -> float:
+def _required_number(
+    r: _Reader, key: str, *, minimum: float = 0.0, maximum: float = MAX_SECONDS
+) -> float:
     if key not in r.table:
         raise r.error(key, "is required for this kind of distribution")
-    return r.number(key, 0.0, minimum=minimum)
+    return r.number(key, 0.0, minimum=minimum, maximum=maximum)
 
 
 def _strings(r: _Reader, key: str) -> tuple[str, ...]:
@@ -271,8 +281,8 @@ def _read_action(r: _Reader, action: str) -> Action:
         return HttpError(
             status=status,
             message=message,
-            retry_after=r.integer("retry_after", 1, minimum=1),
-            replenish_seconds=r.integer("replenish_seconds", 3600),
+            retry_after=r.integer("retry_after", 1, minimum=1, maximum=MAX_RETRY_AFTER),
+            replenish_seconds=r.integer("replenish_seconds", 3600, maximum=MAX_RETRY_AFTER),
         )
     if action in ("fail", "error"):
         at = _choices(r, "at", ("QUEUED", "PROCESSING"), upper=True) or ("PROCESSING",)
@@ -296,7 +306,9 @@ def _read_action(r: _Reader, action: str) -> Action:
             return Latency(delay=delay)
         return WebhookFault(kind=WebhookKind.DELAY, delay=delay)
     if action == "webhook_duplicate":
-        return WebhookFault(kind=WebhookKind.DUPLICATE, copies=r.integer("copies", 2, minimum=2))
+        return WebhookFault(
+            kind=WebhookKind.DUPLICATE, copies=r.integer("copies", 2, minimum=2, maximum=MAX_COPIES)
+        )
     if action in ("webhook_drop", "webhook_reorder"):
         return WebhookFault(kind=WebhookKind(action.removeprefix("webhook_")))
     kind = BreakKind(action)
@@ -305,8 +317,8 @@ def _read_action(r: _Reader, action: str) -> Action:
             raise r.error("seconds", "is required for action 'dribble'")
         return Break(
             kind=kind,
-            seconds=r.number("seconds", 1.0),
-            chunks=r.integer("chunks", 10, minimum=1),
+            seconds=r.number("seconds", 1.0, maximum=MAX_SECONDS),
+            chunks=r.integer("chunks", 10, minimum=1, maximum=MAX_COUNT),
         )
     if kind is BreakKind.TRUNCATE:
         fraction = r.number("fraction", 0.5)
@@ -344,9 +356,7 @@ def _read_rule(r: _Reader) -> FaultRule:
     nth = [nth_raw] if isinstance(nth_raw, int) else nth_raw
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in nth):
         raise r.error("nth", "expected a count from 1, or an array of them")
-    probability = r.number("probability", 1.0)
-    if probability > 1.0:
-        raise r.error("probability", f"must be between 0 and 1, got {probability:g}")
+    probability = r.number("probability", 1.0, maximum=1.0)
     scenario = r.get("scenario", str, "") or None
     rule = FaultRule(
         name=r.get("name", str, "") or r.prefix,
@@ -381,15 +391,16 @@ def _read_rate_limits(r: _Reader) -> RateLimitsConfig:
         b = r.sub(route.value)
         if "rate" not in b.table:
             raise b.error("rate", "is required (tokens per second)")
-        rate = b.number("rate", 1.0, minimum=1e-9)
-        routes.append(
-            (route.value, BucketConfig(rate=rate, burst=b.integer("burst", 1, minimum=1)))
-        )
+        rate = b.number("rate", 1.0, minimum=1e-9, maximum=MAX_RATE)
+        burst = b.integer("burst", 1, minimum=1, maximum=MAX_COUNT)
+        routes.append((route.value, BucketConfig(rate=rate, burst=burst)))
         b.finish()
     config = RateLimitsConfig(
         routes=tuple(routes),
-        concurrent_jobs=r.integer("concurrent_jobs", 0),
-        concurrent_retry_after=r.integer("concurrent_retry_after", 5, minimum=1),
+        concurrent_jobs=r.integer("concurrent_jobs", 0, maximum=MAX_COUNT),
+        concurrent_retry_after=r.integer(
+            "concurrent_retry_after", 5, minimum=1, maximum=MAX_RETRY_AFTER
+        ),
     )
     r.finish()
     return config

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .._errors import ApiError, bad_request, rate_limited
 from ._builtin import KEY_PREFIX, BuiltinScenario, builtin_scenarios
 from ._config import FaultsConfig
-from ._distributions import Distribution
+from ._distributions import MAX_SECONDS, Distribution
 from ._ratelimit import RateLimiter
 from ._rules import (
     Break,
@@ -115,7 +115,8 @@ class FaultEngine:
         return self.config.scenario.time_scale
 
     def scale(self, seconds: float) -> float:
-        return seconds * self.config.scenario.time_scale
+        """Gateway seconds to wait for ``seconds`` of scenario time: at most ``MAX_SECONDS``."""
+        return min(seconds * self.config.scenario.time_scale, MAX_SECONDS)
 
     def stream(self, name: str) -> random.Random:
         rng = self._streams.get(name)
@@ -198,6 +199,7 @@ class FaultEngine:
             else:
                 continue
             fired.append(rule.name)
+        latency = min(latency, MAX_SECONDS)  # latencies of several rules add up
         return RequestDecision(latency=latency, error=error, brk=brk, fired=tuple(fired))
 
     def plan_job(self, key: str, model: str, scenario: str | None) -> JobPlan:
@@ -236,7 +238,11 @@ class FaultEngine:
             else:
                 reorder = True
         return WebhookPlan(
-            drop=drop, delay=delay, copies=copies, reorder=reorder, fired=tuple(fired)
+            drop=drop,
+            delay=min(delay, MAX_SECONDS),
+            copies=copies,
+            reorder=reorder,
+            fired=tuple(fired),
         )
 
     def rate_limit(self, key: str, route: str, now: float) -> ApiError | None:
