@@ -15,6 +15,7 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -48,6 +49,33 @@ _STEP[ord("]")] = _STEP[ord("}")] = -1
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """Stands where the JSON parser met a number it must not read; found afterwards by its path."""
+
+    reason: str
+
+
+def _path(parts: list[str | int]) -> str:
+    """``faults[0].seconds``: where a value sits, as a person names a key."""
+    shown = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+    return shown or "the top level"
+
+
+def _first(value: Any, wanted: Callable[[Any], bool]) -> tuple[str, Any]:
+    """The path and value of the first item ``wanted`` picks, walked without recursion."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, parts = stack.pop()
+        if wanted(item):
+            return _path(parts), item
+        if isinstance(item, dict):
+            stack.extend((v, [*parts, k]) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, [*parts, i]) for i, v in reversed(list(enumerate(item))))
+    raise LookupError("nothing picked")  # the callers know something is there
+
+
 def _max_depth(structure: bytes) -> int:
     """The deepest nesting of brackets in text whose strings are already removed."""
     brackets = structure.translate(None, _NOT_BRACKETS)
@@ -79,26 +107,26 @@ def parse_json(raw: bytes | str, bounds: Bounds = DEFAULT_BOUNDS, *, what: str =
         raise BodyError(f"{what} is not UTF-8 text (byte {exc.start}); expected JSON") from None
     _check_depth(data, _JSON_STRING, bounds, what)
     longest = bounds.max_number_chars
+    refused: list[_Refused] = []
 
-    def number(token: str) -> None:
+    def refuse(reason: str) -> _Refused:
+        mark = _Refused(reason)
+        refused.append(mark)
+        return mark
+
+    def parse_int(token: str) -> int | _Refused:
         if len(token) > longest:
-            raise BodyError(
-                f"{what} has a number of {len(token)} characters; at most {longest} are accepted"
-            )
-
-    def parse_int(token: str) -> int:
-        number(token)
+            return refuse(f"a number of {len(token)} characters; at most {longest} are accepted")
         return int(token)
 
-    def parse_float(token: str) -> float:
-        number(token)
+    def parse_float(token: str) -> float | _Refused:
+        if len(token) > longest:
+            return refuse(f"a number of {len(token)} characters; at most {longest} are accepted")
         value = float(token)
-        if not math.isfinite(value):
-            raise BodyError(f"{what} has a number out of range: {token}")
-        return value
+        return value if math.isfinite(value) else refuse(f"a number out of range ({token})")
 
-    def parse_constant(token: str) -> Any:
-        raise BodyError(f"{what} is not valid JSON: {token} is not a JSON number")
+    def parse_constant(token: str) -> _Refused:
+        return refuse(f"{token}, which is not a JSON number")
 
     try:
         value = json.loads(
@@ -108,6 +136,9 @@ def parse_json(raw: bytes | str, bounds: Bounds = DEFAULT_BOUNDS, *, what: str =
         raise BodyError(
             f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    if refused:  # found only now, so the message can say where
+        path, mark = _first(value, lambda item: isinstance(item, _Refused))
+        raise BodyError(f"{what}: {path} is {mark.reason}")
     if _SURROGATE_ESCAPE.search(data):
         try:  # json pairs surrogate escapes into one character; a lone one stays unencodable
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -142,9 +173,11 @@ def _check_toml_values(value: Any, bounds: Bounds, what: str) -> None:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
         elif isinstance(item, float) and not math.isfinite(item):
-            raise BodyError(f"{what} has a number out of range: {item}")
+            path, _ = _first(value, lambda x, found=item: x is found)
+            raise BodyError(f"{what}: {path} is a number out of range ({item})")
         elif isinstance(item, int) and item.bit_length() > longest * 10 // 3:
-            raise BodyError(f"{what} has an integer of more than {longest} digits")
+            path, _ = _first(value, lambda x, found=item: x is found)
+            raise BodyError(f"{what}: {path} is an integer of more than {longest} digits")
 
 
 def parse_toml(

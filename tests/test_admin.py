@@ -119,9 +119,9 @@ RANGE = "seconds must be a number from 0 to 1,000,000,000"
 @pytest.mark.parametrize(
     ("seconds", "named"),
     [
-        (b"NaN", "not valid JSON: NaN is not a JSON number"),  # the body reader refuses them
-        (b"Infinity", "not valid JSON: Infinity is not a JSON number"),
-        (b"1e999", "number out of range: 1e999"),
+        (b"NaN", "seconds is NaN, which is not a JSON number"),  # the body reader refuses them
+        (b"Infinity", "seconds is Infinity, which is not a JSON number"),
+        (b"1e999", "seconds is a number out of range (1e999)"),
         (b"1e10", RANGE),
         (b"-1", RANGE),
         (b'"5"', RANGE),
