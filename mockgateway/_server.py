@@ -23,6 +23,7 @@ from aiohttp import web
 
 from ._clock import Clock
 from ._config import GatewayConfig
+from ._connections import ConnectionLimits, LimitedSite, connection_limit
 from ._gateway import Gateway
 from ._outbound import aiohttp_sender
 from ._web import make_app
@@ -64,21 +65,44 @@ async def serve(
     async with aiohttp.ClientSession() as session:
         gateway = Gateway(config, clock=clock, media=media, webhook_sender=aiohttp_sender(session))
         app = make_app(gateway)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        server = config.server
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=server.shutdown_timeout_seconds,
+            keepalive_timeout=server.keepalive_timeout_seconds,
+        )
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = LimitedSite(
+            runner,
+            host,
+            port,
+            limit=connection_limit(server.max_connections),
+            limits=ConnectionLimits(
+                header_timeout=server.header_timeout_seconds,
+                body_timeout=server.body_timeout_seconds,
+            ),
+        )
         scheduler_task = asyncio.get_running_loop().create_task(gateway.scheduler.run_forever())
         try:
             await site.start()
+            warm = getattr(gateway.media, "warm", None)
+            if callable(warm):  # start the render workers while the first client gets ready
+                warm()
             bound_port = runner.addresses[0][1]
             shown = f"[{host}]" if ":" in host else host
             yield RunningGateway(f"http://{shown}:{bound_port}", gateway, host, bound_port)
         finally:
+            # Stopping is prompt whatever is pending: answers held on gateway time are let go
+            # now, answers still in flight get shutdown_timeout_seconds, then background work
+            # (renders, webhook retries) is cancelled.
+            gateway.scheduler.clear()
+            await runner.cleanup()
             scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await scheduler_task
             await gateway.close()
-            await runner.cleanup()
 
 
 class ThreadedGateway:

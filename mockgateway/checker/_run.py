@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._check_args import DEFAULT_API_KEY, DEFAULT_TIMEOUT
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from .._errors import ConfigError
@@ -25,9 +26,6 @@ from .._journal import Journal, JournalEntry
 from ._engine import RULE_IDS, check
 from ._model import ClientRun, Verdict
 from ._settings import CheckerSettings, settings_from_mapping
-
-DEFAULT_API_KEY = "mockgateway-check-0001"
-DEFAULT_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import queue
 import subprocess
@@ -96,7 +97,8 @@ class _Worker:
 
     def call(self, task: str, args: tuple[Any, ...]) -> Any:
         stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
+        assert stdin is not None
+        assert stdout is not None
         try:
             write_frame(stdin, (task, args))
             answer = read_frame(stdout)
@@ -115,10 +117,8 @@ class _Worker:
         """Close its stdin (it exits at once when idle) and make sure it is gone."""
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
-                try:
+                with contextlib.suppress(OSError):
                     pipe.close()
-                except OSError:
-                    pass
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -181,15 +181,11 @@ class WorkerPool:
     def warm(self) -> None:
         """Start every worker now, in the background, so the first job does not wait for one."""
         for _ in range(self.size):
-            threading.Thread(
-                target=self._warm_one, daemon=True, name="mockgateway-warm"
-            ).start()
+            threading.Thread(target=self._warm_one, daemon=True, name="mockgateway-warm").start()
 
     def _warm_one(self) -> None:
-        try:
+        with contextlib.suppress(WorkerCrashed, WorkerError):  # the job that needs it says so
             self.call_blocking("warm")
-        except (WorkerCrashed, WorkerError):
-            pass  # the job that needs it reports the failure
 
     def close(self) -> None:
         with self._lock:
@@ -219,10 +215,8 @@ async def _in_daemon_thread(fn: Callable[[], Any]) -> Any:
             outcome = (False, exc)
         else:
             outcome = (True, result)
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             loop.call_soon_threadsafe(deliver, *outcome)
-        except RuntimeError:
-            pass  # the loop has closed: nobody is waiting any more
 
     threading.Thread(target=run, daemon=True, name="mockgateway-render").start()
     return await future

@@ -7,6 +7,9 @@ it only when renders are configured to run in its own threads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ._probe import AudioInfo, probe_audio, probe_image
 from ._render import render_mp4
 
@@ -26,4 +29,4 @@ def warm() -> None:
     import av  # noqa: F401  (the import is the work)
 
 
-TASKS = {"probe": probe, "render": render, "warm": warm}
+TASKS: dict[str, Callable[..., Any]] = {"probe": probe, "render": render, "warm": warm}

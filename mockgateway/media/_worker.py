@@ -12,6 +12,7 @@ serves at module level is not run again and needs no ``if __name__ == "__main__"
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -21,16 +22,15 @@ from ._frames import read_frame, write_frame
 from ._types import InputRejected
 from ._work import TASKS
 
+
 def _die_with_parent(parent: int) -> None:
     """Ask Linux to SIGKILL this process when its parent dies; exit now if it already has."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         pr_set_pdeathsig = 1
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
     if os.getppid() != parent:
         sys.exit(0)
 

@@ -1,0 +1,186 @@
+"""The serving process as a user runs it: what it loads, how it stops, what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .support import DOC_BODY, GENERATE_PATH
+from .test_cli import start
+
+HEAVY = ("numpy", "av")
+
+
+def _loaded(code: str) -> list[str]:
+    """Which of :data:`HEAVY` (and aiohttp) a fresh interpreter has loaded after ``code``."""
+    probe = code + "\nimport sys\nprint(sorted(m for m in ('numpy', 'av', 'aiohttp') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return list(json.loads(out.strip().splitlines()[-1].replace("'", '"')))
+
+
+def test_the_command_line_module_loads_neither_the_server_nor_the_codecs() -> None:
+    assert _loaded("import mockgateway._cli") == []
+
+
+def test_the_serving_process_never_loads_numpy_or_pyav_even_while_rendering() -> None:
+    """A job goes all the way to COMPLETED and its video is fetched: the work happened in the
+    render workers, and the serving process still has not imported numpy or PyAV."""
+    code = textwrap.dedent(
+        f"""
+        import json, urllib.request
+        import mockgateway
+        config = mockgateway.config_from_mapping({{"clock": {{"mode": "manual"}}}})
+        with mockgateway.serve_in_thread(config) as gw:
+            request = urllib.request.Request(
+                gw.url + {GENERATE_PATH!r},
+                data=json.dumps({DOC_BODY!r}).encode(),
+                headers={{"Content-Type": "application/json",
+                          "Ocp-Apim-Subscription-Key": "k-1234"}},
+            )
+            rid = json.load(urllib.request.urlopen(request, timeout=30))["request_id"]
+            for _ in range(20):
+                gw.advance(1)
+                gw.settle()
+                job = gw.run(lambda: gw.gateway.jobs[rid])
+                if job.status.terminal:
+                    break
+            assert job.status.value == "COMPLETED", (job.status, job.error)
+            media = urllib.request.urlopen(job.media_urls[0], timeout=30).read()
+            assert media[4:8] == b"ftyp", media[:16]
+        """
+    )
+    assert _loaded(code) == ["aiohttp"]
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_sigkill_of_serve_leaves_no_worker_behind() -> None:
+    process, url = start()
+    try:
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while not workers and time.monotonic() < deadline:  # warmed at start-up
+            workers = _children(process.pid)
+            time.sleep(0.05)
+        assert workers, "no render worker was started"
+    finally:
+        process.kill()
+        process.communicate(timeout=15)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def test_sigterm_is_prompt_while_an_answer_is_held_on_a_manual_clock(tmp_path: Path) -> None:
+    config = tmp_path / "held.toml"
+    config.write_text(
+        '[clock]\nmode = "manual"\n\n'
+        '[[faults]]\nroute = "generate"\naction = "latency"\nseconds = 3600\n'
+    )
+    process, url = start("--config", str(config))
+    request = urllib.request.Request(
+        url + GENERATE_PATH,
+        data=json.dumps(DOC_BODY).encode(),
+        headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": "k-1234"},
+    )
+    import threading
+
+    held = threading.Thread(target=_ignore_errors, args=(request,), daemon=True)
+    held.start()
+    time.sleep(0.5)  # the request reaches its gateway-time wait
+    began = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    took = time.monotonic() - began
+    assert took < 5, f"SIGTERM took {took:.1f} s"
+    assert process.returncode == 0, err
+    assert "mockgateway stopped" in out
+    assert "Traceback" not in err
+
+
+def _ignore_errors(request: urllib.request.Request) -> None:
+    try:
+        urllib.request.urlopen(request, timeout=60).read()
+    except OSError:
+        pass
+
+
+def test_a_script_that_serves_at_module_level_runs_once_and_completes(tmp_path: Path) -> None:
+    """No ``if __name__ == "__main__":`` guard: the render worker must not run the script again."""
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import json, urllib.request
+            import mockgateway
+
+            with open({str(marker)!r}, "a") as runs:
+                runs.write("run\\n")
+            config = mockgateway.config_from_mapping({{"clock": {{"mode": "manual"}}}})
+            with mockgateway.serve_in_thread(config) as gw:
+                request = urllib.request.Request(
+                    gw.url + {GENERATE_PATH!r},
+                    data=json.dumps({DOC_BODY!r}).encode(),
+                    headers={{"Content-Type": "application/json",
+                              "Ocp-Apim-Subscription-Key": "k-1234"}},
+                )
+                rid = json.load(urllib.request.urlopen(request, timeout=30))["request_id"]
+                for _ in range(20):
+                    gw.advance(1)
+                    gw.settle()
+                    job = gw.run(lambda: gw.gateway.jobs[rid])
+                    if job.status.terminal:
+                        break
+                print(job.status.value, job.error)
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "COMPLETED", result.stdout + result.stderr
+    assert marker.read_text() == "run\n"
