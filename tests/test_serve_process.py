@@ -22,7 +22,10 @@ HEAVY = ("numpy", "av")
 
 def _loaded(code: str) -> list[str]:
     """Which of :data:`HEAVY` (and aiohttp) a fresh interpreter has loaded after ``code``."""
-    probe = code + "\nimport sys\nprint(sorted(m for m in ('numpy', 'av', 'aiohttp') if m in sys.modules))"
+    probe = (
+        code
+        + "\nimport sys\nprint(sorted(m for m in ('numpy', 'av', 'aiohttp') if m in sys.modules))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     ).stdout

@@ -1,0 +1,153 @@
+"""Connections over real loopback sockets: the connection limit, read deadlines, and the JSON 400
+for requests aiohttp rejects before routing.
+
+The deadlines here are real (a fraction of a second, set for these tests only): they bound how
+long a socket may dribble, which no gateway clock governs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import time
+
+import pytest
+
+from mockgateway._connections import connection_limit
+
+from .support import manual_config, served
+
+SLOW = 50  # slow connections, exactly the configured limit
+
+
+def limited(**server: object) -> object:
+    return manual_config(
+        server={
+            "max_connections": SLOW,
+            "header_timeout_seconds": 0.5,
+            "body_timeout_seconds": 0.5,
+            **server,
+        }
+    )
+
+
+async def _exchange(port: int, raw: bytes, timeout: float = 10.0) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+def _json_answer(raw: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert b"content-type: application/json" in head.lower(), head
+    return status, json.loads(body)
+
+
+async def _slowloris(port: int, stop: asyncio.Event) -> bool:
+    """Send a request's headers a byte at a time, every 50 ms, until closed; True if the
+    gateway closed the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        while not stop.is_set():
+            try:
+                writer.write(b"X")
+                await writer.drain()
+            except ConnectionError:
+                return True
+            try:
+                if await asyncio.wait_for(reader.read(1), 0.05) == b"":
+                    return True
+            except TimeoutError:
+                pass
+            except ConnectionError:
+                return True
+        return False
+    finally:
+        writer.close()
+
+
+async def test_slow_clients_are_timed_out_and_a_fresh_client_is_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG - 1)
+    async with served(limited()) as (gw, client):
+        stop = asyncio.Event()
+        slow = [asyncio.ensure_future(_slowloris(gw.port, stop)) for _ in range(SLOW)]
+        await asyncio.sleep(0.1)  # every slot is taken
+        began = time.monotonic()
+        answer = await asyncio.wait_for(client.request("GET", "/_mock/health", key=None), 10)
+        waited = time.monotonic() - began
+        stop.set()
+        closed = await asyncio.wait_for(asyncio.gather(*slow), 10)
+    assert answer.status == 200
+    assert waited < 5
+    assert all(closed), "a connection dribbling its headers was never closed"
+    noisy = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(noisy) <= 2, [r.getMessage() for r in noisy]
+
+
+async def test_beyond_the_limit_a_connection_waits_rather_than_failing() -> None:
+    async with served(limited(header_timeout_seconds=30.0)) as (gw, client):
+        held = [await asyncio.open_connection("127.0.0.1", gw.port) for _ in range(SLOW)]
+        try:
+            waiting = asyncio.ensure_future(client.request("GET", "/_mock/health", key=None))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # queued in the listen backlog, not refused
+            held[0][1].close()  # one slot frees
+            answer = await asyncio.wait_for(waiting, 10)
+        finally:
+            for _reader, writer in held:
+                writer.close()
+    assert answer.status == 200
+
+
+async def test_a_body_that_trickles_is_cut_off() -> None:
+    async with served(limited()) as (gw, _client):
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(
+            b"PUT /_mock/scenario HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        await writer.drain()
+        began = time.monotonic()
+        rest = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    assert time.monotonic() - began < 5
+    assert b"200 OK" not in rest
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"NOT AN HTTP REQUEST\r\n\r\n", "malformed HTTP request"),
+        (
+            b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+            "8190 bytes",
+        ),
+        (b"GET /_mock/health HTTP/1.1\r\nHo\x01st: x\r\n\r\n", "malformed HTTP request"),
+        (b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Length"),
+    ],
+    ids=["request-line", "oversize-header", "bad-header-bytes", "bad-content-length"],
+)
+async def test_requests_aiohttp_rejects_get_the_gateway_s_json_400(raw: bytes, said: str) -> None:
+    async with served() as (gw, _client):
+        status, body = _json_answer(await _exchange(gw.port, raw))
+    assert status == 400
+    assert body["error"] == "Bad Request"
+    assert isinstance(body["message"], str)
+    assert said in body["message"]
+    assert set(body) == {"error", "message"}
+
+
+def test_the_default_limit_stays_below_the_open_files_limit() -> None:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert 0 < connection_limit() < soft
+    assert connection_limit(50) == 50
