@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -94,7 +96,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_sigkill_of_serve_leaves_no_worker_behind() -> None:
-    process, url = start()
+    process, _url = start()
     try:
         deadline = time.monotonic() + 30
         workers: set[int] = set()
@@ -123,8 +125,6 @@ def test_sigterm_is_prompt_while_an_answer_is_held_on_a_manual_clock(tmp_path: P
         data=json.dumps(DOC_BODY).encode(),
         headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": "k-1234"},
     )
-    import threading
-
     held = threading.Thread(target=_ignore_errors, args=(request,), daemon=True)
     held.start()
     time.sleep(0.5)  # the request reaches its gateway-time wait
@@ -139,10 +139,8 @@ def test_sigterm_is_prompt_while_an_answer_is_held_on_a_manual_clock(tmp_path: P
 
 
 def _ignore_errors(request: urllib.request.Request) -> None:
-    try:
+    with contextlib.suppress(OSError):
         urllib.request.urlopen(request, timeout=60).read()
-    except OSError:
-        pass
 
 
 def test_a_script_that_serves_at_module_level_runs_once_and_completes(tmp_path: Path) -> None:
