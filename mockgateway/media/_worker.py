@@ -20,7 +20,10 @@ from typing import Any
 
 from ._frames import read_frame, write_frame
 from ._types import InputRejected
-from ._work import TASKS
+
+# Renders are background work: the serving process, answering status polls, goes first when
+# both want the CPU, and a worker starting up does not slow the gateway's own start.
+NICENESS = 10
 
 
 def _die_with_parent(parent: int) -> None:
@@ -38,6 +41,11 @@ def _die_with_parent(parent: int) -> None:
 def main(argv: list[str]) -> int:
     parent = int(argv[0]) if argv else os.getppid()
     _die_with_parent(parent)
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    # Imported only now, at the lower priority: loading numpy and PyAV is most of the start-up.
+    from ._work import TASKS
+
     # Ctrl-C reaches the whole process group: the parent decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
