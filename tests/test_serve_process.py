@@ -94,15 +94,27 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _post(url: str, body: object, key: str | None = "k-1234") -> object:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Ocp-Apim-Subscription-Key"] = key
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_sigkill_of_serve_leaves_no_worker_behind() -> None:
-    process, _url = start()
+def test_sigkill_of_serve_leaves_no_worker_behind(tmp_path: Path) -> None:
+    config = tmp_path / "manual.toml"
+    config.write_text('[clock]\nmode = "manual"\n')
+    process, url = start("--config", str(config))
     try:
-        deadline = time.monotonic() + 30
-        workers: set[int] = set()
-        while not workers and time.monotonic() < deadline:  # warmed at start-up
-            workers = _children(process.pid)
-            time.sleep(0.05)
+        job = _post(url + GENERATE_PATH, DOC_BODY)
+        assert isinstance(job, dict)
+        _post(url + "/_mock/clock/advance", {"seconds": 5}, key=None)  # rendered in a worker
+        with urllib.request.urlopen(f"{url}/_mock/jobs/{job['request_id']}", timeout=30) as r:
+            assert json.load(r)["status"] == "COMPLETED"
+        workers = _children(process.pid)
         assert workers, "no render worker was started"
     finally:
         process.kill()
