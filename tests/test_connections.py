@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from mockgateway import ConfigError, config_from_mapping
 from mockgateway._connections import connection_limit
 
 from .support import manual_config, served
@@ -151,3 +152,17 @@ def test_the_default_limit_stays_below_the_open_files_limit() -> None:
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert 0 < connection_limit() < soft
     assert connection_limit(50) == 50
+
+
+def test_server_limits_are_read_and_checked() -> None:
+    config = config_from_mapping(
+        {"server": {"header_timeout_seconds": 2, "max_connections": 10}}, "limits.toml"
+    )
+    assert config.server.header_timeout_seconds == 2.0
+    assert config.server.body_timeout_seconds == 30.0
+    assert config.server.max_connections == 10
+    with pytest.raises(
+        ConfigError,
+        match=r"header_timeout_seconds.*limits\.toml|limits\.toml.*header_timeout_seconds",
+    ):
+        config_from_mapping({"server": {"header_timeout_seconds": 0}}, "limits.toml")
