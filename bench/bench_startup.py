@@ -100,9 +100,7 @@ def rows() -> dict[str, Callable[[], float]]:
         "python -c 'import aiohttp.web'": lambda: run_to_exit([PYTHON, "-c", "import aiohttp.web"]),
         "mockgateway --help": lambda: run_to_exit([*cli, "--help"]),
         "mockgateway --version": lambda: run_to_exit([*cli, "--version"]),
-        "bare aiohttp server, to first 200": lambda: run_to_first_200(
-            [PYTHON, "-c", BARE_SERVER]
-        ),
+        "bare aiohttp server, to first 200": lambda: run_to_first_200([PYTHON, "-c", BARE_SERVER]),
         "mockgateway serve, to first 200": lambda: run_to_first_200([*cli, "serve", "--port", "0"]),
     }
 
