@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -94,8 +95,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _post(url: str, body: object, key: str | None = "k-1234") -> object:
-    headers = {"Content-Type": "application/json"}
+def _post(
+    url: str, body: object, key: str | None = "k-1234", headers: dict[str, str] | None = None
+) -> object:
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if key:
         headers["Ocp-Apim-Subscription-Key"] = key
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
@@ -125,25 +128,43 @@ def test_sigkill_of_serve_leaves_no_worker_behind(tmp_path: Path) -> None:
     assert not [pid for pid in workers if _alive(pid)]
 
 
-def test_sigterm_is_prompt_while_an_answer_is_held_on_a_manual_clock(tmp_path: Path) -> None:
+def test_sigterm_is_prompt_whatever_is_pending(tmp_path: Path) -> None:
+    """An answer held on a manual clock, a webhook to a receiver that never answers, a connection
+    dribbling its headers: SIGTERM still ends the gateway within seconds."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
     config = tmp_path / "held.toml"
     config.write_text(
-        '[clock]\nmode = "manual"\n\n'
-        '[[faults]]\nroute = "generate"\naction = "latency"\nseconds = 3600\n'
+        '[clock]\nmode = "manual"\n\n[webhooks]\ntimeout_seconds = 600\n\n'
+        '[[faults]]\nroute = "status"\naction = "latency"\nseconds = 3600\n'
     )
     process, url = start("--config", str(config))
-    request = urllib.request.Request(
-        url + GENERATE_PATH,
-        data=json.dumps(DOC_BODY).encode(),
-        headers={"Content-Type": "application/json", "Ocp-Apim-Subscription-Key": "k-1234"},
-    )
-    held = threading.Thread(target=_ignore_errors, args=(request,), daemon=True)
-    held.start()
-    time.sleep(0.5)  # the request reaches its gateway-time wait
-    began = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
-    took = time.monotonic() - began
+    slow = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+    try:
+        hook = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        job = _post(url + GENERATE_PATH, DOC_BODY, headers={"X-Webhook-URL": hook})
+        assert isinstance(job, dict)
+        advance = urllib.request.Request(  # answered once the webhook is sent: never, here
+            url + "/_mock/clock/advance",
+            data=b'{"seconds": 5}',
+            headers={"Content-Type": "application/json"},
+        )
+        threading.Thread(target=_ignore_errors, args=(advance,), daemon=True).start()
+        status = urllib.request.Request(
+            f"{url}/v2/requests/status/{job['request_id']}",
+            headers={"Ocp-Apim-Subscription-Key": "k-1234"},
+        )
+        threading.Thread(target=_ignore_errors, args=(status,), daemon=True).start()
+        slow.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(1.0)  # the webhook is in flight, the poll waits on gateway time
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        took = time.monotonic() - began
+        silent.settimeout(1)
+        silent.accept()[0].close()  # the webhook did reach the receiver, and was pending
+    finally:
+        slow.close()
+        silent.close()
     assert took < 5, f"SIGTERM took {took:.1f} s"
     assert process.returncode == 0, err
     assert "mockgateway stopped" in out
