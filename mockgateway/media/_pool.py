@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import os
 import queue
+import site
 import subprocess
 import sys
 import threading
@@ -39,9 +40,19 @@ class WorkerError(RuntimeError):
     """A task raised in the worker (a bug or a broken codec); the text says what it was."""
 
 
-def _start_process() -> subprocess.Popen[bytes]:
+def _worker_env() -> dict[str, str]:
+    """This environment, with the directory this package was imported from on PYTHONPATH
+    unless it is an installed site directory (which must not jump ahead of the standard
+    library): a checkout run in place is found by its workers too."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    installed = {*site.getsitepackages(), site.getusersitepackages()}
+    if _PACKAGE_ROOT not in {str(Path(p).resolve()) for p in installed}:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _start_process() -> subprocess.Popen[bytes]:
+    env = _worker_env()
     # -P: the working directory is not put on sys.path, so nothing there shadows a module.
     return subprocess.Popen(
         [sys.executable, "-P", "-m", "mockgateway.media._worker", str(os.getpid())],
