@@ -11,7 +11,10 @@ import asyncio
 import json
 import logging
 import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +169,47 @@ def test_server_limits_are_read_and_checked() -> None:
         match=r"header_timeout_seconds.*limits\.toml|limits\.toml.*header_timeout_seconds",
     ):
         config_from_mapping({"server": {"header_timeout_seconds": 0}}, "limits.toml")
+
+
+async def test_out_of_descriptors_the_gateway_keeps_serving_without_a_log_storm(
+    tmp_path: Path,
+) -> None:
+    """The limit configured above what the process may open (128 descriptors): accepting fails
+    with "Too many open files" for a while, which is said once, and serving goes on."""
+    config = tmp_path / "tight.toml"
+    config.write_text(
+        "[server]\nmax_connections = 1000\nheader_timeout_seconds = 0.5\n"
+        "body_timeout_seconds = 0.5\n"
+    )
+
+    def tight() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "mockgateway", "serve", "--port", "0", "--config", str(config)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=tight,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        port = int(line.split()[-1].rsplit(b":", 1)[1])
+        stop = asyncio.Event()
+        slow = [asyncio.ensure_future(_slowloris(port, stop)) for _ in range(250)]
+        await asyncio.sleep(0.3)
+        began = time.monotonic()
+        answer = await asyncio.wait_for(
+            _exchange(port, b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            15,
+        )
+        waited = time.monotonic() - began
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*slow, return_exceptions=True), 15)
+    finally:
+        process.terminate()
+        _out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+    assert waited < 10
+    assert err.count(b"Too many open files") == 1, err[-2000:]  # said once
+    assert len(err.splitlines()) <= 3, err[-2000:]
