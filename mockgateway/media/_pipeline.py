@@ -150,13 +150,16 @@ class AvPipeline:
             del self._rendering[key]
 
     async def _run(self, task: str, *args: Any) -> Any:
+        """Run a task of :mod:`._work` where this pipeline's work goes; probes never wait
+        behind a render."""
         if self._executor is not None:
+            if task == "probe":  # short, and the codecs release the GIL
+                return await asyncio.to_thread(_local_task(task), *args)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, _local_task(task), *args)
-        kind = "probe" if task == "probe" else "render"
-        return await shared_pool(kind, 1 if kind == "probe" else self.media.workers).call(
-            task, *args
-        )
+        if task == "probe":
+            return await shared_pool("probe", 1).call(task, *args)
+        return await shared_pool("render", self.media.workers).call(task, *args)
 
     def warm(self) -> None:
         """Start the worker processes now, in the background, so the first job need not wait."""
