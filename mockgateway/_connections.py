@@ -3,7 +3,8 @@ request aiohttp cannot parse is answered.
 
 :class:`LimitedSite` accepts connections itself, at most ``limit`` at once (below the process's
 open-files limit): beyond it, new connections wait in the listen backlog instead of failing with
-"Too many open files", and are served as soon as a slot frees. :class:`GatewayRequestHandler`
+"Too many open files", and are served as soon as a slot frees (a connection idle between requests
+is closed to free one for a client that waits). :class:`GatewayRequestHandler`
 closes a connection whose request headers take longer than ``header_timeout`` or whose body takes
 longer than ``body_timeout``, so a client sending a byte a second cannot hold a slot for ever, and
 answers a request line or header block aiohttp rejects with the gateway's JSON 400.
@@ -56,7 +57,7 @@ class ConnectionLimits:
 class GatewayRequestHandler(RequestHandler):
     """aiohttp's connection handler with read deadlines and the gateway's error shape."""
 
-    __slots__ = ("_body_timer", "_header_timer", "_limits", "_on_lost")
+    __slots__ = ("_body_timer", "_header_timer", "_limits", "_on_lost", "idle_since")
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class GatewayRequestHandler(RequestHandler):
         self._on_lost: Callable[[], None] | None = on_lost
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = None  # loop time its last answer was sent, until the next
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -78,7 +80,26 @@ class GatewayRequestHandler(RequestHandler):
             self._limits.header_timeout, self._headers_overdue
         )
 
+    @property
+    def idle(self) -> bool:
+        """Answered, and nothing of a next request has arrived."""
+        return (
+            self.idle_since is not None
+            and self._current_request is None
+            and not self._messages
+            and self._header_timer is None
+        )
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        answered = await super().finish_response(request, resp, start_time)
+        self.idle_since = self._loop.time()
+        return answered
+
     def data_received(self, data: bytes) -> None:
+        if data:
+            self.idle_since = None
         between_requests = self._current_request is None and not self._messages
         parsed = self._request_count
         super().data_received(data)
@@ -160,7 +181,10 @@ class _Listener:
 
     def close(self) -> None:
         self._task.cancel()
+        loop = self._task.get_loop()
         for sock in self.sockets:
+            if sock.fileno() >= 0:
+                loop.remove_reader(sock.fileno())  # before the number can be reused
             sock.close()
 
 
@@ -170,6 +194,7 @@ class LimitedSite(web.BaseSite):
     __slots__ = (
         "_connecting",
         "_free",
+        "_handlers",
         "_host",
         "_limit",
         "_limits",
@@ -197,6 +222,7 @@ class LimitedSite(web.BaseSite):
         self._open = 0
         self._free: asyncio.Event | None = None
         self._connecting: set[asyncio.Task[None]] = set()
+        self._handlers: set[GatewayRequestHandler] = set()
 
     @property
     def name(self) -> str:
@@ -246,7 +272,7 @@ class LimitedSite(web.BaseSite):
         while True:
             while self._open >= self._limit:  # the rest wait in the listen backlog
                 self._free.clear()
-                await self._free.wait()
+                await self._make_room(sock)
             try:
                 conn, _address = await loop.sock_accept(sock)
             except (ConnectionAbortedError, InterruptedError):
@@ -265,6 +291,34 @@ class LimitedSite(web.BaseSite):
             task = loop.create_task(self._connect(conn, self._slot()))
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)
+
+    async def _make_room(self, sock: socket.socket) -> None:
+        """Wait for a slot; once a client is waiting for one, close the connection idle the
+        longest between requests (a client's pool keeps them; closing one costs it nothing)."""
+        assert self._free is not None
+        loop = asyncio.get_running_loop()
+        waiting: asyncio.Future[bool] = loop.create_future()
+
+        def ready() -> None:
+            if not waiting.done():
+                waiting.set_result(True)
+
+        fd = sock.fileno()
+        loop.add_reader(fd, ready)
+        freed: asyncio.Future[bool] = loop.create_task(self._free.wait())
+        try:
+            await asyncio.wait([waiting, freed], return_when=asyncio.FIRST_COMPLETED)
+            loop.remove_reader(fd)
+            if not freed.done():
+                idle = [h for h in self._handlers if h.idle]
+                if idle:
+                    min(idle, key=lambda h: h.idle_since or 0.0).force_close()
+                await freed
+        finally:
+            if sock.fileno() == fd:  # closed: the listener has removed it already
+                loop.remove_reader(fd)
+            freed.cancel()
+            waiting.cancel()
 
     def _slot(self) -> Callable[[], None]:
         """The release of one connection's slot, which frees it once however often it is called."""
@@ -285,23 +339,27 @@ class LimitedSite(web.BaseSite):
         assert server is not None
         loop = asyncio.get_running_loop()
 
-        def handler() -> GatewayRequestHandler:
-            # server._kwargs: the handler settings the runner was given (access log and so on)
-            return GatewayRequestHandler(
-                server, loop=loop, limits=self._limits, on_lost=release, **server._kwargs
-            )
+        def lost() -> None:
+            self._handlers.discard(made)
+            release()
+
+        # server._kwargs: the handler settings the runner was given (access log and so on)
+        made = GatewayRequestHandler(
+            server, loop=loop, limits=self._limits, on_lost=lost, **server._kwargs
+        )
+        self._handlers.add(made)
 
         conn.setblocking(False)
         try:
             if self._ssl_context is None:
-                await loop.connect_accepted_socket(handler, conn)
+                await loop.connect_accepted_socket(lambda: made, conn)
             else:
                 await loop.connect_accepted_socket(
-                    handler,
+                    lambda: made,
                     conn,
                     ssl=self._ssl_context,
                     ssl_handshake_timeout=self._limits.header_timeout,
                 )
         except (OSError, ssl.SSLError, TimeoutError):
             conn.close()
-            release()
+            lost()

@@ -215,3 +215,23 @@ async def test_out_of_descriptors_the_gateway_keeps_serving_without_a_log_storm(
     assert waited < 10
     assert err.count(b"Too many open files") == 1, err[-2000:]  # said once
     assert len(err.splitlines()) <= 3, err[-2000:]
+
+
+async def test_at_the_limit_an_idle_keep_alive_connection_makes_room() -> None:
+    """Connections kept open between requests (a client's pool) do not lock a new client out
+    for the keep-alive time: the one idle the longest is closed for it."""
+    config = limited(header_timeout_seconds=30.0, keepalive_timeout_seconds=600.0)
+    async with served(config) as (gw, client):
+        pooled = []
+        for _ in range(SLOW):
+            reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+            writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            pooled.append((reader, writer))
+        try:
+            answer = await asyncio.wait_for(client.request("GET", "/_mock/health", key=None), 5)
+        finally:
+            for _reader, writer in pooled:
+                writer.close()
+    assert answer.status == 200
