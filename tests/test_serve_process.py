@@ -184,27 +184,33 @@ def test_a_script_that_serves_at_module_level_runs_once_and_completes(tmp_path: 
     script.write_text(
         textwrap.dedent(
             f"""
-            import json, urllib.request
+            import asyncio, json, urllib.request
             import mockgateway
 
             with open({str(marker)!r}, "a") as runs:
                 runs.write("run\\n")
-            config = mockgateway.config_from_mapping({{"clock": {{"mode": "manual"}}}})
-            with mockgateway.serve_in_thread(config) as gw:
-                request = urllib.request.Request(
-                    gw.url + {GENERATE_PATH!r},
-                    data=json.dumps({DOC_BODY!r}).encode(),
-                    headers={{"Content-Type": "application/json",
-                              "Ocp-Apim-Subscription-Key": "k-1234"}},
-                )
-                rid = json.load(urllib.request.urlopen(request, timeout=30))["request_id"]
-                for _ in range(20):
-                    gw.advance(1)
-                    gw.settle()
-                    job = gw.run(lambda: gw.gateway.jobs[rid])
-                    if job.status.terminal:
-                        break
-                print(job.status.value, job.error)
+
+
+            async def main():
+                config = mockgateway.config_from_mapping({{"clock": {{"mode": "manual"}}}})
+                async with mockgateway.serve(config) as gw:
+                    request = urllib.request.Request(
+                        gw.url + {GENERATE_PATH!r},
+                        data=json.dumps({DOC_BODY!r}).encode(),
+                        headers={{"Content-Type": "application/json",
+                                  "Ocp-Apim-Subscription-Key": "k-1234"}},
+                    )
+                    answer = await asyncio.to_thread(urllib.request.urlopen, request, timeout=30)
+                    rid = json.load(answer)["request_id"]
+                    for _ in range(20):
+                        await gw.advance(1)
+                        job = gw.gateway.jobs[rid]
+                        if job.status.terminal:
+                            break
+                    print(job.status.value, job.error)
+
+
+            asyncio.run(main())
             """
         )
     )
