@@ -17,7 +17,9 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
+from operator import is_
 from typing import Any
 
 from ._errors import bad_request
@@ -173,10 +175,10 @@ def _check_toml_values(value: Any, bounds: Bounds, what: str) -> None:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
         elif isinstance(item, float) and not math.isfinite(item):
-            path, _ = _first(value, lambda x, found=item: x is found)
+            path, _ = _first(value, partial(is_, item))
             raise BodyError(f"{what}: {path} is a number out of range ({item})")
         elif isinstance(item, int) and item.bit_length() > longest * 10 // 3:
-            path, _ = _first(value, lambda x, found=item: x is found)
+            path, _ = _first(value, partial(is_, item))
             raise BodyError(f"{what}: {path} is an integer of more than {longest} digits")
 
 

@@ -12,24 +12,18 @@ already in use, the address is not this machine's).
 from __future__ import annotations
 
 import argparse
-import errno
 import ipaddress
+import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import __version__
-from ._errors import ConfigError, TlsError
-
-if TYPE_CHECKING:
-    import logging
-
-    from ._config import GatewayConfig
-    from ._tls import ServerTls
+from ._check_args import add_check_command
+from ._errors import ConfigError
 
 ENV_CONFIG = "MOCKGATEWAY_CONFIG"
 ENV_HOST = "MOCKGATEWAY_HOST"
@@ -103,138 +97,11 @@ def apply_environment(
             parser.error(f"{variable}: {exc}")
 
 
-# serve --------------------------------------------------------------------------------------
-
-
-class CannotListen(Exception):
-    """The gateway could not open its socket; the message names the address and why."""
-
-
-def _listen_error(host: str, port: int, exc: OSError) -> CannotListen:
-    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    reasons = {
-        errno.EADDRINUSE: "address already in use",
-        errno.EADDRNOTAVAIL: f"{host} is not an address of this machine",
-        errno.EACCES: f"permission denied (port {port} may need privileges)",
-    }
-    reason = reasons.get(exc.errno or 0) or exc.strerror or str(exc)
-    return CannotListen(f"cannot listen on {shown}: {reason}")
-
-
-def _say(text: str) -> None:
-    """Print a progress line. A reader that has stopped listening (``mockgateway serve | head -1``)
-    is not an error: the gateway goes on serving, and later lines go nowhere."""
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-
-
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
-    """``serve``'s options, checked: what to bind, how, and what to write and log."""
-
-    config: GatewayConfig
-    host: str
-    port: int
-    tls: ServerTls | None
-    ca_file: Path | None
-    access_log: logging.Logger | None
-
-
-def _tls_options(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, host: str
-) -> tuple[ServerTls | None, Path | None]:
-    from ._tls import local_ca, own_certificate
-
-    if args.key and not args.cert:
-        parser.error("--key goes with --cert FILE (the certificate it belongs to)")
-    if args.ca_file and args.cert:
-        parser.error("--ca-file writes the local CA --tls makes; with --cert the CA is your own")
-    if args.ca_file and not args.tls:
-        parser.error("--ca-file needs --tls")
-    try:
-        if args.cert:
-            return own_certificate(args.cert, args.key), None
-        if args.tls:
-            return local_ca(host), Path(args.ca_file) if args.ca_file else None
-    except TlsError as exc:
-        parser.error(f"--cert: {exc}" if args.cert else f"--tls: {exc}")
-    return None, None
-
-
-def serve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ServeOptions:
-    """Everything ``serve`` needs, from flags and environment; a problem is a usage error."""
-    from ._access_log import stderr_logger
-    from ._config import GatewayConfig, load_config
-
-    apply_environment(args, parser, dict(os.environ))
-    config = load_config(args.config) if args.config else GatewayConfig()
-    host = args.host or config.server.host
-    port = config.server.port if args.port is None else args.port
-    tls, ca_file = _tls_options(args, parser, host)
-    access_log = stderr_logger() if args.verbose else None
-    return ServeOptions(config, host, port, tls, ca_file, access_log)
-
-
-async def _serve(options: ServeOptions) -> None:
-    import asyncio
-    import contextlib
-    import gc
-    import signal
-    import tempfile
-
-    from ._server import serve
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    listening = False
-    with contextlib.ExitStack() as files:
-        ca_file = options.ca_file
-        if options.tls is not None and options.tls.ca_pem is not None:
-            if ca_file is None:  # kept for the life of the gateway, so a client can trust it
-                ca_file = Path(files.enter_context(tempfile.TemporaryDirectory())) / "ca.pem"
-            ca_file.write_bytes(options.tls.ca_pem)
-        try:
-            async with serve(
-                options.config,
-                host=options.host,
-                port=options.port,
-                tls=options.tls or False,
-                access_log=options.access_log,
-            ) as running:
-                listening = True
-                # Everything made at start-up lives as long as the process: keep the collector
-                # from walking it again on every full collection.
-                gc.freeze()
-                _say(f"mockgateway listening on {running.url}")
-                model = options.config.models[0]
-                _say(
-                    f"  generate: POST {running.url}/{model.id}/v1/{model.operation}\n"
-                    f"  status:   GET  {running.url}/v2/requests/status/{{request_id}}\n"
-                    f"  admin:    {running.url}/_mock/health"
-                )
-                if ca_file is not None:
-                    _say(f"  CA:       {ca_file}")
-                await stop.wait()
-        except OSError as exc:
-            if listening:
-                raise
-            raise _listen_error(options.host, options.port, exc) from None
-    _say("mockgateway stopped")
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
+    apply_environment(args, args.serve_parser, dict(os.environ))
+    from ._serve_command import run  # the serving half loads when its command runs
 
-    options = serve_options(args, args.serve_parser)
-    asyncio.run(_serve(options))
-    return 0
+    return run(args, args.serve_parser)
 
 
 def _add_serve_command(commands: Any) -> None:
@@ -299,15 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mockgateway {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve_command(commands)
-    from .checker._cli import add_check_command
-
     add_check_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
@@ -315,9 +178,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mockgateway: configuration error: {exc}", file=sys.stderr)
         return 2
-    except CannotListen as exc:
-        print(f"mockgateway: {exc}", file=sys.stderr)
-        return 1
     except OSError as exc:
         print(f"mockgateway: {exc}", file=sys.stderr)
         return 1

@@ -52,6 +52,11 @@ class ServerConfig:
     public_base_url: str | None = None
     media_base_url: str | None = None
     max_body_bytes: int = 64 * 1024
+    header_timeout_seconds: float = 10.0  # a request's headers, from its first byte
+    body_timeout_seconds: float = 30.0  # a request's body, from the end of its headers
+    keepalive_timeout_seconds: float = 75.0  # an idle connection between requests
+    max_connections: int = 0  # at once; 0: the open-files limit less some headroom
+    shutdown_timeout_seconds: float = 1.0  # how long answers in flight may finish at shutdown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,6 +252,11 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         public_base_url=s.get("public_base_url", str, "") or None,
         media_base_url=s.get("media_base_url", str, "") or None,
         max_body_bytes=s.integer("max_body_bytes", 64 * 1024, minimum=256),
+        header_timeout_seconds=s.number("header_timeout_seconds", 10.0, minimum=0.001),
+        body_timeout_seconds=s.number("body_timeout_seconds", 30.0, minimum=0.001),
+        keepalive_timeout_seconds=s.number("keepalive_timeout_seconds", 75.0, minimum=0.001),
+        max_connections=s.integer("max_connections", 0),
+        shutdown_timeout_seconds=s.number("shutdown_timeout_seconds", 1.0),
     )
     s.finish()
     if server.port > 65535:

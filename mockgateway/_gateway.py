@@ -24,10 +24,12 @@ from ._errors import (
     ApiError,
     gateway_error,
     insufficient_balance,
+    internal_error,
     invalid_key,
     missing_key,
     model_not_found,
     request_not_found,
+    service_unavailable,
 )
 from ._ids import new_request_id
 from ._jobs import Job, Status, billing_record, rendered_status, status_body
@@ -49,7 +51,7 @@ class _Work:
 
     outcome: Status | None = None
     error: str | None = None
-    media: RenderedMedia | None = None
+    media: asyncio.Future[RenderedMedia] | None = None  # the render, begun once the job is priced
     deadline_passed: bool = False
 
 
@@ -101,7 +103,7 @@ class Gateway:
         self.models: dict[str, ModelConfig] = {m.id: m for m in self.config.models}
         self.jobs: dict[str, Job] = {}
         self.wallets: dict[str, Wallet] = {}
-        self.media_files: dict[str, RenderedMedia] = {}
+        self.media_files: dict[str, asyncio.Future[RenderedMedia]] = {}
         self._work: dict[str, _Work] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Job], None]] = []
@@ -243,11 +245,19 @@ class Gateway:
         elif (work := self._work.get(job.request_id)) is not None:
             self._deadline(job, work)
 
-    def media_file(self, request_id: str) -> RenderedMedia:
+    async def media_file(self, request_id: str) -> RenderedMedia:
+        """A completed job's video; one still rendering when its job completed is waited for."""
         media = self.media_files.get(request_id)
         if media is None:
             raise gateway_error(404, "Not Found", f"No media for request '{request_id}'")
-        return media
+        try:
+            return await asyncio.shield(media)
+        except asyncio.CancelledError:
+            if media.cancelled():  # the gateway is closing
+                raise service_unavailable() from None
+            raise
+        except Exception:
+            raise internal_error() from None
 
     # lifecycle --------------------------------------------------------------------------------
 
@@ -346,8 +356,17 @@ class Gateway:
             except InsufficientFunds:
                 work.outcome, work.error = Status.FAILED, INSUFFICIENT_BALANCE_ERROR
                 return
-            work.media = await self.media.render(probe)
-            work.outcome = Status.COMPLETED
+            # The job's timeline follows its plan on the gateway clock whatever the render takes:
+            # priced and held, it completes when its processing time is over, and a video still
+            # rendering then is served once it is ready.
+            rendering = asyncio.ensure_future(self.media.render(probe))
+            work.media, work.outcome = rendering, Status.COMPLETED
+            self._settle(job, work)
+            try:
+                await asyncio.shield(rendering)
+            except asyncio.CancelledError:
+                rendering.cancel()
+                raise
         except InputRejected as exc:
             work.outcome, work.error = Status.FAILED, str(exc)
         except Exception as exc:  # a bug or a broken codec is a system error, never a crash
@@ -366,7 +385,7 @@ class Gateway:
         status: Status,
         error: str | None = None,
         *,
-        media: RenderedMedia | None = None,
+        media: asyncio.Future[RenderedMedia] | None = None,
     ) -> None:
         """Move a job to a terminal status and settle its money."""
         if job.status.terminal:

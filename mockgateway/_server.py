@@ -25,6 +25,7 @@ from aiohttp import web
 from ._access_log import AccessLine
 from ._clock import Clock
 from ._config import GatewayConfig
+from ._connections import ConnectionLimits, LimitedSite, connection_limit
 from ._gateway import Gateway
 from ._outbound import aiohttp_sender, webhook_session
 from ._tls import ServerTls, server_tls
@@ -78,27 +79,48 @@ async def serve(
     async with webhook_session(config.webhooks) as session:
         gateway = Gateway(config, clock=clock, media=media, webhook_sender=aiohttp_sender(session))
         app = make_app(gateway, scheme=scheme)
+        server = config.server
         runner = web.AppRunner(
-            app, access_log=access_log, access_log_class=AccessLine, handle_signals=False
+            app,
+            access_log=access_log,
+            access_log_class=AccessLine,
+            handle_signals=False,
+            shutdown_timeout=server.shutdown_timeout_seconds,
+            keepalive_timeout=server.keepalive_timeout_seconds,
         )
         await runner.setup()
-        site = web.TCPSite(
-            runner, host, port, reuse_address=True, ssl_context=secure.context if secure else None
+        site = LimitedSite(
+            runner,
+            host,
+            port,
+            limit=connection_limit(server.max_connections),
+            limits=ConnectionLimits(
+                header_timeout=server.header_timeout_seconds,
+                body_timeout=server.body_timeout_seconds,
+            ),
+            ssl_context=secure.context if secure else None,
         )
         scheduler_task = asyncio.get_running_loop().create_task(gateway.scheduler.run_forever())
         try:
             await site.start()
+            warm = getattr(gateway.media, "warm", None)
+            if callable(warm):  # start the render workers while the first client gets ready
+                warm()
             bound_port = runner.addresses[0][1]
             shown = f"[{host}]" if ":" in host else host
             url = f"{scheme}://{shown}:{bound_port}"
             ca_pem = secure.ca_pem if secure else None
             yield RunningGateway(url, gateway, host, bound_port, ca_pem)
         finally:
+            # Stopping is prompt whatever is pending: answers held on gateway time are let go
+            # now, answers still in flight get shutdown_timeout_seconds, then background work
+            # (renders, webhook retries) is cancelled.
+            gateway.scheduler.clear()
+            await runner.cleanup()
             scheduler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await scheduler_task
             await gateway.close()
-            await runner.cleanup()
 
 
 class ThreadedGateway:

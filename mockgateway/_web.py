@@ -419,7 +419,7 @@ async def media(request: web.Request, ex: Exchange) -> web.StreamResponse:
     expected = gateway.config.lifecycle.output_filename
     if job is None or request.match_info["filename"] != expected:
         raise gateway_error(404, "Not Found", f"No media at {request.path}")
-    file = gateway.media_file(request_id)
+    file = await gateway.media_file(request_id)
     ttl = gateway.config.media.link_ttl_seconds
     expires_at = None if ttl is None or job.completed_at is None else job.completed_at + ttl
     return media_response(request, file, expires_at=expires_at, now=gateway.clock.now())

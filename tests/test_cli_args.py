@@ -188,7 +188,7 @@ def test_a_busy_port_is_one_line_naming_it_with_exit_1() -> None:
 
 
 def test_listen_errors_say_why() -> None:
-    from mockgateway._cli import _listen_error
+    from mockgateway._serve_command import _listen_error
 
     missing = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
     assert str(_listen_error("::1", 80, missing)) == (

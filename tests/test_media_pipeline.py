@@ -129,20 +129,18 @@ def test_samples_are_what_their_names_say() -> None:
 async def test_a_crashed_render_worker_is_replaced() -> None:
     import os
     import signal
-    from concurrent.futures import BrokenExecutor
 
-    from mockgateway.media._pipeline import shared_executor
+    from mockgateway.media._pool import WorkerCrashed, shared_pool
 
     pipeline = AvPipeline(media=MediaConfig(workers=2))  # a pool of its own in this process
     image = data_url(ms.png(32, 32))
     first = await pipeline.probe(job(image, data_url(ms.wav(0.2))))
     second = await pipeline.probe(job(image, data_url(ms.wav(0.3))))
     await pipeline.render(first)
-    pool = shared_executor("process", 2)
-    for pid in list(pool._processes):  # type: ignore[attr-defined]
+    pool = shared_pool("render", 2)
+    for pid in pool.pids:
         os.kill(pid, signal.SIGKILL)
-    with pytest.raises(BrokenExecutor):
+    with pytest.raises(WorkerCrashed):
         await pipeline.render(second)
-    assert shared_executor("process", 2) is not pool
     assert (await pipeline.render(second)).data
     await pipeline.close()

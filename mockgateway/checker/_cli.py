@@ -1,9 +1,10 @@
-"""``mockgateway check``: run a client against a fresh gateway (or read a saved journal) and judge.
+"""``mockgateway check``'s work: run a client against a fresh gateway or a saved journal, judge.
 
 Exit status: 0 when no error-severity rule was broken, the client made requests to the gateway,
 stayed within ``--budget`` and succeeded; 1 when a rule was broken, the client made no request
 ("no traffic") or the run cost more than the budget; 3 when only the client itself failed
 (non-zero exit, timeout, could not start); 2 for a usage or configuration error.
+Its arguments are in :mod:`mockgateway._check_args`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from .._billing import parse_money
 from .._errors import TlsError
@@ -19,62 +19,12 @@ from ._engine import RULES, check
 from ._model import Verdict
 from ._report_files import REPORT_SUFFIXES, write_report
 from ._report_text import render_text
-from ._run import DEFAULT_API_KEY, DEFAULT_TIMEOUT, load_saved, load_setup, run_check
+from ._run import load_saved, load_setup, run_check
 
 EXIT_OK = 0
 EXIT_RULES = 1
 EXIT_USAGE = 2
 EXIT_CLIENT = 3
-
-
-def add_check_command(commands: Any) -> None:
-    """Register ``check`` on the ``mockgateway`` command's subparsers."""
-    p: argparse.ArgumentParser = commands.add_parser(
-        "check",
-        help="judge a client against the documented contract",
-        description="Serve a gateway on a free port, run CMD against it with MOCKGATEWAY_URL, "
-        "MOCKGATEWAY_API_KEY and MOCKGATEWAY_SPEED set, and judge its requests.",
-        usage="mockgateway check [options] -- CMD [ARGS...]\n"
-        "       mockgateway check [options] --journal FILE",
-    )
-    p.add_argument("--config", metavar="FILE", help="gateway TOML; its [checker] table tunes rules")
-    p.add_argument(
-        "--report",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="write a report: FILE.xml (JUnit), FILE.json or FILE.har (the journal); repeatable",
-    )
-    p.add_argument("--journal", metavar="FILE", help="judge a saved journal instead of running")
-    p.add_argument("--api-key", default=DEFAULT_API_KEY, help="key handed to the client")
-    p.add_argument(
-        "--speed",
-        type=float,
-        default=None,
-        help="run the gateway clock N times faster (rules still measure gateway time)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help=f"stop the client after this many real seconds (default {DEFAULT_TIMEOUT:g})",
-    )
-    p.add_argument(
-        "--tls",
-        action="store_true",
-        help="serve HTTPS from a local CA; the client finds its certificate in "
-        "MOCKGATEWAY_CA_FILE, SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and "
-        "NODE_EXTRA_CA_CERTS",
-    )
-    p.add_argument(
-        "--budget",
-        metavar="USD",
-        help="fail when the run would have cost more than USD on the real gateway",
-    )
-    p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict's first line")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
-    p.set_defaults(func=run)
 
 
 def _exit_code(verdict: Verdict) -> int:

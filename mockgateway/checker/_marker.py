@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._check_args import DEFAULT_API_KEY
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from ._engine import RULE_IDS
-from ._run import DEFAULT_API_KEY, CheckSetup, load_setup
+from ._run import CheckSetup, load_setup
 from ._settings import CheckerSettings, settings_from_mapping
 
 CHECK_LEVELS = ("error", "warning", "off")

@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .._check_args import DEFAULT_API_KEY, DEFAULT_TIMEOUT
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from .._errors import ConfigError
@@ -34,8 +35,6 @@ from ._engine import RULE_IDS, check
 from ._model import ClientRun, Verdict
 from ._settings import CheckerSettings, settings_from_mapping
 
-DEFAULT_API_KEY = "mockgateway-check-0001"
-DEFAULT_TIMEOUT = 300.0
 # What a client's TLS library reads to trust a CA, each set to the local CA's file: OpenSSL
 # (Python's ssl, aiohttp, urllib and most others), requests, curl, Node.
 CA_ENV_VARS = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")

@@ -1,25 +1,26 @@
 """The real media pipeline: fetch and validate inputs, render the MP4 off the event loop, cache it.
 
-Probing decodes in a thread (short, releases the GIL in the codecs); rendering runs in a worker
-process pool shared by every pipeline in this process, so encoding never competes with the event
-loop for the GIL. Identical (image, audio, resolution) renders are done once: finished ones sit in
-a bounded LRU cache and a second request for one still rendering waits for the first.
+Probing and rendering run in worker processes (:mod:`._pool`) shared by every pipeline in this
+process: one for probes, so pricing a job never waits behind a render, and ``[media] workers``
+for renders, so encoding never competes with the event loop for the GIL and numpy and PyAV never
+load in the serving process. Identical (image, audio, resolution) renders are done once: finished
+ones sit in a bounded LRU cache and a second request for one still rendering waits for the first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import hashlib
-import multiprocessing
 from collections import OrderedDict
-from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from ._config import InputsConfig, MediaConfig, OutputMode
+from ._config import InputsConfig, MediaConfig, OutputMode, RenderExecutor
 from ._fetch import Fetched, Fetcher
-from ._probe import check_duration, probe_audio, probe_image
-from ._render import render_mp4
+from ._pool import shared_pool
+from ._probe import AudioInfo, check_duration
 from ._samples import sample_bytes
 from ._types import InputRejected, JobInputs, Probe, RenderedMedia
 
@@ -35,33 +36,25 @@ class _Inputs:
     key: _CacheKey
 
 
-_pools: dict[tuple[str, int], Executor] = {}
+_thread_pools: dict[int, Executor] = {}
 
 
-def shared_executor(kind: str, workers: int) -> Executor:
-    """One render pool per (kind, size) for the whole process, shut down at exit."""
-    pool = _pools.get((kind, workers))
+def _thread_pool(workers: int) -> Executor:
+    pool = _thread_pools.get(workers)
     if pool is None:
-        if kind == "thread":
-            pool = ThreadPoolExecutor(workers, thread_name_prefix="mockgateway-render")
-        else:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        _pools[(kind, workers)] = pool
+        pool = _thread_pools[workers] = ThreadPoolExecutor(
+            workers, thread_name_prefix="mockgateway-render"
+        )
     return pool
 
 
-def _forget(pool: Executor) -> None:
-    for key, known in list(_pools.items()):
-        if known is pool:
-            del _pools[key]
-            pool.shutdown(wait=False, cancel_futures=True)
+def _local_task(name: str) -> Callable[..., Any]:
+    """A task run in this process's threads (``executor = "thread"``, or a given executor).
 
+    Only this mode loads numpy and PyAV into the serving process, so only it imports them."""
+    from ._work import TASKS
 
-@atexit.register
-def _shutdown_pools() -> None:
-    for pool in _pools.values():
-        pool.shutdown(wait=False, cancel_futures=True)
-    _pools.clear()
+    return TASKS[name]
 
 
 def _digest(data: bytes) -> str:
@@ -83,6 +76,8 @@ class AvPipeline:
         self.media = media or MediaConfig()
         self.fetcher = Fetcher(self.inputs, own_hosts)
         self._executor = executor
+        if executor is None and self.media.executor is RenderExecutor.THREAD:
+            self._executor = _thread_pool(self.media.workers)
         self._cache: OrderedDict[_CacheKey, RenderedMedia] = OrderedDict()
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
@@ -107,8 +102,7 @@ class AvPipeline:
         image, audio = results
         assert isinstance(image, Fetched)
         assert isinstance(audio, Fetched)
-        await asyncio.to_thread(probe_image, "image_url", image.data)
-        info = await asyncio.to_thread(probe_audio, "audio_url", audio.data)
+        info: AudioInfo = await self._run("probe", image.data, audio.data)
         check_duration("audio_url", info.duration, inputs.resolution)
         notes = tuple(n for n in (image.note, audio.note) if n)
         picture = image.data
@@ -142,16 +136,7 @@ class AvPipeline:
         future: asyncio.Future[RenderedMedia] = loop.create_future()
         self._rendering[key] = future
         try:
-            executor = self._executor or shared_executor(
-                self.media.executor.value, self.media.workers
-            )
-            try:
-                data = await loop.run_in_executor(
-                    executor, render_mp4, payload.image, payload.audio, probe.resolution
-                )
-            except BrokenExecutor:
-                _forget(executor)  # a crashed worker: the next render gets a fresh pool
-                raise
+            data = await self._run("render", payload.image, payload.audio, probe.resolution)
             self.renders += 1
             media = RenderedMedia.of(data)
             self._remember(key, media)
@@ -163,6 +148,24 @@ class AvPipeline:
             raise
         finally:
             del self._rendering[key]
+
+    async def _run(self, task: str, *args: Any) -> Any:
+        """Run a task of :mod:`._work` where this pipeline's work goes; probes never wait
+        behind a render."""
+        if self._executor is not None:
+            if task == "probe":  # short, and the codecs release the GIL
+                return await asyncio.to_thread(_local_task(task), *args)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _local_task(task), *args)
+        if task == "probe":
+            return await shared_pool("probe", 1).call(task, *args)
+        return await shared_pool("render", self.media.workers).call(task, *args)
+
+    def warm(self) -> None:
+        """Start the worker processes now, in the background, so the first job need not wait."""
+        if self._executor is None:
+            shared_pool("probe", 1).warm()
+            shared_pool("render", self.media.workers).warm()
 
     def _remember(self, key: _CacheKey, media: RenderedMedia) -> None:
         if self.media.cache_entries <= 0:
