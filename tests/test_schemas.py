@@ -287,7 +287,7 @@ def test_wheel_ships_the_schemas_where_the_loader_looks() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     wheel = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]
     assert wheel["force-include"]["schemas"] == "mockgateway/_schemas"
-    assert "contract_tests" in wheel["packages"]
+    assert wheel["packages"] == ["mockgateway"]  # the provider suite is mockgateway.contract_tests
     assert _schemas.candidate_dirs()[0] == REPO / "mockgateway" / "_schemas"
 
 
