@@ -93,7 +93,8 @@ def sh(
 @contextmanager
 def served(line: str, cwd: Path) -> Iterator[str]:
     """A documented ``mockgateway serve ... &`` line, run in the background; yields its URL."""
-    assert line.startswith("mockgateway serve ") and line.endswith(" &"), line
+    assert line.startswith("mockgateway serve "), line
+    assert line.endswith(" &"), line
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
             ["bash", "-c", f"exec {line.removesuffix(' &')}"],
