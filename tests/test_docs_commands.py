@@ -9,6 +9,7 @@ are run by tests/test_readme.py, its install commands by tests/test_packaging.py
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -271,3 +273,98 @@ def test_checker_list_rules_and_saved_journal_commands(tmp_path: Path) -> None:
 def test_examples_import_no_private_module(name: str) -> None:
     for block in blocks(name, "python"):
         assert not PRIVATE_IMPORT.search(block), block
+
+
+# docs/contract.md: Prism -----------------------------------------------------------------------
+
+PRISM_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mockgateway-tests" / "prism"
+)
+PRISM_PACKAGE = "@stoplight/prism-cli@5"
+ERROR_LINE = re.compile(r"\berror\b", re.I)
+
+
+def prism_install() -> Path:
+    """Prism from the npm registry, installed once into a cache directory (bounded in time)."""
+    if not (shutil.which("npm") and shutil.which("npx")):
+        pytest.skip("npm is not installed")
+    if not (PRISM_CACHE / "node_modules" / ".bin" / "prism").exists():
+        PRISM_CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(PRISM_CACHE),
+                PRISM_PACKAGE,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    return PRISM_CACHE
+
+
+def prism_log_after_doc_request(command: str, schemas: Path, workdir: Path) -> list[str]:
+    """Run the documented Prism command on ``schemas``, send the README's curl, return error lines."""
+    cache = prism_install()
+    workdir.mkdir()
+    (workdir / "schemas").symlink_to(schemas)
+    (workdir / "node_modules").symlink_to(cache / "node_modules")
+    shutil.copy(cache / "package.json", workdir / "package.json")
+    port = free_port()
+    log_path = workdir / "prism.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {command.strip().replace('4010', str(port))}"],
+            cwd=workdir,
+            env=shell_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # npx starts npm, a shell and node: stop the whole group
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while "Prism is listening" not in log_path.read_text():
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(0.2)  # a separate Node process: only its log tells when it is ready
+            readme_curl = re.findall(r"```sh\n(.*?)```", page("README.md"), re.S)[0]
+            host = f"http://127.0.0.1:{port}"
+            sent = sh(readme_curl.replace("http://127.0.0.1:8080", host), workdir, timeout=30)
+            assert sent.returncode == 0, sent.stderr
+            assert json.loads(sent.stdout)["status"] == "QUEUED"
+            deadline = time.monotonic() + 3  # a callback, if declared, runs just after the answer
+            while time.monotonic() < deadline and not ERROR_LINE.search(log_path.read_text()):
+                time.sleep(0.2)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    text = log_path.read_text()
+    assert "Request received" in text, text[-3000:]
+    return [line for line in text.splitlines() if ERROR_LINE.search(line)]
+
+
+def test_prism_mock_of_the_document_runs_clean_on_the_doc_request(tmp_path: Path) -> None:
+    if not shutil.which("curl"):
+        pytest.skip("curl is not installed")
+    command = block_starting("docs/contract.md", "npx @stoplight/prism-cli mock", "shell")
+    assert prism_log_after_doc_request(command, REPO / "schemas", tmp_path / "ours") == []
+
+    # The same check catches a webhook declared as a callback, which Prism fires without the header.
+    with_callback = tmp_path / "with-callback"
+    shutil.copytree(REPO / "schemas", with_callback)
+    document = json.loads((with_callback / "openapi.json").read_text())
+    generate = document["paths"][
+        "/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request"
+    ]
+    generate["post"]["callbacks"] = {
+        "statusWebhook": {"{$request.header.X-Webhook-URL}": document["webhooks"]["jobStatus"]}
+    }
+    (with_callback / "openapi.json").write_text(json.dumps(document))
+    errors = prism_log_after_doc_request(command, with_callback, tmp_path / "theirs")
+    assert any("Only absolute URLs are supported" in line for line in errors), errors
