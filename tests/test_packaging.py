@@ -98,7 +98,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     venv.create(root / "venv", with_pip=True, system_site_packages=False)
     bin_dir = root / "venv" / "bin"
     shell = Installed(bin_dir)
-    wheel_block = next(block for block in install_commands() if "pip wheel" in block)
+    install_block, wheel_block = install_commands()
+    assert install_block == "python -m pip install .\n"
+    _ok(shell.run(install_block, clone, timeout=INSTALL_TIMEOUT))
+    shown = _ok(shell.run("python -m pip show -f mockgateway", clone))
+    assert "mockgateway/contract_tests/plugin.py" in shown
+    _ok(shell.run("python -m pip uninstall -y -q mockgateway", clone))  # the wheel next, alone
     _ok(shell.run(wheel_block, clone, timeout=INSTALL_TIMEOUT))
     (wheel,) = (clone / "dist").glob("mockgateway-*.whl")
     # pytest is the user's own test runner; hypothesis is what docs/contract.md says to add for the
