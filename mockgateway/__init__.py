@@ -17,8 +17,8 @@ if _typing.TYPE_CHECKING:
     from ._journal import Journal, JournalEntry
     from ._server import RunningGateway, ThreadedGateway, serve, serve_in_thread
 
-# Every name loads its module on first use, so importing the package (as the pytest plugin does
-# in every test run, and the ``mockgateway`` command before it knows what to do) stays cheap.
+# Every name loads its module on first use, so importing the package (as the pytest plugins do in
+# every test run, and the ``mockgateway`` command before it knows what to do) stays cheap.
 _LAZY = {
     "ApiError": "._errors",
     "Clock": "._clock",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import contract_tests.plugin
+import mockgateway.contract_tests.plugin
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "contract.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
@@ -23,14 +23,14 @@ def test_there_are_examples() -> None:
 
 
 def test_every_suite_option_is_documented_and_no_other() -> None:
-    source = Path(contract_tests.plugin.__file__).read_text()
-    registered = set(re.findall(r'"(--gateway-[a-z-]+)"', source))
-    documented = set(re.findall(r"`(--gateway-[a-z-]+)", DOC.read_text()))
+    source = Path(mockgateway.contract_tests.plugin.__file__).read_text()
+    registered = set(re.findall(r'"(--mockgateway-gateway-[a-z-]+)"', source))
+    documented = set(re.findall(r"`(--mockgateway-gateway-[a-z-]+)", DOC.read_text()))
     assert registered == documented
 
 
 def test_every_check_is_documented() -> None:
-    package = Path(contract_tests.plugin.__file__).parent
+    package = Path(mockgateway.contract_tests.plugin.__file__).parent
     checks = {
         name
         for path in package.glob("test_*.py")

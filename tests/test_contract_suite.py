@@ -1,4 +1,4 @@
-"""The provider contract suite (contract_tests) passes against faithful gateways and fails on flawed ones.
+"""The provider contract suite (mockgateway.contract_tests) passes against faithful gateways and fails on flawed ones.
 
 Each flawed gateway is a tiny aiohttp app, served on loopback, that gets exactly one thing wrong;
 the suite must fail exactly the checks concerned and pass the rest.
@@ -56,7 +56,7 @@ BILLABLE_CHECKS = {
 ALL_CHECKS = FREE_CHECKS | BILLABLE_CHECKS
 # Load the plugin from the checkout by module name, whether or not an installed copy's entry point
 # would also load it (blocking the entry point avoids registering the module twice).
-PLUGIN = ("-p", "no:mockgateway-contract", "-p", "contract_tests.plugin")
+PLUGIN = ("-p", "no:mockgateway-contract", "-p", "mockgateway.contract_tests.plugin")
 
 
 # a tiny gateway, faithful unless told otherwise ------------------------------------------------
@@ -200,7 +200,7 @@ class Outcome:
 
 
 def run_suite(pytester: pytest.Pytester, url: str, *extra: str) -> Outcome:
-    """Run contract_tests in-process, as a user would with --pyargs, from an empty directory."""
+    """Run mockgateway.contract_tests in-process, as a user would with --pyargs, from an empty directory."""
     ini = pytester.makeini("[pytest]\n")
     recorder = pytester.inline_run(
         "-c",
@@ -209,14 +209,14 @@ def run_suite(pytester: pytest.Pytester, url: str, *extra: str) -> Outcome:
         "no:cacheprovider",
         *PLUGIN,
         "--pyargs",
-        "contract_tests",
-        "--gateway-url",
+        "mockgateway.contract_tests",
+        "--mockgateway-gateway-url",
         url,
-        "--gateway-api-key",
+        "--mockgateway-gateway-api-key",
         "contract-key",
-        "--gateway-poll-interval",
+        "--mockgateway-gateway-poll-interval",
         "0.01",
-        "--gateway-timeout",
+        "--mockgateway-gateway-timeout",
         "5",
         *extra,
     )
@@ -231,7 +231,7 @@ def run_suite(pytester: pytest.Pytester, url: str, *extra: str) -> Outcome:
 
 def test_suite_passes_against_a_faithful_gateway(pytester: pytest.Pytester) -> None:
     with served_app(tiny_gateway(Flaws())) as url:
-        outcome = run_suite(pytester, url, "--gateway-allow-billable")
+        outcome = run_suite(pytester, url, "--mockgateway-gateway-allow-billable")
     assert outcome.failed == {}
     assert outcome.passed == ALL_CHECKS
 
@@ -250,7 +250,7 @@ def test_billable_checks_skip_without_the_opt_in_and_submit_nothing(
 def test_billable_checks_share_one_job(pytester: pytest.Pytester) -> None:
     app = tiny_gateway(Flaws())
     with served_app(app) as url:
-        run_suite(pytester, url, "--gateway-allow-billable")
+        run_suite(pytester, url, "--mockgateway-gateway-allow-billable")
     assert len(app[ACCEPTED]) == 1
 
 
@@ -309,9 +309,13 @@ FLAWED = {
 @pytest.mark.parametrize("flaw", list(FLAWED))
 def test_suite_fails_exactly_the_checks_a_flaw_breaks(pytester: pytest.Pytester, flaw: str) -> None:
     flaws, broken = FLAWED[flaw]
-    extra = ("--gateway-timeout", "0.3") if flaws.statuses == ("QUEUED", "PROCESSING") else ()
+    extra = (
+        ("--mockgateway-gateway-timeout", "0.3")
+        if flaws.statuses == ("QUEUED", "PROCESSING")
+        else ()
+    )
     with served_app(tiny_gateway(flaws)) as url:
-        outcome = run_suite(pytester, url, "--gateway-allow-billable", *extra)
+        outcome = run_suite(pytester, url, "--mockgateway-gateway-allow-billable", *extra)
     assert set(outcome.failed) == broken
     never_completed = "test_doc_example_completes_with_output" in broken
     skipped_for_cause = {"test_media_is_reachable"} if never_completed else set()
@@ -325,7 +329,7 @@ def test_failure_message_says_what_the_doc_requires_and_what_was_seen(
     pytester: pytest.Pytester,
 ) -> None:
     with served_app(tiny_gateway(Flaws(accepted_status=200))) as url:
-        outcome = run_suite(pytester, url, "--gateway-allow-billable")
+        outcome = run_suite(pytester, url, "--mockgateway-gateway-allow-billable")
     message = outcome.failed["test_generate_answers_202"]
     assert "the doc requires: the generate request answers 202 Accepted" in message
     assert f"seen: POST {url}/{MODEL}/v1/{OPERATION} -> 200" in message
@@ -333,23 +337,25 @@ def test_failure_message_says_what_the_doc_requires_and_what_was_seen(
 
 def test_missing_gateway_url_is_a_usage_error(pytester: pytest.Pytester) -> None:
     ini = pytester.makeini("[pytest]\n")
-    result = pytester.runpytest_inprocess("-c", str(ini), *PLUGIN, "--pyargs", "contract_tests")
+    result = pytester.runpytest_inprocess(
+        "-c", str(ini), *PLUGIN, "--pyargs", "mockgateway.contract_tests"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*the contract suite needs --gateway-url URL*"])
+    result.stderr.fnmatch_lines(["*the contract suite needs --mockgateway-gateway-url URL*"])
 
 
 # against mockgateway itself, as an installed package would run it --------------------------------
 
 
 def _fake_install(site: Path) -> None:
-    """A dist-info carrying pyproject's contract_tests pytest11 entry point, as pip would."""
+    """A dist-info carrying pyproject's mockgateway.contract_tests pytest11 entry point, as pip would."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     entries = {
         name: target
         for name, target in project["entry-points"]["pytest11"].items()
-        if target.startswith("contract_tests")
+        if target.startswith("mockgateway.contract_tests")
     }
-    assert entries, "pyproject registers no contract_tests pytest11 plugin"
+    assert entries, "pyproject registers no mockgateway.contract_tests pytest11 plugin"
     info = site / "mockgateway_contract_probe-0.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mockgateway-contract-probe\n")
@@ -373,15 +379,15 @@ def test_pyargs_from_any_directory_passes_against_mockgateway(tmp_path: Path) ->
                 "-p",
                 "no:cacheprovider",
                 "--pyargs",
-                "contract_tests",
-                "--gateway-url",
+                "mockgateway.contract_tests",
+                "--mockgateway-gateway-url",
                 gw.url,
-                "--gateway-api-key",
+                "--mockgateway-gateway-api-key",
                 "contract-key",
-                "--gateway-allow-billable",
-                "--gateway-poll-interval",
+                "--mockgateway-gateway-allow-billable",
+                "--mockgateway-gateway-poll-interval",
                 "0.02",
-                "--gateway-timeout",
+                "--mockgateway-gateway-timeout",
                 "20",
                 "-q",
             ],

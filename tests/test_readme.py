@@ -94,3 +94,35 @@ def test_configuration_example_loads() -> None:
     config = mockgateway.config_from_mapping(tomllib.loads(snippet("toml")), "README.md")
     assert config.keys.accounts[0].key == "team-key-1"
     assert config.server.port == 8080
+
+
+def _in_process_blocks() -> list[str]:
+    text = README.read_text()
+    section = text[
+        text.index("## In-process use\n") : text.index(
+            "\n## ", text.index("## In-process use\n") + 1
+        )
+    ]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, blocks
+    return blocks
+
+
+def test_in_process_async_example_runs_as_a_script(tmp_path: Path) -> None:
+    script = tmp_path / "in_process.py"
+    script.write_text(_in_process_blocks()[0])
+    out = run([sys.executable, str(script)])
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+\n", out), out
+
+
+def test_in_process_sync_example_passes_under_plain_pytest(tmp_path: Path) -> None:
+    (tmp_path / "test_in_process.py").write_text(_in_process_blocks()[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_in_process.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

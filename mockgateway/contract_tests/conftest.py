@@ -94,18 +94,18 @@ class Lifecycle:
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Target:
     option = request.config.getoption
-    url = option("--gateway-url")
+    url = option("--mockgateway-gateway-url")
     return Target(
         url=str(url).rstrip("/"),
-        api_key=option("--gateway-api-key"),
-        model=option("--gateway-model"),
-        operation=option("--gateway-operation"),
-        image_url=option("--gateway-image-url"),
-        audio_url=option("--gateway-audio-url"),
-        resolution=option("--gateway-resolution"),
-        timeout=option("--gateway-timeout"),
-        poll_interval=option("--gateway-poll-interval"),
-        request_timeout=option("--gateway-request-timeout"),
+        api_key=option("--mockgateway-gateway-api-key"),
+        model=option("--mockgateway-gateway-model"),
+        operation=option("--mockgateway-gateway-operation"),
+        image_url=option("--mockgateway-gateway-image-url"),
+        audio_url=option("--mockgateway-gateway-audio-url"),
+        resolution=option("--mockgateway-gateway-resolution"),
+        timeout=option("--mockgateway-gateway-timeout"),
+        poll_interval=option("--mockgateway-gateway-poll-interval"),
+        request_timeout=option("--mockgateway-gateway-request-timeout"),
     )
 
 
@@ -117,14 +117,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     here = Path(__file__).parent
     ours = [item for item in items if here in item.path.parents]
-    if ours and not config.getoption("--gateway-url"):
+    if ours and not config.getoption("--mockgateway-gateway-url"):
         raise pytest.UsageError(
-            "the contract suite needs --gateway-url URL (and usually --gateway-api-key KEY)"
+            "the contract suite needs --mockgateway-gateway-url URL "
+            "(and usually --mockgateway-gateway-api-key KEY)"
         )
-    if config.getoption("--gateway-allow-billable"):
+    if config.getoption("--mockgateway-gateway-allow-billable"):
         return
     skip = pytest.mark.skip(
-        reason="submits a job, which costs money on a real gateway; pass --gateway-allow-billable"
+        reason="submits a job, which costs money on a real gateway; "
+        "pass --mockgateway-gateway-allow-billable"
     )
     for item in ours:
         if item.get_closest_marker("billable"):

@@ -120,7 +120,7 @@ def test_reaches_a_terminal_status(lifecycle: Lifecycle, target: Target) -> None
     expect(
         final.get("status") in TERMINAL,
         f"the job ends COMPLETED, FAILED or ERROR (waited up to {target.timeout:g} s; raise "
-        "--gateway-timeout for a slow gateway)",
+        "--mockgateway-gateway-timeout for a slow gateway)",
         f"last status {final.get('status')!r} after {len(lifecycle.polls)} polls",
     )
 

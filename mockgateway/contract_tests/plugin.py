@@ -1,9 +1,11 @@
 """The suite's command-line options and marker, registered with pytest at start-up.
 
 An installed mockgateway registers this module through the ``pytest11`` entry point, so the options
-exist before ``--pyargs contract_tests`` is resolved (a package's own conftest is loaded too late
-to add options). Only the options and the marker live here; the fixtures are in the package's
-conftest and touch nothing outside it.
+exist before ``--pyargs mockgateway.contract_tests`` is resolved (a package's own conftest is loaded
+too late to add options). Only the options and the marker live here; the fixtures are in the
+package's conftest and touch nothing outside it. Pytest loads this module in every run on a machine
+where mockgateway is installed, so it imports nothing but pytest, and every option starts with
+``--mockgateway-`` so it cannot clash with a project's own.
 """
 
 from __future__ import annotations
@@ -22,41 +24,55 @@ DOC_AUDIO_URL = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gateway", "provider contract suite (contract_tests)")
-    group.addoption("--gateway-url", metavar="URL", help="base URL of the gateway under test")
-    group.addoption("--gateway-api-key", metavar="KEY", help="Ocp-Apim-Subscription-Key to send")
     group.addoption(
-        "--gateway-allow-billable",
+        "--mockgateway-gateway-url", metavar="URL", help="base URL of the gateway under test"
+    )
+    group.addoption(
+        "--mockgateway-gateway-api-key", metavar="KEY", help="Ocp-Apim-Subscription-Key to send"
+    )
+    group.addoption(
+        "--mockgateway-gateway-allow-billable",
         action="store_true",
         default=False,
         help="also run checks that submit jobs (they cost money on a real gateway)",
     )
     group.addoption(
-        "--gateway-timeout",
+        "--mockgateway-gateway-timeout",
         type=float,
         default=600.0,
         metavar="SECONDS",
         help="how long to wait for a job to reach a terminal status (default 600)",
     )
     group.addoption(
-        "--gateway-poll-interval",
+        "--mockgateway-gateway-poll-interval",
         type=float,
         default=5.0,
         metavar="SECONDS",
         help="seconds between status polls; the doc asks for 5-10 (default 5)",
     )
     group.addoption(
-        "--gateway-request-timeout",
+        "--mockgateway-gateway-request-timeout",
         type=float,
         default=30.0,
         metavar="SECONDS",
         help="timeout of each HTTP request (default 30)",
     )
-    group.addoption("--gateway-model", default=DOC_MODEL_ID, help="model id in the generate path")
-    group.addoption("--gateway-operation", default=DOC_OPERATION, help="operation in the path")
-    group.addoption("--gateway-image-url", default=DOC_IMAGE_URL, help="image_url to submit")
-    group.addoption("--gateway-audio-url", default=DOC_AUDIO_URL, help="audio_url to submit")
     group.addoption(
-        "--gateway-resolution", default="1080p", help="resolution to submit (default 1080p)"
+        "--mockgateway-gateway-model", default=DOC_MODEL_ID, help="model id in the generate path"
+    )
+    group.addoption(
+        "--mockgateway-gateway-operation", default=DOC_OPERATION, help="operation in the path"
+    )
+    group.addoption(
+        "--mockgateway-gateway-image-url", default=DOC_IMAGE_URL, help="image_url to submit"
+    )
+    group.addoption(
+        "--mockgateway-gateway-audio-url", default=DOC_AUDIO_URL, help="audio_url to submit"
+    )
+    group.addoption(
+        "--mockgateway-gateway-resolution",
+        default="1080p",
+        help="resolution to submit (default 1080p)",
     )
 
 
@@ -64,5 +80,5 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "billable: submits a job, which costs money on a real gateway; "
-        "runs only with --gateway-allow-billable",
+        "runs only with --mockgateway-gateway-allow-billable",
     )
