@@ -100,7 +100,10 @@ class _Worker:
     """One worker process and its pipes; one call at a time."""
 
     def __init__(self) -> None:
-        self.process = _spawner.start()
+        try:
+            self.process = _spawner.start()
+        except OSError as exc:  # out of descriptors or processes: this job fails, not the pool
+            raise WorkerCrashed(f"could not start a render worker: {exc}") from None
 
     @property
     def pid(self) -> int:
