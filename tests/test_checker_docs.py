@@ -35,7 +35,10 @@ def test_the_rules_table_lists_every_rule_as_defined() -> None:
     ]
 
 
-def test_the_pytest_example_runs_as_documented(pytester: pytest.Pytester) -> None:
+def test_the_pytest_example_runs_as_documented(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # the short summary cuts its line to the terminal
     match = re.search(r"<!-- example: pytest -->\n```python\n(.+?)```", DOC, re.S)
     assert match is not None
     pytester.makepyfile(test_example=match.group(1))
@@ -46,9 +49,13 @@ def test_the_pytest_example_runs_as_documented(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(passed=2)
     without_opt_out = match.group(1).replace("@pytest.mark.mockgateway(check=False)", "")
     pytester.makepyfile(test_example=without_opt_out)
-    result = pytester.runpytest(*PLUGIN, *options)
+    result = pytester.runpytest(*PLUGIN, *options, "-ra")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*ContractViolation: poll-interval: *"])
+    # the short summary line the page quotes, as pytest prints it on an 80-column terminal
+    summary = re.search(r"the short summary \(`-ra`\)[^`]*`(FAILED [^`]+)`", DOC)
+    assert summary is not None
+    assert summary.group(1) in result.outlines
 
 
 HOST = "http://127.0.0.1:8080"
