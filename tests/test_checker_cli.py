@@ -132,6 +132,13 @@ def test_checker_table_in_the_config_tunes_rules(tmp_path: Path) -> None:
         (["--journal", "j.json", "--", "true"], "either --journal FILE or a command"),
         (["--report", "out.txt", "--", "true"], "--report must end in .xml, .json or .har"),
         (["--speed", "0", "--", "true"], "--speed must be positive"),
+        (["--speed", "inf", "--", "true"], "--speed must be positive and at most 1000000, got inf"),
+        (["--speed", "nan", "--", "true"], "--speed must be positive and at most 1000000, got nan"),
+        (["--speed", "1e300", "--", "true"], "--speed must be positive and at most 1000000"),
+        (["--timeout", "0", "--", "true"], "--timeout must be a positive number of seconds, got 0"),
+        (["--timeout", "nan", "--", "true"], "--timeout must be a positive number of seconds"),
+        (["--api-key", "", "--", "true"], "--api-key must not be empty"),
+        (["--report", "no-such-dir/x.xml", "--", "true"], "--report: no directory 'no-such-dir'"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,6 +158,18 @@ def test_config_errors_name_key_and_file(
     journal.write_text("{not json")
     assert main(["check", "--journal", str(journal)]) == 2
     assert f"{journal}: not a saved journal" in capsys.readouterr().err
+
+
+def test_a_har_file_given_as_journal_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = tmp_path / "run.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "entries": []}}))
+    assert main(["check", "--journal", str(har)]) == 2
+    err = capsys.readouterr().err
+    assert f"{har}: not a saved journal: it has no 'entries'" in err
+    assert "HAR" in err
+    assert "GET /_mock/journal" in err
 
 
 def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:

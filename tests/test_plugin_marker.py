@@ -71,6 +71,8 @@ def test_rules_can_be_tuned_per_test() -> None:
         ({"check": "sometimes"}, "check must be True, False or one of"),
         ({"speed": 0}, "speed must be positive"),
         ({"speed": True}, "speed must be positive"),
+        ({"speed": float("inf")}, "speed must be positive and at most 1000000"),
+        ({"speed": float("nan")}, "speed must be positive and at most 1000000"),
         ({"clock": "sundial"}, "clock must be real, scaled or manual"),
         ({"config": 42}, "config must be a file path or a mapping"),
     ],
@@ -85,6 +87,9 @@ def test_bad_marker_arguments_are_named(kwargs: dict[str, Any], message: str) ->
     [
         ({"speed": "fast"}, "speed must be a number"),
         ({"speed": "-2"}, "speed must be positive"),
+        ({"speed": "inf"}, "speed must be positive and at most 1000000, got 'inf'"),
+        ({"speed": "nan"}, "speed must be positive and at most 1000000, got 'nan'"),
+        ({"speed": "1e300"}, "speed must be positive and at most 1000000"),
         ({"check": "maybe"}, "check must be one of error, warning, off"),
     ],
 )

@@ -10,10 +10,12 @@ Its arguments are in :mod:`mockgateway._check_args`.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from .._billing import parse_money
+from .._check_args import SPEED_RULE, speed_ok
 from .._errors import TlsError
 from ._engine import RULES, check
 from ._model import Verdict
@@ -46,6 +48,24 @@ def list_rules() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options, before anything starts (a report that cannot be written
+    is found now, not after the client has run); None when nothing is."""
+    for report in args.report:
+        if Path(report).suffix.lower() not in REPORT_SUFFIXES:
+            return f"--report must end in .xml, .json or .har, got {report!r}"
+        parent = Path(report).parent
+        if not parent.is_dir():
+            return f"--report: no directory {str(parent)!r} to write {report!r} in"
+    if args.speed is not None and not speed_ok(args.speed):
+        return f"--speed {SPEED_RULE}, got {args.speed:g}"
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+    if not args.api_key:
+        return "--api-key must not be empty"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         print(list_rules(), end="")
@@ -61,11 +81,10 @@ def run(args: argparse.Namespace) -> int:
         print("mockgateway check: no command given; usage: mockgateway check -- CMD [ARGS...]",
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
-    for report in args.report:
-        if Path(report).suffix.lower() not in REPORT_SUFFIXES:
-            print(f"mockgateway check: --report must end in .xml, .json or .har, got {report!r}",
-                  file=sys.stderr)  # fmt: skip
-            return EXIT_USAGE
+    problem = _argument_problem(args)
+    if problem is not None:
+        print(f"mockgateway check: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     budget = None
     if args.budget is not None:
         try:
@@ -73,9 +92,6 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"mockgateway check: --budget: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    if args.speed is not None and args.speed <= 0:
-        print("mockgateway check: --speed must be positive", file=sys.stderr)
-        return EXIT_USAGE
     setup = load_setup(args.config)
     if args.journal:
         entries = load_saved(args.journal)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._check_args import DEFAULT_API_KEY
+from .._check_args import DEFAULT_API_KEY, SPEED_RULE, speed_ok
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from ._engine import RULE_IDS
@@ -53,8 +53,8 @@ class PluginOptions:
             rate = float(speed) if speed not in (None, "") else 1.0
         except ValueError:
             raise PluginUsageError(f"mockgateway speed must be a number, got {speed!r}") from None
-        if rate <= 0:
-            raise PluginUsageError(f"mockgateway speed must be positive, got {speed!r}")
+        if not speed_ok(rate):
+            raise PluginUsageError(f"mockgateway speed {SPEED_RULE}, got {speed!r}")
         level = check or "error"
         if level not in CHECK_LEVELS:
             raise PluginUsageError(
@@ -151,9 +151,9 @@ def read_marker(kwargs: Mapping[str, Any], options: PluginOptions, base: CheckSe
         )
     speed = kwargs.get("speed")
     if speed is not None and (
-        isinstance(speed, bool) or not isinstance(speed, (int, float)) or speed <= 0
+        isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed_ok(speed)
     ):
-        raise PluginUsageError(f"mockgateway marker: speed must be positive, got {speed!r}")
+        raise PluginUsageError(f"mockgateway marker: speed {SPEED_RULE}, got {speed!r}")
     clock = kwargs.get("clock")
     if own is not None:
         session_speed = options.speed if options.speed != 1.0 else None

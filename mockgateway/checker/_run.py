@@ -200,6 +200,9 @@ def run_check(
     return verdict, entries
 
 
+_HAR_HINT = " (a HAR file is the journal for HTTP tools; judge the JSON one: GET /_mock/journal)"
+
+
 def load_saved(path: str | Path) -> list[JournalEntry]:
     """Read a journal saved as JSON (``GET /_mock/journal`` or ``Journal.dump``)."""
     path = Path(path)
@@ -207,7 +210,10 @@ def load_saved(path: str | Path) -> list[JournalEntry]:
         entries = Journal.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read journal: {exc.strerror}", source=str(path)) from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        hint = _HAR_HINT if path.suffix.lower() == ".har" else ""
+        raise ConfigError(f"not a saved journal: it has no {exc}{hint}", source=str(path)) from None
+    except (ValueError, TypeError) as exc:
         raise ConfigError(f"not a saved journal: {exc}", source=str(path)) from None
     for i, entry in enumerate(entries):
         problem = _malformed(entry)
