@@ -242,8 +242,10 @@ def test_checker_careless_example_prints_what_the_doc_shows(tmp_path: Path) -> N
         pytest.skip("node is not installed")
     block = block_starting("docs/checker.md", "$ mockgateway check", "")
     command = block.splitlines()[0].removeprefix("$ ")
-    done = sh(command, REPO / "tests" / "clients")
+    done = sh(command, _checker_dir(tmp_path))  # from the repository's root, as the others
     assert done.returncode == 1, done.stdout + done.stderr
+    client_line = next(ln for ln in block.splitlines() if ln.startswith("client: "))
+    assert f"\n{client_line}\n" in done.stdout
     assert "\nmockgateway check: FAILED: 1 error(s), 0 warning(s)" in done.stdout
     assert "ERROR poll-interval [doc]: Polls of one request come no closer than 5 s apart" in (
         done.stdout
