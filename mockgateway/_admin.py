@@ -171,7 +171,13 @@ def _key_match(value: str) -> str:
 
 def journal_filter(query: Mapping[str, str]) -> tuple[int, Callable[[JournalEntry], bool]]:
     """``since`` and a test for the ``key``, ``route``, ``status`` and ``request_id`` filters of
-    the journal's listings (all must hold); a bad value is a 400 naming the parameter."""
+    the journal's listings (all must hold); a bad value is a 400 naming the parameter, and so is
+    a parameter of another name (a misspelt filter must not list everything as if it matched)."""
+    unknown = [name for name in query if name not in JOURNAL_FILTERS]
+    if unknown:
+        raise bad_request(
+            f"unknown parameter {unknown[0]!r}: the journal takes {', '.join(JOURNAL_FILTERS)}"
+        )
     tests: list[Callable[[JournalEntry], bool]] = []
     try:
         since = int(query.get("since", "0"))

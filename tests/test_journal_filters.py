@@ -63,6 +63,9 @@ async def test_each_filter_narrows_the_listing_and_they_combine() -> None:
         ("status=%D9%A3", "status must be an HTTP status"),  # an Arabic-Indic digit three
         ("request_id=", "request_id must not be empty"),
         ("since=soon", "since must be a whole number"),
+        # a misspelt filter would otherwise list the whole journal as if it had matched
+        ("request-id=x", "unknown parameter 'request-id': the journal takes since, key, route"),
+        ("requestId=x&route=status", "unknown parameter 'requestId'"),
     ],
 )
 @pytest.mark.parametrize("path", ["/_mock/journal", "/_mock/journal.har"])
