@@ -100,3 +100,21 @@ def test_the_documented_check_and_journal_commands_run_as_written(tmp_path: Path
     assert judged.returncode == 0, judged.stdout + judged.stderr  # 0.48 USD, within 0.50
     assert "budget: the run cost 0.48 USD, within the budget of 0.50 USD" in judged.stdout
     assert (tmp_path / "check.xml").is_file()
+
+
+def test_the_exit_statuses_are_the_commands() -> None:
+    """The page's exit statuses, one case each: a silent client that exits 0 is 1 (no traffic);
+    one that fails before its first request is 3, the client's failure, as the page says."""
+    statuses = re.search(r"\*\*Exit status\*\*: (.+?)\n\n", DOC, re.S)
+    assert statuses is not None
+    text = " ".join(statuses.group(1).split())
+    assert "a client that exited 0 made no request to the gateway at all" in text
+    assert "the client itself failed (non-zero exit, timeout, could not start" in text
+    assert "even before its first request" in text
+    check = [sys.executable, "-m", "mockgateway", "check", "--timeout", "60", "--"]
+    quiet = [sys.executable, "-c", "pass"]
+    failing = [sys.executable, "-c", "raise SystemExit(4)"]
+    for client, status in ((quiet, 1), (failing, 3)):
+        done = subprocess.run([*check, *client], capture_output=True, text=True, timeout=120)
+        assert done.returncode == status, done.stdout + done.stderr
+        assert "no-traffic" in done.stdout
