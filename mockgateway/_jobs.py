@@ -128,9 +128,12 @@ def billing_record(job: Job) -> dict[str, Any]:
     charged = job.charged or Decimal(0)
     seconds = billed_seconds(job.duration_seconds) if job.duration_seconds is not None else 0
     price = job.cost / seconds if job.cost is not None and seconds else None
+    pending = job.cost if job.cost is not None and not job.status.terminal else None
     return {
         "status": job.status.value,
         "billed_seconds": seconds if charged else 0,
         "price_per_second": money_str(price) if price is not None else None,
         "charged": money_str(charged),
+        # what a job still running would be charged if it completed (None: not priced yet)
+        "pending": money_str(pending) if pending is not None else None,
     }

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from mockgateway._billing import money_str
+from mockgateway._jobs import billing_record
 from mockgateway.checker import check, cost_of
 from tests.checker_builders import JournalBuilder, rid
+from tests.support import manual_config, served
 
 
 def billing(status: str, seconds: int, charged: str) -> dict[str, object]:
@@ -68,3 +71,43 @@ def test_the_verdict_fails_over_budget_and_without_traffic_only_when_asked() -> 
     assert not empty.passed
     assert empty.reasons() == ["no-traffic: the client made no request to the gateway"]
     assert check(j.entries, require_traffic=True).passed
+
+
+def test_a_job_still_running_counts_against_the_budget_at_its_price() -> None:
+    """The real gateway finishes a job whether or not its client waits: an abandoned job's
+    price is pending, and a budget is held against charged plus pending."""
+    j = JournalBuilder()
+    j.generate(0, n=1)
+    j.generate(1, n=2)
+    running = {"status": "PROCESSING", "billed_seconds": 0, "price_per_second": "0.16",
+               "charged": "0.00", "pending": "0.48"}  # fmt: skip
+    queued = {"status": "QUEUED", "billed_seconds": 0, "price_per_second": None,
+              "charged": "0.00", "pending": None}  # fmt: skip
+    verdict = check(j.entries, billing={rid(1): running, rid(2): queued}, budget=Decimal("0.10"))
+    cost = verdict.cost
+    assert (cost.usd, cost.pending_usd, cost.at_most) == (0, Decimal("0.48"), Decimal("0.48"))
+    assert (cost.unfinished, cost.unpriced) == (2, 1)
+    assert verdict.over_budget
+    assert verdict.budget_message() == (
+        "the run cost 0.00 USD and 0.48 USD more for unfinished jobs, over the budget of 0.10 USD"
+    )
+    assert "over budget: 0.48 USD > 0.10 USD" in verdict.reasons()
+    assert not check(j.entries, billing={rid(1): running}, budget=Decimal("0.50")).over_budget
+
+
+async def test_the_gateway_prices_a_running_job_as_pending_and_a_budget_sees_it() -> None:
+    config = manual_config(lifecycle={"queue_seconds": 1.0, "processing_seconds": 600.0})
+    async with served(config) as (gw, client):
+        accepted = await client.generate()
+        assert accepted.status == 202
+        await gw.advance(2)  # processing: the audio is probed, so the job has its price
+        await gw.settle()
+        job = gw.gateway.jobs[accepted.body["request_id"]]
+        assert job.cost is not None
+        record = billing_record(job)
+        assert (record["status"], record["charged"]) == ("PROCESSING", "0.00")
+        assert record["pending"] == money_str(job.cost)
+        entries = list(gw.gateway.journal)
+        verdict = check(entries, billing={job.request_id: record}, budget=job.cost / 2)
+    assert verdict.cost.pending_usd == job.cost
+    assert verdict.over_budget  # abandoned, it would still have been charged in full

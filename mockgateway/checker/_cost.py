@@ -30,6 +30,7 @@ class JobCost:
     status: str | None
     billed_seconds: int = 0
     usd: Decimal = Decimal(0)
+    pending_usd: Decimal | None = None  # unfinished: its charge if it completes, once priced
 
     @property
     def finished(self) -> bool:
@@ -42,6 +43,7 @@ class JobCost:
             "status": self.status,
             "billed_seconds": self.billed_seconds,
             "usd": money_str(self.usd),
+            "pending_usd": money_str(self.pending_usd) if self.pending_usd is not None else None,
         }
 
 
@@ -65,8 +67,24 @@ class Cost:
 
     @property
     def unfinished(self) -> int:
-        """Jobs not seen ending: their cost is unknown and not counted."""
+        """Jobs not seen ending: not in :attr:`usd`, which is what was charged."""
         return sum(1 for j in self.jobs if not j.finished)
+
+    @property
+    def pending_usd(self) -> Decimal:
+        """What the unfinished jobs would still be charged if they completed (the real gateway
+        finishes a job whether or not its client waits), for those already priced."""
+        return sum((j.pending_usd or Decimal(0) for j in self.jobs if not j.finished), Decimal(0))
+
+    @property
+    def unpriced(self) -> int:
+        """Unfinished jobs whose duration, and so their price, was not known yet."""
+        return sum(1 for j in self.jobs if not j.finished and j.pending_usd is None)
+
+    @property
+    def at_most(self) -> Decimal:
+        """Charged plus pending: what a budget is held against."""
+        return self.usd + self.pending_usd
 
     def by_status(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -91,6 +109,8 @@ class Cost:
             "jobs": len(self.jobs),
             "charged_jobs": self.charged_jobs,
             "unfinished_jobs": self.unfinished,
+            "pending_usd": money_str(self.pending_usd),
+            "unpriced_jobs": self.unpriced,
             "by_status": self.by_status(),
             "per_job": [j.to_dict() for j in self.jobs],
         }
@@ -109,12 +129,14 @@ def _job_cost(request_id: str, client: str | None, record: Mapping[str, Any] | N
         return JobCost(request_id=request_id, client=client, status=None)
     status = record.get("status")
     seconds = record.get("billed_seconds")
+    pending = record.get("pending")
     return JobCost(
         request_id=request_id,
         client=client,
         status=status if isinstance(status, str) else None,
         billed_seconds=seconds if isinstance(seconds, int) and seconds >= 0 else 0,
         usd=_money(record.get("charged", "0")),
+        pending_usd=_money(pending) if pending is not None else None,
     )
 
 

@@ -243,7 +243,7 @@ class Verdict:
 
     @property
     def over_budget(self) -> bool:
-        return self.budget is not None and self.cost.usd > self.budget
+        return self.budget is not None and self.cost.at_most > self.budget
 
     @property
     def passed(self) -> bool:
@@ -253,8 +253,10 @@ class Verdict:
     def budget_message(self) -> str:
         assert self.budget is not None
         over = "over" if self.over_budget else "within"
+        pending = self.cost.pending_usd
+        more = f" and {money_str(pending)} USD more for unfinished jobs" if pending else ""
         return (
-            f"the run cost {money_str(self.cost.usd)} USD, {over} the budget of "
+            f"the run cost {money_str(self.cost.usd)} USD{more}, {over} the budget of "
             f"{money_str(self.budget)} USD"
         )
 
@@ -269,7 +271,7 @@ class Verdict:
         if self.client_run is not None and self.client_run.failed:
             out.append(self.client_run.reason())
         if self.over_budget and self.budget is not None:
-            total, budget = money_str(self.cost.usd), money_str(self.budget)
+            total, budget = money_str(self.cost.at_most), money_str(self.budget)
             out.append(f"over budget: {total} USD > {budget} USD")
         return out
 

@@ -74,7 +74,11 @@ def render_text(verdict: Verdict) -> str:
     cost = verdict.cost
     lines.append("cost: " + cost.describe())
     if cost.unfinished:
-        lines.append(f"  {cost.unfinished} job(s) not seen ending are not counted")
+        lines.append(
+            f"  {cost.unfinished} job(s) not seen ending: {money_str(cost.pending_usd)} USD more "
+            "if they complete (the real gateway finishes them), counted against a budget"
+            + (f"; {cost.unpriced} not priced yet" if cost.unpriced else "")
+        )
     if verdict.budget is not None:
         lines.append(
             ("BUDGET EXCEEDED: " if verdict.over_budget else "budget: ") + verdict.budget_message()

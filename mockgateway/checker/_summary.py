@@ -20,7 +20,10 @@ from ._model import Verdict
 PROPERTY = "mockgateway"
 COST_PROPERTY = "mockgateway-cost"
 _OFF = " [check off]"
-_COST = re.compile(r"(?P<usd>[0-9.]+) USD, (?P<seconds>\d+) billed s, (?P<jobs>\d+) job\(s\)")
+_COST = re.compile(
+    r"(?P<usd>[0-9.]+) USD, (?P<seconds>\d+) billed s, (?P<jobs>\d+) job\(s\)"
+    r"(?:, (?P<pending>[0-9.]+) USD pending)?"
+)
 
 
 def encode(verdict: Verdict, *, checked: bool) -> str:
@@ -88,19 +91,28 @@ def short_message(exc: BaseException) -> str | None:
 
 
 def encode_cost(cost: Cost) -> str:
-    """``"0.48 USD, 3 billed s, 1 job(s)"``: one test's bill, readable in ``--junitxml`` too."""
-    return f"{money_str(cost.usd)} USD, {cost.billed_seconds} billed s, {len(cost.jobs)} job(s)"
+    """``"0.48 USD, 3 billed s, 1 job(s)"``: one test's bill, readable in ``--junitxml`` too;
+    ``", 0.32 USD pending"`` follows when jobs still running would be charged that on completing."""
+    text = f"{money_str(cost.usd)} USD, {cost.billed_seconds} billed s, {len(cost.jobs)} job(s)"
+    return text + (f", {money_str(cost.pending_usd)} USD pending" if cost.pending_usd else "")
 
 
-def decode_cost(value: str) -> tuple[Decimal, int, int]:
+def decode_cost(value: str) -> tuple[Decimal, int, int, Decimal]:
+    """A test's ``(charged, billed seconds, jobs, pending)`` from :func:`encode_cost`'s text."""
     match = _COST.fullmatch(value)
     if match is None:
-        return Decimal(0), 0, 0
-    return Decimal(match["usd"]), int(match["seconds"]), int(match["jobs"])
+        return Decimal(0), 0, 0, Decimal(0)
+    pending = Decimal(match["pending"]) if match["pending"] else Decimal(0)
+    return Decimal(match["usd"]), int(match["seconds"]), int(match["jobs"]), pending
 
 
 def total_cost(rows: Iterable[tuple[str, str]]) -> Decimal:
-    return sum((decode_cost(value)[0] for _, value in rows), Decimal(0))
+    """Charged plus pending over all tests: what a budget is held against."""
+    total = Decimal(0)
+    for _, value in rows:
+        usd, _seconds, _jobs, pending = decode_cost(value)
+        total += usd + pending
+    return total
 
 
 def budget_message(total: Decimal, budget: Decimal) -> str:
@@ -110,16 +122,19 @@ def budget_message(total: Decimal, budget: Decimal) -> str:
 
 def cost_lines(rows: Iterable[tuple[str, str]], budget: Decimal | None = None) -> list[str]:
     """The run's bill: the total, then each test that submitted jobs, then the budget."""
-    usd, seconds, jobs = Decimal(0), 0, 0
+    usd, seconds, jobs, pending = Decimal(0), 0, 0, Decimal(0)
     lines: list[str] = []
     for nodeid, value in sorted(rows):
-        test_usd, test_seconds, test_jobs = decode_cost(value)
+        test_usd, test_seconds, test_jobs, test_pending = decode_cost(value)
         usd, seconds, jobs = usd + test_usd, seconds + test_seconds, jobs + test_jobs
+        pending += test_pending
         if test_jobs:
             lines.append(f"  {nodeid}: {value}")
     head = f"cost: {money_str(usd)} USD in total, {seconds} billed second(s) over {jobs} job(s)"
+    if pending:
+        head += f", and {money_str(pending)} USD pending for jobs still running"
     tail = []
     if budget is not None:
-        mark = "BUDGET EXCEEDED: " if usd > budget else "budget: "
-        tail.append(mark + budget_message(usd, budget))
+        mark = "BUDGET EXCEEDED: " if usd + pending > budget else "budget: "
+        tail.append(mark + budget_message(usd + pending, budget))
     return [head, *lines, *tail]
