@@ -142,6 +142,15 @@ class GatewayRequestHandler(RequestHandler):
         if on_lost is not None:
             on_lost()
 
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """As aiohttp's, but a body the client sent broken (an undecodable Content-Encoding) is the
+        client's problem: aiohttp meets it again draining the body after the answer, and a
+        traceback for each such request would fill the log."""
+        if isinstance(kw.get("exc_info"), web.RequestPayloadError):
+            self.log_debug("Unreadable request body: %s", kw["exc_info"])
+            return
+        super().log_exception(*args, **kw)
+
     def handle_error(
         self,
         request: BaseRequest,

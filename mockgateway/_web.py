@@ -23,7 +23,6 @@ from typing import Any
 
 from aiohttp import web
 from multidict import istr
-from yarl import URL
 
 from ._bodyparse import json_or_text
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
@@ -36,6 +35,7 @@ from ._journal import (
     body_digest,
     redact_headers,
     redact_key,
+    request_path,
 )
 from ._metrics import Metrics
 from ._validation import parse_generate, parse_webhook_url
@@ -147,6 +147,12 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
         _keep_body(ex, b"".join(chunks))
         shown = "" if declared is None else f" of {declared}"
         raise ClientGone(f"client closed the connection after {size}{shown} body bytes") from None
+    except web.RequestPayloadError as exc:  # a body aiohttp cannot decode (Content-Encoding)
+        _keep_body(ex, b"".join(chunks))
+        encoding = request.headers.get("Content-Encoding", "")
+        shown = f" (Content-Encoding: {encoding})" if encoding else ""
+        cause = getattr(exc.__cause__, "message", None) or str(exc)
+        raise bad_request(f"request body could not be read{shown}: {cause.strip()}") from None
     raw = b"".join(chunks)
     _keep_body(ex, raw)
     return raw
@@ -188,7 +194,7 @@ def _entry(
         route=route,
         method=method,
         url=f"{scheme}://{host}{raw_path}",
-        path=URL(raw_path).path,
+        path=request_path(raw_path),
         headers=redact_headers(sent),
         key=redact_key(key),
         request_id=ex.request_id,

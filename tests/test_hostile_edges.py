@@ -1,0 +1,166 @@
+"""Hostile requests at the edges the route corpus does not reach, over loopback.
+
+Each sends what a client library would never send (a ``Host`` that is no host, a request target
+starting ``//``, a ``Range`` of thousands of digits or of non-ASCII digits, a body whose
+``Content-Encoding`` does not decode, money as a JSON number more exact than a float) and checks
+the answer is the documented one, nothing is logged as an error, and the journal, its HAR export
+and ``mockgateway check --journal`` still work afterwards. Bounded: a few requests each, a deadline
+on every exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mockgateway import RunningGateway
+
+from .support import DOC_BODY, GENERATE_PATH, KEY, served
+
+TIMEOUT = 10.0
+
+
+async def exchange(gw: RunningGateway, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """One raw exchange on its own connection (``head``: the request line and headers, without
+    the blank line); the status and the body."""
+    reader, writer = await asyncio.open_connection(gw.host, gw.port)
+    try:
+        length = f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        writer.write(head + b"\r\n" + length + body)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), TIMEOUT)
+    finally:
+        writer.close()
+    head_bytes, _, content = raw.partition(b"\r\n\r\n")
+    return int(head_bytes.split()[1]), content
+
+
+def _still_readable(gw_journal: bytes, tmp_path: Path) -> None:
+    """The saved journal is strict JSON and the checker gives a verdict on it."""
+    json.loads(gw_journal, parse_constant=lambda c: pytest.fail(f"journal holds {c}"))
+    path = tmp_path / "journal.json"
+    path.write_bytes(gw_journal)
+    done = subprocess.run(
+        [sys.executable, "-m", "mockgateway", "check", "--journal", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode in (0, 1), (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip()
+
+
+def test_a_host_or_target_that_is_no_url_leaves_the_journal_readable(tmp_path: Path) -> None:
+    async def run() -> bytes:
+        async with served() as (gw, client):
+            key = f"Ocp-Apim-Subscription-Key: {KEY}".encode()
+            body = json.dumps(DOC_BODY).encode()
+            for head, want in [
+                (b"GET //[x/ HTTP/1.1\r\nHost: 127.0.0.1", 404),
+                (b"GET //a:99999999/ HTTP/1.1\r\nHost: 127.0.0.1", 404),
+                (b"GET /v2/requests/status/abc HTTP/1.1\r\nHost: [x", 401),
+                (b"POST " + GENERATE_PATH.encode() + b" HTTP/1.1\r\nHost: [x\r\n" + key, 202),
+                (
+                    b"POST " + GENERATE_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"X-Forwarded-Host: [x\r\n" + key,
+                    202,
+                ),
+            ]:
+                status, _ = await exchange(gw, head, body if head.startswith(b"POST") else b"")
+                assert status == want, head
+                journal = await client.request("GET", "/_mock/journal", key=None)
+                assert journal.status == 200, journal.raw[:300]
+            entries = journal.body["entries"]
+            assert any(e["path"] == "//[x/" for e in entries)
+            har = await client.request("GET", "/_mock/journal.har", key=None)
+            assert har.status == 200, har.raw[:300]
+            assert any(
+                e["request"]["url"].startswith("http://[x/") for e in har.body["log"]["entries"]
+            )
+            return journal.raw
+
+    _still_readable(asyncio.run(run()), tmp_path)
+
+
+def test_a_range_of_odd_digits_is_ignored_or_unsatisfiable() -> None:
+    async def run() -> list[tuple[int, int]]:
+        async with served() as (gw, _client):
+            got = []
+            for spec in [
+                "\u00b2-",
+                "\u0665-",
+                "9" * 5_000 + "-",
+                "0-" + "9" * 5_000,
+                "-" + "9" * 5_000,
+            ]:
+                head = f"GET /_mock/samples/portrait.png HTTP/1.1\r\nHost: x\r\nRange: bytes={spec}"
+                status, content = await exchange(gw, head.encode())
+                got.append((status, len(content)))
+            return got
+
+    (sup, sup_len), (arabic, _), (far, _), (to_far, to_far_len), (suffix, suffix_len) = asyncio.run(
+        run()
+    )
+    assert (sup, arabic) == (200, 200)  # not a byte position: the whole file, as for no Range
+    assert far == 416
+    assert (to_far, suffix) == (206, 206)
+    assert to_far_len == suffix_len == sup_len  # both span the whole file
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "extra"),
+    [
+        ("PUT", "/_mock/wallets/k1", b""),
+        ("PUT", "/_mock/scenario", b""),
+        ("POST", GENERATE_PATH, f"\r\nOcp-Apim-Subscription-Key: {KEY}".encode()),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_body_that_does_not_decode_is_a_400(
+    method: str, path: str, extra: bytes, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def run() -> tuple[int, bytes, int]:
+        async with served() as (gw, client):
+            head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Encoding: {encoding}"
+            status, content = await exchange(gw, head.encode() + extra, b"not compressed")
+            journal = await client.request("GET", "/_mock/journal", key=None)
+            return status, content, journal.status
+
+    with caplog.at_level(logging.ERROR):
+        status, content, journal_status = asyncio.run(run())
+    assert status == 400, content
+    assert json.loads(content)["error"] == "Bad Request"
+    assert f"Content-Encoding: {encoding}" in json.loads(content)["message"]
+    assert journal_status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text[-2000:]
+
+
+@pytest.mark.parametrize(
+    "number", ["12345678901.1234567", "5.0000000000000001", "0.1000000000000000055511151231"]
+)
+def test_money_as_a_json_number_is_never_rounded(number: str) -> None:
+    """A float holds about 17 digits; the body's number is judged as written, so these are
+    refused for their places instead of landing as the nearest float."""
+
+    async def run() -> tuple[int, bytes, int, bytes]:
+        async with served() as (gw, _client):
+            body = b'{"balance": ' + number.encode() + b"}"
+            status, content = await exchange(gw, b"PUT /_mock/wallets/k1 HTTP/1.1\r\nHost: x", body)
+            ok, exact = await exchange(
+                gw, b"PUT /_mock/wallets/k1 HTTP/1.1\r\nHost: x", b'{"balance": 0.10}'
+            )
+            return status, content, ok, exact
+
+    status, content, ok, exact = asyncio.run(run())
+    assert status == 400, content
+    assert "6 decimal places" in json.loads(content)["message"]
+    assert number in json.loads(content)["message"]
+    assert ok == 200
+    assert json.loads(exact)["balance"] == "0.10"
