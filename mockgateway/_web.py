@@ -25,6 +25,7 @@ from aiohttp import web
 from multidict import istr
 
 from ._bodyparse import json_or_text
+from ._connections import BodyOverdue
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
 from ._gateway import Gateway
 from ._jobs import Status, billing_record
@@ -143,10 +144,11 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
             if size > limit:
                 raise bad_request(f"request body is over the limit of {limit} bytes")
             chunks.append(chunk)
-    except ConnectionError:
+    except ConnectionError as exc:
         _keep_body(ex, b"".join(chunks))
         shown = "" if declared is None else f" of {declared}"
-        raise ClientGone(f"client closed the connection after {size}{shown} body bytes") from None
+        why = f"{exc}; closed" if isinstance(exc, BodyOverdue) else "client closed the connection"
+        raise ClientGone(f"{why} after {size}{shown} body bytes") from None
     except web.RequestPayloadError as exc:  # a body aiohttp cannot decode (Content-Encoding)
         _keep_body(ex, b"".join(chunks))
         encoding = request.headers.get("Content-Encoding", "")

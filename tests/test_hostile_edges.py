@@ -15,13 +15,14 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from mockgateway import RunningGateway
+from mockgateway import ManualClock, RunningGateway
 
-from .support import DOC_BODY, GENERATE_PATH, KEY, served
+from .support import DOC_BODY, GENERATE_PATH, KEY, manual_config, served
 
 TIMEOUT = 10.0
 
@@ -164,3 +165,53 @@ def test_money_as_a_json_number_is_never_rounded(number: str) -> None:
     assert number in json.loads(content)["message"]
     assert ok == 200
     assert json.loads(exact)["balance"] == "0.10"
+
+
+def test_a_chunked_body_that_never_ends_is_journaled_unanswered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The body timeout closes the connection under the handler reading the body: that is a
+    client gone (status null, a note saying why), not a 500 with a traceback."""
+
+    async def run() -> tuple[float, dict[str, object]]:
+        config = manual_config(server={"body_timeout_seconds": 0.5})
+        async with served(config, clock=ManualClock(1_774_951_200.0)) as (gw, client):
+            reader, writer = await asyncio.open_connection(gw.host, gw.port)
+            writer.write(
+                b"PUT /_mock/wallets/k1 HTTP/1.1\r\nHost: x\r\n"
+                b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"bal\r\n'
+            )
+            started = time.monotonic()
+            try:
+                for _ in range(50):  # a byte every 0.1 s, for at most 5 s
+                    writer.write(b"1\r\na\r\n")
+                    await writer.drain()
+                    if reader.at_eof() or await _closed(reader):
+                        break
+            except ConnectionError:
+                pass
+            elapsed = time.monotonic() - started
+            writer.close()
+            for _ in range(50):
+                entries = (await client.request("GET", "/_mock/journal", key=None)).body["entries"]
+                puts = [e for e in entries if e["method"] == "PUT"]
+                if puts:
+                    return elapsed, puts[0]
+                await asyncio.sleep(0.05)
+            raise AssertionError("the request was never journaled")
+
+    with caplog.at_level(logging.ERROR):
+        elapsed, entry = asyncio.run(run())
+    assert elapsed < 3.0
+    assert entry["status"] is None
+    assert entry["error"] is None
+    assert any("body_timeout_seconds" in note for note in entry["notes"]), entry  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text[-2000:]
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server closed the connection within 0.1 s (it sends nothing else)."""
+    try:
+        return await asyncio.wait_for(reader.read(1), 0.1) == b""
+    except TimeoutError:
+        return False
