@@ -215,3 +215,22 @@ async def _closed(reader: asyncio.StreamReader) -> bool:
         return await asyncio.wait_for(reader.read(1), 0.1) == b""
     except TimeoutError:
         return False
+
+
+def test_polls_with_made_up_keys_open_no_wallets() -> None:
+    """In the open key mode every key is valid, but only a key that submits needs a wallet: a
+    client polling with a new 8 KB key each time must not grow the gateway by a wallet each."""
+
+    async def run() -> tuple[list[int], int, int]:
+        async with served() as (_gw, client):
+            before = len((await client.admin("GET", "wallets"))["wallets"])
+            statuses = []
+            for i in range(200):
+                answer = await client.status("no-such-id", key=f"{i:04d}" + "k" * 8_000)
+                statuses.append(answer.status)
+            after = len((await client.admin("GET", "wallets"))["wallets"])
+            return statuses, before, after
+
+    statuses, before, after = asyncio.run(run())
+    assert set(statuses) == {404}
+    assert after == before
