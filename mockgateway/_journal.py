@@ -76,6 +76,30 @@ def request_path(raw_path: str) -> str:
         return path
 
 
+def valid_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD.
+
+    A header byte that is not UTF-8 reaches Python as a lone surrogate (aiohttp decodes headers
+    with ``surrogateescape``), and ``json.dumps`` writes it as an escape such as ``\\udcff``,
+    which strict JSON readers, the bounded reader of a saved journal among them, refuse. Data
+    without one comes back as it is."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = value.encode("utf-8", "surrogateescape")  # the bytes the client sent
+            except UnicodeEncodeError:
+                raw = value.encode("utf-8", "surrogatepass")
+            return raw.decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_unicode(v) for v in value)
+    return value
+
+
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 

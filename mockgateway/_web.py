@@ -37,6 +37,7 @@ from ._journal import (
     redact_headers,
     redact_key,
     request_path,
+    valid_unicode,
 )
 from ._metrics import Metrics
 from ._validation import parse_generate, parse_webhook_url
@@ -97,6 +98,9 @@ def json_answer(
 ) -> web.Response:
     """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
     encoded = json.dumps(body).encode() if raw is None else raw
+    if b"\\ud" in encoded and valid_unicode(body) != body:  # a header's bytes echoed back
+        body = valid_unicode(body)
+        encoded = json.dumps(body).encode()
     ex.answer_size = size = len(encoded)
     cap = ex.gateway.journal.max_body_bytes
     if size > cap:  # the journal keeps the first part, as text
@@ -179,8 +183,8 @@ def _entry(
     What is kept is what the request and response already hold (the wire headers as aiohttp parsed
     them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
     """
-    sent = {
-        name.decode("utf-8", "surrogateescape"): value.decode("utf-8", "surrogateescape")
+    sent = {  # as text a JSON reader takes: a byte that is not UTF-8 becomes U+FFFD
+        name.decode("utf-8", "replace"): value.decode("utf-8", "replace")
         for name, value in raw_headers
     }
     key = next((v for n, v in sent.items() if n.lower() == _KEY_HEADER_LOWER), None)
@@ -195,8 +199,8 @@ def _entry(
         kind="request",
         route=route,
         method=method,
-        url=f"{scheme}://{host}{raw_path}",
-        path=request_path(raw_path),
+        url=valid_unicode(f"{scheme}://{host}{raw_path}"),
+        path=valid_unicode(request_path(raw_path)),
         headers=redact_headers(sent),
         key=redact_key(key),
         request_id=ex.request_id,
@@ -209,8 +213,8 @@ def _entry(
         response_body=ex.answer,
         started_at=started,
         finished_at=finished,
-        error=error or ex.fault,
-        notes=ex.notes,
+        error=valid_unicode(error or ex.fault),
+        notes=valid_unicode(ex.notes),
         billing=_billing(ex) if route == "status" else None,
         body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
         body_unparsed=not parsed,

@@ -234,3 +234,37 @@ def test_polls_with_made_up_keys_open_no_wallets() -> None:
     statuses, before, after = asyncio.run(run())
     assert set(statuses) == {404}
     assert after == before
+
+
+def test_header_bytes_that_are_not_utf8_leave_answers_and_the_journal_valid_unicode(
+    tmp_path: Path,
+) -> None:
+    """aiohttp reads such bytes as lone surrogates; written back as JSON they are escapes like
+    \\udcff that strict readers, the checker's among them, refuse. Answers and the journal carry
+    U+FFFD instead."""
+
+    async def run() -> tuple[list[bytes], bytes, bytes]:
+        async with served() as (gw, client):
+            answers = []
+            for head in [
+                b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nX-Odd: \xff\xfe",
+                b"GET /v2/requests/status/x HTTP/1.1\r\nHost: x\r\n"
+                b"Ocp-Apim-Subscription-Key: ab\xffcd\xfe",
+                b"POST " + GENERATE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                b"Ocp-Apim-Subscription-Key: k\xff\r\nX-Forwarded-Host: h\xff",
+                b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nX-Mock-Scenario: \xff",
+            ]:
+                body = json.dumps(DOC_BODY).encode() if head.startswith(b"POST") else b""
+                _status, content = await exchange(gw, head, body)
+                answers.append(content)
+            wallets = await client.request("GET", "/_mock/wallets", key=None)
+            journal = await client.request("GET", "/_mock/journal", key=None)
+            return answers, wallets.raw, journal.raw
+
+    answers, wallets, journal = asyncio.run(run())
+    for raw in [*answers, wallets, journal]:
+        text = json.loads(raw)
+        json.dumps(text, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+    assert "h\ufffd" in json.loads(answers[2])["polling_url"]
+    assert "\ufffd" in journal.decode("unicode_escape")  # the odd bytes are marked, not dropped
+    _still_readable(journal, tmp_path)
