@@ -23,7 +23,7 @@ from itertools import accumulate
 from operator import is_
 from typing import Any
 
-from ._errors import bad_request
+from ._errors import ConfigError, bad_request
 
 MAX_DEPTH = 64  # arrays and objects inside one another; real bodies use three or four
 MAX_NUMBER_CHARS = 100  # digits (with sign, point and exponent) of one number
@@ -241,6 +241,21 @@ def toml_body(raw: bytes, *, max_bytes: int, what: str = "request body") -> dict
 
 
 _UNSIZED = Bounds(max_bytes=None)
+_FILE = "the file"
+
+
+def toml_config(raw: bytes, source: str) -> dict[str, Any]:
+    """A configuration file's TOML (the operator's, any size), or a :class:`ConfigError` naming
+    ``source`` and what is wrong: a file nested 100,000 deep or holding a 5,000-digit number is a
+    configuration error like any other, not a RecursionError."""
+    try:
+        return parse_toml(raw, _UNSIZED, what=_FILE)
+    except BodyError as exc:
+        message = str(exc)
+        if message.startswith(f"{_FILE}: "):  # "the file: delays.queue is a number ...": a key
+            key, _, reason = message.removeprefix(f"{_FILE}: ").partition(" is ")
+            raise ConfigError(f"is {reason}", key=key, source=source) from None
+        raise ConfigError(message.removeprefix(f"{_FILE} is "), source=source) from None
 
 
 def json_or_text(raw: bytes) -> tuple[Any, bool]:
@@ -263,4 +278,5 @@ __all__ = [
     "parse_json",
     "parse_toml",
     "toml_body",
+    "toml_config",
 ]

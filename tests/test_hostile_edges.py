@@ -268,3 +268,33 @@ def test_header_bytes_that_are_not_utf8_leave_answers_and_the_journal_valid_unic
     assert "h\ufffd" in json.loads(answers[2])["polling_url"]
     assert "\ufffd" in journal.decode("unicode_escape")  # the odd bytes are marked, not dropped
     _still_readable(journal, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (b"x = " + b"[" * 100_000 + b"]" * 100_000, "deeper than 64 levels"),
+        (b"[server]\nport = " + b"9" * 5_000, "more than 100 digits"),
+        (b'x = "\xff"', "not UTF-8 text"),
+    ],
+)
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_a_hostile_configuration_file_is_a_configuration_error(
+    tmp_path: Path, text: bytes, says: str, command: str
+) -> None:
+    """Exit status 2 and a message naming the file, as for any bad file; never a traceback."""
+    path = tmp_path / "hostile.toml"
+    path.write_bytes(text)
+    journal = tmp_path / "journal.json"
+    journal.write_text('{"entries": []}')
+    extra = ["--port", "0"] if command == "serve" else ["--journal", str(journal)]
+    done = subprocess.run(
+        [sys.executable, "-m", "mockgateway", command, "--config", str(path), *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"configuration error: {path}: " in done.stderr
+    assert says in done.stderr
