@@ -433,7 +433,11 @@ class Gateway:
     async def settle(self, rounds: int = 50) -> None:
         """Run due work and wait for in-flight tasks until nothing more happens now."""
         for _ in range(rounds):
-            self.scheduler.run_due()
+            if self.scheduler.run_due():
+                # What those entries woke (an answer held on gateway time) takes its turn now,
+                # not whenever the caller next yields: without it, a caller advancing in a loop
+                # until nothing waits would never let a held answer go.
+                await asyncio.sleep(0)
             if not self._tasks and not self.webhooks.busy:
                 return
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -298,3 +298,30 @@ def test_a_hostile_configuration_file_is_a_configuration_error(
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert f"configuration error: {path}: " in done.stderr
     assert says in done.stderr
+
+
+def test_advancing_the_clock_lets_an_answer_held_on_it_go() -> None:
+    """An answer held by a response delay is let go by the advance that reaches its time: a caller
+    advancing until nothing waits gets it, rather than waiting for ever on a gateway that never
+    yields (a scenario that was accepted must be servable)."""
+
+    async def run() -> tuple[int, int]:
+        async with served() as (gw, client):
+            scenario = {"delays": {"response": {"kind": "fixed", "seconds": 1.0}}}
+            put = await client.request("PUT", "/_mock/scenario", body=scenario, key=None)
+            assert put.status == 200, put.raw
+            pending = asyncio.ensure_future(client.generate())
+            for moves in range(20):
+                for _ in range(500):  # loopback I/O catching up, at most 5 s
+                    if pending.done() or gw.gateway.waiting:
+                        break
+                    await asyncio.sleep(0.01)
+                if pending.done():
+                    return (await pending).status, moves
+                await gw.advance(2.0)
+            pending.cancel()
+            raise AssertionError("the answer was still held after 20 moves of the clock")
+
+    status, moves = asyncio.run(run())
+    assert status == 202
+    assert moves == 1
