@@ -156,7 +156,7 @@ def parse_json(
         raise BodyError(f"{what}: {path} is {mark.reason}")
     if _SURROGATE_ESCAPE.search(data):
         try:  # json pairs surrogate escapes into one character; a lone one stays unencodable
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
+            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")  # str: Decimals
         except UnicodeEncodeError as exc:
             shown = ascii(exc.object[exc.start : exc.end])
             raise BodyError(

@@ -167,6 +167,25 @@ def test_money_as_a_json_number_is_never_rounded(number: str) -> None:
     assert json.loads(exact)["balance"] == "0.10"
 
 
+def test_money_as_a_json_number_beside_escaped_text() -> None:
+    """A surrogate escape sends the body through the check for lone surrogates, which must
+    take the exact numbers money is read as."""
+
+    async def run() -> list[tuple[int, bytes]]:
+        async with served() as (gw, _client):
+            head = b"PUT /_mock/wallets/k1 HTTP/1.1\r\nHost: x"
+            return [
+                await exchange(gw, head, b'{"balance": 1.5, "note": "\\ud83d\\ude00"}'),
+                await exchange(gw, head, b'{"balance": 1.5, "note": "\\ud800"}'),
+            ]
+
+    (paired, paired_body), (lone, lone_body) = asyncio.run(run())
+    assert paired == 200, paired_body
+    assert json.loads(paired_body)["balance"] == "1.50"
+    assert lone == 400, lone_body
+    assert "lone surrogate" in json.loads(lone_body)["message"]
+
+
 def test_a_chunked_body_that_never_ends_is_journaled_unanswered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
