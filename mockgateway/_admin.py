@@ -27,14 +27,20 @@ MAX_ADVANCE_SECONDS = 1_000_000_000  # about 31 years: timestamps stay within wh
 
 
 async def json_object_body(
-    request: web.Request, ex: Exchange, *, limit: int = 1024 * 1024, example: str = ""
+    request: web.Request,
+    ex: Exchange,
+    *,
+    limit: int = 1024 * 1024,
+    example: str = "",
+    decimals: bool = False,
 ) -> dict[str, Any]:
     """An operator request's JSON object body; an empty body is ``{}``. ``example`` (such as
-    ``{"message": "..."}``) is shown in the 400 for a body that is not an object."""
+    ``{"message": "..."}``) is shown in the 400 for a body that is not an object; ``decimals``
+    reads fractional numbers exactly (see :func:`~mockgateway._bodyparse.parse_json`)."""
     raw = await read_body(request, ex, limit)
     if not raw.strip():
         return {}
-    data = json_body(raw, max_bytes=limit)
+    data = json_body(raw, max_bytes=limit, decimals=decimals)
     if not isinstance(data, dict):
         shown = f", e.g. {example}" if example else ""
         raise bad_request(f"request body must be a JSON object{shown}")
@@ -123,7 +129,7 @@ async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("admin")
 async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    body = await json_object_body(request, ex)
+    body = await json_object_body(request, ex, decimals=True)  # money is never rounded
     if "balance" not in body:
         raise bad_request('balance is required, e.g. {"balance": "25.00"}')
     try:

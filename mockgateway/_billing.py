@@ -31,11 +31,12 @@ class MoneyError(ValueError):
 def parse_money(raw: object) -> Decimal:
     """Exact decimal money from a string or a number, within :data:`MONEY_RULE`.
 
-    Floats go through their shortest repr (``0.16`` is ``Decimal("0.16")``). Nothing is rounded:
-    an amount with more places than :data:`MONEY_PLACES` is refused, not cut.
+    Floats go through their shortest repr (``0.16`` is ``Decimal("0.16")``); a JSON body's
+    numbers come as the :class:`Decimal` of their text, so no float rounds them first. Nothing is
+    rounded: an amount with more places than :data:`MONEY_PLACES` is refused, not cut.
     """
     shown = _shown(raw)
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
         raise MoneyError(f'expected an amount of money such as "25.00", got {shown}')
     if isinstance(raw, int) and abs(raw) > MAX_MONEY:  # also too long to print, perhaps
         raise MoneyError(_range_message(raw < 0, shown))
@@ -44,7 +45,7 @@ def parse_money(raw: object) -> Decimal:
         if len(text) > MAX_MONEY_TEXT or not MONEY_TEXT.fullmatch(text.removeprefix("-")):
             raise MoneyError(f'expected an amount of money such as "25.00", got {shown}')
     else:
-        text = str(raw)
+        text = str(raw)  # a Decimal's str is exact, and never longer than its JSON text
     try:
         value = Decimal(text)
     except InvalidOperation:  # not reached for text the grammar admits; kept as a guard
@@ -72,7 +73,7 @@ def _shown(raw: object) -> str:
     """``raw`` for an error message, cut to a readable length."""
     if isinstance(raw, int) and abs(raw) >= 10**MAX_MONEY_TEXT:
         return f"an integer of more than {MAX_MONEY_TEXT} digits"
-    text = repr(raw)
+    text = str(raw) if isinstance(raw, Decimal) else repr(raw)  # a Decimal as the JSON had it
     if len(text) <= MAX_MONEY_TEXT:
         return text
     return f"{text[:MAX_MONEY_TEXT]}... ({len(text)} characters)"

@@ -17,12 +17,13 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from itertools import accumulate
 from operator import is_
 from typing import Any
 
-from ._errors import bad_request
+from ._errors import ConfigError, bad_request
 
 MAX_DEPTH = 64  # arrays and objects inside one another; real bodies use three or four
 MAX_NUMBER_CHARS = 100  # digits (with sign, point and exponent) of one number
@@ -98,9 +99,19 @@ def _check_depth(text: bytes, strings: re.Pattern[bytes], bounds: Bounds, what: 
         raise BodyError(f"{what} nests arrays or objects deeper than {limit} levels")
 
 
-def parse_json(raw: bytes | str, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body") -> Any:
+def parse_json(
+    raw: bytes | str,
+    bounds: Bounds = DEFAULT_BOUNDS,
+    *,
+    what: str = "body",
+    decimals: bool = False,
+) -> Any:
     """JSON text (UTF-8) as data, within ``bounds``; NaN, Infinity, numbers out of a float's range
-    and lone surrogate escapes are refused, so what is read can always be written back as JSON."""
+    and lone surrogate escapes are refused, so what is read can always be written back as JSON.
+
+    ``decimals``: a number with a fraction or exponent is a :class:`~decimal.Decimal` of exactly
+    what was written, not the nearest float (money: ``12345678901.1234567`` must not become
+    ``12345678901.123457`` on the way in)."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     _check_size(data, bounds, what)
     try:
@@ -121,11 +132,13 @@ def parse_json(raw: bytes | str, bounds: Bounds = DEFAULT_BOUNDS, *, what: str =
             return refuse(f"a number of {len(token)} characters; at most {longest} are accepted")
         return int(token)
 
-    def parse_float(token: str) -> float | _Refused:
+    def parse_float(token: str) -> float | Decimal | _Refused:
         if len(token) > longest:
             return refuse(f"a number of {len(token)} characters; at most {longest} are accepted")
         value = float(token)
-        return value if math.isfinite(value) else refuse(f"a number out of range ({token})")
+        if not math.isfinite(value):
+            return refuse(f"a number out of range ({token})")
+        return Decimal(token) if decimals else value
 
     def parse_constant(token: str) -> _Refused:
         return refuse(f"{token}, which is not a JSON number")
@@ -143,7 +156,7 @@ def parse_json(raw: bytes | str, bounds: Bounds = DEFAULT_BOUNDS, *, what: str =
         raise BodyError(f"{what}: {path} is {mark.reason}")
     if _SURROGATE_ESCAPE.search(data):
         try:  # json pairs surrogate escapes into one character; a lone one stays unencodable
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
+            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")  # str: Decimals
         except UnicodeEncodeError as exc:
             shown = ascii(exc.object[exc.start : exc.end])
             raise BodyError(
@@ -208,10 +221,13 @@ def parse_toml(
     return data
 
 
-def json_body(raw: bytes, *, max_bytes: int, what: str = "request body") -> Any:
-    """A request's JSON body, or the gateway's 400 naming what is wrong with it."""
+def json_body(
+    raw: bytes, *, max_bytes: int, what: str = "request body", decimals: bool = False
+) -> Any:
+    """A request's JSON body, or the gateway's 400 naming what is wrong with it (``decimals``: as
+    :func:`parse_json`)."""
     try:
-        return parse_json(raw, Bounds(max_bytes=max_bytes), what=what)
+        return parse_json(raw, Bounds(max_bytes=max_bytes), what=what, decimals=decimals)
     except BodyError as exc:
         raise bad_request(str(exc)) from None
 
@@ -225,6 +241,21 @@ def toml_body(raw: bytes, *, max_bytes: int, what: str = "request body") -> dict
 
 
 _UNSIZED = Bounds(max_bytes=None)
+_FILE = "the file"
+
+
+def toml_config(raw: bytes, source: str) -> dict[str, Any]:
+    """A configuration file's TOML (the operator's, any size), or a :class:`ConfigError` naming
+    ``source`` and what is wrong: a file nested 100,000 deep or holding a 5,000-digit number is a
+    configuration error like any other, not a RecursionError."""
+    try:
+        return parse_toml(raw, _UNSIZED, what=_FILE)
+    except BodyError as exc:
+        message = str(exc)
+        if message.startswith(f"{_FILE}: "):  # "the file: delays.queue is a number ...": a key
+            key, _, reason = message.removeprefix(f"{_FILE}: ").partition(" is ")
+            raise ConfigError(f"is {reason}", key=key, source=source) from None
+        raise ConfigError(message.removeprefix(f"{_FILE} is "), source=source) from None
 
 
 def json_or_text(raw: bytes) -> tuple[Any, bool]:
@@ -247,4 +278,5 @@ __all__ = [
     "parse_json",
     "parse_toml",
     "toml_body",
+    "toml_config",
 ]

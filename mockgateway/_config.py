@@ -7,7 +7,6 @@ environment variables for settings; they receive a :class:`GatewayConfig`.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._billing import parse_money
+from ._bodyparse import toml_config
 from ._clock import ClockMode
 from ._errors import ConfigError
 from ._journal import MAX_BODY_BYTES, MAX_BYTES
@@ -367,11 +367,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
 def load_config(path: str | Path) -> GatewayConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
-    return config_from_mapping(data, str(path))
+    return config_from_mapping(toml_config(raw, str(path)), str(path))

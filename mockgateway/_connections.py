@@ -48,6 +48,11 @@ def connection_limit(configured: int = 0) -> int:
     return max(8, soft - max(DESCRIPTOR_HEADROOM, soft // 8))
 
 
+class BodyOverdue(ConnectionResetError):
+    """A request body that did not arrive within the body timeout: the connection is closed, and
+    the handler reading it learns so as a client gone (nothing is answered)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionLimits:
     header_timeout: float  # from a request's first byte to the end of its headers
@@ -126,6 +131,12 @@ class GatewayRequestHandler(RequestHandler):
         self._body_timer = None
         if not payload.is_eof():
             log.debug("closing a connection whose request body took too long")
+            # A handler still reading the body learns why, rather than meeting aiohttp's
+            # RuntimeError("Connection closed.") on its next read.
+            timeout = self._limits.body_timeout
+            payload.set_exception(
+                BodyOverdue(f"the body did not arrive within {timeout:g} s (body_timeout_seconds)")
+            )
             self.force_close()
 
     @staticmethod
@@ -141,6 +152,15 @@ class GatewayRequestHandler(RequestHandler):
         on_lost, self._on_lost = self._on_lost, None
         if on_lost is not None:
             on_lost()
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """As aiohttp's, but a body the client sent broken (an undecodable Content-Encoding) is the
+        client's problem: aiohttp meets it again draining the body after the answer, and a
+        traceback for each such request would fill the log."""
+        if isinstance(kw.get("exc_info"), web.RequestPayloadError):
+            self.log_debug("Unreadable request body: %s", kw["exc_info"])
+            return
+        super().log_exception(*args, **kw)
 
     def handle_error(
         self,

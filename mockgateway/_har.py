@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from . import __version__
-from ._journal import JournalEntry
+from ._journal import JournalEntry, split_url
 
 HAR_VERSION = "1.2"
 _HTTP = "HTTP/1.1"
@@ -60,7 +60,7 @@ def _status_text(status: int | None) -> str:
 
 
 def _request(e: JournalEntry) -> dict[str, Any]:
-    parts = urlsplit(e.url or e.path)
+    parts = split_url(e.url or e.path)
     request: dict[str, Any] = {
         "method": e.method,
         "url": e.url or e.path,

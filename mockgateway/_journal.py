@@ -16,6 +16,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+from urllib.parse import SplitResult, urlsplit
+
+from yarl import URL
 
 from ._bodyparse import MAX_DEPTH, Bounds, parse_json
 
@@ -44,6 +47,57 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
         name: (redact_key(value) or "") if name.lower() == _KEY_HEADER_LOWER else value
         for name, value in headers.items()
     }
+
+
+def split_url(url: str) -> SplitResult:
+    """``urlsplit`` that never raises: a journal's URL is built from the client's ``Host`` header
+    (and a polling URL from ``X-Forwarded-Host``), so its host may be anything, ``[x`` included.
+    A host ``urlsplit`` refuses is kept as it came; the path and query are still read."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        scheme, sep, rest = url.partition("://")
+        if not sep:  # no host part: what urlsplit refused is not here
+            return SplitResult("", "", url, "", "")
+        cut = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+        parts = urlsplit(f"{scheme}{sep}{rest[cut:]}")
+        return parts._replace(netloc=rest[:cut])
+
+
+def request_path(raw_path: str) -> str:
+    """The decoded path of a request target as aiohttp routes it: one that starts with ``/`` is
+    a path even when it looks like ``//host/`` (``//[x/`` is a path, not a bad host)."""
+    if not raw_path.startswith("/"):  # absolute form, http://host/path
+        return split_url(raw_path).path
+    path = raw_path.partition("?")[0].partition("#")[0]
+    try:
+        return URL.build(path=path, encoded=True).path
+    except ValueError:
+        return path
+
+
+def valid_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD.
+
+    A header byte that is not UTF-8 reaches Python as a lone surrogate (aiohttp decodes headers
+    with ``surrogateescape``), and ``json.dumps`` writes it as an escape such as ``\\udcff``,
+    which strict JSON readers, the bounded reader of a saved journal among them, refuse. Data
+    without one comes back as it is."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = value.encode("utf-8", "surrogateescape")  # the bytes the client sent
+            except UnicodeEncodeError:
+                raw = value.encode("utf-8", "surrogatepass")
+            return raw.decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_unicode(v) for v in value)
+    return value
 
 
 def body_digest(body: bytes) -> str:

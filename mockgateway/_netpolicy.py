@@ -2,7 +2,7 @@
 
 The rule is decided on the address actually connected to, after name resolution, at every hop:
 
-* loopback (127.0.0.0/8, ``::1``, and their IPv4-mapped forms) always;
+* loopback (127.0.0.0/8, ``::1``, and the IPv4-mapped form of 127/8) always;
 * every address of a host the operator listed by name (``hooks.example.com``, ``*.corp.test``),
   and every address inside a listed literal or network (``10.0.0.5``, ``10.0.0.0/8``);
 * with ``public`` set (``[inputs] policy = "online"``, or ``"*"`` in ``[webhooks] allow_hosts``)
@@ -83,7 +83,12 @@ def unwrap(address: IPAddress) -> IPAddress:
 
 
 def is_loopback_address(address: IPAddress) -> bool:
-    return unwrap(address).is_loopback
+    """127.0.0.0/8, ``::1`` and the IPv4-mapped form of 127/8, which the kernel delivers on this
+    machine. A 6to4 or NAT64 form of 127.0.0.1 is not: it is routed to a relay or a translator
+    elsewhere, so it is judged (and refused) as the loopback address it carries, never allowed."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _kind(address: IPAddress) -> str | None:
@@ -91,8 +96,8 @@ def _kind(address: IPAddress) -> str | None:
     for candidate in (unwrap(address),):  # an IPv6 form of an IPv4 address is that address
         if candidate.is_unspecified:
             return "the unspecified address"
-        if candidate.is_loopback:
-            return "a loopback address"
+        if candidate.is_loopback:  # reached here only through 6to4 or NAT64: not this machine
+            return "a loopback address routed off this machine (6to4 or NAT64)"
         if candidate.is_link_local:
             return "a link-local address"
         if candidate.is_multicast:

@@ -23,9 +23,9 @@ from typing import Any
 
 from aiohttp import web
 from multidict import istr
-from yarl import URL
 
 from ._bodyparse import json_or_text
+from ._connections import BodyOverdue
 from ._errors import ApiError, apim_error, bad_request, gateway_error, internal_error
 from ._gateway import Gateway
 from ._jobs import Status, billing_record
@@ -36,6 +36,8 @@ from ._journal import (
     body_digest,
     redact_headers,
     redact_key,
+    request_path,
+    valid_unicode,
 )
 from ._metrics import Metrics
 from ._validation import parse_generate, parse_webhook_url
@@ -96,6 +98,9 @@ def json_answer(
 ) -> web.Response:
     """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
     encoded = json.dumps(body).encode() if raw is None else raw
+    if b"\\ud" in encoded and valid_unicode(body) != body:  # a header's bytes echoed back
+        body = valid_unicode(body)
+        encoded = json.dumps(body).encode()
     ex.answer_size = size = len(encoded)
     cap = ex.gateway.journal.max_body_bytes
     if size > cap:  # the journal keeps the first part, as text
@@ -143,10 +148,17 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
             if size > limit:
                 raise bad_request(f"request body is over the limit of {limit} bytes")
             chunks.append(chunk)
-    except ConnectionError:
+    except ConnectionError as exc:
         _keep_body(ex, b"".join(chunks))
         shown = "" if declared is None else f" of {declared}"
-        raise ClientGone(f"client closed the connection after {size}{shown} body bytes") from None
+        why = f"{exc}; closed" if isinstance(exc, BodyOverdue) else "client closed the connection"
+        raise ClientGone(f"{why} after {size}{shown} body bytes") from None
+    except web.RequestPayloadError as exc:  # a body aiohttp cannot decode (Content-Encoding)
+        _keep_body(ex, b"".join(chunks))
+        encoding = request.headers.get("Content-Encoding", "")
+        shown = f" (Content-Encoding: {encoding})" if encoding else ""
+        cause = getattr(exc.__cause__, "message", None) or str(exc)
+        raise bad_request(f"request body could not be read{shown}: {cause.strip()}") from None
     raw = b"".join(chunks)
     _keep_body(ex, raw)
     return raw
@@ -171,8 +183,8 @@ def _entry(
     What is kept is what the request and response already hold (the wire headers as aiohttp parsed
     them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
     """
-    sent = {
-        name.decode("utf-8", "surrogateescape"): value.decode("utf-8", "surrogateescape")
+    sent = {  # as text a JSON reader takes: a byte that is not UTF-8 becomes U+FFFD
+        name.decode("utf-8", "replace"): value.decode("utf-8", "replace")
         for name, value in raw_headers
     }
     key = next((v for n, v in sent.items() if n.lower() == _KEY_HEADER_LOWER), None)
@@ -187,8 +199,8 @@ def _entry(
         kind="request",
         route=route,
         method=method,
-        url=f"{scheme}://{host}{raw_path}",
-        path=URL(raw_path).path,
+        url=valid_unicode(f"{scheme}://{host}{raw_path}"),
+        path=valid_unicode(request_path(raw_path)),
         headers=redact_headers(sent),
         key=redact_key(key),
         request_id=ex.request_id,
@@ -201,8 +213,8 @@ def _entry(
         response_body=ex.answer,
         started_at=started,
         finished_at=finished,
-        error=error or ex.fault,
-        notes=ex.notes,
+        error=valid_unicode(error or ex.fault),
+        notes=valid_unicode(ex.notes),
         billing=_billing(ex) if route == "status" else None,
         body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
         body_unparsed=not parsed,
@@ -403,10 +415,10 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("status")
 async def status(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    wallet = gateway.authenticate(ex.key)
+    key = gateway.admit(ex.key)  # no wallet: only a key that submitted has jobs to poll
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
-    body, raw = gateway.poll(wallet.key, request_id)
+    body, raw = gateway.poll(key, request_id)
     return json_answer(ex, 200, body, raw=raw)
 
 

@@ -73,7 +73,7 @@ async def with_faults(
     if engine.limited:
         client = key.strip() if key and key.strip() else None
         if client is not None and route is not Route.MEDIA:
-            gateway.authenticate(client)  # an unknown key is a 401 before it is a 429
+            gateway.admit(client)  # an unknown key is a 401 before it is a 429
         too_fast = engine.rate_limit(
             client or request.remote or "-", route.value, gateway.clock.now()
         )

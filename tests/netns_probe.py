@@ -30,6 +30,7 @@ HOSTS = """\
 169.254.169.254 metadata.test
 ::ffff:10.0.0.1 mapped.test
 fd00::1 ula.test
+2002:7f00:1:: sixtofour.test
 """
 
 # Every one of these must be refused wherever it appears: as a URL, or as a redirect's target.
@@ -51,6 +52,10 @@ HOSTILE = [
     "http://metadata.test/latest/meta-data",
     "http://mapped.test:PORT/a.png",
     "http://ula.test/a.png",
+    # 6to4 and NAT64 forms of 127.0.0.1 are routed off the machine, to a relay or a translator
+    "http://[2002:7f00:1::]:PORT/a.png",
+    "http://[64:ff9b::7f00:1]:PORT/a.png",
+    "http://sixtofour.test:PORT/a.png",
 ]
 CONTROL = "http://good.test:PORT/a.png"  # resolves to 127.0.0.1: fetched, and seen by strace
 

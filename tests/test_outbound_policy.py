@@ -58,6 +58,8 @@ NOT_PUBLIC = [
     ("::ffff:169.254.169.254", "a link-local address"),
     ("64:ff9b::a9fe:a9fe", "a link-local address"),
     ("2002:a00:1::1", "a private address"),
+    ("2002:7f00:1::", "a loopback address routed off this machine (6to4 or NAT64)"),
+    ("64:ff9b::7f00:1", "a loopback address routed off this machine (6to4 or NAT64)"),
 ]
 
 
@@ -92,6 +94,14 @@ def test_loopback_addresses_are_always_reached(address: str) -> None:
     for policy in (OFFLINE, PUBLIC):
         assert refusal("anything.test", ip(address), policy) is None
         assert may_look_up(address, policy)
+
+
+@pytest.mark.parametrize("address", ["2002:7f00:1::", "2002:7f00:1::5", "64:ff9b::7f00:1"])
+def test_6to4_and_nat64_forms_of_loopback_are_never_loopback(address: str) -> None:
+    """They carry 127.0.0.1 but are routed to a relay or a translator off this machine."""
+    for policy in (OFFLINE, PUBLIC):
+        assert refusal("anything.test", ip(address), policy) is not None
+        assert not may_look_up(f"[{address}]", policy)
 
 
 def test_names_earn_a_lookup_and_are_judged_on_the_address() -> None:

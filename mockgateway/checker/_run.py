@@ -18,13 +18,13 @@ import signal
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .._bodyparse import toml_config
 from .._check_args import DEFAULT_API_KEY, DEFAULT_TIMEOUT
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
@@ -54,11 +54,10 @@ def load_setup(path: str | Path | None) -> CheckSetup:
         return CheckSetup(gateway=GatewayConfig(), checker=CheckerSettings())
     path = Path(path)
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    data: dict[str, Any] = toml_config(raw, str(path))
     table = data.pop("checker", {})
     if not isinstance(table, Mapping):
         raise ConfigError("expected a table", key="checker", source=str(path))

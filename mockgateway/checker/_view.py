@@ -11,10 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from .._bodyparse import BodyError, Bounds, parse_json
-from .._journal import KEY_HEADER, JournalEntry
+from .._journal import KEY_HEADER, JournalEntry, split_url
 
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "ERROR"})
 STATUS_PREFIX = "/v2/requests/status/"
@@ -71,14 +70,14 @@ def request_id_of(entry: JournalEntry) -> str | None:
         data = response_json(entry)
         rid = data.get("request_id") if data else None
         return rid if isinstance(rid, str) else None
-    path = urlsplit(entry.url).path if entry.url else entry.path
+    path = split_url(entry.url).path if entry.url else entry.path
     if path.startswith(STATUS_PREFIX):
         return path[len(STATUS_PREFIX) :].strip("/") or None
     return None
 
 
 def url_path(url: str) -> str:
-    parts = urlsplit(url)
+    parts = split_url(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 

@@ -8,12 +8,11 @@ replaces the scenario at runtime.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigError
+from .._bodyparse import toml_config
 from ._distributions import MAX_SECONDS, MAX_SIGMA, MU_RANGE, Distribution, Kind
 from ._ratelimit import BucketConfig
 from ._rules import (
@@ -133,11 +132,7 @@ def faults_from_mapping(data: Mapping[str, Any], source: str) -> FaultsConfig:
 
 
 def faults_from_toml(text: str, source: str) -> FaultsConfig:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=source) from None
-    return faults_from_mapping(data, source)
+    return faults_from_mapping(toml_config(text.encode("utf-8", "surrogatepass"), source), source)
 
 
 def _read_scenario(r: _Reader) -> ScenarioConfig:

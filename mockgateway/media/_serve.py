@@ -31,21 +31,37 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if not dash:
         return None
     first, last = first.strip(), last.strip()
-    if not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+    if not (_is_digits(first) or first == "") or not (_is_digits(last) or last == ""):
         return None
     if first == "":
         if last == "":
             return None
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise Unsatisfiable
         return max(0, size - suffix), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _position(last) < start:
         return None
     if start >= size:
         raise Unsatisfiable
-    return start, min(int(last) if last else size - 1, size - 1)
+    return start, min(_position(last) if last else size - 1, size - 1)
+
+
+_FAR = 10**18  # past the end of any file: a longer position means the same
+_FAR_DIGITS = len(str(_FAR))
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes ``²`` and other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
+def _position(digits: str) -> int:
+    """A byte position as written, without turning thousands of digits into an ``int`` (Python
+    refuses past 4,300): a position that long is past the end of any file, like :data:`_FAR`."""
+    digits = digits.lstrip("0") or "0"
+    return _FAR if len(digits) >= _FAR_DIGITS else int(digits)
 
 
 def _etag_matches(header: str, etag: str) -> bool:
