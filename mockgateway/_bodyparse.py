@@ -195,6 +195,26 @@ def _check_toml_values(value: Any, bounds: Bounds, what: str) -> None:
             raise BodyError(f"{what}: {path} is an integer of more than {longest} digits")
 
 
+class TomlFloat(float):
+    """A TOML float that remembers its text: it computes as the float, but ``str`` and ``repr``
+    give what the file said, so money read from it (``Decimal(str(x))``) is exact, never the
+    float's rounding of it (``12345678901.1234567`` stays seven places, and is refused)."""
+
+    __slots__ = ("text",)
+
+    text: str
+
+    def __new__(cls, text: str) -> TomlFloat:
+        value = super().__new__(cls, text)
+        value.text = text
+        return value
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
 def parse_toml(
     raw: bytes, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body"
 ) -> dict[str, Any]:
@@ -214,7 +234,7 @@ def parse_toml(
         if digits.search(structure):
             raise BodyError(f"{what} has a number of more than {bounds.max_number_chars} digits")
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text, parse_float=TomlFloat)
     except tomllib.TOMLDecodeError as exc:
         raise BodyError(f"{what} is not valid TOML: {exc}") from None
     _check_toml_values(data, bounds, what)

@@ -240,3 +240,18 @@ def test_configured_money_is_exact(tmp_path: Path) -> None:
     path.write_text('[keys]\ndefault_balance = "12.3456789"\n')
     with pytest.raises(ConfigError, match=r"keys.default_balance.*6 decimal places"):
         load_config(path)
+
+
+@pytest.mark.parametrize("written", ["12345678901.1234567", "0.1234567", "1_000.0000001"])
+def test_configured_money_written_as_a_toml_float_is_never_rounded(
+    tmp_path: Path, written: str
+) -> None:
+    """tomllib reads a float before the money parser sees it; the file's text is what counts, so
+    a seventh decimal place is refused, not rounded away by the float."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(f"[keys]\ndefault_balance = {written}\n")
+    with pytest.raises(ConfigError, match=r"keys.default_balance.*6 decimal places") as caught:
+        load_config(path)
+    assert written in str(caught.value)
+    path.write_text("[keys]\ndefault_balance = 12345678901.123456\n")
+    assert load_config(path).keys.default_balance == Decimal("12345678901.123456")
