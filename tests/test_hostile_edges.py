@@ -23,6 +23,7 @@ import pytest
 from mockgateway import ManualClock, RunningGateway
 
 from .support import DOC_BODY, GENERATE_PATH, KEY, manual_config, served
+from .test_hostile_inputs import saved_journal_is_judged
 
 TIMEOUT = 10.0
 
@@ -44,18 +45,7 @@ async def exchange(gw: RunningGateway, head: bytes, body: bytes = b"") -> tuple[
 
 def _still_readable(gw_journal: bytes, tmp_path: Path) -> None:
     """The saved journal is strict JSON and the checker gives a verdict on it."""
-    json.loads(gw_journal, parse_constant=lambda c: pytest.fail(f"journal holds {c}"))
-    path = tmp_path / "journal.json"
-    path.write_bytes(gw_journal)
-    done = subprocess.run(
-        [sys.executable, "-m", "mockgateway", "check", "--journal", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert done.returncode in (0, 1), (done.returncode, done.stderr[-2000:])
-    assert done.stdout.strip()
+    saved_journal_is_judged(gw_journal, tmp_path)
 
 
 def test_a_host_or_target_that_is_no_url_leaves_the_journal_readable(tmp_path: Path) -> None:

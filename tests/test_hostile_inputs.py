@@ -272,6 +272,12 @@ def test_every_route_survives_the_hostile_corpus(tmp_path: Path) -> None:
     journal = health["journal"]
     assert isinstance(journal, dict)
     assert journal["bytes"] <= journal["max_bytes"]
+    saved_journal_is_judged(saved, tmp_path)
+
+
+def saved_journal_is_judged(saved: bytes, tmp_path: Path) -> None:
+    """The saved journal is strict JSON and ``mockgateway check --journal`` gives a verdict."""
+    json.loads(saved, parse_constant=lambda c: pytest.fail(f"journal holds {c}"))
     path = tmp_path / "journal.json"
     path.write_bytes(saved)
     done = subprocess.run(
