@@ -32,15 +32,13 @@ async def json_object_body(
     *,
     limit: int = 1024 * 1024,
     example: str = "",
-    decimals: bool = False,
 ) -> dict[str, Any]:
     """An operator request's JSON object body; an empty body is ``{}``. ``example`` (such as
-    ``{"message": "..."}``) is shown in the 400 for a body that is not an object; ``decimals``
-    reads fractional numbers exactly (see :func:`~mockgateway._bodyparse.parse_json`)."""
+    ``{"message": "..."}``) is shown in the 400 for a body that is not an object."""
     raw = await read_body(request, ex, limit)
     if not raw.strip():
         return {}
-    data = json_body(raw, max_bytes=limit, decimals=decimals)
+    data = json_body(raw, max_bytes=limit)
     if not isinstance(data, dict):
         shown = f", e.g. {example}" if example else ""
         raise bad_request(f"request body must be a JSON object{shown}")
@@ -129,7 +127,7 @@ async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("admin")
 async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    body = await json_object_body(request, ex, decimals=True)  # money is never rounded
+    body = await json_object_body(request, ex)  # numbers keep their text: money is never rounded
     if "balance" not in body:
         raise bad_request('balance is required, e.g. {"balance": "25.00"}')
     try:

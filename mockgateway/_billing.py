@@ -31,9 +31,10 @@ class MoneyError(ValueError):
 def parse_money(raw: object) -> Decimal:
     """Exact decimal money from a string or a number, within :data:`MONEY_RULE`.
 
-    Floats go through their shortest repr (``0.16`` is ``Decimal("0.16")``); a JSON body's
-    numbers come as the :class:`Decimal` of their text, so no float rounds them first. Nothing is
-    rounded: an amount with more places than :data:`MONEY_PLACES` is refused, not cut.
+    Floats go through their ``str``: the shortest repr (``0.16`` is ``Decimal("0.16")``), or for a
+    number read from a body or a file (an ``ExactFloat``) the text as written, so no float rounds
+    it first. Nothing is rounded: an amount with more places than :data:`MONEY_PLACES` is
+    refused, not cut.
     """
     shown = _shown(raw)
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):

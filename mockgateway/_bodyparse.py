@@ -17,7 +17,6 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from itertools import accumulate
 from operator import is_
@@ -99,25 +98,42 @@ def _check_depth(text: bytes, strings: re.Pattern[bytes], bounds: Bounds, what: 
         raise BodyError(f"{what} nests arrays or objects deeper than {limit} levels")
 
 
-def parse_json(
-    raw: bytes | str,
-    bounds: Bounds = DEFAULT_BOUNDS,
-    *,
-    what: str = "body",
-    decimals: bool = False,
-) -> Any:
+class ExactFloat(float):
+    """A JSON or TOML number with a fraction or exponent that remembers its text: it computes as
+    the float, but ``str`` and ``repr`` give what was written, so money read from it
+    (``Decimal(str(x))``) is exact, never the float's rounding of it (``12345678901.1234567``
+    keeps its seven places, and is refused). ``json.dumps`` writes it as the float."""
+
+    __slots__ = ("text",)
+
+    text: str
+
+    def __new__(cls, text: str) -> ExactFloat:
+        value = super().__new__(cls, text)
+        value.text = text
+        return value
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
+def _text(raw: bytes, bounds: Bounds, what: str, kind: str) -> str:
+    """``raw`` as UTF-8 text within the size bound, or a :class:`BodyError` naming why not."""
+    _check_size(raw, bounds, what)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"{what} is not UTF-8 text (byte {exc.start}); expected {kind}") from None
+
+
+def parse_json(raw: bytes | str, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body") -> Any:
     """JSON text (UTF-8) as data, within ``bounds``; NaN, Infinity, numbers out of a float's range
     and lone surrogate escapes are refused, so what is read can always be written back as JSON.
-
-    ``decimals``: a number with a fraction or exponent is a :class:`~decimal.Decimal` of exactly
-    what was written, not the nearest float (money: ``12345678901.1234567`` must not become
-    ``12345678901.123457`` on the way in)."""
+    A number with a fraction or exponent is an :class:`ExactFloat`."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    _check_size(data, bounds, what)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BodyError(f"{what} is not UTF-8 text (byte {exc.start}); expected JSON") from None
+    text = _text(data, bounds, what, "JSON")
     _check_depth(data, _JSON_STRING, bounds, what)
     longest = bounds.max_number_chars
     refused: list[_Refused] = []
@@ -132,13 +148,13 @@ def parse_json(
             return refuse(f"a number of {len(token)} characters; at most {longest} are accepted")
         return int(token)
 
-    def parse_float(token: str) -> float | Decimal | _Refused:
+    def parse_float(token: str) -> float | _Refused:
         if len(token) > longest:
             return refuse(f"a number of {len(token)} characters; at most {longest} are accepted")
         value = float(token)
         if not math.isfinite(value):
             return refuse(f"a number out of range ({token})")
-        return Decimal(token) if decimals else value
+        return ExactFloat(token)
 
     def parse_constant(token: str) -> _Refused:
         return refuse(f"{token}, which is not a JSON number")
@@ -156,7 +172,7 @@ def parse_json(
         raise BodyError(f"{what}: {path} is {mark.reason}")
     if _SURROGATE_ESCAPE.search(data):
         try:  # json pairs surrogate escapes into one character; a lone one stays unencodable
-            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")  # str: Decimals
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as exc:
             shown = ascii(exc.object[exc.start : exc.end])
             raise BodyError(
@@ -195,35 +211,11 @@ def _check_toml_values(value: Any, bounds: Bounds, what: str) -> None:
             raise BodyError(f"{what}: {path} is an integer of more than {longest} digits")
 
 
-class TomlFloat(float):
-    """A TOML float that remembers its text: it computes as the float, but ``str`` and ``repr``
-    give what the file said, so money read from it (``Decimal(str(x))``) is exact, never the
-    float's rounding of it (``12345678901.1234567`` stays seven places, and is refused)."""
-
-    __slots__ = ("text",)
-
-    text: str
-
-    def __new__(cls, text: str) -> TomlFloat:
-        value = super().__new__(cls, text)
-        value.text = text
-        return value
-
-    def __str__(self) -> str:
-        return self.text
-
-    __repr__ = __str__
-
-
 def parse_toml(
     raw: bytes, bounds: Bounds = DEFAULT_BOUNDS, *, what: str = "body"
 ) -> dict[str, Any]:
-    """TOML text (UTF-8) as a table, within ``bounds``."""
-    _check_size(raw, bounds, what)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BodyError(f"{what} is not UTF-8 text (byte {exc.start}); expected TOML") from None
+    """TOML text (UTF-8) as a table, within ``bounds``; floats are :class:`ExactFloat`."""
+    text = _text(raw, bounds, what, "TOML")
     _check_depth(raw, _TOML_NOISE, bounds, what)
     chain = re.compile(_TOML_KEY_CHAIN % bounds.max_depth)  # re caches the compiled patterns
     digits = re.compile(rb"[0-9][0-9_]{%d,}" % bounds.max_number_chars)
@@ -234,20 +226,17 @@ def parse_toml(
         if digits.search(structure):
             raise BodyError(f"{what} has a number of more than {bounds.max_number_chars} digits")
     try:
-        data = tomllib.loads(text, parse_float=TomlFloat)
+        data = tomllib.loads(text, parse_float=ExactFloat)
     except tomllib.TOMLDecodeError as exc:
         raise BodyError(f"{what} is not valid TOML: {exc}") from None
     _check_toml_values(data, bounds, what)
     return data
 
 
-def json_body(
-    raw: bytes, *, max_bytes: int, what: str = "request body", decimals: bool = False
-) -> Any:
-    """A request's JSON body, or the gateway's 400 naming what is wrong with it (``decimals``: as
-    :func:`parse_json`)."""
+def json_body(raw: bytes, *, max_bytes: int, what: str = "request body") -> Any:
+    """A request's JSON body, or the gateway's 400 naming what is wrong with it."""
     try:
-        return parse_json(raw, Bounds(max_bytes=max_bytes), what=what, decimals=decimals)
+        return parse_json(raw, Bounds(max_bytes=max_bytes), what=what)
     except BodyError as exc:
         raise bad_request(str(exc)) from None
 
@@ -293,6 +282,7 @@ __all__ = [
     "MAX_NUMBER_CHARS",
     "BodyError",
     "Bounds",
+    "ExactFloat",
     "json_body",
     "json_or_text",
     "parse_json",
