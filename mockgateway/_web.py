@@ -79,6 +79,16 @@ class Exchange:
     answer_size: int = 0
     answer_truncated: bool = False
 
+    def keep_body(self, raw: bytes) -> None:
+        """Note the request body for the journal: whole up to the journal's cap, else its first
+        part with the whole body's size and digest."""
+        cap = self.gateway.journal.max_body_bytes
+        self.body_size = len(raw)
+        if len(raw) > cap:
+            self.body_sha256 = body_digest(raw)
+            raw = raw[:cap]
+        self.body = raw
+
 
 class ClientGone(Exception):
     """The client closed the connection before its request body arrived: nobody to answer."""
@@ -124,16 +134,6 @@ def base_url(request: web.Request, configured: str | None) -> str:
     return f"{proto}://{host}"
 
 
-def _keep_body(ex: Exchange, raw: bytes) -> None:
-    """Note the body for the journal: whole up to its cap, else the first part, size and digest."""
-    cap = ex.gateway.journal.max_body_bytes
-    ex.body_size = len(raw)
-    if len(raw) > cap:
-        ex.body_sha256 = body_digest(raw)
-        raw = raw[:cap]
-    ex.body = raw
-
-
 async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
     """The whole request body, at most ``limit`` bytes (else a 400); :class:`ClientGone` when the
     client leaves before it has sent it all."""
@@ -149,18 +149,18 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
                 raise bad_request(f"request body is over the limit of {limit} bytes")
             chunks.append(chunk)
     except ConnectionError as exc:
-        _keep_body(ex, b"".join(chunks))
+        ex.keep_body(b"".join(chunks))
         shown = "" if declared is None else f" of {declared}"
         why = f"{exc}; closed" if isinstance(exc, BodyOverdue) else "client closed the connection"
         raise ClientGone(f"{why} after {size}{shown} body bytes") from None
     except web.RequestPayloadError as exc:  # a body aiohttp cannot decode (Content-Encoding)
-        _keep_body(ex, b"".join(chunks))
+        ex.keep_body(b"".join(chunks))
         encoding = request.headers.get("Content-Encoding", "")
         shown = f" (Content-Encoding: {encoding})" if encoding else ""
         cause = getattr(exc.__cause__, "message", None) or str(exc)
         raise bad_request(f"request body could not be read{shown}: {cause.strip()}") from None
     raw = b"".join(chunks)
-    _keep_body(ex, raw)
+    ex.keep_body(raw)
     return raw
 
 
@@ -206,7 +206,7 @@ def _entry(
         request_id=ex.request_id,
         model_id=ex.model_id,
         body=body,
-        body_size=ex.body_size or (len(raw_body) if raw_body else 0),  # a fault reads it whole
+        body_size=ex.body_size,
         body_sha256=ex.body_sha256 or (body_digest(raw_body) if raw_body else None),
         status=status,
         response_headers=dict(response_headers),

@@ -94,7 +94,7 @@ async def _keep_body(request: web.Request, ex: WebExchange, limit: int) -> None:
     """Read a generate body the handler will not see, so the journal still records it."""
     declared = request.content_length
     if request.can_read_body and declared is not None and declared <= limit:
-        ex.body = await request.read()
+        ex.keep_body(await request.read())
 
 
 def _close(request: web.Request, ex: WebExchange, kind: BreakKind) -> web.Response:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 
 import aiohttp
 import pytest
 
-from mockgateway import ManualClock, ScaledClock
+from mockgateway import ManualClock, ScaledClock, config_from_mapping
 from mockgateway.faults import FaultsConfig
 
 from .faults_support import DOC_401_INVALID, DOC_402, START, eventually, scenario_config
@@ -283,3 +284,20 @@ async def test_media_download_can_be_truncated() -> None:
         assert isinstance(outcome, aiohttp.ClientPayloadError)
         # the status route is untouched by a media rule
         assert (await client.status(rid)).status == 200
+
+
+async def test_a_faulted_generate_body_is_journaled_within_the_journals_body_cap() -> None:
+    """A generate the handler never sees (an injected error) is read by the fault layer; it is
+    kept like any other body: to ``journal.max_body_bytes``, with the whole size and digest."""
+    rule = {"route": "generate", "action": "http_error", "status": 500, "message": "injected"}
+    config = config_from_mapping(
+        {"clock": {"mode": "manual"}, "journal": {"max_body_bytes": 256}, "faults": [rule]}
+    )
+    raw = json.dumps({**DOC_BODY, "prompt": "p" * 2000}).encode()
+    async with served(config) as (gw, client):
+        answer = await client.generate(raw=raw)
+        assert answer.status == 500
+        (entry,) = [e for e in gw.gateway.journal if e.route == "generate"]
+    assert (entry.body_size, entry.body_truncated) == (len(raw), True)
+    assert entry.body_sha256 == hashlib.sha256(raw).hexdigest()
+    assert entry.body == raw[:256].decode()
