@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 from multidict import CIMultiDict
 
 from mockgateway import GatewayConfig, ManualClock, RunningGateway, config_from_mapping, serve
@@ -158,3 +159,11 @@ async def served(
         options.setdefault("clock", ManualClock(1_774_951_200.0))  # 2026-03-31T10:00:00Z
     async with serve(config, **options) as running, aiohttp.ClientSession() as session:
         yield running, Client(session, running.url)
+
+
+def narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 80-column terminal for pytester runs, whose short summary cuts its lines to it (pytest
+    never cuts them on CI, so the CI variables are unset)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for ci in ("CI", "BUILD_NUMBER"):
+        monkeypatch.delenv(ci, raising=False)

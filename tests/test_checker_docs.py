@@ -20,6 +20,7 @@ from mockgateway.checker._run import client_env, run_client
 from tests.checker_builders import preload_gateway_modules
 
 from .checker_builders import PLUGIN
+from .support import narrow_terminal
 
 pytest_plugins = ["pytester"]
 
@@ -38,9 +39,7 @@ def test_the_rules_table_lists_every_rule_as_defined() -> None:
 def test_the_pytest_example_runs_as_documented(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "80")  # the short summary cuts its line to the terminal
-    for ci in ("CI", "BUILD_NUMBER"):  # ...except on CI, where pytest never cuts it
-        monkeypatch.delenv(ci, raising=False)
+    narrow_terminal(monkeypatch)
     match = re.search(r"<!-- example: pytest -->\n```python\n(.+?)```", DOC, re.S)
     assert match is not None
     pytester.makepyfile(test_example=match.group(1))

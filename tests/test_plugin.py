@@ -11,6 +11,7 @@ import pytest
 from tests.checker_builders import preload_gateway_modules
 
 from .checker_builders import PLUGIN
+from .support import narrow_terminal
 
 pytest_plugins = ["pytester"]
 
@@ -341,9 +342,7 @@ def test_a_wallet_top_up_through_the_fixture_counts_as_a_change(suite: pytest.Py
 def test_the_short_summary_names_the_broken_rule_and_why(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "80")  # the short summary cuts its line to the terminal
-    for ci in ("CI", "BUILD_NUMBER"):  # ...except on CI, where pytest never cuts it
-        monkeypatch.delenv(ci, raising=False)
+    narrow_terminal(monkeypatch)
     suite.makepyfile(
         test_short="""
         from client_helpers import follow
