@@ -7,19 +7,9 @@ Apart from the checker, so that ``mockgateway --help`` or ``serve`` never loads 
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
-DEFAULT_API_KEY = "mockgateway-check-0001"
-DEFAULT_TIMEOUT = 300.0
-MAX_SPEED = 1e6  # the largest ``[clock] speed`` a configuration file takes
-SPEED_RULE = "must be positive and at most 1000000"
-
-
-def speed_ok(value: float) -> bool:
-    """Whether a clock can run at this speed (``check --speed``, the plugin's option and marker):
-    finite, positive and at most :data:`MAX_SPEED`, so inf or NaN never reach the clock."""
-    return math.isfinite(value) and 0 < value <= MAX_SPEED
+from ._check_defaults import DEFAULT_API_KEY, DEFAULT_TIMEOUT
 
 
 def add_check_command(commands: Any) -> None:

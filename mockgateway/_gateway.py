@@ -1,6 +1,6 @@
 """The gateway as a service, without HTTP: keys, wallets, models, jobs and their timeline.
 
-The aiohttp edge (:mod:`mockgateway._web`) parses a request, calls one method here and serialises
+The aiohttp edge (:mod:`mockgateway.web`) parses a request, calls one method here and serialises
 the answer. Every phase change is a scheduler entry on the gateway clock; the only tasks are real
 work (fetching, probing and rendering media; sending webhooks).
 """
@@ -36,7 +36,7 @@ from ._jobs import Job, Status, billing_record, rendered_status, status_body
 from ._journal import Journal
 from ._scheduler import Scheduler
 from ._validation import GenerateRequest
-from ._webhooks import Sender, WebhookDispatcher
+from ._webhooks import Sender, SendResult, WebhookDispatcher
 from .faults import FaultEngine, FaultsConfig, JobPlan
 from .media import AvPipeline, InputRejected, JobInputs, MediaPipeline, RenderedMedia
 
@@ -529,8 +529,6 @@ class Gateway:
 
 
 async def _refuse_send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
-    from ._webhooks import SendResult
-
     return SendResult(None, error="no webhook sender configured")
 
 

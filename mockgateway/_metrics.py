@@ -1,6 +1,7 @@
 """Operating metrics in the Prometheus text exposition format (version 0.0.4).
 
-Request counts and latencies are counted as each request is answered: :func:`mockgateway._web.bind`
+Request counts and latencies are counted as each request is answered: the edge's wrapper
+(:func:`mockgateway.web._bind.bind`)
 holds one :class:`RouteMetrics` per journal route and calls :meth:`RouteMetrics.observe`, which
 only increments (no label tuples, no per-request objects). They count from the moment the gateway
 starts, and ``POST /_mock/reset`` leaves them alone, as counters should.

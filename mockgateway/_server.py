@@ -29,8 +29,8 @@ from ._connections import ConnectionLimits, LimitedSite, connection_limit
 from ._gateway import Gateway
 from ._outbound import aiohttp_sender, webhook_session
 from ._tls import ServerTls, server_tls
-from ._web import make_app
 from .media import MediaPipeline
+from .web import make_app
 
 T = TypeVar("T")
 

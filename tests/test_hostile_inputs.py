@@ -25,7 +25,7 @@ import pytest
 
 from mockgateway import ManualClock, RunningGateway
 from mockgateway._gateway import Gateway
-from mockgateway._web import make_app
+from mockgateway.web import make_app
 
 from .support import DOC_BODY, GENERATE_PATH, KEY, MODEL_ID, OPERATION, manual_config, served
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mockgateway._config import _Reader
 from mockgateway._errors import ConfigError
+from mockgateway._reader import Reader
 from mockgateway.media import (
     InputPolicy,
     InputsConfig,
@@ -19,8 +19,8 @@ from mockgateway.media import (
 )
 
 
-def reader(table: dict[str, Any], prefix: str) -> _Reader:
-    return _Reader(table, prefix, "gateway.toml")
+def reader(table: dict[str, Any], prefix: str) -> Reader:
+    return Reader(table, prefix, "gateway.toml")
 
 
 def test_defaults_are_offline_and_the_real_render() -> None:

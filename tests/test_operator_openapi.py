@@ -27,10 +27,10 @@ from referencing.jsonschema import DRAFT202012
 from mockgateway import ConfigError, GatewayConfig, RunningGateway, config_from_mapping, contract
 from mockgateway._gateway import Gateway
 from mockgateway._journal import KEY_HEADER
-from mockgateway._web import make_app
 from mockgateway.contract import _schemas
 from mockgateway.faults import HEADER, KEY_PREFIX, builtin_scenarios, faults_from_mapping
 from mockgateway.media import SAMPLES
+from mockgateway.web import make_app
 
 from .support import KEY, Answer, Client, manual_config, served
 

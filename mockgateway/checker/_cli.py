@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .._billing import parse_money
-from .._check_args import SPEED_RULE, speed_ok
+from .._check_defaults import SPEED_RULE, speed_ok
 from .._errors import TlsError
 from ._engine import RULES, check
 from ._model import Verdict

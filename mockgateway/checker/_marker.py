@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._check_args import DEFAULT_API_KEY, SPEED_RULE, speed_ok
+from .._check_defaults import DEFAULT_API_KEY, SPEED_RULE, speed_ok
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from ._engine import RULE_IDS

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._bodyparse import toml_config
-from .._check_args import DEFAULT_API_KEY, DEFAULT_TIMEOUT
+from .._check_defaults import DEFAULT_API_KEY, DEFAULT_TIMEOUT
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from .._errors import ConfigError

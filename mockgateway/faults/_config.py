@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._bodyparse import toml_config
+from .._reader import Reader
 from ._distributions import MAX_SECONDS, MAX_SIGMA, MU_RANGE, Distribution, Kind
 from ._ratelimit import BucketConfig
 from ._rules import (
@@ -30,9 +31,6 @@ from ._rules import (
     WebhookKind,
     family_of,
 )
-
-if TYPE_CHECKING:
-    from .._config import _Reader
 
 SECTIONS = ("scenario", "delays", "faults", "rate_limits")
 MAX_TIME_SCALE = 1e6
@@ -110,7 +108,7 @@ class FaultsConfig:
 # reading ---------------------------------------------------------------------------------------
 
 
-def read_faults(root: _Reader) -> FaultsConfig:
+def read_faults(root: Reader) -> FaultsConfig:
     """Read the scenario sections from a root reader (marking them used)."""
     return FaultsConfig(
         scenario=_read_scenario(root.sub("scenario")),
@@ -123,9 +121,7 @@ def read_faults(root: _Reader) -> FaultsConfig:
 
 def faults_from_mapping(data: Mapping[str, Any], source: str) -> FaultsConfig:
     """A scenario alone (only the scenario sections), e.g. the JSON body of PUT /_mock/scenario."""
-    from .._config import _Reader
-
-    root = _Reader(data, "", source)
+    root = Reader(data, "", source)
     config = read_faults(root)
     root.finish()
     return config
@@ -135,7 +131,7 @@ def faults_from_toml(text: str, source: str) -> FaultsConfig:
     return faults_from_mapping(toml_config(text.encode("utf-8", "surrogatepass"), source), source)
 
 
-def _read_scenario(r: _Reader) -> ScenarioConfig:
+def _read_scenario(r: Reader) -> ScenarioConfig:
     seed = r.get("seed", (int, str), 0)
     config = ScenarioConfig(
         seed=seed,
@@ -148,13 +144,13 @@ def _read_scenario(r: _Reader) -> ScenarioConfig:
     return config
 
 
-def _read_phase_delays(r: _Reader, *, allow: tuple[str, ...] = ()) -> PhaseDelays:
+def _read_phase_delays(r: Reader, *, allow: tuple[str, ...] = ()) -> PhaseDelays:
     values = {phase: read_distribution(r, phase) for phase in DELAY_PHASES}
     r.finish(frozenset(allow))
     return PhaseDelays(**values)
 
 
-def _read_delays(r: _Reader) -> DelaysConfig:
+def _read_delays(r: Reader) -> DelaysConfig:
     default = _read_phase_delays(r, allow=("models", "polls"))
     models_reader = r.sub("models")
     models = tuple(
@@ -172,7 +168,7 @@ def _read_delays(r: _Reader) -> DelaysConfig:
     return config
 
 
-def read_distribution(r: _Reader, key: str) -> Distribution | None:
+def read_distribution(r: Reader, key: str) -> Distribution | None:
     """A duration: a number of seconds, or a table ``{kind = "uniform", low = 1, high = 3}``.
 
     Every parameter is finite and in range (seconds within ``0..MAX_SECONDS``, ``mu`` within
@@ -204,14 +200,14 @@ def read_distribution(r: _Reader, key: str) -> Distribution | None:
 
 
 def _required_number(
-    r: _Reader, key: str, *, minimum: float = 0.0, maximum: float = MAX_SECONDS
+    r: Reader, key: str, *, minimum: float = 0.0, maximum: float = MAX_SECONDS
 ) -> float:
     if key not in r.table:
         raise r.error(key, "is required for this kind of distribution")
     return r.number(key, 0.0, minimum=minimum, maximum=maximum)
 
 
-def _strings(r: _Reader, key: str) -> tuple[str, ...]:
+def _strings(r: Reader, key: str) -> tuple[str, ...]:
     raw: str | list[Any] = r.get(key, (str, list), [])
     items = [raw] if isinstance(raw, str) else raw
     if not all(isinstance(item, str) and item for item in items):
@@ -220,7 +216,7 @@ def _strings(r: _Reader, key: str) -> tuple[str, ...]:
 
 
 def _choices(
-    r: _Reader, key: str, options: tuple[str, ...], *, upper: bool = False
+    r: Reader, key: str, options: tuple[str, ...], *, upper: bool = False
 ) -> tuple[str, ...]:
     values = _strings(r, key)
     normal = tuple(v.upper() if upper else v.lower() for v in values)
@@ -262,7 +258,7 @@ ACTIONS = (
 )
 
 
-def _read_action(r: _Reader, action: str) -> Action:
+def _read_action(r: Reader, action: str) -> Action:
     if action == "http_error":
         if "status" not in r.table:
             raise r.error("status", "is required for action 'http_error'")
@@ -325,7 +321,7 @@ def _read_action(r: _Reader, action: str) -> Action:
     return Break(kind=kind, processed=r.get("processed", bool, False))
 
 
-def _read_rule(r: _Reader) -> FaultRule:
+def _read_rule(r: Reader) -> FaultRule:
     action_name = r.get("action", str, "")
     if action_name not in ACTIONS:
         options = ", ".join(repr(a) for a in ACTIONS)
@@ -368,7 +364,7 @@ def _read_rule(r: _Reader) -> FaultRule:
     return rule
 
 
-def _read_rules(rows: list[_Reader]) -> tuple[FaultRule, ...]:
+def _read_rules(rows: list[Reader]) -> tuple[FaultRule, ...]:
     rules: list[FaultRule] = []
     for row in rows:
         rule = _read_rule(row)
@@ -378,7 +374,7 @@ def _read_rules(rows: list[_Reader]) -> tuple[FaultRule, ...]:
     return tuple(rules)
 
 
-def _read_rate_limits(r: _Reader) -> RateLimitsConfig:
+def _read_rate_limits(r: Reader) -> RateLimitsConfig:
     routes: list[tuple[str, BucketConfig]] = []
     for route in (Route.GENERATE, Route.STATUS, Route.MEDIA):
         if route.value not in r.table:

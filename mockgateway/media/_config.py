@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .._config import _Reader
+from .._reader import Reader
 
 
 class InputPolicy(StrEnum):
@@ -54,7 +52,7 @@ class MediaConfig:
     workers: int = 1  # renders at once; x264 already uses both cores for one
 
 
-def read_inputs_config(reader: _Reader) -> InputsConfig:
+def read_inputs_config(reader: Reader) -> InputsConfig:
     """The ``[inputs]`` table."""
     hosts = reader.get("allow_hosts", list, [])
     if not all(isinstance(h, str) and h for h in hosts):
@@ -73,7 +71,7 @@ def read_inputs_config(reader: _Reader) -> InputsConfig:
     return config
 
 
-def read_media_config(reader: _Reader) -> MediaConfig:
+def read_media_config(reader: Reader) -> MediaConfig:
     """The ``[media]`` table; ``link_ttl_seconds = 0`` (the default) means links never expire."""
     ttl = reader.number("link_ttl_seconds", 0.0)
     config = MediaConfig(

@@ -12,16 +12,17 @@ from typing import Any, get_args
 
 from aiohttp import web
 
-from . import __version__
+from .. import __version__
+from .._billing import money_str, parse_money
+from .._bodyparse import json_body
+from .._errors import ApiError, bad_request, gateway_error, request_not_found
+from .._gateway import Gateway
+from .._har import to_har
+from .._jobs import Job, Status, status_body
+from .._journal import JournalEntry, Route, redact_key
 from ._admin_metrics import metrics
-from ._billing import money_str, parse_money
-from ._bodyparse import json_body
-from ._errors import ApiError, bad_request, gateway_error, request_not_found
-from ._gateway import Gateway
-from ._har import to_har
-from ._jobs import Job, Status, status_body
-from ._journal import JournalEntry, Route, redact_key
-from ._web import Exchange, Routes, endpoint, json_answer, read_body
+from ._bind import Routes, endpoint
+from ._exchange import Exchange, json_answer, read_body
 
 MAX_ADVANCE_SECONDS = 1_000_000_000  # about 31 years: timestamps stay within what they can show
 

@@ -12,24 +12,21 @@ import contextlib
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ._errors import ApiError
-from .faults import HEADER, Break, BreakKind, Context, Route
-
-if TYPE_CHECKING:
-    from ._gateway import Gateway
-    from ._web import Exchange as WebExchange
+from .._errors import ApiError
+from .._gateway import Gateway
+from ..faults import HEADER, Break, BreakKind, Context, Route
+from ._exchange import Exchange as WebExchange
 
 FAULT_ROUTES: dict[str, Route] = {
     "generate": Route.GENERATE,
     "status": Route.STATUS,
     "media": Route.MEDIA,
 }
-RouteHandler = Callable[[web.Request, "WebExchange"], Awaitable[web.StreamResponse]]
-RenderError = Callable[["WebExchange", ApiError], web.Response]
+RouteHandler = Callable[[web.Request, WebExchange], Awaitable[web.StreamResponse]]
+RenderError = Callable[[WebExchange, ApiError], web.Response]
 
 
 async def with_faults(

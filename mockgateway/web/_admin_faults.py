@@ -11,11 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .._bodyparse import json_body, toml_body
+from .._errors import ConfigError, bad_request
+from ..faults import FaultEngine, action_name, faults_from_mapping
 from ._admin import job_detail, json_object_body
-from ._bodyparse import json_body, toml_body
-from ._errors import ConfigError, bad_request
-from ._web import Exchange, Routes, endpoint, json_answer, read_body
-from .faults import FaultEngine, action_name, faults_from_mapping
+from ._bind import Routes, endpoint
+from ._exchange import Exchange, json_answer, read_body
 
 _TOML_TYPES = frozenset({"application/toml", "text/toml", "text/x-toml", "text/plain"})
 

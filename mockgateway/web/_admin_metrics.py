@@ -6,11 +6,12 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from ._billing import Movement, money_str
-from ._gateway import Gateway
-from ._jobs import Status
-from ._metrics import CONTENT_TYPE, WEBHOOK_OUTCOMES, StateSnapshot, render, webhook_outcome
-from ._web import METRICS, Exchange, endpoint
+from .._billing import Movement, money_str
+from .._gateway import Gateway
+from .._jobs import Status
+from .._metrics import CONTENT_TYPE, WEBHOOK_OUTCOMES, StateSnapshot, render, webhook_outcome
+from ._bind import METRICS, endpoint
+from ._exchange import Exchange
 
 
 def snapshot(gateway: Gateway) -> StateSnapshot:

@@ -1,0 +1,113 @@
+"""The gateway's documented routes: generate, status and media, and the bundled samples; thin
+handlers that parse, call the gateway and serialise."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .._errors import apim_error, gateway_error
+from .._validation import parse_generate, parse_webhook_url
+from ..media import media_response, sample_response, samples_index
+from ._bind import endpoint
+from ._exchange import Exchange, base_url, json_answer, read_body
+
+
+@endpoint("generate")
+async def generate(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    wallet = gateway.authenticate(ex.key)
+    model_id = request.match_info["model_id"]
+    ex.model_id = model_id
+    model = gateway.model(model_id)
+    if request.match_info["operation"] != model.operation:
+        raise apim_error(404, "Resource not found")
+    config = gateway.config
+    raw = await read_body(request, ex, config.server.max_body_bytes)
+    parsed = parse_generate(
+        raw,
+        max_bytes=config.server.max_body_bytes,
+        default_resolution=config.lifecycle.default_resolution,
+    )
+    webhook_url = parse_webhook_url(request.headers.get("X-Webhook-URL"))
+    if parsed.extra_fields:
+        ignored = ", ".join(parsed.extra_fields)
+        ex.notes = (f"undocumented fields ignored: {ignored}",)
+    origin = base_url(request, config.server.public_base_url)
+    job = gateway.submit(
+        wallet,
+        model,
+        parsed,
+        webhook_url=webhook_url,
+        media_base_url=base_url(
+            request, config.server.media_base_url or config.server.public_base_url
+        ),
+        scenario=ex.scenario,
+    )
+    ex.request_id = job.request_id
+    ex.notes += gateway.input_notes(job) + gateway.plan_notes(job)
+    return json_answer(
+        ex,
+        202,
+        {
+            "request_id": job.request_id,
+            "status": job.status.value,
+            "polling_url": f"{origin}/v2/requests/status/{job.request_id}",
+        },
+    )
+
+
+@endpoint("status")
+async def status(request: web.Request, ex: Exchange) -> web.Response:
+    gateway = ex.gateway
+    key = gateway.admit(ex.key)  # no wallet: only a key that submitted has jobs to poll
+    request_id = request.match_info["request_id"]
+    ex.request_id = request_id
+    body, raw = gateway.poll(key, request_id)
+    return json_answer(ex, 200, body, raw=raw)
+
+
+@endpoint("media")
+async def media(request: web.Request, ex: Exchange) -> web.StreamResponse:
+    gateway = ex.gateway
+    request_id = request.match_info["request_id"]
+    ex.request_id = request_id
+    job = gateway.jobs.get(request_id)
+    expected = gateway.config.lifecycle.output_filename
+    if job is None or request.match_info["filename"] != expected:
+        raise gateway_error(404, "Not Found", f"No media at {request.path}")
+    file = await gateway.media_file(request_id)
+    ttl = gateway.config.media.link_ttl_seconds
+    expires_at = None if ttl is None or job.completed_at is None else job.completed_at + ttl
+    return media_response(request, file, expires_at=expires_at, now=gateway.clock.now())
+
+
+@endpoint("admin")
+async def samples(request: web.Request, ex: Exchange) -> web.Response:
+    """The bundled samples and their URLs here."""
+    origin = base_url(request, ex.gateway.config.server.public_base_url)
+    return json_answer(ex, 200, samples_index(origin))
+
+
+@endpoint("admin")
+async def sample(request: web.Request, ex: Exchange) -> web.StreamResponse:
+    """A bundled sample input, so clients can point ``image_url``/``audio_url`` at the mock."""
+    return sample_response(request, request.match_info["name"])
+
+
+@endpoint("other")
+async def unknown(request: web.Request, ex: Exchange) -> web.Response:
+    """A known path with another method: 405 naming the allowed ones ([mock]); an unknown
+    ``/_mock/`` path: the operator API's 404 ([mock]); any other path: API management's 404
+    ([inferred])."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.name != "unknown":
+            _match, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        shown = ", ".join(sorted(allowed))
+        message = f"{request.method} is not allowed on {request.path}; allowed: {shown}"
+        raise gateway_error(405, "Method Not Allowed", message, Allow=shown)
+    if request.path.startswith("/_mock/"):  # the operator API answers in the gateway's shape
+        raise gateway_error(404, "Not Found", f"No operator route at {request.path}")
+    raise apim_error(404, "Resource not found")

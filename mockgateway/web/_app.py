@@ -1,0 +1,28 @@
+"""The gateway's aiohttp application: every route, bound to one gateway."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .._gateway import Gateway
+from .._metrics import Metrics
+from ._admin import add_admin_routes
+from ._admin_faults import add_fault_admin_routes
+from ._api import generate, media, sample, samples, status, unknown
+from ._bind import METRICS, Routes
+
+
+def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
+    """The gateway's application; ``scheme`` is what it is served over (``https`` with TLS)."""
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app[METRICS] = Metrics()
+    routes = Routes(app, gateway, scheme)
+    routes.get("/v2/requests/status/{request_id}", status, "status")
+    routes.add("POST", "/{model_id}/v1/{operation}", generate, "generate")
+    routes.get("/v1/{request_id}/{filename}", media, "media")
+    routes.get("/_mock/samples", samples, "admin.samples")
+    routes.get("/_mock/samples/{name}", sample, "admin.sample")
+    add_admin_routes(routes)
+    add_fault_admin_routes(routes)
+    routes.add("*", "/{tail:.*}", unknown, "unknown")
+    return app

@@ -1,0 +1,252 @@
+"""Binding handlers to a gateway: the wrapper that journals each exchange, renders errors and
+counts metrics.
+
+A handler is declared as an :class:`Endpoint` (``@endpoint("status")``: the route it is journaled
+under) and :func:`bind` wraps it for one gateway when the application registers it. The wrapper
+journals and renders errors rather than aiohttp middleware doing it: the status poll is the hot
+path, and one closure over the gateway costs a call where middleware costs a chain and an app
+lookup per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .._bodyparse import json_or_text
+from .._errors import ApiError, internal_error
+from .._gateway import Gateway
+from .._jobs import Status, billing_record
+from .._journal import (
+    JournalEntry,
+    Route,
+    body_digest,
+    redact_headers,
+    redact_key,
+    request_path,
+    valid_unicode,
+)
+from .._metrics import Metrics
+from ._exchange import (
+    _KEY_HEADER_LOWER,
+    KEY_HEADER_ID,
+    SCENARIO_HEADER_ID,
+    ClientGone,
+    Exchange,
+    Handler,
+    RouteHandler,
+    error_answer,
+)
+from ._faults import FAULT_ROUTES, with_faults
+
+log = logging.getLogger("mockgateway.web")
+
+
+def _entry(
+    seq: int,
+    route: Route,
+    method: str,
+    raw_path: str,
+    raw_headers: tuple[tuple[bytes, bytes], ...],
+    ex: Exchange,
+    status: int | None,
+    response_headers: Mapping[str, str],
+    started: float,
+    finished: float,
+    error: str | None,
+    scheme: str = "http",
+) -> JournalEntry:
+    """Build a journal entry from what :func:`bind` kept (called when the journal is read).
+
+    What is kept is what the request and response already hold (the wire headers as aiohttp parsed
+    them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
+    """
+    sent = {  # as text a JSON reader takes: a byte that is not UTF-8 becomes U+FFFD
+        name.decode("utf-8", "replace"): value.decode("utf-8", "replace")
+        for name, value in raw_headers
+    }
+    key = next((v for n, v in sent.items() if n.lower() == _KEY_HEADER_LOWER), None)
+    host = next((v for n, v in sent.items() if n.lower() == "host"), "")
+    raw_body = ex.body
+    body: Any = None
+    parsed = True
+    if raw_body:
+        body, parsed = json_or_text(raw_body)
+    return JournalEntry(
+        seq=seq,
+        kind="request",
+        route=route,
+        method=method,
+        url=valid_unicode(f"{scheme}://{host}{raw_path}"),
+        path=valid_unicode(request_path(raw_path)),
+        headers=redact_headers(sent),
+        key=redact_key(key),
+        request_id=ex.request_id,
+        model_id=ex.model_id,
+        body=body,
+        body_size=ex.body_size,
+        body_sha256=ex.body_sha256 or (body_digest(raw_body) if raw_body else None),
+        status=status,
+        response_headers=dict(response_headers),
+        response_body=ex.answer,
+        started_at=started,
+        finished_at=finished,
+        error=valid_unicode(error or ex.fault),
+        notes=valid_unicode(ex.notes),
+        billing=_billing(ex) if route == "status" else None,
+        body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
+        body_unparsed=not parsed,
+        response_body_size=ex.answer_size,
+        response_body_truncated=ex.answer_truncated,
+    )
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def _billing(ex: Exchange) -> dict[str, Any] | None:
+    """The job's billing when this status answer showed it ended (its money is settled then)."""
+    answer = ex.answer
+    if not isinstance(answer, dict) or answer.get("status") not in _TERMINAL or not ex.request_id:
+        return None
+    job = ex.gateway.jobs.get(ex.request_id)
+    return billing_record(job) if job is not None and job.status.terminal else None
+
+
+_TERMINAL = frozenset(s.value for s in Status if s.terminal)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A handler and the journal route it is recorded under, not yet bound to a gateway."""
+
+    route: Route
+    handler: RouteHandler
+
+
+def endpoint(route: Route) -> Callable[[RouteHandler], Endpoint]:
+    """Declare a handler; :func:`bind` turns it into an aiohttp handler for one gateway."""
+
+    def declare(handler: RouteHandler) -> Endpoint:
+        return Endpoint(route, handler)
+
+    return declare
+
+
+class _Last:
+    """The path and wire headers last journaled on one route.
+
+    A client polling sends the same ones every time. Journaling the copy already kept, rather than
+    each request's own, keeps a full journal small and lets each request's copy be freed while it
+    is still in cache.
+    """
+
+    __slots__ = ("header_bytes", "headers", "path")
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()
+        self.header_bytes = 0  # what the kept headers weigh, charged to each entry that uses them
+
+
+_NOTHING: Mapping[str, str] = {}
+
+
+def bind(
+    declared: Endpoint, gateway: Gateway, metrics: Metrics | None = None, scheme: str = "http"
+) -> Handler:
+    """Wrap a handler for ``gateway``: errors become their documented bodies, the exchange is
+    journaled (under ``scheme``, the one the gateway serves) and counted in ``metrics``.
+
+    The journal keeps references, not copies: the :class:`Exchange`, the response's header map,
+    and the wire headers and path as aiohttp parsed them (the route's earlier copy when equal).
+    """
+    route, handler = declared.route, declared.handler
+    faults = gateway.faults if route in FAULT_ROUTES else None
+    journal = gateway.journal
+    cap = journal.max_body_bytes
+    now = gateway.clock.now
+    last = _Last()
+    observe = (metrics or Metrics()).route(route).observe
+    timer = time.perf_counter  # latency in real time, whatever the gateway clock does
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        began = timer()
+        started = now()
+        headers = request.headers
+        ex = Exchange(gateway, headers.get(KEY_HEADER_ID))
+        error: str | None = None
+        try:
+            if faults is not None and faults.engaged(ex.key, headers.get(SCENARIO_HEADER_ID)):
+                response = await with_faults(request, handler, gateway, ex, error_answer)
+            else:
+                response = await handler(request, ex)
+        except ApiError as exc:
+            response = error_answer(ex, exc)
+        except ClientGone as gone:
+            ex.answered = False
+            ex.notes += (str(gone),)
+            response = web.Response(status=400)  # never sent: the connection is closed
+        except Exception as exc:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            error = f"{type(exc).__name__}: {exc}"
+            response = error_answer(ex, internal_error())
+        answered = ex.answered
+        observe(response.status if answered else 0, timer() - began)
+        if journal.enabled:
+            path = request.raw_path
+            if path != last.path:
+                last.path = path
+            raw_headers = request.raw_headers
+            if raw_headers != last.headers:
+                last.headers = raw_headers
+                last.header_bytes = sum(len(n) + len(v) for n, v in raw_headers) + len(path)
+            body = ex.body
+            journal.append_lazy(
+                _entry,
+                route,
+                request.method,
+                last.path,
+                last.headers,
+                ex,
+                response.status if answered else None,
+                response.headers if answered else _NOTHING,
+                started,
+                now(),
+                error,
+                scheme,
+                size=(len(body) if body else 0) + min(ex.answer_size, cap) + last.header_bytes,
+            )
+        return response
+
+    return run
+
+
+class Routes:
+    """Registers endpoints on an application, each bound to the application's gateway."""
+
+    def __init__(self, app: web.Application, gateway: Gateway, scheme: str = "http") -> None:
+        self._router = app.router
+        self._gateway = gateway
+        self._metrics = app[METRICS]
+        self._scheme = scheme
+
+    def _bind(self, declared: Endpoint) -> Handler:
+        return bind(declared, self._gateway, self._metrics, self._scheme)
+
+    def get(self, path: str, declared: Endpoint, name: str) -> None:
+        """GET, and HEAD answered by the same handler (as ``add_get`` does)."""
+        self._router.add_get(path, self._bind(declared), name=name)
+
+    def add(self, method: str, path: str, declared: Endpoint, name: str) -> None:
+        self._router.add_route(method, path, self._bind(declared), name=name)
+
+
+# handlers -------------------------------------------------------------------------------------
