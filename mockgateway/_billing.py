@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -126,20 +126,14 @@ class LedgerEntry:
         }
 
 
-class InsufficientFunds(Exception):
-    pass
-
-
 @dataclass(slots=True)
-class Wallet:
+class WalletState:
+    """A key's money: ``held`` is the running sum of its open holds (never summed on read)."""
+
     key: str
     balance: Decimal
-    holds: dict[str, Decimal] = field(default_factory=dict)
-    ledger: list[LedgerEntry] = field(default_factory=list)
-
-    @property
-    def held(self) -> Decimal:
-        return sum(self.holds.values(), Decimal(0))
+    held: Decimal = Decimal(0)
+    ledger_size: int = 0  # entries ever written (a store keeps a bounded tail of them)
 
     @property
     def available(self) -> Decimal:
@@ -147,53 +141,8 @@ class Wallet:
         below what is already held."""
         return max(Decimal(0), self.balance - self.held)
 
-    def _record(
-        self, movement: Movement, amount: Decimal, at: float, rid: str | None, note: str
-    ) -> None:
-        self.ledger.append(
-            LedgerEntry(
-                movement=movement,
-                amount=amount,
-                balance_after=self.balance,
-                held_after=self.held,
-                at=at,
-                request_id=rid,
-                note=note,
-            )
-        )
-
-    def set_balance(self, amount: Decimal, at: float, note: str = "") -> None:
-        self.balance = amount
-        self._record(Movement.SET, amount, at, None, note)
-
     def can_cover(self, amount: Decimal) -> bool:
         return self.available >= amount
-
-    def hold(self, request_id: str, amount: Decimal, at: float) -> None:
-        if request_id in self.holds:
-            raise ValueError(f"{request_id} already holds {self.holds[request_id]}")
-        if not self.can_cover(amount):
-            raise InsufficientFunds(
-                f"{money_str(self.available)} available, {money_str(amount)} needed"
-            )
-        self.holds[request_id] = amount
-        self._record(Movement.HOLD, amount, at, request_id, "")
-
-    def capture(self, request_id: str, at: float) -> Decimal:
-        """Charge a job what it holds, but never more than the balance (which the operator may
-        have lowered under the hold): the balance never goes negative. Returns the charge."""
-        held = self.holds.pop(request_id)
-        amount = min(held, max(Decimal(0), self.balance))
-        self.balance -= amount
-        note = "" if amount == held else f"held {money_str(held)}; capped at the balance"
-        self._record(Movement.CHARGE, amount, at, request_id, note)
-        return amount
-
-    def release(self, request_id: str, at: float, note: str = "") -> Decimal:
-        amount = self.holds.pop(request_id, Decimal(0))
-        if amount:
-            self._record(Movement.RELEASE, amount, at, request_id, note)
-        return amount
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,5 +150,55 @@ class Wallet:
             "balance": money_str(self.balance),
             "held": money_str(self.held),
             "available": money_str(self.available),
-            "ledger": [e.to_dict() for e in self.ledger],
         }
+
+
+# The rules of money, one function per movement: each changes the state and returns its ledger
+# entry. Every store applies them (in one step), so every backend moves money the same way.
+
+
+def _entry(
+    state: WalletState, movement: Movement, amount: Decimal, at: float, rid: str | None, note: str
+) -> LedgerEntry:
+    return LedgerEntry(
+        movement=movement,
+        amount=amount,
+        balance_after=state.balance,
+        held_after=state.held,
+        at=at,
+        request_id=rid,
+        note=note,
+    )
+
+
+def set_entry(state: WalletState, amount: Decimal, at: float, note: str = "") -> LedgerEntry:
+    """The operator (or the configuration) sets the balance; holds stay as they are."""
+    state.balance = amount
+    return _entry(state, Movement.SET, amount, at, None, note)
+
+
+def hold_entry(
+    state: WalletState, request_id: str, amount: Decimal, at: float
+) -> LedgerEntry | None:
+    """Hold ``amount`` for a job when ``available`` covers it; None (nothing held) when not."""
+    if not state.can_cover(amount):
+        return None
+    state.held += amount
+    return _entry(state, Movement.HOLD, amount, at, request_id, "")
+
+
+def capture_entry(state: WalletState, request_id: str, held: Decimal, at: float) -> LedgerEntry:
+    """Charge a job what it held, but never more than the balance (which the operator may have
+    lowered under the hold): the balance never goes negative. The entry's amount is the charge."""
+    amount = min(held, max(Decimal(0), state.balance))
+    state.balance -= amount
+    state.held -= held
+    note = "" if amount == held else f"held {money_str(held)}; capped at the balance"
+    return _entry(state, Movement.CHARGE, amount, at, request_id, note)
+
+
+def release_entry(
+    state: WalletState, request_id: str, held: Decimal, at: float, note: str = ""
+) -> LedgerEntry:
+    state.held -= held
+    return _entry(state, Movement.RELEASE, held, at, request_id, note)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ._billing import billed_seconds, money_str
 from ._timefmt import iso_ms
+from .faults import EndJob, JobPlan
 
 
 class Status(StrEnum):
@@ -76,6 +77,14 @@ class Job:
     extra_fields: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what processing noted, e.g. a bundled sample standing in
     history: list[tuple[Status, float]] = field(default_factory=list)
+    # its plan and its progress on it: what a restart or another replica needs to carry on
+    plan: JobPlan | None = None  # dropped once the job has ended
+    phase_polls: int = 0  # polls since the job entered its current status
+    outcome: Status | None = None  # what processing found (None: still working)
+    outcome_error: str | None = None
+    deadline_passed: bool = False  # its processing time is over
+    held_webhooks: list[dict[str, Any]] = field(default_factory=list)  # held to send reordered
+    seq: int = 0  # creation order in its store
     rendered: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
 
     def move(self, target: Status, now: float, *, error: str | None = None) -> None:
@@ -85,12 +94,106 @@ class Job:
         self.status = target
         self.updated_at = now
         self.rendered = None
+        self.phase_polls = 0
         self.history.append((target, now))
         if target.terminal:
             self.completed_at = now
         if target in (Status.FAILED, Status.ERROR):
             self.error = error or "The request could not be processed."
             self.media_urls = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything stored about the job, as JSON-ready data (money as text)."""
+        plan = self.plan
+        return {
+            "request_id": self.request_id,
+            "model_id": self.model_id,
+            "key": self.key,
+            "image_url": self.image_url,
+            "audio_url": self.audio_url,
+            "resolution": self.resolution,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "status": self.status.value,
+            "completed_at": self.completed_at,
+            "error": self.error,
+            "media_urls": list(self.media_urls),
+            "media_type": self.media_type,
+            "webhook_url": self.webhook_url,
+            "duration_seconds": self.duration_seconds,
+            "cost": None if self.cost is None else str(self.cost),
+            "charged": None if self.charged is None else str(self.charged),
+            "polls": self.polls,
+            "extra_fields": list(self.extra_fields),
+            "notes": list(self.notes),
+            "history": [[s.value, t] for s, t in self.history],
+            "plan": None if plan is None else _plan_dict(plan),
+            "phase_polls": self.phase_polls,
+            "outcome": None if self.outcome is None else self.outcome.value,
+            "outcome_error": self.outcome_error,
+            "deadline_passed": self.deadline_passed,
+            "held_webhooks": self.held_webhooks,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        plan = data.get("plan")
+        outcome = data.get("outcome")
+        return cls(
+            request_id=data["request_id"],
+            model_id=data["model_id"],
+            key=data["key"],
+            image_url=data["image_url"],
+            audio_url=data["audio_url"],
+            resolution=data["resolution"],
+            created_at=data["created_at"],
+            updated_at=data["updated_at"],
+            status=Status(data["status"]),
+            completed_at=data["completed_at"],
+            error=data["error"],
+            media_urls=tuple(data["media_urls"]),
+            media_type=data["media_type"],
+            webhook_url=data["webhook_url"],
+            duration_seconds=data["duration_seconds"],
+            cost=None if data["cost"] is None else Decimal(data["cost"]),
+            charged=None if data["charged"] is None else Decimal(data["charged"]),
+            polls=data["polls"],
+            extra_fields=tuple(data["extra_fields"]),
+            notes=tuple(data["notes"]),
+            history=[(Status(s), t) for s, t in data["history"]],
+            plan=None if plan is None else _plan_of(plan),
+            phase_polls=data["phase_polls"],
+            outcome=None if outcome is None else Status(outcome),
+            outcome_error=data["outcome_error"],
+            deadline_passed=data["deadline_passed"],
+            held_webhooks=list(data["held_webhooks"]),
+            seq=data["seq"],
+        )
+
+
+def _plan_dict(plan: JobPlan) -> dict[str, Any]:
+    end = plan.end
+    return {
+        "queue_seconds": plan.queue_seconds,
+        "processing_seconds": plan.processing_seconds,
+        "end": None
+        if end is None
+        else {"status": end.status, "at": end.at, "message": end.message},
+        "scenario": plan.scenario,
+        "fired": list(plan.fired),
+    }
+
+
+def _plan_of(data: dict[str, Any]) -> JobPlan:
+    end = data["end"]
+    return JobPlan(
+        queue_seconds=data["queue_seconds"],
+        processing_seconds=data["processing_seconds"],
+        end=None if end is None else EndJob(end["status"], end["at"], end["message"]),
+        scenario=data["scenario"],
+        fired=tuple(data["fired"]),
+    )
 
 
 def rendered_status(job: Job) -> tuple[dict[str, Any], bytes]:

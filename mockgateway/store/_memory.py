@@ -1,0 +1,428 @@
+"""The default store: this process's memory, fast and forgotten on exit.
+
+Holds live objects (a poll reads the :class:`~mockgateway._jobs.Job` itself), keeps timed work in a
+heap, and bounds everything by :class:`~mockgateway.store.Retention`: ended jobs in the order they
+ended, media by bytes, each wallet's ledger by entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+from .._billing import (
+    LedgerEntry,
+    WalletState,
+    capture_entry,
+    hold_entry,
+    money_str,
+    release_entry,
+    set_entry,
+)
+from .._jobs import Job, Status
+from .._journal import Builder, Journal, JournalEntry
+from ..media import RenderedMedia
+from ._types import DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
+
+Event = tuple[str, str]
+
+
+class _Wallet:
+    __slots__ = ("holds", "ledger", "state")
+
+    def __init__(self, state: WalletState, max_ledger: int) -> None:
+        self.state = state
+        self.holds: dict[str, Decimal] = {}
+        self.ledger: deque[LedgerEntry] = deque(maxlen=max_ledger)
+
+
+class MemoryStore:
+    kind = "memory"
+    shared = False
+
+    def __init__(
+        self,
+        retention: Retention | None = None,
+        *,
+        journal_enabled: bool = True,
+        journal_max_entries: int = 10_000,
+        journal_max_bytes: int = 64 * 1024 * 1024,
+        journal_max_body_bytes: int = 16 * 1024,
+    ) -> None:
+        self.retention = retention or Retention()
+        self.journal = Journal(
+            journal_max_entries,
+            enabled=journal_enabled,
+            max_bytes=journal_max_bytes,
+            max_body_bytes=journal_max_body_bytes,
+        )
+        self.journal_enabled = journal_enabled
+        self.journal_max_entries = journal_max_entries
+        self.journal_max_bytes = journal_max_bytes
+        self.journal_max_body_bytes = journal_max_body_bytes
+        self._meta: dict[str, str] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._order: list[str | None] = []  # request ids by creation; None where one was dropped
+        self._order_base = 0  # the seq of _order[0]
+        self._seq = itertools.count(1)
+        self._ended: OrderedDict[str, float] = OrderedDict()  # ended jobs, oldest end first
+        self._counts: dict[Status, int] = dict.fromkeys(Status, 0)
+        self._counted: dict[str, Status] = {}  # each job's status as counted in _counts
+        self._active: dict[str, int] = {}
+        self._wallets: dict[str, _Wallet] = {}
+        self._media: OrderedDict[str, RenderedMedia] = OrderedDict()
+        self._media_bytes = 0
+        self._media_refs: dict[int, int] = {}  # id(bytes) -> jobs sharing those bytes
+        self._deliveries: dict[str, DeliveryRecord] = {}
+        self._deliveries_of: dict[str, list[str]] = {}
+        self._heap: list[tuple[float, int, TaskKind, str]] = []
+        self._task_seq = itertools.count()
+        self._counters: dict[str, int] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # tokens, updated
+
+    # life -------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        yield  # one process, one thread: a step that does not await is atomic by itself
+
+    async def reset(self) -> None:
+        self._clear()
+        self.journal.clear()
+
+    def on_event(self, listener: Callable[[Event], None]) -> None:
+        return None
+
+    async def publish(self, event: Event) -> None:
+        return None
+
+    async def get_meta(self, name: str) -> str | None:
+        return self._meta.get(name)
+
+    async def set_meta(self, name: str, value: str | None) -> None:
+        if value is None:
+            self._meta.pop(name, None)
+        else:
+            self._meta[name] = value
+
+    # jobs -------------------------------------------------------------------------------------
+
+    async def create_job(self, job: Job) -> None:
+        job.seq = next(self._seq)
+        self._jobs[job.request_id] = job
+        self._order.append(job.request_id)
+        self._counts[job.status] += 1
+        self._active[job.key] = self._active.get(job.key, 0) + 1
+
+    async def get_job(self, request_id: str) -> Job | None:
+        return self._jobs.get(request_id)
+
+    async def save_job(self, job: Job) -> None:
+        stored = self._jobs.get(job.request_id)
+        if stored is None:
+            return  # forgotten (a reset or retention) while its step ran
+        self._jobs[job.request_id] = job
+        counted = self._counted.get(job.request_id, Status.QUEUED)
+        if counted is not job.status:
+            self._counts[counted] -= 1
+            self._counts[job.status] += 1
+            self._counted[job.request_id] = job.status
+        if job.status.terminal and job.request_id not in self._ended:
+            self._ended[job.request_id] = job.updated_at
+            active = self._active.get(job.key, 1) - 1
+            if active:
+                self._active[job.key] = active
+            else:
+                self._active.pop(job.key, None)
+            self._evict(job.updated_at)
+
+    def _evict(self, now: float) -> None:
+        retention = self.retention
+        ended = self._ended
+        oldest = now - retention.max_age_seconds
+        while ended and (len(ended) > retention.max_jobs or next(iter(ended.values())) < oldest):
+            request_id, _ = ended.popitem(last=False)
+            self._forget(request_id)
+
+    def _forget(self, request_id: str) -> None:
+        job = self._jobs.pop(request_id, None)
+        if job is None:
+            return
+        self._counts[self._counted.pop(request_id, job.status)] -= 1
+        index = job.seq - self._order_base - 1
+        if 0 <= index < len(self._order):
+            self._order[index] = None
+        self._drop_media(request_id)
+        for delivery_id in self._deliveries_of.pop(request_id, ()):
+            self._deliveries.pop(delivery_id, None)
+        self._compact()
+
+    def _compact(self) -> None:
+        order = self._order
+        dropped = 0
+        while dropped < len(order) and order[dropped] is None:
+            dropped += 1
+        if dropped > 1024 or (dropped and dropped == len(order)):
+            del order[:dropped]
+            self._order_base += dropped
+
+    async def poll_job(self, request_id: str) -> Job | None:
+        job = self._jobs.get(request_id)
+        if job is not None:
+            job.polls += 1
+            job.phase_polls += 1
+        return job
+
+    async def list_jobs(
+        self,
+        *,
+        status: Status | None = None,
+        key: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        start = len(self._order) - 1
+        if cursor is not None:
+            start = min(start, int(cursor) - self._order_base - 1)
+        items: list[Job] = []
+        index = start
+        order, jobs = self._order, self._jobs
+        while index >= 0 and len(items) < limit:
+            request_id = order[index]
+            index -= 1
+            job = jobs.get(request_id) if request_id is not None else None
+            if job is None or (status is not None and job.status is not status):
+                continue
+            if key is not None and job.key != key:
+                continue
+            items.append(job)
+        more = index >= 0 and len(items) == limit
+        next_cursor = str(index + 1 + self._order_base + 1) if more else None
+        if status is None and key is None:
+            total = len(jobs)
+        elif key is None and status is not None:
+            total = self._counts[status]
+        else:
+            total = sum(
+                1 for j in jobs.values() if j.key == key and (status is None or j.status is status)
+            )
+        return Page(items, total, next_cursor)
+
+    async def job_counts(self) -> dict[Status, int]:
+        return dict(self._counts)
+
+    async def active_jobs(self, key: str) -> int:
+        return self._active.get(key, 0)
+
+    # wallets ----------------------------------------------------------------------------------
+
+    def _wallet(self, key: str) -> _Wallet:
+        wallet = self._wallets.get(key)
+        if wallet is None:
+            raise KeyError(f"no wallet for {key!r}")
+        return wallet
+
+    def _write(self, wallet: _Wallet, entry: LedgerEntry) -> None:
+        wallet.ledger.append(entry)
+        wallet.state.ledger_size += 1
+
+    async def get_wallet(self, key: str) -> WalletState | None:
+        wallet = self._wallets.get(key)
+        return None if wallet is None else wallet.state
+
+    async def open_wallet(self, key: str, balance: Decimal, at: float, note: str) -> WalletState:
+        wallet = self._wallets.get(key)
+        if wallet is None:
+            wallet = _Wallet(WalletState(key, Decimal(0)), self.retention.max_ledger_entries)
+            self._wallets[key] = wallet
+            self._write(wallet, set_entry(wallet.state, balance, at, note))
+        return wallet.state
+
+    async def set_balance(self, key: str, amount: Decimal, at: float, note: str) -> WalletState:
+        wallet = self._wallets.get(key)
+        if wallet is None:
+            return await self.open_wallet(key, amount, at, note)
+        self._write(wallet, set_entry(wallet.state, amount, at, note))
+        return wallet.state
+
+    async def hold(self, key: str, request_id: str, amount: Decimal, at: float) -> bool:
+        wallet = self._wallet(key)
+        if request_id in wallet.holds:
+            raise ValueError(f"{request_id} already holds {money_str(wallet.holds[request_id])}")
+        entry = hold_entry(wallet.state, request_id, amount, at)
+        if entry is None:
+            return False
+        wallet.holds[request_id] = amount
+        self._write(wallet, entry)
+        return True
+
+    async def held_for(self, key: str, request_id: str) -> Decimal | None:
+        wallet = self._wallets.get(key)
+        return None if wallet is None else wallet.holds.get(request_id)
+
+    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
+        wallet = self._wallet(key)
+        held = wallet.holds.pop(request_id)
+        entry = capture_entry(wallet.state, request_id, held, at)
+        self._write(wallet, entry)
+        return entry.amount, held
+
+    async def release(self, key: str, request_id: str, at: float, note: str) -> Decimal:
+        wallet = self._wallets.get(key)
+        if wallet is None:
+            return Decimal(0)
+        held = wallet.holds.pop(request_id, None)
+        if held is None:
+            return Decimal(0)
+        self._write(wallet, release_entry(wallet.state, request_id, held, at, note))
+        return held
+
+    async def ledger(
+        self, key: str, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[LedgerEntry]:
+        wallet = self._wallets.get(key)
+        if wallet is None:
+            return Page([], 0)
+        entries = wallet.ledger
+        start = int(cursor) if cursor is not None else 0
+        items = list(itertools.islice(entries, start, start + limit))
+        end = start + len(items)
+        return Page(items, len(entries), str(end) if end < len(entries) else None)
+
+    async def list_wallets(
+        self, *, limit: int = 1000, cursor: str | None = None
+    ) -> Page[WalletState]:
+        states = [w.state for w in self._wallets.values()]
+        start = int(cursor) if cursor is not None else 0
+        items = states[start : start + limit]
+        end = start + len(items)
+        return Page(items, len(states), str(end) if end < len(states) else None)
+
+    # media ------------------------------------------------------------------------------------
+
+    async def put_media(self, request_id: str, media: RenderedMedia) -> None:
+        if request_id not in self._jobs:
+            return
+        self._drop_media(request_id)
+        data_id = id(media.data)
+        refs = self._media_refs.get(data_id, 0)
+        if not refs:
+            self._media_bytes += len(media.data)
+        self._media_refs[data_id] = refs + 1
+        self._media[request_id] = media
+        while self._media_bytes > self.retention.max_media_bytes and len(self._media) > 1:
+            oldest = next(iter(self._media))
+            self._drop_media(oldest)
+
+    def _drop_media(self, request_id: str) -> None:
+        media = self._media.pop(request_id, None)
+        if media is None:
+            return
+        data_id = id(media.data)
+        refs = self._media_refs.get(data_id, 1) - 1
+        if refs:
+            self._media_refs[data_id] = refs
+        else:
+            self._media_refs.pop(data_id, None)
+            self._media_bytes -= len(media.data)
+
+    async def get_media(self, request_id: str) -> RenderedMedia | None:
+        return self._media.get(request_id)
+
+    # webhook deliveries -----------------------------------------------------------------------
+
+    async def save_delivery(self, delivery: DeliveryRecord) -> None:
+        if delivery.id not in self._deliveries:
+            if delivery.request_id not in self._jobs:
+                return
+            self._deliveries_of.setdefault(delivery.request_id, []).append(delivery.id)
+        self._deliveries[delivery.id] = delivery
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
+        return self._deliveries.get(delivery_id)
+
+    async def deliveries_of(self, request_id: str) -> list[DeliveryRecord]:
+        ids = self._deliveries_of.get(request_id, ())
+        return [self._deliveries[i] for i in ids if i in self._deliveries]
+
+    async def delivery_outcomes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for delivery in self._deliveries.values():
+            for outcome in delivery.outcomes:
+                name = str(outcome.get("outcome", "other"))
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    # timed work -------------------------------------------------------------------------------
+
+    async def schedule(self, due: float, kind: TaskKind, ref: str) -> None:
+        heapq.heappush(self._heap, (due, next(self._task_seq), kind, ref))
+
+    async def next_due(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    async def claim_due(self, now: float, limit: int = 256) -> list[Task]:
+        heap = self._heap
+        tasks: list[Task] = []
+        while heap and heap[0][0] <= now and len(tasks) < limit:
+            due, seq, kind, ref = heapq.heappop(heap)
+            tasks.append(Task(due, kind, ref, str(seq)))
+        return tasks
+
+    async def ack(self, task: Task) -> None:
+        return None
+
+    async def pending_tasks(self) -> int:
+        return len(self._heap)
+
+    # counters and buckets ---------------------------------------------------------------------
+
+    async def incr(self, name: str) -> int:
+        count = self._counters.get(name, 0) + 1
+        self._counters[name] = count
+        return count
+
+    async def take_token(self, bucket: str, rate: float, burst: int, now: float) -> float | None:
+        tokens, updated = self._buckets.get(bucket, (float(burst), now))
+        tokens = min(float(burst), tokens + max(0.0, now - updated) * rate)
+        updated = max(updated, now)
+        if tokens >= 1.0 - 1e-6:  # float noise must not deny a token that is due
+            self._buckets[bucket] = (max(0.0, tokens - 1.0), updated)
+            return None
+        self._buckets[bucket] = (tokens, updated)
+        return (1.0 - tokens) / rate
+
+    # journal ----------------------------------------------------------------------------------
+
+    def journal_append(self, build: Builder, *pieces: Any, size: int = 0) -> None:
+        self.journal.append_lazy(build, *pieces, size=size)
+
+    async def journal_entries(
+        self, *, since: int = 0, limit: int | None = None
+    ) -> list[JournalEntry]:
+        entries = self.journal.entries(since=since)
+        return entries if limit is None else entries[:limit]
+
+    async def journal_stats(self) -> JournalStats:
+        journal = self.journal
+        return JournalStats(len(journal), journal.dropped, journal.kept_bytes)
+
+    async def journal_clear(self) -> None:
+        self.journal.clear()
+
+
+__all__ = ["MemoryStore"]
