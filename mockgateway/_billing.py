@@ -133,6 +133,7 @@ class WalletState:
     key: str
     balance: Decimal
     held: Decimal = Decimal(0)
+    charged: Decimal = Decimal(0)  # the running sum of every charge (for metrics)
     ledger_size: int = 0  # entries ever written (a store keeps a bounded tail of them)
 
     @property
@@ -193,6 +194,7 @@ def capture_entry(state: WalletState, request_id: str, held: Decimal, at: float)
     amount = min(held, max(Decimal(0), state.balance))
     state.balance -= amount
     state.held -= held
+    state.charged += amount
     note = "" if amount == held else f"held {money_str(held)}; capped at the balance"
     return _entry(state, Movement.CHARGE, amount, at, request_id, note)
 

@@ -125,6 +125,13 @@ def _add_serve_command(commands: Any) -> None:
         help="TOML configuration / scenario file",
     )
     p.add_argument(
+        "--state",
+        default=None,
+        metavar="WHERE",
+        help="where state lives: memory (default), a SQLite file path (survives restarts), "
+        "or redis://HOST:PORT/DB (replicas share it); overrides [state]",
+    )
+    p.add_argument(
         "-v", "--verbose", action="store_true", help="log one line per request to stderr"
     )
     tls = p.add_argument_group("TLS")

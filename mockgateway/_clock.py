@@ -63,12 +63,23 @@ class ScaledClock:
         if speed <= 0:
             raise ValueError("clock speed must be positive")
         self.speed = speed
+        self._wall = wall
         self._origin = wall()
         self._mono0 = monotonic()
         self._monotonic = monotonic
 
     def now(self) -> float:
         return self._origin + (self._monotonic() - self._mono0) * self.speed
+
+    def anchor(self) -> tuple[float, float]:
+        """Gateway time and wall time of one moment, to :meth:`resume` from elsewhere."""
+        return self.now(), self._wall()
+
+    def resume(self, gateway_at: float, wall_at: float) -> None:
+        """Run on from an anchor taken before (a restart) or by another replica: gateway time is
+        ``gateway_at`` plus the wall time since ``wall_at``, times the speed."""
+        self._origin = gateway_at + (self._wall() - wall_at) * self.speed
+        self._mono0 = self._monotonic()
 
     def real_delay(self, gateway_seconds: float) -> float | None:
         return max(0.0, gateway_seconds) / self.speed
@@ -101,6 +112,11 @@ class ManualClock:
         for listener in list(self._listeners):
             listener()
         return self._now
+
+    def restore(self, when: float) -> None:
+        """Take up a time kept from before (a restart, another replica's advance); never back."""
+        if when > self._now:
+            self.set(when)
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every move of the clock (the scheduler wakes on it)."""

@@ -20,6 +20,7 @@ from ._journal import MAX_BODY_BYTES, MAX_BYTES
 from ._reader import Reader
 from .faults import FaultsConfig, read_faults
 from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
+from .store._config import StateConfig, read_state
 
 OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
@@ -123,6 +124,7 @@ class GatewayConfig:
     media: MediaConfig = field(default_factory=MediaConfig)
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     source: str = "<defaults>"
 
     def with_(self, **changes: Any) -> GatewayConfig:
@@ -237,6 +239,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         models = [m for m in models if m.id != model_id] + [model]
 
     faults = read_faults(root)
+    state = read_state(root.sub("state"), root.sub("retention"))
     root.finish()
     return GatewayConfig(
         server=server,
@@ -250,6 +253,7 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         media=media,
         models=tuple(models),
         faults=faults,
+        state=state,
         source=source,
     )
 
@@ -260,4 +264,8 @@ def load_config(path: str | Path) -> GatewayConfig:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
-    return config_from_mapping(toml_config(raw, str(path)), str(path))
+    config = config_from_mapping(toml_config(raw, str(path)), str(path))
+    state = config.state
+    if state.path is not None and not Path(state.path).is_absolute():  # beside the file
+        config = config.with_(state=replace(state, path=str(path.parent / state.path)))
+    return config

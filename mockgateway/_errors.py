@@ -117,3 +117,93 @@ def internal_error(
 
 def service_unavailable(message: str = "The service is temporarily unavailable.") -> ApiError:
     return gateway_error(503, "Service Unavailable", message)
+
+
+# Domain errors: what the core raises. It knows no HTTP; :func:`wire_error` is the one table that
+# turns each into the body and status a client sees.
+
+
+class DomainError(MockGatewayError):
+    """Something the gateway refuses, in the core's own terms."""
+
+    def __init__(self, message: str = "") -> None:
+        self.message = message
+        super().__init__(message or type(self).__name__)
+
+
+class MissingKey(DomainError):
+    pass
+
+
+class InvalidKey(DomainError):
+    pass
+
+
+class InsufficientBalance(DomainError):
+    pass
+
+
+class ModelNotFound(DomainError):
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        super().__init__(model_id)
+
+
+class RequestNotFound(DomainError):
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(request_id)
+
+
+class MediaNotFound(DomainError):
+    """No output at this address (never made, failed, or forgotten by retention)."""
+
+
+class UnknownCommand(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    """The request is valid but the state forbids it now (a job that has ended, a clock that
+    is not manual)."""
+
+
+class TooManyJobs(DomainError):
+    """The key already has as many unfinished jobs as the limit allows."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"retry after {retry_after} s")
+
+
+class Unavailable(DomainError):
+    """The state is out of reach for now (the store is lost, the gateway is closing)."""
+
+
+class ProcessingFailure(DomainError):
+    """Work the gateway does for a request broke (a bug or a broken codec)."""
+
+
+def wire_error(error: DomainError) -> ApiError:
+    """The documented wire answer for a domain error: the one table the edge uses."""
+    if isinstance(error, MissingKey):
+        return missing_key()
+    if isinstance(error, InvalidKey):
+        return invalid_key()
+    if isinstance(error, InsufficientBalance):
+        return insufficient_balance()
+    if isinstance(error, ModelNotFound):
+        return model_not_found(error.model_id)
+    if isinstance(error, RequestNotFound):
+        return request_not_found(error.request_id)
+    if isinstance(error, MediaNotFound):
+        return gateway_error(404, "Not Found", error.message)
+    if isinstance(error, UnknownCommand):
+        return gateway_error(404, "Not Found", error.message)
+    if isinstance(error, Conflict):
+        return gateway_error(409, "Conflict", error.message)
+    if isinstance(error, TooManyJobs):
+        return rate_limited(error.retry_after)
+    if isinstance(error, Unavailable):
+        return service_unavailable(error.message or "The service is temporarily unavailable.")
+    return internal_error()

@@ -1,58 +1,48 @@
-"""The gateway as a service, without HTTP: keys, wallets, models, jobs and their timeline.
+"""The gateway as a service, without HTTP: its services over one store, and the clock that drives
+them.
 
-The aiohttp edge (:mod:`mockgateway.web`) parses a request, calls one method here and serialises
-the answer. Every phase change is a scheduler entry on the gateway clock; the only tasks are real
-work (fetching, probing and rendering media; sending webhooks).
+:class:`Gateway` wires :class:`~mockgateway._accounts.Accounts` (keys and money),
+:class:`~mockgateway._lifecycle.Lifecycle` (jobs), :class:`~mockgateway._delivery.Webhooks`
+(callbacks and their fault policy) and the operator's controls over one
+:class:`~mockgateway.store.Store`, which holds every piece of state. The web edge
+(:mod:`mockgateway.web`) parses a request, calls one of them and serialises the answer. Timed work
+is the store's; :meth:`Gateway.run_forever` runs it when it is due on the gateway clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._billing import InsufficientFunds, Wallet, cost_of, money_str
-from ._clock import Clock, ManualClock, make_clock
-from ._config import GatewayConfig, KeyMode, ModelConfig
-from ._errors import (
-    INSUFFICIENT_BALANCE,
-    INSUFFICIENT_BALANCE_MESSAGE,
-    ApiError,
-    gateway_error,
-    insufficient_balance,
-    internal_error,
-    invalid_key,
-    missing_key,
-    model_not_found,
-    request_not_found,
-    service_unavailable,
-)
-from ._ids import new_request_id
-from ._jobs import Job, Status, billing_record, rendered_status, status_body
-from ._journal import Journal
+from ._accounts import Accounts
+from ._clock import Clock, ManualClock, ScaledClock, make_clock
+from ._config import GatewayConfig
+from ._delivery import Webhooks
+from ._errors import Conflict
+from ._jobs import billing_record
+from ._journal import JournalEntry
+from ._lifecycle import Lifecycle
 from ._scheduler import Scheduler
-from ._validation import GenerateRequest
-from ._webhooks import Sender, SendResult, WebhookDispatcher
-from .faults import FaultEngine, FaultsConfig, JobPlan
-from .media import AvPipeline, InputRejected, JobInputs, MediaPipeline, RenderedMedia
+from ._timeline import Timeline
+from ._webhooks import Sender, SendResult
+from .faults import FaultEngine, FaultsConfig, LocalCounters, StoreCounters, faults_from_mapping
+from .media import AvPipeline, MediaPipeline
+from .store import Event, MemoryStore, Store, StoreUnavailable, make_store
+
+SHARED_POLL_SECONDS = 0.05  # how often a replica looks for work another one scheduled
+STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is out of reach
+# meta kept in the store: the manual clock's time, a scaled clock's anchor, the runtime scenario
+CLOCK = "clock"
+CLOCK_ANCHOR = "clock_anchor"
+SCENARIO = "scenario"
+
 
 log = logging.getLogger("mockgateway")
-
-INSUFFICIENT_BALANCE_ERROR = f"{INSUFFICIENT_BALANCE}: {INSUFFICIENT_BALANCE_MESSAGE}"
-
-
-@dataclass(slots=True)
-class _Work:
-    """What the processing phase has found so far for one job."""
-
-    outcome: Status | None = None
-    error: str | None = None
-    media: asyncio.Future[RenderedMedia] | None = None  # the render, begun once the job is priced
-    deadline_passed: bool = False
 
 
 class Gateway:
@@ -63,473 +53,287 @@ class Gateway:
         clock: Clock | None = None,
         media: MediaPipeline | None = None,
         webhook_sender: Sender | None = None,
+        store: Store | None = None,
     ) -> None:
-        self.config = config or GatewayConfig()
-        self.clock = clock or make_clock(self.config.clock.mode, self.config.clock.speed)
-        self.scheduler = Scheduler(self.clock)
-        journal = self.config.journal
-        self.journal = Journal(
-            journal.max_entries,
-            enabled=journal.enabled,
-            max_bytes=journal.max_bytes,
-            max_body_bytes=journal.max_body_bytes,
+        self.config = config = config or GatewayConfig()
+        self.clock = clock or make_clock(config.clock.mode, config.clock.speed)
+        self.scheduler = Scheduler(self.clock)  # this process's own waits (latency, dribbles)
+        journal = config.journal
+        self.store: Store = store or make_store(
+            config.state,
+            journal_enabled=journal.enabled,
+            journal_max_entries=journal.max_entries,
+            journal_max_bytes=journal.max_bytes,
+            journal_max_body_bytes=journal.max_body_bytes,
         )
         if media is None:
-            server = self.config.server
+            server = config.server
             own = (server.public_base_url, server.media_base_url)
             media = AvPipeline(
-                self.config.inputs,
-                self.config.media,
+                config.inputs,
+                config.media,
                 own_hosts=tuple(h for h in (urlsplit(u).hostname for u in own if u) if h),
             )
         self.media = media
-        self.webhooks = WebhookDispatcher(
-            self.config.webhooks,
-            clock=self.clock,
-            scheduler=self.scheduler,
-            journal=self.journal,
-            send=webhook_sender or _refuse_send,
-        )
-        lifecycle = self.config.lifecycle
+        lifecycle = config.lifecycle
         self.faults = FaultEngine(
-            self.config.faults,
+            config.faults,
             queue_seconds=lifecycle.queue_seconds,
             processing_seconds=lifecycle.processing_seconds,
+            counters=LocalCounters() if self.store.kind == "memory" else StoreCounters(self.store),
         )
-        self.webhooks.time_scale = self.faults.time_scale
-        self._plans: dict[str, JobPlan] = {}
-        self._phase_polls: dict[str, int] = {}
-        self._held_webhooks: dict[str, list[dict[str, Any]]] = {}
-        self.models: dict[str, ModelConfig] = {m.id: m for m in self.config.models}
-        self.jobs: dict[str, Job] = {}
-        self.wallets: dict[str, Wallet] = {}
-        self.media_files: dict[str, asyncio.Future[RenderedMedia]] = {}
-        self._work: dict[str, _Work] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._listeners: list[Callable[[Job], None]] = []
-        self._reset_wallets()
-
-    # keys and wallets -------------------------------------------------------------------------
-
-    def _reset_wallets(self) -> None:
-        self.wallets.clear()
-        now = self.clock.now()
-        for account in self.config.keys.accounts:
-            wallet = Wallet(account.key, Decimal(0))
-            wallet.set_balance(account.balance, now, "configured")
-            self.wallets[account.key] = wallet
-
-    def authenticate(self, key: str | None) -> Wallet:
-        """The wallet of a valid key, or the API-management 401 for a missing or unknown one."""
-        return self.wallet(self.admit(key))
-
-    def admit(self, key: str | None) -> str:
-        """A valid key, or the 401 :meth:`authenticate` gives, without opening a wallet for it: a
-        status poll needs none, and one per key a client makes up would grow without bound."""
-        if key is None or not key.strip():
-            raise missing_key()
-        if key in self.wallets:
-            return key
-        if self.config.keys.mode is KeyMode.STRICT and self.faults.scenario_of(key, None) is None:
-            raise invalid_key()  # scenario keys (mock-<name>) are test cards, valid in any mode
-        return key
-
-    def wallet(self, key: str) -> Wallet:
-        """The key's wallet, made with the default balance on first use."""
-        wallet = self.wallets.get(key)
-        if wallet is None:
-            wallet = Wallet(key, Decimal(0))
-            wallet.set_balance(self.config.keys.default_balance, self.clock.now(), "opened")
-            self.wallets[key] = wallet
-        return wallet
-
-    def set_balance(self, key: str, amount: Decimal) -> Wallet:
-        wallet = self.wallet(key)
-        wallet.set_balance(amount, self.clock.now(), "set by operator")
-        return wallet
-
-    # requests ---------------------------------------------------------------------------------
-
-    def model(self, model_id: str) -> ModelConfig:
-        model = self.models.get(model_id)
-        if model is None or not model.enabled:
-            raise model_not_found(model_id)
-        return model
-
-    def submit(
-        self,
-        wallet: Wallet,
-        model: ModelConfig,
-        request: GenerateRequest,
-        *,
-        webhook_url: str | None,
-        media_base_url: str,
-        scenario: str | None = None,
-    ) -> Job:
-        """Queue a job. The wallet must cover at least one billable second ([mock]).
-
-        Its phase durations and any injected end come from the fault engine's plan.
-        """
-        if self.faults.config.rate_limits.concurrent_jobs:
-            jobs = self.jobs.values()
-            active = sum(1 for j in jobs if j.key == wallet.key and not j.status.terminal)
-            if (too_many := self.faults.concurrency_limit(active)) is not None:
-                raise too_many
-        if not wallet.can_cover(model.price_per_second):
-            raise insufficient_balance()
-        now = self.clock.now()
-        request_id = new_request_id(model.id, now)
-        job = Job(
-            request_id=request_id,
-            model_id=model.id,
-            key=wallet.key,
-            image_url=request.image_url,
-            audio_url=request.audio_url,
-            resolution=request.resolution,
-            created_at=now,
-            updated_at=now,
-            media_type=self.config.lifecycle.media_type,
-            webhook_url=webhook_url,
-            extra_fields=request.extra_fields,
+        self.accounts = Accounts(
+            config,
+            self.store,
+            self.clock,
+            lambda key: self.faults.scenario_of(key, None) is not None,
         )
-        job.history.append((Status.QUEUED, now))
-        job.media_urls = (
-            f"{media_base_url}/v1/{request_id}/{self.config.lifecycle.output_filename}",
+        self.timeline = Timeline(self.store)
+        self.webhooks = Webhooks(
+            config.webhooks,
+            store=self.store,
+            clock=self.clock,
+            faults=self.faults,
+            send=webhook_sender or _refuse_send,
+            timeline=self.timeline,
         )
-        self.jobs[request_id] = job
-        plan = self._plans[request_id] = self.faults.plan_job(wallet.key, model.id, scenario)
-        self._phase_polls[request_id] = 0
-        if plan.queue_seconds is not None:
-            self.scheduler.call_later(plan.queue_seconds, lambda: self.start_processing(job))
-        return job
-
-    def input_notes(self, job: Job) -> tuple[str, ...]:
-        """What the media pipeline says about a job's inputs before fetching them (for example
-        that a bundled sample will stand in), for the generate request's journal entry."""
-        notes = getattr(self.media, "input_notes", None)
-        return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
-
-    def plan_notes(self, job: Job) -> tuple[str, ...]:
-        """The scenario's plan for a new job, when a rule decided its end (for the journal)."""
-        plan = self._plans.get(job.request_id)
-        if plan is None or plan.end is None:
-            return ()
-        end = plan.end
-        rule = f"fault rule {plan.fired[0]!r}: " if plan.fired else ""
-        return (f"{rule}the job will end {end.status} at {end.at}",)
-
-    def job_for(self, key: str, request_id: str) -> Job:
-        """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
-        job = self.jobs.get(request_id)
-        if job is None or job.key != key:
-            raise request_not_found(request_id)
-        return job
-
-    def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes]:
-        """The status body (and its bytes) a key sees for one of its requests."""
-        job = self.job_for(key, request_id)
-        job.polls += 1
-        answer = rendered_status(job)
-        if self.faults.poll_driven:
-            self._count_poll(job)
-        return answer
-
-    def _count_poll(self, job: Job) -> None:
-        """Poll-driven phases: the job leaves its phase right after its N-th poll there."""
-        delays = self.faults.config.delays
-        needed = {Status.QUEUED: delays.queue_polls, Status.PROCESSING: delays.processing_polls}
-        wanted = needed.get(job.status, 0)
-        if not wanted or job.request_id not in self._phase_polls:
-            return
-        self._phase_polls[job.request_id] += 1
-        if self._phase_polls[job.request_id] < wanted:
-            return
-        if job.status is Status.QUEUED:
-            self.start_processing(job)
-        elif (work := self._work.get(job.request_id)) is not None:
-            self._deadline(job, work)
-
-    async def media_file(self, request_id: str) -> RenderedMedia:
-        """A completed job's video; one still rendering when its job completed is waited for."""
-        media = self.media_files.get(request_id)
-        if media is None:
-            raise gateway_error(404, "Not Found", f"No media for request '{request_id}'")
-        try:
-            return await asyncio.shield(media)
-        except asyncio.CancelledError:
-            if media.cancelled():  # the gateway is closing
-                raise service_unavailable() from None
-            raise
-        except Exception:
-            raise internal_error() from None
-
-    # lifecycle --------------------------------------------------------------------------------
-
-    def on_transition(self, listener: Callable[[Job], None]) -> None:
-        self._listeners.append(listener)
-
-    def _move(self, job: Job, target: Status, error: str | None = None) -> None:
-        job.move(target, self.clock.now(), error=error)
-        self._phase_polls[job.request_id] = 0
-        for listener in self._listeners:
-            listener(job)
-        if (self.config.webhooks.per_transition or target.terminal) and job.webhook_url:
-            self._send_webhook(job, job.webhook_url, status_body(job))
-        if target.terminal:  # the plan has served its purpose
-            self._plans.pop(job.request_id, None)
-            self._phase_polls.pop(job.request_id, None)
-
-    def _send_webhook(self, job: Job, url: str, body: dict[str, Any]) -> None:
-        """Dispatch one callback as the webhook fault rules say (drop, delay, copies, order)."""
-        plan = self._plans.get(job.request_id)
-        scenario = plan.scenario if plan else None
-        webhook = self.faults.plan_webhook(job.key, job.model_id, body["status"], scenario)
-        if webhook.drop:
-            rules = ", ".join(webhook.fired) or "a webhook_drop rule"
-            job.notes += (f"webhook for {body['status']} to {url} dropped by fault ({rules})",)
-            return
-        held = self._held_webhooks.setdefault(job.request_id, []) if webhook.reorder else None
-        if held is not None and not job.status.terminal:
-            held.append(body)
-            return
-        bodies = [body]
-        if held is not None or job.request_id in self._held_webhooks:
-            bodies += reversed(self._held_webhooks.pop(job.request_id, []))
-        # one scaled tenth of a second apart, so the receiver sees them in this order
-        step = self.faults.scale(0.1)
-        ended = job.status.terminal and body.get("status") == job.status.value
-        for i, item in enumerate(bodies):
-            billing = billing_record(job) if ended and item is body else None
-            for _ in range(webhook.copies):
-                self.webhooks.dispatch(
-                    job.request_id, url, item, job.key, delay=webhook.delay + i * step,
-                    billing=billing,
-                )  # fmt: skip
-
-    def start_processing(self, job: Job) -> None:
-        if job.status is not Status.QUEUED:
-            return
-        plan = self._plans.get(job.request_id)
-        if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED.value:
-            self.finish(job, Status(plan.end.status), plan.end.message)
-            return
-        self._move(job, Status.PROCESSING)
-        work = _Work()
-        self._work[job.request_id] = work
-        self._spawn(self._process(job, work))
-        seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
-        if seconds is not None:
-            self.scheduler.call_later(seconds, lambda: self._deadline(job, work))
-
-    def _deadline(self, job: Job, work: _Work) -> None:
-        work.deadline_passed = True
-        self._settle(job, work)
-
-    def _settle(self, job: Job, work: _Work) -> None:
-        """End the job once both its processing time has passed and its work is done."""
-        if not (work.deadline_passed and work.outcome) or job.status is not Status.PROCESSING:
-            return
-        self._work.pop(job.request_id, None)
-        plan = self._plans.get(job.request_id)
-        if plan is not None and plan.end is not None:
-            self.finish(job, Status(plan.end.status), plan.end.message)
-        elif work.outcome is Status.COMPLETED:
-            self.finish(job, Status.COMPLETED, media=work.media)
-        else:
-            self.finish(job, work.outcome, work.error)
-
-    async def _process(self, job: Job, work: _Work) -> None:
-        inputs = JobInputs(
-            request_id=job.request_id,
-            model_id=job.model_id,
-            image_url=job.image_url,
-            audio_url=job.audio_url,
-            resolution=job.resolution,
+        self.lifecycle = Lifecycle(
+            config,
+            store=self.store,
+            clock=self.clock,
+            accounts=self.accounts,
+            faults=self.faults,
+            media=self.media,
+            webhooks=self.webhooks,
+            timeline=self.timeline,
         )
-        try:
-            probe = await self.media.probe(inputs)
-            if not self._still_processing(job):
-                return  # ended (or forgotten by a reset) while its inputs were fetched: no hold
-            job.notes += probe.notes
-            job.duration_seconds = probe.duration_seconds
-            cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
-            job.cost = cost
-            wallet = self.wallet(job.key)
+        self._wake = asyncio.Event()
+        self.timeline.on_scheduled(self._wake.set)
+        self._opened = False
+        self._document: dict[str, Any] | None = None  # the runtime scenario as sent, if any
+        self._source: str | None = None
+        if isinstance(self.clock, ManualClock):
+            self.clock.on_change(self._wake.set)
+
+    @property
+    def journal_max_body_bytes(self) -> int:
+        return self.store.journal_max_body_bytes
+
+    # life -------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the store, open the configured wallets and carry on unfinished work."""
+        if self._opened:
+            return
+        store = self.store
+        await store.open()
+        self._opened = True
+        store.on_event(self._on_event)
+        await self._take_up_clock()
+        scenario = await store.get_meta(SCENARIO)
+        if scenario is not None:  # set at runtime before a restart, or by another replica
+            self._use_scenario(scenario)
+        await self.accounts.open_configured()
+        await self.lifecycle.recover()
+
+    async def _take_up_clock(self) -> None:
+        """A clock kept by the store (a restart, replicas) runs on from where it was."""
+        clock, store = self.clock, self.store
+        if isinstance(clock, ManualClock):
+            kept = await store.get_meta(CLOCK)
+            if kept is not None:
+                clock.restore(float(kept))
+            else:
+                await store.set_meta(CLOCK, repr(clock.now()))
+        elif isinstance(clock, ScaledClock):
+            kept = await store.get_meta(CLOCK_ANCHOR)
+            if kept is not None:
+                gateway_at, wall_at = json.loads(kept)
+                clock.resume(gateway_at, wall_at)
+            else:
+                await store.set_meta(CLOCK_ANCHOR, json.dumps(clock.anchor()))
+
+    def _on_event(self, event: Event) -> None:
+        """What another replica did that this process must follow."""
+        name, value = event
+        if name == "clock" and isinstance(self.clock, ManualClock):
+            self.clock.restore(float(value))
+        elif name == "scenario":
+            self._use_scenario(value)
+        elif name == "reset":
+            self.lifecycle.cancel()
+            self.webhooks.cancel()
+            self.scheduler.clear()
+            self._use_scenario(value)
+        self._wake.set()
+
+    def _use_scenario(self, kept: str) -> None:
+        data = json.loads(kept)
+        document = data.get("document")
+        config = (
+            self.faults.initial
+            if document is None
+            else faults_from_mapping(document, data.get("source") or "PUT /_mock/scenario")
+        )
+        self.faults.use(config)
+        counters = self.faults.counters
+        if isinstance(counters, StoreCounters):
+            counters.generation = int(data.get("generation", 0))
+
+    async def close(self) -> None:
+        self.lifecycle.cancel()
+        self.webhooks.cancel()
+        await asyncio.gather(*self.lifecycle.working, return_exceptions=True)
+        await self.media.close()
+        if self._opened:
+            await self.store.close()
+            self._opened = False
+
+    # timed work -------------------------------------------------------------------------------
+
+    async def run_due(self) -> int:
+        """Run every task due by now, earliest first (tasks may add more); return the count."""
+        ran = 0
+        store = self.store
+        while tasks := await store.claim_due(self.clock.now()):
+            for task in tasks:
+                await self.lifecycle.run_task(task)
+                ran += 1
+        return ran
+
+    async def run_forever(self) -> None:
+        """Run due work as the gateway clock reaches it (woken early by new work or the clock)."""
+        store = self.store
+        while True:
+            self._wake.clear()
             try:
-                wallet.hold(job.request_id, cost, self.clock.now())
-            except InsufficientFunds:
-                work.outcome, work.error = Status.FAILED, INSUFFICIENT_BALANCE_ERROR
-                return
-            # The job's timeline follows its plan on the gateway clock whatever the render takes:
-            # priced and held, it completes when its processing time is over, and a video still
-            # rendering then is served once it is ready.
-            rendering = asyncio.ensure_future(self.media.render(probe))
-            work.media, work.outcome = rendering, Status.COMPLETED
-            self._settle(job, work)
-            try:
-                await asyncio.shield(rendering)
-            except asyncio.CancelledError:
-                rendering.cancel()
-                raise
-        except InputRejected as exc:
-            work.outcome, work.error = Status.FAILED, str(exc)
-        except Exception as exc:  # a bug or a broken codec is a system error, never a crash
-            log.exception("processing %s failed", job.request_id)
-            work.outcome, work.error = Status.ERROR, f"Internal processing error: {exc}"
-        finally:
-            self._settle(job, work)
-
-    def _still_processing(self, job: Job) -> bool:
-        """Whether ``job`` is still this gateway's and PROCESSING, so money may be held for it."""
-        return self.jobs.get(job.request_id) is job and job.status is Status.PROCESSING
-
-    def finish(
-        self,
-        job: Job,
-        status: Status,
-        error: str | None = None,
-        *,
-        media: asyncio.Future[RenderedMedia] | None = None,
-    ) -> None:
-        """Move a job to a terminal status and settle its money."""
-        if job.status.terminal:
-            return
-        self._work.pop(job.request_id, None)
-        wallet = self.wallet(job.key)
-        now = self.clock.now()
-        if status is Status.COMPLETED and media is not None and job.request_id in wallet.holds:
-            self._capture(job, wallet, now)
-            self.media_files[job.request_id] = media
-        elif status is Status.COMPLETED:
-            status, error = Status.ERROR, "Internal processing error: no output was produced"
-            wallet.release(job.request_id, now, "no output")
-        elif (
-            status is Status.FAILED
-            and self.config.billing.charge_failed
-            and job.request_id in wallet.holds
-        ):
-            self._capture(job, wallet, now)
-        else:
-            wallet.release(job.request_id, now, status.value.lower())
-        self._move(job, status, error)
-
-    @staticmethod
-    def _capture(job: Job, wallet: Wallet, now: float) -> None:
-        held = wallet.holds[job.request_id]
-        charged = job.charged = wallet.capture(job.request_id, now)
-        if charged != held:
-            job.notes += (
-                f"charged {money_str(charged)} of its {money_str(held)} cost:"
-                " the balance was set below what it held",
-            )
-
-    # housekeeping -----------------------------------------------------------------------------
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+                await self.run_due()
+                due = await store.next_due()
+            except StoreUnavailable:  # lost for now: look again shortly, never give up
+                log.warning("the state store is out of reach; retrying")
+                await asyncio.sleep(STORE_RETRY_SECONDS)
+                continue
+            except Exception:  # one faulty task must not stop the gateway's time
+                log.exception("timed work failed")
+                await asyncio.sleep(0)
+                continue
+            wait: float | None = None
+            if due is not None:
+                wait = self.clock.real_delay(due - self.clock.now())
+            if store.shared:
+                wait = SHARED_POLL_SECONDS if wait is None else min(wait, SHARED_POLL_SECONDS)
+            if wait is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def settle(self, rounds: int = 50) -> None:
         """Run due work and wait for in-flight tasks until nothing more happens now."""
         for _ in range(rounds):
-            if self.scheduler.run_due():
+            if self.scheduler.run_due() or await self.run_due():
                 # What those entries woke (an answer held on gateway time) takes its turn now,
                 # not whenever the caller next yields: without it, a caller advancing in a loop
                 # until nothing waits would never let a held answer go.
                 await asyncio.sleep(0)
-            if not self._tasks and not self.webhooks.busy:
-                return
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            working = self.lifecycle.working
+            if not working and not self.webhooks.busy:
+                if not await self.run_due():
+                    return
+                continue
+            await asyncio.gather(*working, return_exceptions=True)
             await self.webhooks.drain()
+
+    async def next_due(self) -> float | None:
+        local = self.scheduler.next_due()
+        stored = await self.store.next_due()
+        return min((d for d in (local, stored) if d is not None), default=None)
 
     async def advance(self, seconds: float) -> float:
         """Move a manual clock forward, stopping at each due entry so each runs at its own time."""
         clock = self.clock
         if not isinstance(clock, ManualClock):
-            message = 'the clock is not manual; set clock.mode = "manual"'
-            raise gateway_error(409, "Conflict", message)
+            raise Conflict('the clock is not manual; set clock.mode = "manual"')
         target = clock.now() + seconds
         await self.settle()
-        while (due := self.scheduler.next_due()) is not None and due <= target:
-            clock.set(max(due, clock.now()))
+        while (due := await self.next_due()) is not None and due <= target:
+            await self._set_clock(clock, max(due, clock.now()))
             await self.settle()
-        clock.set(target)
+        await self._set_clock(clock, target)
         await self.settle()
         return clock.now()
 
-    def reset(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        self.scheduler.clear()
-        self.jobs.clear()
-        self._work.clear()
-        self._plans.clear()
-        self._phase_polls.clear()
-        self._held_webhooks.clear()
-        self.media_files.clear()
-        self.journal.clear()
-        self.webhooks.clear()
-        self.faults.reset()
-        self._reset_wallets()
+    async def _set_clock(self, clock: ManualClock, when: float) -> None:
+        """Move the manual clock, keep its time in the store and tell every replica."""
+        clock.set(when)
+        if self.store.kind != "memory":
+            await self.store.set_meta(CLOCK, repr(when))
+            await self.store.publish(("clock", repr(when)))
 
-    # scenario and control ---------------------------------------------------------------------
+    # operator controls ------------------------------------------------------------------------
+
+    async def reset(self) -> None:
+        """Forget every job, wallet, delivery, count and journal entry: one call to the store."""
+        self.lifecycle.cancel()
+        self.webhooks.cancel()
+        self.scheduler.clear()
+        await self.store.reset()
+        await self.faults.reset()
+        await self.accounts.open_configured()
+        await self.store.publish(("reset", await self._keep_scenario()))
+
+    async def journal(self) -> list[JournalEntry]:
+        """Every journal entry kept, oldest first (from every process sharing the store)."""
+        return await self.store.journal_entries()
+
+    async def bills(self) -> dict[str, dict[str, Any]]:
+        """Each job's billing record by request id, every job kept."""
+        bills: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_jobs(limit=1000, cursor=cursor)
+            bills.update((job.request_id, billing_record(job)) for job in page.items)
+            if (cursor := page.next_cursor) is None:
+                return bills
 
     @property
     def waiting(self) -> int:
         """How many answers are held on gateway time right now (latency, dribbled bodies)."""
         return self.scheduler.sleeping
 
-    def set_scenario(self, scenario: FaultsConfig | None) -> None:
+    async def set_scenario(
+        self, scenario: FaultsConfig | None, document: Mapping[str, Any] | None = None
+    ) -> None:
         """Use ``scenario`` from now on (None: the one loaded at start), counters from zero.
 
-        Jobs already planned keep their timeline; new requests and jobs follow the new scenario.
+        ``document`` is the scenario as the operator sent it: the store keeps it, so a restart and
+        every replica use it too. Jobs already planned keep their timeline; new requests and jobs
+        follow the new scenario.
         """
-        self.faults.load(scenario or self.faults.initial)
-        self.webhooks.time_scale = self.faults.time_scale
+        self._document = None if scenario is None else dict(document or {})
+        self._source = None if scenario is None else scenario.source
+        await self.faults.load(scenario or self.faults.initial)
+        await self.store.publish(("scenario", await self._keep_scenario()))
 
-    def command(self, request_id: str, name: str, message: str | None = None) -> Job:
-        """Drive one job by hand: ``advance`` (leave its phase now), ``complete`` (skip all its
-        remaining time and any injected end), ``fail`` or ``error`` (end it now)."""
-        job = self.jobs.get(request_id)
-        if job is None:
-            raise request_not_found(request_id)
-        if name not in ("advance", "complete", "fail", "error"):
-            raise gateway_error(
-                404,
-                "Not Found",
-                f"unknown job command {name!r}; use advance, complete, fail, error",
-            )
-        if job.status.terminal:
-            raise gateway_error(
-                409, "Conflict", f"request '{request_id}' has already ended {job.status.value}"
-            )
-        if name in ("fail", "error"):
-            status = Status.FAILED if name == "fail" else Status.ERROR
-            default = (
-                "Failed by operator command." if name == "fail" else "Error by operator command."
-            )
-            self.finish(job, status, message or default)
-            return job
-        if name == "complete" and (plan := self._plans.get(request_id)) is not None:
-            self._plans[request_id] = replace(plan, end=None)
-        if job.status is Status.QUEUED:
-            self.start_processing(job)
-            if name == "advance":
-                return job
-        if (work := self._work.get(request_id)) is not None:
-            self._deadline(job, work)
-        return job
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self.media.close()
+    async def _keep_scenario(self) -> str:
+        counters = self.faults.counters
+        generation = counters.generation if isinstance(counters, StoreCounters) else 0
+        kept = json.dumps(
+            {"document": self._document, "source": self._source, "generation": generation}
+        )
+        await self.store.set_meta(SCENARIO, kept)
+        return kept
 
 
 async def _refuse_send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
     return SendResult(None, error="no webhook sender configured")
 
 
-__all__ = ["ApiError", "Gateway"]
+async def open_gateway(config: GatewayConfig | None = None, **options: Any) -> Gateway:
+    """A gateway with its store opened (for tests and embedding without a server)."""
+    gateway = Gateway(config, **options)
+    await gateway.open()
+    return gateway
+
+
+__all__ = ["Gateway", "MemoryStore", "open_gateway"]

@@ -22,3 +22,14 @@ def uuid7(unix_seconds: float) -> uuid.UUID:
 
 def new_request_id(model_id: str, now: float) -> str:
     return f"{model_id}_{uuid7(now)}"
+
+
+def request_time(uuid_text: str) -> float | None:
+    """The creation time a request id's UUIDv7 carries (seconds), None if it is not one."""
+    try:
+        value = uuid.UUID(uuid_text)
+    except ValueError:
+        return None
+    if value.version != 7:
+        return None
+    return (value.int >> 80) / 1000

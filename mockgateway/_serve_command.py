@@ -24,6 +24,7 @@ from ._config import GatewayConfig, load_config
 from ._errors import TlsError
 from ._server import serve
 from ._tls import ServerTls, local_ca, own_certificate
+from .store import StoreError, state_from_option
 
 
 class CannotListen(Exception):
@@ -87,6 +88,10 @@ def serve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     """Everything ``serve`` needs, from its flags (the environment already applied by the CLI);
     a problem is a usage error."""
     config = load_config(args.config) if args.config else GatewayConfig()
+    if args.state is not None:
+        if not args.state.strip():
+            parser.error("--state needs memory, a file path or a redis:// URL")
+        config = config.with_(state=state_from_option(args.state, config.state.retention))
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port
     tls, ca_file = _tls_options(args, parser, host)
@@ -144,4 +149,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except CannotListen as exc:
         print(f"mockgateway: {exc}", file=sys.stderr)
         return 1
+    except StoreError as exc:  # named by its setting, like a configuration error
+        print(f"mockgateway: the state store cannot be used: {exc}", file=sys.stderr)
+        return 2
     return 0

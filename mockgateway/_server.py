@@ -78,6 +78,7 @@ async def serve(
     scheme = "https" if secure else "http"
     async with webhook_session(config.webhooks) as session:
         gateway = Gateway(config, clock=clock, media=media, webhook_sender=aiohttp_sender(session))
+        await gateway.open()
         app = make_app(gateway, scheme=scheme)
         server = config.server
         runner = web.AppRunner(
@@ -100,7 +101,9 @@ async def serve(
             ),
             ssl_context=secure.context if secure else None,
         )
-        scheduler_task = asyncio.get_running_loop().create_task(gateway.scheduler.run_forever())
+        loop = asyncio.get_running_loop()
+        scheduler_task = loop.create_task(gateway.scheduler.run_forever())
+        runner_task = loop.create_task(gateway.run_forever())
         try:
             await site.start()
             warm = getattr(gateway.media, "warm", None)
@@ -117,9 +120,10 @@ async def serve(
             # (renders, webhook retries) is cancelled.
             gateway.scheduler.clear()
             await runner.cleanup()
-            scheduler_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduler_task
+            for task in (scheduler_task, runner_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await gateway.close()
 
 

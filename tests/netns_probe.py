@@ -21,7 +21,7 @@ from aiohttp import web
 from mockgateway import ManualClock, config_from_mapping, serve
 from mockgateway.media import Fetcher, InputPolicy, InputRejected, InputsConfig, sample_bytes
 from tests import media_support as ms
-from tests.support import Client
+from tests.support import Client, memory_of
 
 HOSTS = """\
 127.0.0.1 good.test
@@ -110,7 +110,7 @@ async def _webhooks(port: str, out: list[dict[str, Any]]) -> None:
                 rid = answer.body["request_id"]
                 entry = next(
                     e
-                    for e in running.gateway.journal
+                    for e in memory_of(running.gateway).journal
                     if e.kind == "webhook" and e.request_id == rid
                 )
                 out.append({**case, "status": entry.status, "error": entry.error})

@@ -17,8 +17,16 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from mockgateway import GatewayConfig, ManualClock, RunningGateway, config_from_mapping, serve
+from mockgateway import (
+    Gateway,
+    GatewayConfig,
+    ManualClock,
+    RunningGateway,
+    config_from_mapping,
+    serve,
+)
 from mockgateway.contract import SchemaViolation, check_response
+from mockgateway.store import MemoryStore
 
 MODEL_ID = "bytedance-omnihuman-v1-5-290"
 OPERATION = "bytedance-omnihuman-v1-5-request"
@@ -167,3 +175,10 @@ def narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     for ci in ("CI", "BUILD_NUMBER"):
         monkeypatch.delenv(ci, raising=False)
+
+
+def memory_of(gateway: Gateway) -> MemoryStore:
+    """The gateway's memory store, for tests that look inside it (the default backend)."""
+    store = gateway.store
+    assert isinstance(store, MemoryStore), f"expected the memory store, got {store.kind}"
+    return store

@@ -6,7 +6,7 @@ import pytest
 
 from mockgateway import config_from_mapping
 
-from .support import DOC_BODY, GENERATE_PATH, served
+from .support import DOC_BODY, GENERATE_PATH, memory_of, served
 
 CASES = [
     (b"{not json", "not valid JSON"),
@@ -40,7 +40,7 @@ async def test_bad_body_gets_400_naming_the_problem(raw: bytes, expected: str) -
         assert list(answer.body) == ["error", "message"]
         assert answer.body["error"] == "Bad Request"
         assert expected in answer.body["message"]
-        assert gw.gateway.jobs == {}
+        assert memory_of(gw.gateway).jobs == {}
 
 
 @pytest.mark.parametrize("url", ["/relative/hook", "ftp://h.test/x", "not a url", "http://"])
@@ -64,7 +64,7 @@ async def test_undocumented_fields_are_accepted_and_journaled() -> None:
     async with served() as (gw, client):
         answer = await client.generate(dict(DOC_BODY, prompt="smile", turbo_mode=True))
         assert answer.status == 202
-        entry = next(e for e in gw.gateway.journal if e.route == "generate")
+        entry = next(e for e in memory_of(gw.gateway).journal if e.route == "generate")
         # the doc's URLs add the offline policy's stand-in notes after this one
         assert entry.notes[0] == "undocumented fields ignored: prompt, turbo_mode"
 
@@ -73,4 +73,4 @@ async def test_missing_resolution_defaults_to_1080p() -> None:
     async with served() as (gw, client):
         body = {k: v for k, v in DOC_BODY.items() if k != "resolution"}
         rid = (await client.generate(body)).body["request_id"]
-        assert gw.gateway.jobs[rid].resolution == "1080p"
+        assert memory_of(gw.gateway).jobs[rid].resolution == "1080p"

@@ -7,7 +7,7 @@ from decimal import Decimal
 from mockgateway import ManualClock, config_from_mapping
 from mockgateway.media import InputRejected, JobInputs, Probe, RenderedMedia
 
-from .support import KEY, manual_config, served
+from .support import KEY, manual_config, memory_of, served
 
 
 class FixedPipeline:
@@ -103,7 +103,7 @@ async def test_charge_failed_option_captures_the_hold() -> None:
     async with served(config, clock=clock(), media=FixedPipeline(2.0)) as (gw, client):
         rid = (await client.generate()).body["request_id"]
         await gw.advance(1)
-        gw.gateway.finish(gw.gateway.jobs[rid], gw.gateway.jobs[rid].status.FAILED, "model said no")
+        await gw.gateway.lifecycle.command(rid, "fail", "model said no")
         wallet = await client.admin("GET", f"wallets/{KEY}")
         assert wallet["balance"] == "9.68"
 
@@ -114,7 +114,7 @@ async def test_balances_are_exact_decimals_over_many_jobs() -> None:
         for _ in range(6):
             await client.generate()
         await gw.advance(3)
-        wallet = gw.gateway.wallets[KEY]
+        wallet = memory_of(gw.gateway).wallets[KEY]
         assert wallet.balance == Decimal("0.04")  # 1 - 6 x 0.16, no float drift
         assert (await client.admin("GET", f"wallets/{KEY}"))["balance"] == "0.04"
         assert (await client.generate()).status == 402

@@ -15,7 +15,7 @@ from mockgateway._bodyparse import MAX_DEPTH, BodyError, Bounds, parse_json, par
 from mockgateway.checker import check, judge_saved
 from mockgateway.checker._view import as_json
 
-from .support import GENERATE_PATH, KEY, manual_config, served
+from .support import GENERATE_PATH, KEY, manual_config, memory_of, served
 
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 65_000 + b"1" + b"}" * 65_000
@@ -138,7 +138,7 @@ async def test_the_journal_reads_back_after_hostile_bodies_and_the_checker_judge
         for e in hostile:
             assert e["body_unparsed"] is True
             assert isinstance(e["body"], str)
-        verdict = check(list(gw.gateway.journal))
+        verdict = check(list(memory_of(gw.gateway).journal))
         assert any("not JSON" in v.message for v in verdict.violations)
         saved = tmp_path / "journal.json"
         saved.write_bytes(answer.raw)
@@ -172,7 +172,7 @@ async def test_a_client_that_drops_mid_body_is_journaled_as_not_answered(
         writer.close()
         await writer.wait_closed()
         for _ in range(200):  # bounded: the server notices the close within a few loop turns
-            entries = gw.gateway.journal.entries()
+            entries = memory_of(gw.gateway).journal.entries()
             if entries:
                 break
             await asyncio.sleep(0.01)

@@ -15,6 +15,7 @@ import pytest
 from mockgateway import config_from_mapping
 from mockgateway.checker import RULE_IDS, CheckerSettings, Verdict
 from mockgateway.checker._run import DEFAULT_API_KEY, CheckSetup, run_check
+from tests.support import memory_of
 
 CLIENTS = Path(__file__).parent / "clients"
 PY = [sys.executable, str(CLIENTS / "client.py")]
@@ -133,10 +134,10 @@ def test_a_402_set_up_through_the_admin_api_catches_a_hammering_client() -> None
             (None, ()),
             ("resubmit-after-rejection", ("resubmit-after-rejection",)),
         ):
-            gw.run(gw.gateway.journal.clear)
+            gw.run(memory_of(gw.gateway).journal.clear)
             command = PY if careless is None else [*PY, "--careless", careless]
             run = run_client(command, env, timeout=60, stderr=subprocess.DEVNULL)
             assert run.exit_code == 2  # refused: no money
-            entries = gw.run(lambda: list(gw.gateway.journal))
+            entries = gw.run(lambda: list(memory_of(gw.gateway).journal))
             assert {e.status for e in entries if e.route == "generate"} == {402}
             assert check(entries).broken_rules == expected

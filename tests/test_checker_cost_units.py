@@ -9,7 +9,7 @@ from mockgateway._billing import money_str
 from mockgateway._jobs import billing_record
 from mockgateway.checker import check, cost_of
 from tests.checker_builders import JournalBuilder, rid
-from tests.support import manual_config, served
+from tests.support import manual_config, memory_of, served
 
 
 def billing(status: str, seconds: int, charged: str) -> dict[str, object]:
@@ -102,12 +102,12 @@ async def test_the_gateway_prices_a_running_job_as_pending_and_a_budget_sees_it(
         assert accepted.status == 202
         await gw.advance(2)  # processing: the audio is probed, so the job has its price
         await gw.settle()
-        job = gw.gateway.jobs[accepted.body["request_id"]]
+        job = memory_of(gw.gateway).jobs[accepted.body["request_id"]]
         assert job.cost is not None
         record = billing_record(job)
         assert (record["status"], record["charged"]) == ("PROCESSING", "0.00")
         assert record["pending"] == money_str(job.cost)
-        entries = list(gw.gateway.journal)
+        entries = list(memory_of(gw.gateway).journal)
         verdict = check(entries, billing={job.request_id: record}, budget=job.cost / 2)
     assert verdict.cost.pending_usd == job.cost
     assert verdict.over_budget  # abandoned, it would still have been charged in full

@@ -8,7 +8,16 @@ from decimal import Decimal
 import pytest
 
 from mockgateway import ManualClock, ScaledClock, Status
-from mockgateway._billing import InsufficientFunds, Wallet, billed_seconds, cost_of, money_str
+from mockgateway._billing import (
+    WalletState,
+    billed_seconds,
+    capture_entry,
+    cost_of,
+    hold_entry,
+    money_str,
+    release_entry,
+    set_entry,
+)
 from mockgateway._config import WebhookConfig
 from mockgateway._ids import new_request_id, uuid7
 from mockgateway._jobs import IllegalTransition, Job, status_body
@@ -163,20 +172,35 @@ def test_every_started_second_is_billed(seconds: float, billed: int) -> None:
     assert cost_of(seconds, Decimal("0.16")) == Decimal("0.16") * billed
 
 
-def test_wallet_hold_capture_release_ledger() -> None:
-    wallet = Wallet("k", Decimal(0))
-    wallet.set_balance(Decimal("1.00"), 0.0)
-    wallet.hold("r1", Decimal("0.64"), 1.0)
+def test_wallet_rules_hold_capture_release_with_a_running_held_sum() -> None:
+    wallet = WalletState("k", Decimal(0))
+    ledger = [set_entry(wallet, Decimal("1.00"), 0.0)]
+    first = hold_entry(wallet, "r1", Decimal("0.64"), 1.0)
+    assert first is not None
+    ledger.append(first)
     assert wallet.available == Decimal("0.36")
-    with pytest.raises(InsufficientFunds):
-        wallet.hold("r2", Decimal("0.48"), 2.0)
-    wallet.hold("r3", Decimal("0.32"), 2.0)
-    wallet.capture("r1", 3.0)
-    assert wallet.release("r3", 4.0) == Decimal("0.32")
+    assert hold_entry(wallet, "r2", Decimal("0.48"), 2.0) is None  # not covered: nothing held
+    assert wallet.held == Decimal("0.64")
+    third = hold_entry(wallet, "r3", Decimal("0.32"), 2.0)
+    assert third is not None
+    ledger.append(third)
+    ledger.append(capture_entry(wallet, "r1", Decimal("0.64"), 3.0))
+    ledger.append(release_entry(wallet, "r3", Decimal("0.32"), 4.0))
     assert wallet.balance == Decimal("0.36")
     assert wallet.held == 0
-    assert [e.movement.value for e in wallet.ledger] == ["set", "hold", "hold", "charge", "release"]
-    assert wallet.ledger[3].balance_after == Decimal("0.36")
+    assert wallet.charged == Decimal("0.64")
+    assert [e.movement.value for e in ledger] == ["set", "hold", "hold", "charge", "release"]
+    assert ledger[3].balance_after == Decimal("0.36")
+
+
+def test_a_capture_takes_at_most_the_balance() -> None:
+    wallet = WalletState("k", Decimal("1.00"))
+    assert hold_entry(wallet, "r1", Decimal("0.96"), 1.0) is not None
+    set_entry(wallet, Decimal("0.50"), 2.0)
+    assert wallet.available == 0  # never negative, though the hold is above the balance
+    charge = capture_entry(wallet, "r1", Decimal("0.96"), 3.0)
+    assert (charge.amount, wallet.balance, wallet.held) == (Decimal("0.50"), 0, 0)
+    assert "capped at the balance" in charge.note
 
 
 def test_money_strings() -> None:

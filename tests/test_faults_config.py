@@ -23,7 +23,7 @@ from mockgateway import ConfigError, ManualClock, config_from_mapping, load_conf
 from mockgateway.faults import Break, BreakKind
 
 from .faults_support import START, eventually
-from .support import DOC_BODY, GENERATE_PATH, RunningGateway, served
+from .support import DOC_BODY, GENERATE_PATH, RunningGateway, memory_of, served
 from .test_cli import start
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +149,7 @@ async def test_the_complete_example_runs_as_documented() -> None:
             )
             with pytest.raises((aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)):
                 await answered(gw, post)
-        assert sum(1 for job in gw.gateway.jobs.values() if job.key == "mock-flaky") == 1
+        assert sum(1 for job in memory_of(gw.gateway).jobs.values() if job.key == "mock-flaky") == 1
 
 
 def test_the_cli_serves_the_example_file() -> None:

@@ -14,7 +14,15 @@ from mockgateway import ManualClock, ScaledClock, config_from_mapping
 from mockgateway.faults import FaultsConfig
 
 from .faults_support import DOC_401_INVALID, DOC_402, START, eventually, scenario_config
-from .support import DOC_BODY, DOC_HEADERS, GENERATE_PATH, KEY, contract_checks_off, served
+from .support import (
+    DOC_BODY,
+    DOC_HEADERS,
+    GENERATE_PATH,
+    KEY,
+    contract_checks_off,
+    memory_of,
+    served,
+)
 
 ERROR_BODIES = {
     400: {"error": "Bad Request", "message": "injected"},
@@ -40,8 +48,8 @@ async def test_http_error_rule_answers_the_documented_body(status: int) -> None:
         assert answer.status == status
         assert answer.body == ERROR_BODIES[status]
         assert answer.headers["Content-Type"].startswith("application/json")
-        assert gw.gateway.jobs == {}  # the request never reached the gateway's job queue
-        entry = next(e for e in gw.gateway.journal if e.route == "generate")
+        assert memory_of(gw.gateway).jobs == {}  # the request never reached the gateway's job queue
+        entry = next(e for e in memory_of(gw.gateway).journal if e.route == "generate")
         assert entry.body == DOC_BODY  # journaled as sent, for the client checker
         polled = await client.status("bytedance-omnihuman-v1-5-290_nope")
         assert polled.status == 404  # the rule was limited to generate
@@ -127,7 +135,7 @@ async def test_latency_holds_the_answer_for_gateway_seconds() -> None:
         await gw.advance(0.1)
         answer = await asyncio.wait_for(pending, 5)
         assert answer.status == 200
-        entry = [e for e in gw.gateway.journal if e.route == "status"][-1]
+        entry = [e for e in memory_of(gw.gateway).journal if e.route == "status"][-1]
         assert entry.finished_at - entry.started_at == pytest.approx(3.0)
 
 
@@ -148,7 +156,7 @@ async def test_reset_is_a_client_side_disconnect_error() -> None:
         assert isinstance(outcome, aiohttp.ClientOSError | aiohttp.ServerDisconnectedError)
         if isinstance(outcome, aiohttp.ClientOSError):
             assert outcome.errno == 104  # ECONNRESET: a reset, not a clean close
-        entries = [e for e in gw.gateway.journal if e.route == "status"]
+        entries = [e for e in memory_of(gw.gateway).journal if e.route == "status"]
         assert entries
         assert all(e.status is None for e in entries)
         assert entries[0].error == "injected fault: connection reset"
@@ -166,7 +174,7 @@ async def test_reset_after_processing_leaves_a_job_the_client_never_heard_of() -
                 data=json.dumps(DOC_BODY),
                 headers={**DOC_HEADERS, "Ocp-Apim-Subscription-Key": KEY},
             )
-        assert len(gw.gateway.jobs) == 1
+        assert len(memory_of(gw.gateway).jobs) == 1
 
 
 async def test_empty_response_is_a_server_disconnect() -> None:
@@ -246,7 +254,7 @@ async def test_dribble_follows_a_scaled_clock() -> None:
         assert answer.status == 200
         assert answer.body["request_id"] == rid
         assert 4.0 <= elapsed < 40.0
-        entry = [e for e in gw.gateway.journal if e.route == "status"][-1]
+        entry = [e for e in memory_of(gw.gateway).journal if e.route == "status"][-1]
         assert any("dribbled" in note for note in entry.notes)
 
 
@@ -265,11 +273,11 @@ async def test_a_client_leaving_mid_dribble_does_not_disturb_the_gateway(
         for _ in range(4):
             await gw.advance(0.5)
         await gw.gateway.settle()
-        await eventually(lambda: any(e.route == "status" for e in gw.gateway.journal))
-        entry = [e for e in gw.gateway.journal if e.route == "status"][-1]
+        await eventually(lambda: any(e.route == "status" for e in memory_of(gw.gateway).journal))
+        entry = [e for e in memory_of(gw.gateway).journal if e.route == "status"][-1]
         assert entry.error == "the client closed the connection during the dribble"
         assert not [r for r in caplog.records if r.levelname == "ERROR"]
-        gw.gateway.set_scenario(FaultsConfig())  # no faults: the gateway answers normally
+        await gw.gateway.set_scenario(FaultsConfig())  # no faults: the gateway answers normally
         assert (await client.status(rid)).status == 200
 
 
@@ -297,7 +305,7 @@ async def test_a_faulted_generate_body_is_journaled_within_the_journals_body_cap
     async with served(config) as (gw, client):
         answer = await client.generate(raw=raw)
         assert answer.status == 500
-        (entry,) = [e for e in gw.gateway.journal if e.route == "generate"]
+        (entry,) = [e for e in memory_of(gw.gateway).journal if e.route == "generate"]
     assert (entry.body_size, entry.body_truncated) == (len(raw), True)
     assert entry.body_sha256 == hashlib.sha256(raw).hexdigest()
     assert entry.body == raw[:256].decode()

@@ -7,7 +7,7 @@ from typing import Any
 from mockgateway.faults import faults_from_mapping
 
 from .faults_support import scenario_config, seconds_between
-from .support import DOC_BODY, served
+from .support import DOC_BODY, memory_of, served
 
 OTHER_MODEL = {"id": "other-model", "operation": "other-op", "price_per_second": "0.10"}
 
@@ -20,8 +20,8 @@ async def test_fail_at_queued_skips_processing() -> None:
         body = (await client.status(rid)).body
         assert body["status"] == "FAILED"
         assert body["error"] == "image could not be decoded"
-        assert [h.value for h, _ in gw.gateway.jobs[rid].history] == ["QUEUED", "FAILED"]
-        entry = next(e for e in gw.gateway.journal if e.route == "generate")
+        assert [h.value for h, _ in memory_of(gw.gateway).jobs[rid].history] == ["QUEUED", "FAILED"]
+        entry = next(e for e in memory_of(gw.gateway).journal if e.route == "generate")
         assert "fault rule 'faults[0]': the job will end FAILED at QUEUED" in entry.notes
 
 
@@ -67,10 +67,10 @@ async def test_time_scale_multiplies_every_duration() -> None:
     async with served(config) as (gw, client):
         rid = (await client.generate()).body["request_id"]
         await gw.advance(0.5)
-        assert gw.gateway.jobs[rid].status.value == "PROCESSING"
+        assert memory_of(gw.gateway).jobs[rid].status.value == "PROCESSING"
         await gw.advance(1.0)
-        assert gw.gateway.jobs[rid].status.value == "COMPLETED"
-        assert gw.gateway.faults.plan_job("k", "m", None).processing_seconds == 1.0
+        assert memory_of(gw.gateway).jobs[rid].status.value == "COMPLETED"
+        assert (await gw.gateway.faults.plan_job("k", "m", None)).processing_seconds == 1.0
 
 
 async def test_transitions_after_n_polls_instead_of_time() -> None:
@@ -111,7 +111,7 @@ async def test_job_commands_through_the_admin_api() -> None:
 async def test_complete_overrides_an_injected_end() -> None:
     async with served() as (gw, client):
         rid = (await client.generate(key="mock-failed")).body["request_id"]
-        gw.gateway.command(rid, "complete")  # the in-process API
+        await gw.gateway.lifecycle.command(rid, "complete")  # the in-process API
         await gw.settle()
         assert (await client.status(rid, key="mock-failed")).body["status"] == "COMPLETED"
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from .faults_support import DOC_401_INVALID, DOC_402, eventually, scenario_config
-from .support import served
+from .support import memory_of, served
 
 
 async def test_mock_401_answers_as_an_unknown_key_everywhere() -> None:
@@ -27,7 +27,7 @@ async def test_mock_402_is_insufficient_balance_on_generate() -> None:
         answer = await client.generate(key="mock-402")
         assert answer.status == 402
         assert answer.body == DOC_402
-        assert gw.gateway.jobs == {}
+        assert memory_of(gw.gateway).jobs == {}
 
 
 async def test_mock_403_is_out_of_quota() -> None:
@@ -58,7 +58,7 @@ async def test_mock_500_is_an_internal_server_error() -> None:
         assert answer.status == 500
         assert answer.body["error"] == "Internal Server Error"
         assert isinstance(answer.body["message"], str)
-        entry = list(gw.gateway.journal)[-1]
+        entry = list(memory_of(gw.gateway).journal)[-1]
         assert entry.status == 500
         assert "fault rules fired: scenario 500" in entry.notes
 

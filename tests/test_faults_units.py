@@ -26,6 +26,7 @@ from mockgateway.faults import (
     Latency,
     RateLimiter,
     Route,
+    StoreCounters,
     TokenBucket,
     WebhookFault,
     WebhookKind,
@@ -34,6 +35,7 @@ from mockgateway.faults import (
     retry_after_seconds,
 )
 from mockgateway.faults._rules import matches
+from mockgateway.store import MemoryStore
 
 
 def draws(dist: Distribution, seed: int = 1, n: int = 200) -> list[float]:
@@ -137,21 +139,21 @@ def engine(*rules: dict[str, object], **sections: object) -> FaultEngine:
     return FaultEngine(faults_from_mapping({"faults": list(rules), **sections}, "unit"))
 
 
-def test_nth_counts_matching_exchanges_per_rule() -> None:
+async def test_nth_counts_matching_exchanges_per_rule() -> None:
     e = engine({"route": "status", "action": "http_error", "status": 503, "nth": [2, 3]})
     status = Context(route=Route.STATUS)
     generate = Context(route=Route.GENERATE)
     results = []
     for _ in range(4):
-        e.on_request(generate)  # does not match: does not count
-        results.append(e.on_request(status).error is not None)
+        await e.on_request(generate)  # does not match: does not count
+        results.append((await e.on_request(status)).error is not None)
     assert results == [False, True, True, False]
-    e.reset()
-    assert e.on_request(status).error is None
-    assert e.on_request(status).error is not None
+    await e.reset()
+    assert (await e.on_request(status)).error is None
+    assert (await e.on_request(status)).error is not None
 
 
-def test_first_error_or_break_wins_and_latencies_add_up() -> None:
+async def test_first_error_or_break_wins_and_latencies_add_up() -> None:
     e = engine(
         {"action": "latency", "seconds": 1},
         {"action": "reset"},
@@ -159,14 +161,14 @@ def test_first_error_or_break_wins_and_latencies_add_up() -> None:
         {"action": "latency", "seconds": 2},
         scenario={"time_scale": 2.0},
     )
-    decision = e.on_request(Context(route=Route.STATUS))
+    decision = await e.on_request(Context(route=Route.STATUS))
     assert decision.latency == 6.0  # (1 + 2) * time scale 2
     assert decision.brk == Break(kind=BreakKind.RESET)
     assert decision.error is None
     assert decision.fired == ("faults[0]", "faults[1]", "faults[3]")
 
 
-def test_probability_is_seeded_and_streams_are_independent() -> None:
+async def test_probability_is_seeded_and_streams_are_independent() -> None:
     rule = {
         "name": "coin",
         "route": "status",
@@ -175,12 +177,14 @@ def test_probability_is_seeded_and_streams_are_independent() -> None:
         "probability": 0.5,
     }
 
-    def pattern(e: FaultEngine) -> list[bool]:
-        return [e.on_request(Context(route=Route.STATUS)).error is not None for _ in range(64)]
+    async def pattern(e: FaultEngine) -> list[bool]:
+        return [
+            (await e.on_request(Context(route=Route.STATUS))).error is not None for _ in range(64)
+        ]
 
-    base = pattern(engine(rule, scenario={"seed": 11}))
-    assert base == pattern(engine(rule, scenario={"seed": 11}))
-    assert base != pattern(engine(rule, scenario={"seed": 12}))
+    base = await pattern(engine(rule, scenario={"seed": 11}))
+    assert base == await pattern(engine(rule, scenario={"seed": 11}))
+    assert base != await pattern(engine(rule, scenario={"seed": 12}))
     assert 16 < sum(base) < 48
     # another rule drawing before it (on its own stream) does not shift a named rule's draws
     noisy = {
@@ -189,10 +193,10 @@ def test_probability_is_seeded_and_streams_are_independent() -> None:
         "seconds": {"kind": "uniform", "low": 0, "high": 1},
     }
     other = engine(noisy, rule, scenario={"seed": 11})
-    assert pattern(other) == base
+    assert await pattern(other) == base
 
 
-def test_job_plan_draws_phase_delays_per_model_and_picks_the_end() -> None:
+async def test_job_plan_draws_phase_delays_per_model_and_picks_the_end() -> None:
     e = engine(
         {"action": "error", "at": "queued", "model": "m2", "message": "boom"},
         delays={
@@ -201,43 +205,43 @@ def test_job_plan_draws_phase_delays_per_model_and_picks_the_end() -> None:
             "models": {"m2": {"queue": 9}},
         },
     )
-    plan = e.plan_job("k", "m1", None)
+    plan = await e.plan_job("k", "m1", None)
     assert plan.queue_seconds == 3.0
     assert plan.processing_seconds is not None
     assert 1.0 <= plan.processing_seconds <= 2.0
     assert plan.end is None
-    other = e.plan_job("k", "m2", None)
+    other = await e.plan_job("k", "m2", None)
     assert other.queue_seconds == 9.0
     assert other.end == EndJob(status="ERROR", at="QUEUED", message="boom")
 
 
-def test_lifecycle_durations_are_the_default_and_are_scaled() -> None:
+async def test_lifecycle_durations_are_the_default_and_are_scaled() -> None:
     e = FaultEngine(
         faults_from_mapping({"scenario": {"time_scale": 0.1}}, "unit"),
         queue_seconds=5.0,
         processing_seconds=20.0,
     )
-    plan = e.plan_job("k", "m", None)
+    plan = await e.plan_job("k", "m", None)
     assert plan.queue_seconds == pytest.approx(0.5)
     assert plan.processing_seconds == pytest.approx(2.0)
 
 
-def test_poll_driven_phases_have_no_duration() -> None:
-    plan = engine(delays={"polls": {"queue": 2}}).plan_job("k", "m", None)
+async def test_poll_driven_phases_have_no_duration() -> None:
+    plan = await engine(delays={"polls": {"queue": 2}}).plan_job("k", "m", None)
     assert plan.queue_seconds is None
     assert plan.processing_seconds == 2.0
 
 
-def test_webhook_plan_combines_rules() -> None:
+async def test_webhook_plan_combines_rules() -> None:
     e = engine(
         {"action": "webhook_delay", "seconds": 4},
         {"action": "webhook_duplicate", "copies": 3},
         {"action": "webhook_drop", "phase": "processing"},
         delays={"webhook": 1},
     )
-    done = e.plan_webhook("k", "m", "COMPLETED", None)
+    done = await e.plan_webhook("k", "m", "COMPLETED", None)
     assert (done.drop, done.delay, done.copies, done.reorder) == (False, 5.0, 3, False)
-    assert e.plan_webhook("k", "m", "PROCESSING", None).drop
+    assert (await e.plan_webhook("k", "m", "PROCESSING", None)).drop
 
 
 def test_scenario_selection_by_key_and_header() -> None:
@@ -324,3 +328,30 @@ def test_every_draw_is_within_zero_and_the_maximum(
     for value in draws(dist, seed=seed, n=20):
         assert value >= 0.0
         assert maximum is None or value <= maximum
+
+
+async def test_counts_kept_in_a_shared_store_add_up_over_engines() -> None:
+    """Two replicas' engines on one store: an ``nth`` rule counts both replicas' requests, and a
+    seeded stream continues one sequence rather than each replica starting it again."""
+    store = MemoryStore()
+    rule = {"route": "status", "action": "http_error", "status": 503, "nth": [2, 4]}
+    config = faults_from_mapping({"faults": [rule]}, "unit")
+    one, two = (FaultEngine(config, counters=StoreCounters(store)) for _ in range(2))
+    status = Context(route=Route.STATUS)
+    fired = [(await e.on_request(status)).error is not None for e in (one, two, one, two, one)]
+    assert fired == [False, True, False, True, False]
+    alone = engine(rule)
+    assert [(await alone.on_request(status)).error is not None for _ in range(2)] == [False, True]
+    coin = {"name": "coin", "route": "status", "action": "http_error", "status": 500}
+    coins = faults_from_mapping({"faults": [{**coin, "probability": 0.5}]}, "unit")
+    left, right = (FaultEngine(coins, counters=StoreCounters(MemoryStore())) for _ in range(2))
+    solo = [(await left.on_request(status)).error is not None for _ in range(32)]
+    shared = MemoryStore()
+    a, b = (FaultEngine(coins, counters=StoreCounters(shared)) for _ in range(2))
+    turns = [(await (a if i % 2 else b).on_request(status)).error is not None for i in range(32)]
+    assert turns == solo  # one sequence, whichever replica draws
+    assert right is not left
+    await one.reset()  # a new generation: counting starts again for every engine on the store
+    two.counters = one.counters
+    assert (await two.on_request(status)).error is None
+    assert (await one.on_request(status)).error is not None

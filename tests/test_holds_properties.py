@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mockgateway import ManualClock
-from mockgateway._billing import Movement, Wallet, money_str
+from mockgateway._billing import Movement, money_str
 from mockgateway._jobs import Status
 from mockgateway.media import JobInputs, Probe, RenderedMedia
 
-from .support import KEY, Client, manual_config, served
+from .support import KEY, Client, manual_config, memory_of, served
 
 START = 1_774_951_200.0
 HEADER = "X-Mock-Scenario"
@@ -61,24 +61,27 @@ async def _advance(gateway: Any, clock: ManualClock, seconds: float) -> None:
     """Move the manual clock, running each due phase change at its time, without waiting for
     fetches still in flight (which ``Gateway.advance`` would)."""
     target = clock.now() + seconds
-    while (due := gateway.scheduler.next_due()) is not None and due <= target:
+    while (due := await gateway.next_due()) is not None and due <= target:
         clock.set(max(due, clock.now()))
-        gateway.scheduler.run_due()
+        await gateway.run_due()
         await _turns()
     clock.set(target)
-    gateway.scheduler.run_due()
+    await gateway.run_due()
     await _turns()
 
 
 def _no_hold_for_an_ended_job(gateway: Any) -> None:
-    for wallet in gateway.wallets.values():
-        for request_id in wallet.holds:
-            assert not gateway.jobs[request_id].status.terminal, (request_id, wallet.holds)
+    store = memory_of(gateway)
+    for key, wallet in store.wallets.items():
+        holds = store.holds_of(key)
+        for request_id in holds:
+            assert not store.jobs[request_id].status.terminal, (request_id, dict(holds))
+        assert wallet.held == sum(holds.values(), Decimal(0))  # the running sum is exact
         assert wallet.balance >= 0
         assert wallet.available >= 0
 
 
-def _ledger_is_consistent(wallet: Wallet) -> None:
+def _ledger_is_consistent(gateway: Any, key: str) -> None:
     """Replaying the ledger gives every entry's balance and held, and the wallet's own; after the
     last set, ``balance + charges == set``; a job holds once and is settled at most once."""
     balance, held = Decimal(0), Decimal(0)
@@ -86,7 +89,9 @@ def _ledger_is_consistent(wallet: Wallet) -> None:
     settled: set[str] = set()
     since_set = Decimal(0)
     last_set = Decimal(0)
-    for entry in wallet.ledger:
+    store = memory_of(gateway)
+    wallet = store.wallets[key]
+    for entry in store.ledger_of(key):
         rid = entry.request_id
         if entry.movement is Movement.SET:
             balance, last_set, since_set = entry.amount, entry.amount, Decimal(0)
@@ -110,7 +115,7 @@ def _ledger_is_consistent(wallet: Wallet) -> None:
                 assert entry.amount == hold
         assert (entry.balance_after, entry.held_after) == (balance, held), entry
         assert balance >= 0
-    assert (wallet.balance, wallet.held, wallet.holds) == (balance, held, holds)
+    assert (wallet.balance, wallet.held, dict(store.holds_of(key))) == (balance, held, holds)
     assert wallet.balance + since_set == last_set
 
 
@@ -180,15 +185,15 @@ class Commands:
         self.client = client
         self.pending: list[asyncio.Task[Any]] = []
         self._applied = asyncio.Event()
-        command = gateway.command
+        command = gateway.lifecycle.command
 
-        def applied(*args: Any) -> Any:
+        async def applied(*args: Any) -> Any:
             try:
-                return command(*args)
+                return await command(*args)
             finally:
                 self._applied.set()
 
-        gateway.command = applied
+        gateway.lifecycle.command = applied
 
     async def send(self, request_id: str, name: str) -> None:
         self._applied.clear()
@@ -219,17 +224,18 @@ async def _run(steps: list[Any], charge_failed: bool) -> None:
         assert set(await commands.answers()) <= {200, 409}
         await gateway.advance(3600)
         for request_id in ids:
-            job = gateway.jobs[request_id]
+            job = memory_of(gateway).jobs[request_id]
             assert job.status.terminal, job
             if job.status is Status.ERROR or (job.status is Status.FAILED and not charge_failed):
-                ledger = gateway.wallets[KEY].ledger
+                ledger = memory_of(gateway).ledger_of(KEY)
                 assert Movement.CHARGE not in [
                     e.movement for e in ledger if e.request_id == request_id
                 ]
         _no_hold_for_an_ended_job(gateway)
-        for wallet in gateway.wallets.values():
-            assert wallet.holds == {}
-            _ledger_is_consistent(wallet)
+        store = memory_of(gateway)
+        for key in store.wallets:
+            assert dict(store.holds_of(key)) == {}
+            _ledger_is_consistent(gateway, key)
         answer = await client.request("GET", f"/_mock/wallets/{KEY}", key=None)
         assert answer.body["held"] == "0.00"
         assert answer.body["balance"] == answer.body["available"]
@@ -293,10 +299,10 @@ async def test_a_job_failed_while_its_inputs_are_fetched_holds_nothing() -> None
     async with served(manual_config(), clock=ManualClock(START), media=pipeline) as (gw, client):
         rid = (await client.generate()).body["request_id"]
         await _advance(gw.gateway, gw.gateway.clock, 1.0)  # PROCESSING, its fetch in flight
-        assert gw.gateway.jobs[rid].status is Status.PROCESSING
+        assert memory_of(gw.gateway).jobs[rid].status is Status.PROCESSING
         commands = Commands(gw.gateway, client)
         await commands.send(rid, "fail")
-        assert gw.gateway.jobs[rid].status is Status.FAILED
+        assert memory_of(gw.gateway).jobs[rid].status is Status.FAILED
         pipeline.gate(rid).set()  # the fetch completes after the job ended
         assert await commands.answers() == [200]
         await gw.advance(10)
@@ -307,7 +313,7 @@ async def test_a_job_failed_while_its_inputs_are_fetched_holds_nothing() -> None
             "10.00",
         )
         assert [e["movement"] for e in wallet["ledger"]] == ["set"]
-        assert gw.gateway.jobs[rid].cost is None  # never priced: it ended first
+        assert memory_of(gw.gateway).jobs[rid].cost is None  # never priced: it ended first
 
 
 async def test_a_balance_lowered_under_a_hold_is_charged_at_most_the_balance() -> None:
@@ -321,7 +327,7 @@ async def test_a_balance_lowered_under_a_hold_is_charged_at_most_the_balance() -
         assert (wallet["balance"], wallet["held"], wallet["available"]) == ("0.50", "0.96", "0.00")
         assert (await client.generate()).status == 402  # nothing available for another job
         await gw.advance(2)
-        assert gw.gateway.jobs[rid].status is Status.COMPLETED
+        assert memory_of(gw.gateway).jobs[rid].status is Status.COMPLETED
         wallet = await client.admin("GET", f"wallets/{KEY}")
         assert (wallet["balance"], wallet["held"], wallet["available"]) == ("0.00", "0.00", "0.00")
         charge = wallet["ledger"][-1]
@@ -330,4 +336,4 @@ async def test_a_balance_lowered_under_a_hold_is_charged_at_most_the_balance() -
         job = await client.admin("GET", f"jobs/{rid}")
         assert job["cost"] == "0.96"
         assert any("charged 0.50 of its 0.96 cost" in n for n in job["notes"])
-        _ledger_is_consistent(gw.gateway.wallets[KEY])
+        _ledger_is_consistent(gw.gateway, KEY)

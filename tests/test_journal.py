@@ -7,7 +7,7 @@ from mockgateway import Journal, JournalEntry, ManualClock
 from mockgateway._journal import ENTRY_OVERHEAD, redact_headers, redact_key
 from mockgateway.checker import check
 
-from .support import DOC_BODY, GENERATE_PATH, KEY, manual_config, served
+from .support import DOC_BODY, GENERATE_PATH, KEY, manual_config, memory_of, served
 
 
 def entry(seq: int) -> JournalEntry:
@@ -90,12 +90,12 @@ async def test_every_request_is_journaled_with_gateway_times_and_no_secret() -> 
 async def test_journal_can_be_switched_off_and_cleared() -> None:
     async with served() as (gw, client):
         await client.generate()
-        assert len(gw.gateway.journal) == 1
+        assert len(memory_of(gw.gateway).journal) == 1
         await client.admin("DELETE", "journal")
-        assert len(gw.gateway.journal) == 1  # only the DELETE itself
-        gw.gateway.journal.enabled = False
+        assert len(memory_of(gw.gateway).journal) == 1  # only the DELETE itself
+        memory_of(gw.gateway).journal.enabled = False
         await client.generate()
-        assert len(gw.gateway.journal) == 1
+        assert len(memory_of(gw.gateway).journal) == 1
 
 
 def test_the_journal_is_bounded_in_bytes_and_evicts_the_oldest() -> None:
@@ -132,7 +132,7 @@ async def test_big_bodies_are_kept_truncated_and_the_journal_stays_within_its_by
         for _ in range(HOSTILE_PUTS):
             answer = await client.request("PUT", f"/_mock/wallets/{KEY}", raw=body, key=None)
             assert answer.status == 400
-        journal = gw.gateway.journal
+        journal = memory_of(gw.gateway).journal
         assert journal.kept_bytes <= 256 * 1024
         assert journal.dropped > 0
         health = await client.admin("GET", "health")
@@ -174,7 +174,7 @@ async def test_the_checker_does_not_judge_a_generate_body_kept_only_in_part() ->
         assert (await client.generate({**DOC_BODY, "image_url": inline})).status == 202
         deep = b"[" * 100 + b"]" * 100  # kept whole, but past the reader's depth: not JSON
         assert (await client.request("POST", GENERATE_PATH, raw=deep)).status == 400
-        entries = list(gw.gateway.journal)
+        entries = list(memory_of(gw.gateway).journal)
     assert [(e.body_truncated, e.body_unparsed) for e in entries] == [(True, True), (False, True)]
     (judged,) = check(entries).result("generate-body-schema").violations
     assert "not JSON" in judged.message

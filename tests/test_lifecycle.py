@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mockgateway import config_from_mapping
 
-from .support import KEY, served
+from .support import KEY, memory_of, served
 
 
 async def test_queued_processing_completed_with_doc_timestamps() -> None:
@@ -80,12 +80,12 @@ async def test_many_pending_jobs_are_heap_entries_not_tasks() -> None:
         for _ in range(50):
             assert (await client.generate()).status == 202
         core = gw.gateway
-        assert len(core.scheduler) == 50
-        assert not core._tasks
+        assert await core.store.pending_tasks() == 50
+        assert not core.lifecycle.working
         await gw.advance(1)
-        assert {j.status.value for j in core.jobs.values()} == {"PROCESSING"}
+        assert {j.status.value for j in memory_of(core).jobs.values()} == {"PROCESSING"}
         await gw.advance(2)
-        assert {j.status.value for j in core.jobs.values()} == {"COMPLETED"}
+        assert {j.status.value for j in memory_of(core).jobs.values()} == {"COMPLETED"}
         wallet = await client.admin("GET", f"wallets/{KEY}")
         assert wallet["balance"] == "76.00"  # 50 jobs x 3 s (the bundled sample) x 0.16
         assert wallet["held"] == "0.00"

@@ -401,7 +401,8 @@ async def _reset() -> Seen:
     async with touring() as t:
         await t.submit()
         assert (await t.call("POST", "/_mock/reset", 200)).body == {"reset": True}
-        assert (await t.call("GET", "/_mock/jobs", 200)).body == {"jobs": []}
+        empty = {"jobs": [], "total": 0, "next_cursor": None}
+        assert (await t.call("GET", "/_mock/jobs", 200)).body == empty
         return t.seen
 
 
@@ -410,12 +411,15 @@ async def _list_wallets() -> Seen:
     async with touring() as t:
         request_id = await t.submit()
         await t.call("POST", f"/_mock/jobs/{request_id}/advance", 200)  # probed: its cost is held
-        wallets = (await t.call("GET", "/_mock/wallets", 200)).body["wallets"]
-        assert [w["key"] for w in wallets] == [KEY]
-        assert [e["movement"] for e in wallets[0]["ledger"]] == ["set", "hold"]
+        listed = (await t.call("GET", "/_mock/wallets", 200)).body
+        assert [w["key"] for w in listed["wallets"]] == [KEY]
+        assert (listed["total"], listed["next_cursor"]) == (1, None)
+        assert listed["wallets"][0]["held"] != "0.00"  # its hold, without the ledger
         await t.call("POST", f"/_mock/jobs/{request_id}/error", 200)
-        ledger = (await t.call("GET", "/_mock/wallets", 200)).body["wallets"][0]["ledger"]
-        assert ledger[-1]["movement"] == "release"
+        ledger = (await t.call("GET", f"/_mock/wallets/{KEY}", 200)).body["ledger"]
+        assert [e["movement"] for e in ledger] == ["set", "hold", "release"]
+        bad = await t.call("GET", "/_mock/wallets?cursor=x", 400)
+        assert "cursor" in bad.body["message"]
         return t.seen
 
 
@@ -431,6 +435,10 @@ async def _get_wallet() -> Seen:
         await t.call("GET", f"/_mock/wallets/{KEY_PREFIX}402", 200)  # scenario keys are valid
         missing = await t.call("GET", "/_mock/wallets/stranger", 404)
         assert missing.body["error"] == "Wallet not found"
+        bad = await t.call("GET", f"/_mock/wallets/{KEY}?limit=0", 400)
+        assert "limit" in bad.body["message"]
+        page = (await t.call("GET", f"/_mock/wallets/{KEY}?limit=1", 200)).body
+        assert (len(page["ledger"]), page["ledger_total"]) == (1, 1)
         for operation_id, statuses in t.seen.items():
             seen[operation_id] |= statuses
     return seen
@@ -457,7 +465,7 @@ async def _list_jobs() -> Seen:
         await t.gw.advance(1)
         second = await t.submit()
         listed = (await t.call("GET", "/_mock/jobs", 200)).body["jobs"]
-        assert [j["request_id"] for j in listed] == [first, second]
+        assert [j["request_id"] for j in listed] == [second, first]  # newest first
         for status, expected in (("queued", [second]), ("PROCESSING", [first])):
             jobs = (await t.call("GET", f"/_mock/jobs?status={status}", 200)).body["jobs"]
             assert [j["request_id"] for j in jobs] == expected

@@ -31,7 +31,7 @@ from mockgateway.media import Fetcher, InputPolicy, InputRejected, InputsConfig
 from tests import media_support as ms
 from tests.outbound_support import Tripwire, guarded_session
 
-from .support import served
+from .support import memory_of, served
 from .test_webhooks import receiver
 
 ip = ipaddress.ip_address
@@ -286,7 +286,7 @@ async def test_a_refused_webhook_address_is_a_journaled_failed_attempt() -> None
         answer = await client.generate(headers={"X-Webhook-URL": "http://169.254.169.254/hook"})
         assert answer.status == 202, answer.raw
         await gw.advance(10)
-        attempts = [e for e in gw.gateway.journal if e.kind == "webhook"]
+        attempts = [e for e in memory_of(gw.gateway).journal if e.kind == "webhook"]
     assert len(attempts) == 1
     assert attempts[0].status is None
     assert attempts[0].error == (
@@ -331,7 +331,7 @@ async def test_a_webhook_answer_is_read_only_to_a_small_cap() -> None:
             await client.generate(headers={"X-Webhook-URL": f"{base}/hook"})
             await gw.advance(3)
             await asyncio.wait_for(flood.done.wait(), 10)
-            attempts = [e for e in gw.gateway.journal if e.kind == "webhook"]
+            attempts = [e for e in memory_of(gw.gateway).journal if e.kind == "webhook"]
     assert [e.status for e in attempts] == [200]
     assert attempts[0].response_body == "\x00" * 2000
     assert flood.sent < 32 * 1024 * 1024  # the connection was dropped, not drained

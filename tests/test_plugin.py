@@ -233,7 +233,7 @@ def test_each_test_starts_from_a_reset_gateway(suite: pytest.Pytester) -> None:
 
         def test_second(mock_gateway):
             assert mock_gateway.journal() == []
-            assert mock_gateway.gateway.jobs == {}
+            assert mock_gateway.gateway.store.jobs == {}
         """
     )
     suite.runpytest(*PLUGIN, "--mockgateway-speed=50").assert_outcomes(passed=2)

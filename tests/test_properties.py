@@ -36,6 +36,7 @@ from mockgateway.contract.strategies import (
     timestamps,
     webhook_bodies,
 )
+from tests.support import memory_of
 
 DOC_BODY = {"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3"}
 GENERATE = "/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request"
@@ -241,5 +242,5 @@ def test_no_generated_input_gets_a_server_error(
 def test_accepted_jobs_wait_on_the_manual_clock(live: tuple[ThreadedGateway, Wire]) -> None:
     gw, wire = live
     assert wire.post(json.dumps(DOC_BODY).encode(), {})[0] == 202
-    statuses = gw.run(lambda: {j.status.value for j in gw.gateway.jobs.values()})
+    statuses = gw.run(lambda: {j.status.value for j in memory_of(gw.gateway).jobs.values()})
     assert statuses <= {"QUEUED"}

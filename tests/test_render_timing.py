@@ -10,7 +10,7 @@ from mockgateway import ScaledClock, config_from_mapping
 from mockgateway.media import JobInputs, Probe, RenderedMedia
 
 from .faults_support import eventually
-from .support import served
+from .support import memory_of, served
 
 VIDEO = b"\x00\x00\x00\x18ftypisom" + bytes(64)
 
@@ -40,7 +40,7 @@ async def test_a_slow_render_does_not_stretch_the_job_on_a_scaled_clock() -> Non
     pipeline = SlowRenders()
     async with served(config, clock=ScaledClock(50), media=pipeline) as (gw, client):
         rid = (await client.generate()).body["request_id"]
-        job = gw.gateway.jobs[rid]
+        job = memory_of(gw.gateway).jobs[rid]
         # 1 s queued and 2 s processing of gateway time: 60 ms of real time at speed 50
         await eventually(lambda: job.status.terminal, timeout=5)
         assert pipeline.started == 1
@@ -64,6 +64,6 @@ async def test_a_render_that_fails_before_the_plan_ends_still_ends_the_job_error
     async with served(media=Broken()) as (gw, client):
         rid = (await client.generate()).body["request_id"]
         await gw.advance(3)
-        job = gw.gateway.jobs[rid]
+        job = memory_of(gw.gateway).jobs[rid]
     assert job.status.value == "ERROR"
     assert job.error == "Internal processing error: codec exploded"

@@ -27,7 +27,7 @@ from mockgateway.faults import faults_from_mapping, faults_from_toml
 from mockgateway.faults._distributions import MAX_SECONDS, Distribution, Kind
 
 from .faults_support import eventually, scenario_config
-from .support import Answer, Client, served
+from .support import Answer, Client, memory_of, served
 
 REPO = Path(__file__).resolve().parent.parent
 OPERATOR = json.loads((REPO / "schemas" / "operator.openapi.json").read_text())
@@ -345,6 +345,6 @@ def test_an_accepted_scenario_reads_back_as_json_and_serves_without_a_500(
                 assert status.status in (200, 429), status.raw
                 await gw.gateway.advance(2 * MAX_SECONDS)
             if "polls" not in body.get("delays", {}):
-                assert gw.gateway.jobs[rid].status.terminal
+                assert memory_of(gw.gateway).jobs[rid].status.terminal
 
     asyncio.run(run())

@@ -58,7 +58,7 @@ def test_the_serving_process_never_loads_numpy_or_pyav_even_while_rendering() ->
             for _ in range(20):
                 gw.advance(1)
                 gw.settle()
-                job = gw.run(lambda: gw.gateway.jobs[rid])
+                job = gw.run(lambda: gw.gateway.store.jobs[rid])
                 if job.status.terminal:
                     break
             assert job.status.value == "COMPLETED", (job.status, job.error)
@@ -204,7 +204,7 @@ def test_a_script_that_serves_at_module_level_runs_once_and_completes(tmp_path: 
                     rid = json.load(answer)["request_id"]
                     for _ in range(20):
                         await gw.advance(1)
-                        job = gw.gateway.jobs[rid]
+                        job = gw.gateway.store.jobs[rid]
                         if job.status.terminal:
                             break
                     print(job.status.value, job.error)

@@ -11,7 +11,7 @@ import pytest
 import mockgateway
 from mockgateway import ManualClock
 
-from .support import DOC_BODY, GENERATE_PATH, KEY
+from .support import DOC_BODY, GENERATE_PATH, KEY, memory_of
 
 
 def post(url: str, body: object, key: str = KEY) -> dict[str, object]:
@@ -42,7 +42,7 @@ def test_threaded_gateway_serves_a_synchronous_client_on_a_driven_clock() -> Non
         done = get(str(created["polling_url"]))
         assert done["status"] == "COMPLETED"
         assert done["completed_at"] == "2026-03-31T10:00:03.000Z"
-        assert gw.run(lambda: len(gw.gateway.jobs)) == 1
+        assert gw.run(lambda: len(memory_of(gw.gateway).jobs)) == 1
     with pytest.raises(urllib.error.URLError):
         get(str(created["polling_url"]))  # stopped with the block
 

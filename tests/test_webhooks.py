@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mockgateway import config_from_mapping
 
-from .support import KEY, served
+from .support import KEY, memory_of, served
 
 
 class Receiver:
@@ -76,7 +76,7 @@ async def test_failed_deliveries_retry_with_exponential_backoff() -> None:
         assert len(hook.calls) == 4
         await gw.advance(100)
         assert len(hook.calls) == 4  # delivered on the 4th, no more
-        attempts = [e for e in gw.gateway.journal if e.kind == "webhook"]
+        attempts = [e for e in memory_of(gw.gateway).journal if e.kind == "webhook"]
         assert [e.status for e in attempts] == [503, 503, 503, 204]
         assert next(e.notes for e in attempts) == ("attempt 1 of 5",)
         assert all(e.request_id == rid and e.key == "****" + KEY[-4:] for e in attempts)
@@ -91,7 +91,7 @@ async def test_retries_stop_at_max_attempts_and_connection_errors_count() -> Non
         dead = "http://127.0.0.1:9/hook"  # discard port: nothing listens
         await client.generate(headers={"X-Webhook-URL": dead})
         await gw.advance(3 + 1 + 2 + 100)
-        attempts = [e for e in gw.gateway.journal if e.kind == "webhook"]
+        attempts = [e for e in memory_of(gw.gateway).journal if e.kind == "webhook"]
         assert len(attempts) == 3
         assert all(e.status is None and e.error for e in attempts)
         assert [round(e.started_at - attempts[0].started_at, 3) for e in attempts] == [0, 1, 3]
@@ -104,7 +104,7 @@ async def test_a_host_the_operator_did_not_allow_is_never_contacted() -> None:
         )
         assert answer.status == 202
         await gw.advance(50)
-        attempts = [e for e in gw.gateway.journal if e.kind == "webhook"]
+        attempts = [e for e in memory_of(gw.gateway).journal if e.kind == "webhook"]
         assert len(attempts) == 1
         assert attempts[0].status is None
         assert "your-server.com" in (attempts[0].error or "")

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock, ClockMode
 from .._errors import ContractViolation, MockGatewayError
-from .._jobs import billing_record
 from .._journal import KEY_HEADER, JournalEntry
 from ._engine import check
 from ._marker import PluginOptions, config_with_clock, read_marker
@@ -150,18 +149,18 @@ class MockGateway:
 
     def journal(self) -> list[JournalEntry]:
         gateway = self.threaded.gateway
-        return self.threaded.run(lambda: list(gateway.journal))
+        return self.threaded.call(gateway.journal)
 
     def check(self) -> Verdict:
         """Judge this test's journal now (waiting for webhook deliveries in flight)."""
         self.threaded.call(self.threaded.gateway.webhooks.drain)
         gateway = self.threaded.gateway
-        entries, billing = self.threaded.run(
-            lambda: (
-                list(gateway.journal),
-                {rid: billing_record(job) for rid, job in gateway.jobs.items()},
-            )
-        )
+
+        # one coroutine on the gateway's loop: the journal and the bills of the same moment
+        async def both() -> tuple[list[JournalEntry], dict[str, dict[str, Any]]]:
+            return await gateway.journal(), await gateway.bills()
+
+        entries, billing = self.threaded.call(both)
         return check(entries, self.settings.at_speed(self.speed), billing=billing)
 
     def record_quietly(self) -> None:
@@ -235,11 +234,11 @@ class GatewaySession:
             threaded = self.shared()
             gateway = threaded.gateway
 
-            def fresh() -> None:
-                gateway.set_scenario(None)  # undo a scenario an earlier test set at runtime
-                gateway.reset()
+            async def fresh() -> None:
+                await gateway.set_scenario(None)  # undo a scenario an earlier test set at runtime
+                await gateway.reset()
 
-            threaded.run(fresh)
+            threaded.call(fresh)
             yield MockGateway(
                 threaded,
                 wish.api_key,

@@ -29,7 +29,6 @@ from .._check_defaults import DEFAULT_API_KEY, DEFAULT_TIMEOUT
 from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from .._errors import ConfigError
-from .._jobs import billing_record
 from .._journal import Journal, JournalEntry
 from ._engine import RULE_IDS, check
 from ._model import ClientRun, Verdict
@@ -185,8 +184,8 @@ def run_check(
         run = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
         # webhook attempts still in flight when the client ends belong in the journal
         gw.call(gw.gateway.webhooks.drain, timeout=drain_timeout)
-        entries = gw.run(lambda: list(gw.gateway.journal))
-        billing = gw.run(lambda: {rid: billing_record(j) for rid, j in gw.gateway.jobs.items()})
+        entries = gw.call(gw.gateway.journal)
+        billing = gw.call(gw.gateway.bills)
     speed = config.clock.speed if config.clock.mode is ClockMode.SCALED else 1.0
     verdict = check(
         entries,

@@ -17,6 +17,7 @@ from ._config import (
     faults_from_toml,
     read_faults,
 )
+from ._counters import Counters, LocalCounters, StoreCounters
 from ._distributions import Distribution, Kind
 from ._engine import FaultEngine, JobPlan, RequestDecision, WebhookPlan
 from ._ratelimit import BucketConfig, RateLimiter, TokenBucket, retry_after_seconds
@@ -42,6 +43,7 @@ __all__ = [
     "BucketConfig",
     "BuiltinScenario",
     "Context",
+    "Counters",
     "DelaysConfig",
     "Distribution",
     "EndJob",
@@ -52,12 +54,14 @@ __all__ = [
     "JobPlan",
     "Kind",
     "Latency",
+    "LocalCounters",
     "PhaseDelays",
     "RateLimiter",
     "RateLimitsConfig",
     "RequestDecision",
     "Route",
     "ScenarioConfig",
+    "StoreCounters",
     "TokenBucket",
     "WebhookFault",
     "WebhookKind",

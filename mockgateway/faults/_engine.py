@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from .._errors import ApiError, bad_request, rate_limited
 from ._builtin import KEY_PREFIX, BuiltinScenario, builtin_scenarios
 from ._config import FaultsConfig
-from ._distributions import MAX_SECONDS, Distribution
-from ._ratelimit import RateLimiter
+from ._counters import Counters, LocalCounters
+from ._distributions import MAX_SECONDS, Distribution, Kind
+from ._ratelimit import RateLimiter, retry_after_seconds
 from ._rules import (
     Break,
     Context,
@@ -30,6 +31,8 @@ from ._rules import (
     WebhookKind,
     matches,
 )
+
+_NO_DRAW = random.Random(0)  # handed to a fixed distribution, which never draws from it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,18 +76,25 @@ class FaultEngine:
         *,
         queue_seconds: float = 1.0,
         processing_seconds: float = 2.0,
+        counters: Counters | None = None,
     ) -> None:
         self._base = {
             "queue": Distribution.fixed(queue_seconds),
             "processing": Distribution.fixed(processing_seconds),
         }
+        self.counters: Counters = counters or LocalCounters()
         self.initial = config or FaultsConfig()
-        self.load(self.initial)
+        self.use(self.initial)
 
     # scenario ---------------------------------------------------------------------------------
 
-    def load(self, config: FaultsConfig) -> None:
+    async def load(self, config: FaultsConfig) -> None:
         """Use ``config`` from now on, with fresh counters, buckets and random streams."""
+        self.use(config)
+        await self.reset()
+
+    def use(self, config: FaultsConfig) -> None:
+        """Decide by ``config`` from now on, counting on from where the counters are."""
         self.config = config
         self.builtins: dict[str, BuiltinScenario] = builtin_scenarios(config.scenario.retry_after)
         builtin_rules = tuple(r for s in self.builtins.values() for r in s.rules)
@@ -102,13 +112,10 @@ class FaultEngine:
             and all(d.response is None for d in (delays.default, *(m for _, m in delays.models)))
         )
         self.poll_driven = bool(delays.queue_polls or delays.processing_polls)
-        self.reset()
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         """Back to the start of the run: counters to zero, streams reseeded, buckets full."""
-        self._counts = [0] * len(self.rules)
-        self._streams: dict[str, random.Random] = {}
-        self.limiter.clear()
+        await self.counters.restart()
 
     @property
     def time_scale(self) -> float:
@@ -118,11 +125,9 @@ class FaultEngine:
         """Gateway seconds to wait for ``seconds`` of scenario time: at most ``MAX_SECONDS``."""
         return min(seconds * self.config.scenario.time_scale, MAX_SECONDS)
 
-    def stream(self, name: str) -> random.Random:
-        rng = self._streams.get(name)
-        if rng is None:
-            rng = self._streams[name] = random.Random(f"{self.config.scenario.seed}/{name}")
-        return rng
+    async def stream(self, name: str) -> random.Random:
+        """The generator for the next draw of stream ``name`` under the scenario's seed."""
+        return await self.counters.rng(self.config.scenario.seed, name)
 
     def engaged(self, key: str | None, header: str | None) -> bool:
         """Whether a request with this key and X-Mock-Scenario header needs the engine at all.
@@ -152,39 +157,42 @@ class FaultEngine:
 
     # decisions --------------------------------------------------------------------------------
 
-    def _fires(self, index: int, rule: FaultRule, ctx: Context) -> bool:
+    async def _fires(self, index: int, rule: FaultRule, ctx: Context) -> bool:
         if not matches(rule, ctx):
             return False
-        self._counts[index] += 1
-        if rule.nth and self._counts[index] not in rule.nth:
+        count = await self.counters.count(f"rule/{index}/{rule.name}")
+        if rule.nth and count not in rule.nth:
             return False
         if rule.probability >= 1.0:
             return True
-        return self.stream(f"rule/{rule.name}").random() < rule.probability
+        return (await self.stream(f"rule/{rule.name}")).random() < rule.probability
 
-    def _fired(self, family: Family, ctx: Context) -> list[tuple[int, FaultRule]]:
+    async def _fired(self, family: Family, ctx: Context) -> list[tuple[int, FaultRule]]:
         return [
             (i, rule)
             for i, rule in enumerate(self.rules)
-            if rule.family is family and self._fires(i, rule, ctx)
+            if rule.family is family and await self._fires(i, rule, ctx)
         ]
 
-    def _draw(self, phase: str, model: str | None) -> float:
+    async def _draw(self, phase: str, model: str | None) -> float:
         dist = self.config.delays.for_model(model, phase) or self._base.get(phase)
         if dist is None:
             return 0.0
-        return self.scale(dist.sample(self.stream(f"delay/{phase}")))
+        if dist.kind is Kind.FIXED:  # no randomness to draw: nothing to count either
+            return self.scale(dist.sample(_NO_DRAW))
+        return self.scale(dist.sample(await self.stream(f"delay/{phase}")))
 
-    def on_request(self, ctx: Context) -> RequestDecision:
+    async def on_request(self, ctx: Context) -> RequestDecision:
         """Evaluate every request rule in order (all count); the first error or break wins."""
-        latency = self._draw("response", ctx.model)
+        latency = await self._draw("response", ctx.model)
         error: ApiError | None = None
         brk: Break | None = None
         fired: list[str] = []
-        for _, rule in self._fired(Family.REQUEST, ctx):
+        for _, rule in await self._fired(Family.REQUEST, ctx):
             action = rule.action
             if isinstance(action, Latency):
-                latency += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
+                rng = await self.stream(f"rule/{rule.name}/delay")
+                latency += self.scale(action.delay.sample(rng))
             elif error is None and brk is None:
                 if isinstance(action, HttpError):
                     error = action.api_error()
@@ -202,13 +210,13 @@ class FaultEngine:
         latency = min(latency, MAX_SECONDS)  # latencies of several rules add up
         return RequestDecision(latency=latency, error=error, brk=brk, fired=tuple(fired))
 
-    def plan_job(self, key: str, model: str, scenario: str | None) -> JobPlan:
+    async def plan_job(self, key: str, model: str, scenario: str | None) -> JobPlan:
         """A new job's phase durations and, if a job rule fires, how it ends."""
         delays = self.config.delays
-        queue = None if delays.queue_polls else self._draw("queue", model)
-        processing = None if delays.processing_polls else self._draw("processing", model)
+        queue = None if delays.queue_polls else await self._draw("queue", model)
+        processing = None if delays.processing_polls else await self._draw("processing", model)
         ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
-        fired = self._fired(Family.JOB, ctx)
+        fired = await self._fired(Family.JOB, ctx)
         end = next((r.action for _, r in fired if isinstance(r.action, EndJob)), None)
         return JobPlan(
             queue_seconds=queue,
@@ -218,21 +226,24 @@ class FaultEngine:
             fired=tuple(r.name for _, r in fired[:1]),
         )
 
-    def plan_webhook(self, key: str, model: str, phase: str, scenario: str | None) -> WebhookPlan:
+    async def plan_webhook(
+        self, key: str, model: str, phase: str, scenario: str | None
+    ) -> WebhookPlan:
         """One delivery: every webhook rule that fires applies (a drop overrides the rest)."""
-        delay = self._draw("webhook", model)
+        delay = await self._draw("webhook", model)
         ctx = Context(route=Route.WEBHOOK, key=key, model=model, phase=phase, scenario=scenario)
         drop = reorder = False
         copies = 1
         fired: list[str] = []
-        for _, rule in self._fired(Family.WEBHOOK, ctx):
+        for _, rule in await self._fired(Family.WEBHOOK, ctx):
             action = rule.action
             assert isinstance(action, WebhookFault)
             fired.append(rule.name)
             if action.kind is WebhookKind.DROP:
                 drop = True
             elif action.kind is WebhookKind.DELAY:
-                delay += self.scale(action.delay.sample(self.stream(f"rule/{rule.name}/delay")))
+                rng = await self.stream(f"rule/{rule.name}/delay")
+                delay += self.scale(action.delay.sample(rng))
             elif action.kind is WebhookKind.DUPLICATE:
                 copies = max(copies, action.copies)
             else:
@@ -245,10 +256,13 @@ class FaultEngine:
             fired=tuple(fired),
         )
 
-    def rate_limit(self, key: str, route: str, now: float) -> ApiError | None:
+    async def rate_limit(self, key: str, route: str, now: float) -> ApiError | None:
         """The API-management 429 when the key's bucket for ``route`` is empty."""
-        wait = self.limiter.take(key, route, now)
-        return None if wait is None else rate_limited(wait)
+        config = self.limiter.routes.get(route)
+        if config is None:
+            return None
+        wait = await self.counters.take(f"{key}/{route}", config, now)
+        return None if wait is None else rate_limited(retry_after_seconds(wait))
 
     def concurrency_limit(self, active_jobs: int) -> ApiError | None:
         """The 429 when a key already has the configured number of non-terminal jobs."""

@@ -36,11 +36,16 @@ class TokenBucket:
 
     def take(self, now: float) -> int | None:
         """Take one token; None when granted, else whole seconds until one is available."""
+        wait = self.take_wait(now)
+        return None if wait is None else retry_after_seconds(wait)
+
+    def take_wait(self, now: float) -> float | None:
+        """Take one token; None when granted, else the seconds until one is available."""
         self._refill(now)
         if self.tokens >= 1.0 - _EPSILON:  # float noise must not deny a token that is due
             self.tokens = max(0.0, self.tokens - 1.0)
             return None
-        return retry_after_seconds((1.0 - self.tokens) / self.config.rate)
+        return (1.0 - self.tokens) / self.config.rate
 
 
 def retry_after_seconds(wait: float) -> int:

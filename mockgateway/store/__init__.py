@@ -10,6 +10,7 @@ from ._memory import MemoryStore
 from ._open import make_store
 from ._protocol import Event, Store
 from ._types import (
+    FORGOTTEN_UNTIL,
     LAYOUT_VERSION,
     DeliveryRecord,
     JournalStats,
@@ -22,6 +23,7 @@ from ._types import (
 )
 
 __all__ = [
+    "FORGOTTEN_UNTIL",
     "LAYOUT_VERSION",
     "Backend",
     "DeliveryRecord",

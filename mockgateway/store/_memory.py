@@ -11,8 +11,9 @@ import contextlib
 import heapq
 import itertools
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from .._billing import (
@@ -26,8 +27,9 @@ from .._billing import (
 )
 from .._jobs import Job, Status
 from .._journal import Builder, Journal, JournalEntry
+from .._metrics import webhook_outcome
 from ..media import RenderedMedia
-from ._types import DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
+from ._types import FORGOTTEN_UNTIL, DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
 
 Event = tuple[str, str]
 
@@ -61,7 +63,6 @@ class MemoryStore:
             max_bytes=journal_max_bytes,
             max_body_bytes=journal_max_body_bytes,
         )
-        self.journal_enabled = journal_enabled
         self.journal_max_entries = journal_max_entries
         self.journal_max_bytes = journal_max_bytes
         self.journal_max_body_bytes = journal_max_body_bytes
@@ -88,6 +89,30 @@ class MemoryStore:
         self._counters: dict[str, int] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # tokens, updated
 
+    @property
+    def journal_enabled(self) -> bool:
+        return self.journal.enabled
+
+    @property
+    def jobs(self) -> Mapping[str, Job]:
+        """Every job kept, by request id (read-only: change jobs through the gateway)."""
+        return MappingProxyType(self._jobs)
+
+    @property
+    def wallets(self) -> Mapping[str, WalletState]:
+        """Every wallet's money, by key (read-only)."""
+        return {key: wallet.state for key, wallet in self._wallets.items()}
+
+    def ledger_of(self, key: str) -> list[LedgerEntry]:
+        """The key's ledger as kept (its bounded tail), oldest first."""
+        wallet = self._wallets.get(key)
+        return [] if wallet is None else list(wallet.ledger)
+
+    def holds_of(self, key: str) -> Mapping[str, Decimal]:
+        """The key's open holds by request id (read-only)."""
+        wallet = self._wallets.get(key)
+        return MappingProxyType(wallet.holds if wallet is not None else {})
+
     # life -------------------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -103,6 +128,7 @@ class MemoryStore:
     async def reset(self) -> None:
         self._clear()
         self.journal.clear()
+        self._meta.pop(FORGOTTEN_UNTIL, None)
 
     def on_event(self, listener: Callable[[Event], None]) -> None:
         return None
@@ -156,6 +182,10 @@ class MemoryStore:
         oldest = now - retention.max_age_seconds
         while ended and (len(ended) > retention.max_jobs or next(iter(ended.values())) < oldest):
             request_id, _ = ended.popitem(last=False)
+            job = self._jobs.get(request_id)
+            if job is not None:
+                until = float(self._meta.get(FORGOTTEN_UNTIL, "0"))
+                self._meta[FORGOTTEN_UNTIL] = repr(max(until, job.created_at))
             self._forget(request_id)
 
     def _forget(self, request_id: str) -> None:
@@ -211,7 +241,7 @@ class MemoryStore:
                 continue
             items.append(job)
         more = index >= 0 and len(items) == limit
-        next_cursor = str(index + 1 + self._order_base + 1) if more else None
+        next_cursor = str(index + self._order_base + 1) if more else None
         if status is None and key is None:
             total = len(jobs)
         elif key is None and status is not None:
@@ -363,7 +393,7 @@ class MemoryStore:
         counts: dict[str, int] = {}
         for delivery in self._deliveries.values():
             for outcome in delivery.outcomes:
-                name = str(outcome.get("outcome", "other"))
+                name = webhook_outcome(outcome["status"], outcome["error"])
                 counts[name] = counts.get(name, 0) + 1
         return counts
 

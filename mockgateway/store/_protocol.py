@@ -188,7 +188,9 @@ class Store(Protocol):
 
     # journal ----------------------------------------------------------------------------------
 
-    journal_enabled: bool
+    @property
+    def journal_enabled(self) -> bool: ...
+
     journal_max_entries: int
     journal_max_bytes: int
     journal_max_body_bytes: int

@@ -13,9 +13,9 @@ from typing import Any, get_args
 from aiohttp import web
 
 from .. import __version__
-from .._billing import money_str, parse_money
+from .._billing import WalletState, money_str, parse_money
 from .._bodyparse import json_body
-from .._errors import ApiError, bad_request, gateway_error, request_not_found
+from .._errors import DomainError, bad_request, gateway_error, request_not_found
 from .._gateway import Gateway
 from .._har import to_har
 from .._jobs import Job, Status, status_body
@@ -61,21 +61,23 @@ def _job_view(job: Job) -> dict[str, Any]:
     return view
 
 
-def job_detail(gateway: Gateway, job: Job) -> dict[str, Any]:
+async def job_detail(gateway: Gateway, job: Job) -> dict[str, Any]:
     """One job as the operator sees it: its view and its webhook deliveries so far."""
     view = _job_view(job)
     view["webhooks"] = [
         {"url": d.url, "attempts": d.attempts, "delivered": d.delivered, "outcomes": d.outcomes}
-        for d in gateway.webhooks.deliveries
-        if d.request_id == job.request_id
+        for d in await gateway.store.deliveries_of(job.request_id)
     ]
     return view
 
 
 @endpoint("admin")
 async def health(request: web.Request, ex: Exchange) -> web.Response:
+    """Constant time whatever the gateway holds: counts kept by the store, not counted here."""
     gateway = ex.gateway
-    journal = gateway.journal
+    store = gateway.store
+    journal = await store.journal_stats()
+    counts = await store.job_counts()
     return json_answer(
         ex,
         200,
@@ -83,16 +85,17 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
             "status": "ok",
             "version": __version__,
             "clock": {"mode": gateway.clock.mode.value, "now": gateway.clock.now()},
-            "jobs": len(gateway.jobs),
-            "scheduled": len(gateway.scheduler),
+            "state": {"backend": store.kind, "shared": store.shared},
+            "jobs": sum(counts.values()),
+            "scheduled": await store.pending_tasks() + len(gateway.scheduler),
             "journal": {
-                "enabled": journal.enabled,
-                "entries": len(journal),
-                "max_entries": journal.max_entries,
+                "enabled": store.journal_enabled,
+                "entries": journal.entries,
+                "max_entries": store.journal_max_entries,
                 "dropped": journal.dropped,
-                "bytes": journal.kept_bytes,
-                "max_bytes": journal.max_bytes,
-                "max_body_bytes": journal.max_body_bytes,
+                "bytes": journal.bytes,
+                "max_bytes": store.journal_max_bytes,
+                "max_body_bytes": store.journal_max_body_bytes,
             },
         },
     )
@@ -100,29 +103,75 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
 
 @endpoint("admin")
 async def reset(request: web.Request, ex: Exchange) -> web.Response:
-    ex.gateway.reset()
+    await ex.gateway.reset()
     return json_answer(ex, 200, {"reset": True})
+
+
+MAX_PAGE = 1000  # the most one listing answers; ``limit`` picks fewer
+
+
+def page_limit(query: Mapping[str, str]) -> int:
+    raw = query.get("limit")
+    if raw is None:
+        return MAX_PAGE
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+        raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}, got {raw!r}")
+    return int(raw)
+
+
+def page_cursor(query: Mapping[str, str]) -> str | None:
+    cursor = query.get("cursor")
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) < 20):
+        raise bad_request(f"cursor must be the next_cursor of an earlier page, got {cursor!r}")
+    return cursor
+
+
+async def _wallet_view(
+    gateway: Gateway, wallet: WalletState, query: Mapping[str, str]
+) -> dict[str, Any]:
+    view = wallet.to_dict()
+    page = await gateway.store.ledger(
+        wallet.key, limit=page_limit(query), cursor=page_cursor(query)
+    )
+    view["ledger"] = [e.to_dict() for e in page.items]
+    view["ledger_total"] = page.total
+    view["next_cursor"] = page.next_cursor
+    return view
 
 
 @endpoint("admin")
 async def list_wallets(request: web.Request, ex: Exchange) -> web.Response:
-    wallets = ex.gateway.wallets.values()
-    return json_answer(ex, 200, {"wallets": [w.to_dict() for w in wallets]})
+    """Wallets with their balances (``limit`` and ``cursor`` page them; no ledgers here: each
+    wallet's own address has its ledger)."""
+    query = request.query
+    unknown = [n for n in query if n not in ("limit", "cursor")]
+    if unknown:
+        raise bad_request(f"unknown parameter {unknown[0]!r}: wallets take limit, cursor")
+    page = await ex.gateway.store.list_wallets(limit=page_limit(query), cursor=page_cursor(query))
+    return json_answer(
+        ex,
+        200,
+        {
+            "wallets": [w.to_dict() for w in page.items],
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+        },
+    )
 
 
 @endpoint("admin")
 async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
     key = request.match_info["key"]
-    wallet = gateway.wallets.get(key)
+    wallet = await gateway.store.get_wallet(key)
     if wallet is None:
         try:
-            wallet = gateway.authenticate(key)
-        except ApiError:
+            wallet = await gateway.accounts.authenticate(key)
+        except DomainError:
             raise gateway_error(
                 404, "Wallet not found", f"No wallet for key '{redact_key(key)}'"
             ) from None
-    return json_answer(ex, 200, wallet.to_dict())
+    return json_answer(ex, 200, await _wallet_view(gateway, wallet, request.query))
 
 
 @endpoint("admin")
@@ -135,33 +184,58 @@ async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
         amount = parse_money(body["balance"])
     except ValueError as exc:
         raise bad_request(f"balance: {exc}") from None
-    wallet = gateway.set_balance(request.match_info["key"], amount)
-    return json_answer(ex, 200, wallet.to_dict())
+    async with gateway.store.atomic():
+        wallet = await gateway.accounts.set_balance(request.match_info["key"], amount)
+    return json_answer(ex, 200, await _wallet_view(gateway, wallet, {}))
+
+
+JOB_FILTERS = ("status", "key", "limit", "cursor")
 
 
 @endpoint("admin")
 async def list_jobs(request: web.Request, ex: Exchange) -> web.Response:
-    jobs = ex.gateway.jobs.values()
-    wanted = request.query.get("status")
+    """Newest first, a page at a time: ``limit`` (at most 1,000), ``cursor`` (the last page's
+    ``next_cursor``), ``status`` and ``key`` (a whole key) filters; ``total`` counts matches."""
+    query = request.query
+    unknown = [n for n in query if n not in JOB_FILTERS]
+    if unknown:
+        raise bad_request(f"unknown parameter {unknown[0]!r}: jobs take {', '.join(JOB_FILTERS)}")
+    wanted = query.get("status")
     if wanted is not None and wanted.upper() not in Status.__members__:
         known = ", ".join(m.value for m in Status)
         raise bad_request(f"status must be one of {known} (any case), got {wanted!r}")
-    views = [_job_view(j) for j in jobs if wanted is None or j.status.value == wanted.upper()]
-    return json_answer(ex, 200, {"jobs": views})
+    key = query.get("key")
+    if key is not None and not key:
+        raise bad_request("key must not be empty")
+    page = await ex.gateway.store.list_jobs(
+        status=Status(wanted.upper()) if wanted is not None else None,
+        key=key,
+        limit=page_limit(query),
+        cursor=page_cursor(query),
+    )
+    return json_answer(
+        ex,
+        200,
+        {
+            "jobs": [_job_view(j) for j in page.items],
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+        },
+    )
 
 
 @endpoint("admin")
 async def get_job(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
     request_id = request.match_info["request_id"]
-    job = gateway.jobs.get(request_id)
+    job = await gateway.store.get_job(request_id)
     if job is None:
         raise request_not_found(request_id)
-    return json_answer(ex, 200, job_detail(gateway, job))
+    return json_answer(ex, 200, await job_detail(gateway, job))
 
 
 ROUTES: tuple[str, ...] = get_args(Route)
-JOURNAL_FILTERS = ("since", "key", "route", "status", "request_id")
+JOURNAL_FILTERS = ("since", "key", "route", "status", "request_id", "limit")
 
 
 def _key_match(value: str) -> str:
@@ -178,7 +252,7 @@ def journal_filter(query: Mapping[str, str]) -> tuple[int, Callable[[JournalEntr
     """``since`` and a test for the ``key``, ``route``, ``status`` and ``request_id`` filters of
     the journal's listings (all must hold); a bad value is a 400 naming the parameter, and so is
     a parameter of another name (a misspelt filter must not list everything as if it matched)."""
-    unknown = [name for name in query if name not in JOURNAL_FILTERS]
+    unknown = [name for name in query if name not in JOURNAL_FILTERS]  # limit: see _filtered
     if unknown:
         raise bad_request(
             f"unknown parameter {unknown[0]!r}: the journal takes {', '.join(JOURNAL_FILTERS)}"
@@ -213,21 +287,50 @@ def journal_filter(query: Mapping[str, str]) -> tuple[int, Callable[[JournalEntr
     return since, lambda e: all(test(e) for test in tests)
 
 
-def _filtered(request: web.Request, ex: Exchange) -> list[JournalEntry]:
+async def _filtered(
+    request: web.Request, ex: Exchange, limit: int | None
+) -> tuple[list[JournalEntry], int | None]:
+    """The matching entries after ``since``, oldest first, at most ``limit``; and the ``since``
+    that reads on from the last one (None when there is no more)."""
     since, keep = journal_filter(request.query)
-    return [e for e in ex.gateway.journal.entries(since=since) if keep(e)]
+    store = ex.gateway.store
+    found: list[JournalEntry] = []
+    batch = 1000 if limit is None else max(limit, 100)
+    while True:
+        entries = await store.journal_entries(since=since, limit=batch)
+        for entry in entries:
+            if keep(entry):
+                found.append(entry)
+                if limit is not None and len(found) == limit:
+                    return found, entry.seq
+        if len(entries) < batch:
+            return found, None
+        since = entries[-1].seq
 
 
 @endpoint("admin")
 async def get_journal(request: web.Request, ex: Exchange) -> web.Response:
-    entries = [e.to_dict() for e in _filtered(request, ex)]
-    return json_answer(ex, 200, {"entries": entries, "dropped": ex.gateway.journal.dropped})
+    """Entries after ``since``, oldest first; ``limit`` (at most 1,000) pages them and
+    ``next_since`` reads on."""
+    query = request.query
+    limit = page_limit(query) if "limit" in query else None
+    entries, next_since = await _filtered(request, ex, limit)
+    stats = await ex.gateway.store.journal_stats()
+    return json_answer(
+        ex,
+        200,
+        {
+            "entries": [e.to_dict() for e in entries],
+            "dropped": stats.dropped,
+            "next_since": next_since,
+        },
+    )
 
 
 @endpoint("admin")
 async def get_journal_har(request: web.Request, ex: Exchange) -> web.Response:
     """The journal (filtered the same way) as HAR 1.2, for browsers' devtools and HTTP tools."""
-    entries = _filtered(request, ex)
+    entries, _ = await _filtered(request, ex, None)
     ex.notes = (f"HAR of {len(entries)} journal entries",)  # the document itself is not kept
     return web.Response(
         status=200,
@@ -239,7 +342,7 @@ async def get_journal_har(request: web.Request, ex: Exchange) -> web.Response:
 
 @endpoint("admin")
 async def clear_journal(request: web.Request, ex: Exchange) -> web.Response:
-    ex.gateway.journal.clear()
+    await ex.gateway.store.journal_clear()
     return json_answer(ex, 200, {"cleared": True})
 
 

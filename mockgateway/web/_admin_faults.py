@@ -65,14 +65,14 @@ async def put_scenario(request: web.Request, ex: Exchange) -> web.Response:
         config = faults_from_mapping(data, source)
     except ConfigError as exc:
         raise bad_request(str(exc)) from None
-    gateway.set_scenario(config)
+    await gateway.set_scenario(config, data)
     return json_answer(ex, 200, scenario_view(gateway.faults))
 
 
 @endpoint("admin")
 async def delete_scenario(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    gateway.set_scenario(None)
+    await gateway.set_scenario(None)
     return json_answer(ex, 200, scenario_view(gateway.faults))
 
 
@@ -83,9 +83,11 @@ async def job_command(request: web.Request, ex: Exchange) -> web.Response:
     message = body.get("message")
     if message is not None and not isinstance(message, str):
         raise bad_request("message must be a string")
-    job = gateway.command(request.match_info["request_id"], request.match_info["command"], message)
+    request_id = request.match_info["request_id"]
+    job = await gateway.lifecycle.command(request_id, request.match_info["command"], message)
     await gateway.settle()
-    return json_answer(ex, 200, job_detail(gateway, job))
+    job = await gateway.store.get_job(request_id) or job
+    return json_answer(ex, 200, await job_detail(gateway, job))
 
 
 def add_fault_admin_routes(r: Routes) -> None:

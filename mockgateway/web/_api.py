@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .._errors import apim_error, gateway_error
+from .._jobs import billing_record
 from .._validation import parse_generate, parse_webhook_url
 from ..media import media_response, sample_response, samples_index
 from ._bind import endpoint
@@ -15,10 +16,11 @@ from ._exchange import Exchange, base_url, json_answer, read_body
 @endpoint("generate")
 async def generate(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    wallet = gateway.authenticate(ex.key)
+    wallet = await gateway.accounts.authenticate(ex.key)
     model_id = request.match_info["model_id"]
     ex.model_id = model_id
-    model = gateway.model(model_id)
+    lifecycle = gateway.lifecycle
+    model = lifecycle.model(model_id)
     if request.match_info["operation"] != model.operation:
         raise apim_error(404, "Resource not found")
     config = gateway.config
@@ -33,7 +35,7 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
         ignored = ", ".join(parsed.extra_fields)
         ex.notes = (f"undocumented fields ignored: {ignored}",)
     origin = base_url(request, config.server.public_base_url)
-    job = gateway.submit(
+    job = await lifecycle.submit(
         wallet,
         model,
         parsed,
@@ -44,7 +46,7 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
         scenario=ex.scenario,
     )
     ex.request_id = job.request_id
-    ex.notes += gateway.input_notes(job) + gateway.plan_notes(job)
+    ex.notes += lifecycle.input_notes(job) + lifecycle.plan_notes(job)
     return json_answer(
         ex,
         202,
@@ -59,10 +61,12 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("status")
 async def status(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    key = gateway.admit(ex.key)  # no wallet: only a key that submitted has jobs to poll
+    key = await gateway.accounts.admit(ex.key)  # no wallet: only a submitter has jobs to poll
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
-    body, raw = gateway.poll(key, request_id)
+    body, raw, job = await gateway.lifecycle.poll(key, request_id)
+    if job.status.terminal:  # its money is settled: the journal keeps the bill
+        ex.billing = billing_record(job)
     return json_answer(ex, 200, body, raw=raw)
 
 
@@ -71,11 +75,14 @@ async def media(request: web.Request, ex: Exchange) -> web.StreamResponse:
     gateway = ex.gateway
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
-    job = gateway.jobs.get(request_id)
+    job = await gateway.store.get_job(request_id)
     expected = gateway.config.lifecycle.output_filename
+    named = request.match_info["filename"] == expected
+    if job is None and named and await gateway.lifecycle.forgotten(request_id):
+        raise gateway_error(403, "Forbidden", "This media link has expired.")  # let go
     if job is None or request.match_info["filename"] != expected:
         raise gateway_error(404, "Not Found", f"No media at {request.path}")
-    file = await gateway.media_file(request_id)
+    file = await gateway.lifecycle.media_file(request_id)
     ttl = gateway.config.media.link_ttl_seconds
     expires_at = None if ttl is None or job.completed_at is None else job.completed_at + ttl
     return media_response(request, file, expires_at=expires_at, now=gateway.clock.now())

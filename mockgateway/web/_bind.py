@@ -20,9 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from .._bodyparse import json_or_text
-from .._errors import ApiError, internal_error
+from .._errors import ApiError, DomainError, Unavailable, internal_error, wire_error
 from .._gateway import Gateway
-from .._jobs import Status, billing_record
 from .._journal import (
     JournalEntry,
     Route,
@@ -33,6 +32,7 @@ from .._journal import (
     valid_unicode,
 )
 from .._metrics import Metrics
+from ..store import StoreUnavailable
 from ._exchange import (
     _KEY_HEADER_LOWER,
     KEY_HEADER_ID,
@@ -99,7 +99,7 @@ def _entry(
         finished_at=finished,
         error=valid_unicode(error or ex.fault),
         notes=valid_unicode(ex.notes),
-        billing=_billing(ex) if route == "status" else None,
+        billing=ex.billing,
         body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
         body_unparsed=not parsed,
         response_body_size=ex.answer_size,
@@ -108,18 +108,6 @@ def _entry(
 
 
 METRICS = web.AppKey("metrics", Metrics)
-
-
-def _billing(ex: Exchange) -> dict[str, Any] | None:
-    """The job's billing when this status answer showed it ended (its money is settled then)."""
-    answer = ex.answer
-    if not isinstance(answer, dict) or answer.get("status") not in _TERMINAL or not ex.request_id:
-        return None
-    job = ex.gateway.jobs.get(ex.request_id)
-    return billing_record(job) if job is not None and job.status.terminal else None
-
-
-_TERMINAL = frozenset(s.value for s in Status if s.terminal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +157,9 @@ def bind(
     """
     route, handler = declared.route, declared.handler
     faults = gateway.faults if route in FAULT_ROUTES else None
-    journal = gateway.journal
-    cap = journal.max_body_bytes
+    store = gateway.store
+    append = store.journal_append
+    cap = store.journal_max_body_bytes
     now = gateway.clock.now
     last = _Last()
     observe = (metrics or Metrics()).route(route).observe
@@ -190,6 +179,11 @@ def bind(
                 response = await handler(request, ex)
         except ApiError as exc:
             response = error_answer(ex, exc)
+        except DomainError as exc:
+            response = error_answer(ex, wire_error(exc))
+        except StoreUnavailable:
+            error = "the store is out of reach"
+            response = error_answer(ex, wire_error(Unavailable()))
         except ClientGone as gone:
             ex.answered = False
             ex.notes += (str(gone),)
@@ -200,7 +194,7 @@ def bind(
             response = error_answer(ex, internal_error())
         answered = ex.answered
         observe(response.status if answered else 0, timer() - began)
-        if journal.enabled:
+        if store.journal_enabled:
             path = request.raw_path
             if path != last.path:
                 last.path = path
@@ -209,7 +203,7 @@ def bind(
                 last.headers = raw_headers
                 last.header_bytes = sum(len(n) + len(v) for n, v in raw_headers) + len(path)
             body = ex.body
-            journal.append_lazy(
+            append(
                 _entry,
                 route,
                 request.method,

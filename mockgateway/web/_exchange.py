@@ -55,11 +55,12 @@ class Exchange:
     body_sha256: str | None = None
     answer_size: int = 0
     answer_truncated: bool = False
+    billing: dict[str, Any] | None = None  # a status answer that showed the job ended: its bill
 
     def keep_body(self, raw: bytes) -> None:
         """Note the request body for the journal: whole up to the journal's cap, else its first
         part with the whole body's size and digest."""
-        cap = self.gateway.journal.max_body_bytes
+        cap = self.gateway.store.journal_max_body_bytes
         self.body_size = len(raw)
         if len(raw) > cap:
             self.body_sha256 = body_digest(raw)
@@ -89,7 +90,7 @@ def json_answer(
         body = valid_unicode(body)
         encoded = json.dumps(body).encode()
     ex.answer_size = size = len(encoded)
-    cap = ex.gateway.journal.max_body_bytes
+    cap = ex.gateway.store.journal_max_body_bytes
     if size > cap:  # the journal keeps the first part, as text
         ex.answer = encoded[:cap].decode("utf-8", "replace")
         ex.answer_truncated = True

@@ -44,8 +44,8 @@ async def with_faults(
     scenario = ex.scenario = engine.scenario_of(key, headers.get(HEADER))
     if scenario is None and engine.quiet:  # a mock- key that names no scenario
         return await handler(request, ex)
-    job = gateway.jobs.get(request.match_info.get("request_id", ""))
-    decision = engine.on_request(
+    job = await gateway.store.get_job(request.match_info.get("request_id", ""))
+    decision = await engine.on_request(
         Context(
             route=route,
             key=key,
@@ -70,8 +70,8 @@ async def with_faults(
     if engine.limited:
         client = key.strip() if key and key.strip() else None
         if client is not None and route is not Route.MEDIA:
-            gateway.admit(client)  # an unknown key is a 401 before it is a 429
-        too_fast = engine.rate_limit(
+            await gateway.accounts.admit(client)  # an unknown key is a 401 before it is a 429
+        too_fast = await engine.rate_limit(
             client or request.remote or "-", route.value, gateway.clock.now()
         )
         if too_fast is not None:

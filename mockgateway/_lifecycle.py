@@ -1,0 +1,481 @@
+"""The job lifecycle over the store: submit, poll, the phase changes and settling the money.
+
+Every change is a step (``async with store.atomic()``) that reads the job, moves it and writes it
+back; timed phase changes are store tasks, so a restart or another replica carries them on at the
+times the job's plan says. The only process-local things are real work: fetching, probing and
+rendering a job's media (a process that finds a job with its work not done, because the one
+doing it died, does it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ._accounts import Accounts
+from ._billing import WalletState, cost_of, money_str
+from ._clock import Clock
+from ._config import GatewayConfig, ModelConfig
+from ._delivery import Webhooks
+from ._errors import (
+    INSUFFICIENT_BALANCE,
+    INSUFFICIENT_BALANCE_MESSAGE,
+    Conflict,
+    InsufficientBalance,
+    MediaNotFound,
+    ModelNotFound,
+    ProcessingFailure,
+    RequestNotFound,
+    TooManyJobs,
+    Unavailable,
+    UnknownCommand,
+)
+from ._ids import new_request_id, request_time
+from ._jobs import Job, Status, rendered_status
+from ._timeline import Timeline
+from ._validation import GenerateRequest
+from .faults import FaultEngine
+from .media import InputRejected, JobInputs, MediaPipeline, RenderedMedia
+from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
+
+log = logging.getLogger("mockgateway")
+
+INSUFFICIENT_BALANCE_ERROR = f"{INSUFFICIENT_BALANCE}: {INSUFFICIENT_BALANCE_MESSAGE}"
+COMMANDS = ("advance", "complete", "fail", "error")
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        store: Store,
+        clock: Clock,
+        accounts: Accounts,
+        faults: FaultEngine,
+        media: MediaPipeline,
+        webhooks: Webhooks,
+        timeline: Timeline,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.accounts = accounts
+        self.faults = faults
+        self.media = media
+        self.webhooks = webhooks
+        self.timeline = timeline
+        self.models: dict[str, ModelConfig] = {m.id: m for m in config.models}
+        self._working: dict[str, asyncio.Task[None]] = {}  # jobs whose work runs here
+        self._renders: dict[str, asyncio.Future[RenderedMedia]] = {}  # outputs still rendering
+        self._listeners: list[Callable[[Job], None]] = []
+        self._keeping: set[asyncio.Task[None]] = set()  # outputs being written to the store
+
+    # requests ---------------------------------------------------------------------------------
+
+    def model(self, model_id: str) -> ModelConfig:
+        model = self.models.get(model_id)
+        if model is None or not model.enabled:
+            raise ModelNotFound(model_id)
+        return model
+
+    async def submit(
+        self,
+        wallet: WalletState,
+        model: ModelConfig,
+        request: GenerateRequest,
+        *,
+        webhook_url: str | None,
+        media_base_url: str,
+        scenario: str | None = None,
+    ) -> Job:
+        """Queue a job. The wallet must cover at least one billable second ([mock]).
+
+        Its phase durations and any injected end come from the fault engine's plan. The job is
+        stored (committed) before this returns, so a 202 is never lost.
+        """
+        store = self.store
+        key = wallet.key
+        async with store.atomic():
+            limits = self.faults.config.rate_limits
+            if limits.concurrent_jobs:
+                active = await store.active_jobs(key)
+                if active >= limits.concurrent_jobs:
+                    raise TooManyJobs(limits.concurrent_retry_after)
+            current = await store.get_wallet(key) or wallet
+            if not current.can_cover(model.price_per_second):
+                raise InsufficientBalance()
+            now = self.clock.now()
+            request_id = new_request_id(model.id, now)
+            lifecycle = self.config.lifecycle
+            job = Job(
+                request_id=request_id,
+                model_id=model.id,
+                key=key,
+                image_url=request.image_url,
+                audio_url=request.audio_url,
+                resolution=request.resolution,
+                created_at=now,
+                updated_at=now,
+                media_type=lifecycle.media_type,
+                webhook_url=webhook_url,
+                extra_fields=request.extra_fields,
+                media_urls=(f"{media_base_url}/v1/{request_id}/{lifecycle.output_filename}",),
+                plan=await self.faults.plan_job(key, model.id, scenario),
+            )
+            job.history.append((Status.QUEUED, now))
+            await store.create_job(job)
+            assert job.plan is not None
+            if job.plan.queue_seconds is not None:
+                await self.timeline.at(now + job.plan.queue_seconds, TaskKind.START, request_id)
+        return job
+
+    def input_notes(self, job: Job) -> tuple[str, ...]:
+        """What the media pipeline says about a job's inputs before fetching them (for example
+        that a bundled sample will stand in), for the generate request's journal entry."""
+        notes = getattr(self.media, "input_notes", None)
+        return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
+
+    @staticmethod
+    def plan_notes(job: Job) -> tuple[str, ...]:
+        """The scenario's plan for a new job, when a rule decided its end (for the journal)."""
+        plan = job.plan
+        if plan is None or plan.end is None:
+            return ()
+        end = plan.end
+        rule = f"fault rule {plan.fired[0]!r}: " if plan.fired else ""
+        return (f"{rule}the job will end {end.status} at {end.at}",)
+
+    async def job_for(self, key: str, request_id: str) -> Job:
+        """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
+        job = await self.store.get_job(request_id)
+        if job is None or job.key != key:
+            raise RequestNotFound(request_id)
+        return job
+
+    async def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes, Job]:
+        """The status body (and its bytes) a key sees for one of its requests, and the job."""
+        await self.job_for(key, request_id)  # a stranger's poll counts nothing on the job
+        job = await self.store.poll_job(request_id)
+        if job is None:
+            raise RequestNotFound(request_id)
+        answer = rendered_status(job)
+        if self.faults.poll_driven:
+            await self._count_poll(job)
+        return answer[0], answer[1], job
+
+    async def _count_poll(self, job: Job) -> None:
+        """Poll-driven phases: the job leaves its phase right after its N-th poll there."""
+        delays = self.faults.config.delays
+        needed = {Status.QUEUED: delays.queue_polls, Status.PROCESSING: delays.processing_polls}
+        wanted = needed.get(job.status, 0)
+        if not wanted or job.phase_polls < wanted:
+            return
+        if job.status is Status.QUEUED:
+            await self.start_processing(job.request_id)
+        else:
+            await self.deadline(job.request_id)
+
+    async def media_file(self, request_id: str) -> RenderedMedia:
+        """A completed job's video; one still rendering when its job completed is waited for,
+        and one whose render was lost (a restart, another replica) is made again."""
+        rendering = self._renders.get(request_id)
+        if rendering is not None:
+            try:
+                return await asyncio.shield(rendering)
+            except asyncio.CancelledError:
+                if rendering.cancelled():  # the gateway is closing
+                    raise Unavailable() from None
+                raise
+            except Exception as exc:
+                raise ProcessingFailure(str(exc)) from None
+        stored = await self.store.get_media(request_id)
+        if stored is not None:
+            return stored
+        job = await self.store.get_job(request_id)
+        if job is None or job.status is not Status.COMPLETED:
+            raise MediaNotFound(f"No media for request '{request_id}'")
+        return await self._rerender(job)
+
+    async def forgotten(self, request_id: str) -> bool:
+        """Whether ``request_id`` names a job retention has let go (its links have expired)."""
+        model_id, _, tail = request_id.rpartition("_")
+        made = request_time(tail)
+        if model_id not in self.models or made is None:
+            return False
+        until = await self.store.get_meta(FORGOTTEN_UNTIL)
+        return until is not None and made <= float(until)
+
+    async def _rerender(self, job: Job) -> RenderedMedia:
+        try:
+            probe = await self.media.probe(_inputs(job))
+            media = await self.media.render(probe)
+        except Exception as exc:
+            log.exception("rendering %s again failed", job.request_id)
+            raise ProcessingFailure(str(exc)) from None
+        await self.store.put_media(job.request_id, media)
+        return media
+
+    # tasks ------------------------------------------------------------------------------------
+
+    async def run_task(self, task: Task) -> None:
+        if task.kind is TaskKind.START:
+            await self.start_processing(task.ref, task)
+        elif task.kind is TaskKind.DEADLINE:
+            await self.deadline(task.ref, task)
+        else:
+            await self.webhooks.attempt(task)
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    def on_transition(self, listener: Callable[[Job], None]) -> None:
+        self._listeners.append(listener)
+
+    async def _move(self, job: Job, target: Status, error: str | None = None) -> None:
+        """Move a job inside the caller's step, tell listeners and webhooks, write it back."""
+        job.move(target, self.clock.now(), error=error)
+        for listener in self._listeners:
+            listener(job)
+        await self.webhooks.job_moved(job)
+        if target.terminal:  # the plan has served its purpose
+            job.plan = None
+        await self.store.save_job(job)
+
+    async def start_processing(self, request_id: str, task: Task | None = None) -> None:
+        store = self.store
+        async with store.atomic():
+            if task is not None:
+                await store.ack(task)
+            job = await store.get_job(request_id)
+            if job is None or job.status is not Status.QUEUED:
+                return
+            plan = job.plan
+            if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED.value:
+                await self._finish(job, Status(plan.end.status), plan.end.message)
+                return
+            await self._move(job, Status.PROCESSING)
+            seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
+            if seconds is not None:
+                await self.timeline.at(self.clock.now() + seconds, TaskKind.DEADLINE, request_id)
+        self._start_work(job)
+
+    def _start_work(self, job: Job) -> None:
+        if job.request_id not in self._working:
+            work = asyncio.get_running_loop().create_task(self._process(job.request_id, job))
+            self._working[job.request_id] = work
+            work.add_done_callback(lambda _t: self._working.pop(job.request_id, None))
+
+    async def deadline(self, request_id: str, task: Task | None = None) -> None:
+        """The job's processing time is over: end it now if its work is done."""
+        store = self.store
+        async with store.atomic():
+            if task is not None:
+                await store.ack(task)
+            job = await store.get_job(request_id)
+            if job is None or job.status is not Status.PROCESSING:
+                return
+            job.deadline_passed = True
+            if job.outcome is None:
+                await store.save_job(job)
+                if request_id not in self._working:  # the process doing its work is gone
+                    self._start_work(job)
+                return
+            await self._settle(job)
+
+    async def _settle(self, job: Job) -> None:
+        """Inside a step: end the job, its processing time being over and its work done."""
+        plan = job.plan
+        if plan is not None and plan.end is not None:
+            await self._finish(job, Status(plan.end.status), plan.end.message)
+        elif job.outcome is Status.COMPLETED:
+            await self._finish(job, Status.COMPLETED, completed=True)
+        else:
+            assert job.outcome is not None
+            await self._finish(job, job.outcome, job.outcome_error)
+
+    async def _process(self, request_id: str, seen: Job) -> None:
+        """Fetch and probe the inputs, price and hold, then render (the timeline does not wait
+        for the render: a video still rendering when its job completes is served when ready)."""
+        store = self.store
+        try:
+            probe = await self.media.probe(_inputs(seen))
+            async with store.atomic():
+                job = await store.get_job(request_id)
+                if job is None or job.status is not Status.PROCESSING or job.outcome is not None:
+                    return  # ended (or forgotten by a reset) while its inputs were fetched
+                job.notes += probe.notes
+                job.duration_seconds = probe.duration_seconds
+                cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
+                job.cost = cost
+                await self.accounts.wallet(job.key)
+                if await store.held_for(job.key, request_id) is None and not await store.hold(
+                    job.key, request_id, cost, self.clock.now()
+                ):
+                    await self._found(job, Status.FAILED, INSUFFICIENT_BALANCE_ERROR)
+                    return
+                rendering = asyncio.ensure_future(self.media.render(probe))
+                self._renders[request_id] = rendering
+                rendering.add_done_callback(lambda f: self._rendered(request_id, f))
+                await self._found(job, Status.COMPLETED, None)
+            try:
+                await asyncio.shield(rendering)
+            except asyncio.CancelledError:
+                rendering.cancel()
+                raise
+            except Exception as exc:  # before its time is over, the job ends ERROR for it
+                log.exception("rendering %s failed", request_id)
+                await self._render_failed(request_id, f"Internal processing error: {exc}")
+        except InputRejected as exc:
+            await self._found_outside(request_id, Status.FAILED, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or a broken codec is a system error, never a crash
+            log.exception("processing %s failed", request_id)
+            await self._found_outside(request_id, Status.ERROR, f"Internal processing error: {exc}")
+
+    def _rendered(self, request_id: str, future: asyncio.Future[RenderedMedia]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        media = future.result()
+        task = asyncio.get_running_loop().create_task(self._keep_media(request_id, media))
+        self._keeping.add(task)  # held until done: a task nobody references may be collected
+        task.add_done_callback(self._keeping.discard)
+
+    async def _keep_media(self, request_id: str, media: RenderedMedia) -> None:
+        try:
+            job = await self.store.get_job(request_id)
+            if job is not None and job.status is not Status.FAILED:
+                await self.store.put_media(request_id, media)
+        except StoreUnavailable:  # made again on request (media_file) once the store is back
+            log.warning("the output of %s could not be kept: the store is out of reach", request_id)
+        finally:
+            self._renders.pop(request_id, None)
+
+    async def _render_failed(self, request_id: str, error: str) -> None:
+        """A render broke: a job still PROCESSING ends ERROR (one already COMPLETED answers its
+        media with a 500)."""
+        async with self.store.atomic():
+            job = await self.store.get_job(request_id)
+            if job is not None and job.status is Status.PROCESSING:
+                await self._found(job, Status.ERROR, error)
+
+    async def _found_outside(self, request_id: str, outcome: Status, error: str | None) -> None:
+        async with self.store.atomic():
+            job = await self.store.get_job(request_id)
+            if job is not None and job.status is Status.PROCESSING and job.outcome is None:
+                await self._found(job, outcome, error)
+
+    async def _found(self, job: Job, outcome: Status, error: str | None) -> None:
+        """Inside a step: what the work found; the job ends now if its time is over."""
+        job.outcome, job.outcome_error = outcome, error
+        if job.deadline_passed:
+            await self._settle(job)
+        else:
+            await self.store.save_job(job)
+
+    async def _finish(
+        self, job: Job, status: Status, error: str | None = None, *, completed: bool = False
+    ) -> None:
+        """Inside a step: move a job to a terminal status and settle its money."""
+        if job.status.terminal:
+            return
+        store = self.store
+        now = self.clock.now()
+        held = await store.held_for(job.key, job.request_id)
+        if status is Status.COMPLETED and completed and held is not None:
+            await self._capture(job, now)
+        elif status is Status.COMPLETED:
+            status, error = Status.ERROR, "Internal processing error: no output was produced"
+            await store.release(job.key, job.request_id, now, "no output")
+        elif status is Status.FAILED and self.config.billing.charge_failed and held is not None:
+            await self._capture(job, now)
+        else:
+            await store.release(job.key, job.request_id, now, status.value.lower())
+        if status is not Status.COMPLETED:
+            rendering = self._renders.pop(job.request_id, None)
+            if rendering is not None:
+                rendering.cancel()
+        await self._move(job, status, error)
+
+    async def _capture(self, job: Job, now: float) -> None:
+        charged, held = await self.store.capture(job.key, job.request_id, now)
+        job.charged = charged
+        if charged != held:
+            job.notes += (
+                f"charged {money_str(charged)} of its {money_str(held)} cost:"
+                " the balance was set below what it held",
+            )
+
+    # operator commands ------------------------------------------------------------------------
+
+    async def command(self, request_id: str, name: str, message: str | None = None) -> Job:
+        """Drive one job by hand: ``advance`` (leave its phase now), ``complete`` (skip all its
+        remaining time and any injected end), ``fail`` or ``error`` (end it now)."""
+        store = self.store
+        job = await store.get_job(request_id)
+        if job is None:
+            raise RequestNotFound(request_id)
+        if name not in COMMANDS:
+            raise UnknownCommand(f"unknown job command {name!r}; use {', '.join(COMMANDS)}")
+        if job.status.terminal:
+            raise Conflict(f"request '{request_id}' has already ended {job.status.value}")
+        if name in ("fail", "error"):
+            status = Status.FAILED if name == "fail" else Status.ERROR
+            default = (
+                "Failed by operator command." if name == "fail" else "Error by operator command."
+            )
+            async with store.atomic():
+                current = await store.get_job(request_id)
+                if current is not None:
+                    await self._finish(current, status, message or default)
+            return await self._current(request_id, job)
+        if name == "complete":
+            async with store.atomic():
+                current = await store.get_job(request_id)
+                if current is not None and current.plan is not None:
+                    current.plan = replace(current.plan, end=None)
+                    await store.save_job(current)
+        if job.status is Status.QUEUED:
+            await self.start_processing(request_id)
+            if name == "advance":
+                return await self._current(request_id, job)
+        await self.deadline(request_id)
+        return await self._current(request_id, job)
+
+    async def _current(self, request_id: str, fallback: Job) -> Job:
+        return await self.store.get_job(request_id) or fallback
+
+    # housekeeping -----------------------------------------------------------------------------
+
+    @property
+    def working(self) -> list[asyncio.Task[None]]:
+        """Work in flight here: fetching, probing, and keeping finished outputs."""
+        return [*self._working.values(), *self._keeping]
+
+    async def recover(self) -> None:
+        """At start: carry on the work of jobs a stopped process left PROCESSING."""
+        page = await self.store.list_jobs(status=Status.PROCESSING, limit=10_000)
+        for job in page.items:
+            if job.outcome is None:
+                self._start_work(job)
+
+    def cancel(self) -> None:
+        for work in list(self._working.values()):
+            work.cancel()
+        for rendering in list(self._renders.values()):
+            rendering.cancel()
+        self._working.clear()
+        self._renders.clear()
+
+
+def _inputs(job: Job) -> JobInputs:
+    return JobInputs(
+        request_id=job.request_id,
+        model_id=job.model_id,
+        image_url=job.image_url,
+        audio_url=job.audio_url,
+        resolution=job.resolution,
+    )

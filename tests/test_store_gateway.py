@@ -1,0 +1,111 @@
+"""The gateway over its store, over HTTP: listings in pages, retention of finished work, health in
+constant time, and the store's own counts kept in step with the jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from .support import KEY, Client, manual_config, memory_of, served
+
+
+def retained(max_jobs: int, **sections: Any) -> Any:
+    return manual_config(retention={"max_jobs": max_jobs}, **sections)
+
+
+async def _finish(gw: Any, client: Client, count: int, key: str = KEY) -> list[str]:
+    ids = [(await client.generate(key=key)).body["request_id"] for _ in range(count)]
+    await gw.advance(10)
+    return ids
+
+
+async def test_jobs_come_in_pages_newest_first_with_a_total() -> None:
+    async with served(manual_config()) as (_gw, client):
+        await client.admin("PUT", f"wallets/{KEY}", {"balance": "100"})
+        ids = [(await client.generate()).body["request_id"] for _ in range(25)]
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = []
+        while True:
+            path = "jobs?limit=10" + (f"&cursor={cursor}" if cursor else "")
+            page = await client.admin("GET", path)
+            assert page["total"] == 25
+            pages.append(len(page["jobs"]))
+            seen += [j["request_id"] for j in page["jobs"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert pages == [10, 10, 5]
+        assert seen == list(reversed(ids))
+
+
+async def test_job_listing_filters_by_status_and_key_with_exact_totals() -> None:
+    async with served(manual_config()) as (gw, client):
+        await client.admin("PUT", f"wallets/{KEY}", {"balance": "100"})
+        await _finish(gw, client, 3)
+        other = "other-key-0002"
+        queued = [(await client.generate(key=other)).body["request_id"] for _ in range(2)]
+        done = await client.admin("GET", "jobs?status=completed&limit=2")
+        assert (done["total"], len(done["jobs"])) == (3, 2)
+        assert done["next_cursor"] is not None
+        mine = await client.admin("GET", f"jobs?key={other}")
+        assert mine["total"] == 2
+        assert [j["request_id"] for j in mine["jobs"]] == list(reversed(queued))
+        assert all(j["status"] == "QUEUED" for j in mine["jobs"])
+
+
+async def test_bad_page_parameters_are_400s_naming_the_parameter() -> None:
+    async with served(manual_config()) as (_gw, client):
+        for query, named in [
+            ("limit=0", "limit"),
+            ("limit=1001", "limit"),
+            ("limit=ten", "limit"),
+            ("cursor=abc", "cursor"),
+            ("page=2", "'page'"),
+            ("key=", "key"),
+        ]:
+            answer = await client.request("GET", f"/_mock/jobs?{query}", key=None)
+            assert answer.status == 400, query
+            assert named in answer.body["message"], (query, answer.body)
+
+
+async def test_finished_jobs_beyond_the_bound_are_forgotten_and_their_links_expire() -> None:
+    async with served(retained(3)) as (gw, client):
+        await client.admin("PUT", f"wallets/{KEY}", {"balance": "100"})
+        ids = await _finish(gw, client, 5)
+        listing = await client.admin("GET", "jobs")
+        assert listing["total"] == 3
+        assert [j["request_id"] for j in listing["jobs"]] == list(reversed(ids[2:]))
+        assert (await client.status(ids[0])).status == 404
+        kept = (await client.status(ids[4])).body["output"]["media_url"][0]
+        gone = urlsplit(kept.replace(ids[4], ids[0])).path
+        expired = await client.request("GET", gone, key=None)
+        assert expired.status == 403
+        assert expired.body["message"] == "This media link has expired."
+        health = await client.admin("GET", "health")
+        assert health["jobs"] == 3
+        assert health["state"] == {"backend": "memory", "shared": False}
+        store = memory_of(gw.gateway)
+        assert len(store.jobs) == 3
+
+
+async def test_unfinished_jobs_are_never_forgotten() -> None:
+    async with served(retained(1)) as (_gw, client):
+        await client.admin("PUT", f"wallets/{KEY}", {"balance": "100"})
+        waiting = [(await client.generate()).body["request_id"] for _ in range(4)]
+        assert (await client.admin("GET", "jobs"))["total"] == 4
+        for request_id in waiting:
+            assert (await client.status(request_id)).body["status"] == "QUEUED"
+
+
+async def test_the_journal_reads_in_pages_with_next_since() -> None:
+    async with served(manual_config()) as (_gw, client):
+        rid = (await client.generate()).body["request_id"]
+        for _ in range(5):
+            await client.status(rid)
+        first = await client.admin("GET", "journal?route=status&limit=2")
+        assert len(first["entries"]) == 2
+        assert first["next_since"] == first["entries"][-1]["seq"]
+        rest = await client.admin("GET", f"journal?route=status&since={first['next_since']}")
+        assert len(rest["entries"]) == 3
+        assert rest["next_since"] is None
