@@ -168,12 +168,21 @@ class Conflict(DomainError):
     is not manual)."""
 
 
-class TooManyJobs(DomainError):
-    """The key already has as many unfinished jobs as the limit allows."""
+class InvalidRequest(DomainError):
+    """The request names something that does not exist or is not allowed (the message says
+    what)."""
+
+
+class RateLimited(DomainError):
+    """Too many requests: try again after ``retry_after`` whole seconds."""
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(f"retry after {retry_after} s")
+
+
+class TooManyJobs(RateLimited):
+    """The key already has as many unfinished jobs as the limit allows."""
 
 
 class Unavailable(DomainError):
@@ -202,8 +211,10 @@ def wire_error(error: DomainError) -> ApiError:
         return gateway_error(404, "Not Found", error.message)
     if isinstance(error, Conflict):
         return gateway_error(409, "Conflict", error.message)
-    if isinstance(error, TooManyJobs):
+    if isinstance(error, RateLimited):
         return rate_limited(error.retry_after)
+    if isinstance(error, InvalidRequest):
+        return bad_request(error.message)
     if isinstance(error, Unavailable):
         return service_unavailable(error.message or "The service is temporarily unavailable.")
     return internal_error()

@@ -29,7 +29,6 @@ from ._errors import (
     ModelNotFound,
     ProcessingFailure,
     RequestNotFound,
-    TooManyJobs,
     Unavailable,
     UnknownCommand,
 )
@@ -100,11 +99,10 @@ class Lifecycle:
         store = self.store
         key = wallet.key
         async with store.atomic():
-            limits = self.faults.config.rate_limits
-            if limits.concurrent_jobs:
-                active = await store.active_jobs(key)
-                if active >= limits.concurrent_jobs:
-                    raise TooManyJobs(limits.concurrent_retry_after)
+            if self.faults.config.rate_limits.concurrent_jobs:
+                too_many = self.faults.concurrency_limit(await store.active_jobs(key))
+                if too_many is not None:
+                    raise too_many
             current = await store.get_wallet(key) or wallet
             if not current.can_cover(model.price_per_second):
                 raise InsufficientBalance()

@@ -42,13 +42,18 @@ class Served:
                 self.process.wait(10)
 
 
-def start_gateway(*args: str, port: int = 0, timeout: float = 30.0) -> Served:
-    """``mockgateway serve`` with ``args``; returns once it prints its URL."""
+def start_gateway(
+    *args: str, port: int | None = 0, timeout: float = 30.0, cwd: Path | None = None
+) -> Served:
+    """``mockgateway serve`` with ``args`` (``--port port`` first unless None); returns once it
+    prints its URL."""
+    ports = [] if port is None or "--port" in args else ["--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockgateway", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "mockgateway", "serve", *ports, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=cwd,
     )
     assert process.stdout is not None
     ready: list[str] = []

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mockgateway._errors import wire_error
 from mockgateway.faults import (
     Break,
     BreakKind,
@@ -270,8 +271,10 @@ def test_concurrency_limit_answers_the_429_with_its_wait() -> None:
     assert e.concurrency_limit(1) is None
     limited = e.concurrency_limit(2)
     assert limited is not None
-    assert limited.status == 429
-    assert limited.headers == {"Retry-After": "9"}
+    assert limited.retry_after == 9
+    answer = wire_error(limited)  # the edge's table: the API-management 429 with its wait
+    assert answer.status == 429
+    assert answer.headers == {"Retry-After": "9"}
 
 
 def test_the_faults_facade_exports_what_it_lists() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .._errors import ApiError, bad_request, rate_limited
+from .._errors import ApiError, InvalidRequest, RateLimited, TooManyJobs
 from ._builtin import KEY_PREFIX, BuiltinScenario, builtin_scenarios
 from ._config import FaultsConfig
 from ._counters import Counters, LocalCounters
@@ -145,7 +145,7 @@ class FaultEngine:
             name = header.strip().removeprefix(KEY_PREFIX)
             if name not in self.scenarios:
                 known = ", ".join(sorted(self.scenarios))
-                raise bad_request(
+                raise InvalidRequest(
                     f"X-Mock-Scenario names an unknown scenario {header!r}; known: {known}"
                 )
             return name
@@ -256,17 +256,17 @@ class FaultEngine:
             fired=tuple(fired),
         )
 
-    async def rate_limit(self, key: str, route: str, now: float) -> ApiError | None:
-        """The API-management 429 when the key's bucket for ``route`` is empty."""
+    async def rate_limit(self, key: str, route: str, now: float) -> RateLimited | None:
+        """Too fast (the API-management 429) when the key's bucket for ``route`` is empty."""
         config = self.limiter.routes.get(route)
         if config is None:
             return None
         wait = await self.counters.take(f"{key}/{route}", config, now)
-        return None if wait is None else rate_limited(retry_after_seconds(wait))
+        return None if wait is None else RateLimited(retry_after_seconds(wait))
 
-    def concurrency_limit(self, active_jobs: int) -> ApiError | None:
-        """The 429 when a key already has the configured number of non-terminal jobs."""
+    def concurrency_limit(self, active_jobs: int) -> TooManyJobs | None:
+        """Too many jobs when a key already has the configured number of unfinished ones."""
         limits = self.config.rate_limits
         if limits.concurrent_jobs and active_jobs >= limits.concurrent_jobs:
-            return rate_limited(limits.concurrent_retry_after)
+            return TooManyJobs(limits.concurrent_retry_after)
         return None

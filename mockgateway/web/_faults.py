@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .._errors import ApiError
+from .._errors import ApiError, DomainError, wire_error
 from .._gateway import Gateway
 from ..faults import HEADER, Break, BreakKind, Context, Route
 from ._exchange import Exchange as WebExchange
@@ -82,6 +82,8 @@ async def with_faults(
         response = await handler(request, ex)
     except ApiError as exc:
         response = render_error(ex, exc)
+    except DomainError as exc:
+        response = render_error(ex, wire_error(exc))
     if closes:
         return _close(request, ex, brk.kind)
     return await _mangle(request, response, brk, gateway, ex)
