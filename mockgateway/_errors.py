@@ -109,6 +109,38 @@ def request_not_found(request_id: str) -> ApiError:
     return gateway_error(404, "Request not found", f"Request '{request_id}' was not found")
 
 
+def resource_not_found() -> ApiError:
+    """API management's 404 for a path it does not route ([inferred])."""
+    return apim_error(404, "Resource not found")
+
+
+def not_found(message: str) -> ApiError:
+    """The gateway's own 404 for something at a path it routes (media, samples, operator)."""
+    return gateway_error(404, "Not Found", message)
+
+
+def link_expired() -> ApiError:
+    return gateway_error(403, "Forbidden", "This media link has expired.")
+
+
+def method_not_allowed(method: str, path: str, allowed: str) -> ApiError:
+    message = f"{method} is not allowed on {path}; allowed: {allowed}"
+    return gateway_error(405, "Method Not Allowed", message, Allow=allowed)
+
+
+def range_not_satisfiable(size: int, range_header: str) -> ApiError:
+    return gateway_error(
+        416,
+        "Range Not Satisfiable",
+        f"The file has {size} bytes; the range {range_header!r} selects none of them.",
+        **{"Content-Range": f"bytes */{size}"},
+    )
+
+
+def wallet_not_found(shown_key: str | None) -> ApiError:
+    return gateway_error(404, "Wallet not found", f"No wallet for key '{shown_key}'")
+
+
 def internal_error(
     message: str = "An unexpected error occurred. Please try again later.",
 ) -> ApiError:
@@ -205,10 +237,8 @@ def wire_error(error: DomainError) -> ApiError:
         return model_not_found(error.model_id)
     if isinstance(error, RequestNotFound):
         return request_not_found(error.request_id)
-    if isinstance(error, MediaNotFound):
-        return gateway_error(404, "Not Found", error.message)
-    if isinstance(error, UnknownCommand):
-        return gateway_error(404, "Not Found", error.message)
+    if isinstance(error, (MediaNotFound, UnknownCommand)):
+        return not_found(error.message)
     if isinstance(error, Conflict):
         return gateway_error(409, "Conflict", error.message)
     if isinstance(error, RateLimited):

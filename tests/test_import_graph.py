@@ -112,3 +112,52 @@ def test_the_web_edge_is_its_own_package_and_the_core_never_imports_it() -> None
     core = [m for m in graph if not m.startswith("mockgateway.web") and m != "mockgateway._server"]
     leaks = sorted(m for m in core if any(d.startswith("mockgateway.web") for d in graph[m]))
     assert leaks == [], leaks
+
+
+CORE = (
+    "mockgateway._gateway",
+    "mockgateway._lifecycle",
+    "mockgateway._accounts",
+    "mockgateway._delivery",
+    "mockgateway._timeline",
+    "mockgateway._jobs",
+    "mockgateway._billing",
+)
+WIRE = {"ApiError", "gateway_error", "apim_error", "wire_error", "bad_request"}
+
+
+def _names_used(module: str) -> set[str]:
+    path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+    if not path.exists():  # a package: its __init__
+        path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
+    tree = ast.parse(path.read_text())
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+    }
+
+
+def test_the_core_raises_domain_errors_and_knows_no_http() -> None:
+    graph = import_graph()
+    for module in CORE:
+        assert not any(d.startswith("aiohttp") for d in graph[module]), module
+        assert not _names_used(module) & WIRE, (module, _names_used(module) & WIRE)
+    store = [m for m in graph if m.startswith("mockgateway.store")]
+    assert store
+    for module in store:
+        assert not _names_used(module) & WIRE, module
+
+
+def test_error_bodies_are_built_only_in_the_table() -> None:
+    """Every wire error body comes from a function of mockgateway._errors: no module builds one
+    from its parts (a status number and literal strings)."""
+    builders = {"gateway_error", "apim_error", "ApiError"}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "_errors.py" and path.parent == PACKAGE:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            called = isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            if called and node.func.id in builders:  # type: ignore[attr-defined]
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .._errors import gateway_error
+from .._errors import link_expired, not_found, range_not_satisfiable
 from ._samples import SAMPLES, sample_bytes
 from ._types import RenderedMedia
 
@@ -78,7 +78,7 @@ def media_response(
 ) -> web.Response:
     """The answer to a GET or HEAD of a media file (200, 206, 304; 403 and 416 as ApiError)."""
     if expires_at is not None and now >= expires_at:
-        raise gateway_error(403, "Forbidden", "This media link has expired.")
+        raise link_expired()
     size = len(media.data)
     headers = {"ETag": media.etag, "Accept-Ranges": "bytes", "Cache-Control": "private"}
     if_none_match = request.headers.get("If-None-Match")
@@ -91,12 +91,7 @@ def media_response(
         try:
             span = parse_range(range_header, size)
         except Unsatisfiable:
-            raise gateway_error(
-                416,
-                "Range Not Satisfiable",
-                f"The file has {size} bytes; the range {range_header!r} selects none of them.",
-                **{"Content-Range": f"bytes */{size}"},
-            ) from None
+            raise range_not_satisfiable(size, range_header) from None
     if span is None:
         return web.Response(body=media.data, content_type=media.content_type, headers=headers)
     start, end = span
@@ -112,7 +107,7 @@ def media_response(
 def sample_response(request: web.Request, name: str) -> web.Response:
     """A bundled sample by name (404 for any other name), with the same Range and ETag support."""
     if name not in SAMPLES:
-        raise gateway_error(404, "Not Found", f"No bundled sample named {name!r}")
+        raise not_found(f"No bundled sample named {name!r}")
     media = _sample_media(name)
     return media_response(request, media)
 

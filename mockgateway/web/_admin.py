@@ -15,7 +15,7 @@ from aiohttp import web
 from .. import __version__
 from .._billing import WalletState, money_str, parse_money
 from .._bodyparse import json_body
-from .._errors import DomainError, bad_request, gateway_error, request_not_found
+from .._errors import DomainError, bad_request, request_not_found, wallet_not_found
 from .._gateway import Gateway
 from .._har import to_har
 from .._jobs import Job, Status, status_body
@@ -168,9 +168,7 @@ async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
         try:
             wallet = await gateway.accounts.authenticate(key)
         except DomainError:
-            raise gateway_error(
-                404, "Wallet not found", f"No wallet for key '{redact_key(key)}'"
-            ) from None
+            raise wallet_not_found(redact_key(key)) from None
     return json_answer(ex, 200, await _wallet_view(gateway, wallet, request.query))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .._errors import apim_error, gateway_error
+from .._errors import link_expired, method_not_allowed, not_found, resource_not_found
 from .._jobs import billing_record
 from .._validation import parse_generate, parse_webhook_url
 from ..media import media_response, sample_response, samples_index
@@ -22,7 +22,7 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
     lifecycle = gateway.lifecycle
     model = lifecycle.model(model_id)
     if request.match_info["operation"] != model.operation:
-        raise apim_error(404, "Resource not found")
+        raise resource_not_found()
     config = gateway.config
     raw = await read_body(request, ex, config.server.max_body_bytes)
     parsed = parse_generate(
@@ -79,9 +79,9 @@ async def media(request: web.Request, ex: Exchange) -> web.StreamResponse:
     expected = gateway.config.lifecycle.output_filename
     named = request.match_info["filename"] == expected
     if job is None and named and await gateway.lifecycle.forgotten(request_id):
-        raise gateway_error(403, "Forbidden", "This media link has expired.")  # let go
+        raise link_expired()  # retention let it go
     if job is None or request.match_info["filename"] != expected:
-        raise gateway_error(404, "Not Found", f"No media at {request.path}")
+        raise not_found(f"No media at {request.path}")
     file = await gateway.lifecycle.media_file(request_id)
     ttl = gateway.config.media.link_ttl_seconds
     expires_at = None if ttl is None or job.completed_at is None else job.completed_at + ttl
@@ -113,8 +113,7 @@ async def unknown(request: web.Request, ex: Exchange) -> web.Response:
             allowed |= methods
     if allowed:
         shown = ", ".join(sorted(allowed))
-        message = f"{request.method} is not allowed on {request.path}; allowed: {shown}"
-        raise gateway_error(405, "Method Not Allowed", message, Allow=shown)
+        raise method_not_allowed(request.method, request.path, shown)
     if request.path.startswith("/_mock/"):  # the operator API answers in the gateway's shape
-        raise gateway_error(404, "Not Found", f"No operator route at {request.path}")
-    raise apim_error(404, "Resource not found")
+        raise not_found(f"No operator route at {request.path}")
+    raise resource_not_found()
