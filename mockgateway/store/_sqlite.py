@@ -157,6 +157,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._db_ = None
+        self._claimed = {}  # claims live as long as this process has the file open
         self._file.close()
 
     def _load(self) -> None:
