@@ -268,6 +268,7 @@ async def test_a_write_outside_the_step_waits_for_nothing(tmp_path: Path) -> Non
     assert polled is not None
     assert polled.polls == 1
     store.journal_append(entry, "/during")
+    assert [e.path for e in await store.journal_entries()] == ["/during"]
     go_on.set()
     await task
     await store.close()

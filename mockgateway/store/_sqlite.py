@@ -298,6 +298,7 @@ class SqliteStore:
             self._jfirst = self._jseq + 1
             self._write_state(journal_seq=self._jseq, journal_first=self._jfirst)
             step.reload = True
+            self._journal_later = []
             kept = self._meta, self._jseq, self._jfirst, self._task_id  # task ids never reused
             self._claimed = {}
             self._empty_mirrors()
@@ -963,10 +964,16 @@ class SqliteStore:
     async def journal_entries(
         self, *, since: int = 0, limit: int | None = None
     ) -> list[JournalEntry]:
+        if self._jsizes:  # rows the bound pushed out may wait for a step to be deleted
+            since = max(since, self._jsizes[0][0] - 1)
         rows = self._execute(
             "SELECT data FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
             (since, -1 if limit is None else limit),
-        )
+        ).fetchall()
+        # and those waiting for a step under way to end (recorded, so read like the rest)
+        rows += [(data,) for seq, _, data, _ in self._journal_later if seq > since]
+        if limit is not None:
+            rows = rows[:limit]
         return [JournalEntry.from_dict(json.loads(data)) for (data,) in rows]
 
     async def journal_stats(self) -> JournalStats:
@@ -977,6 +984,7 @@ class SqliteStore:
     async def journal_clear(self) -> None:
         with self._tx() as step:
             step.reload = True  # undone by reading the journal's bookkeeping from the file again
+            self._journal_later = []
             self._execute("DELETE FROM journal")
             self._jseq += 1
             self._jfirst = self._jseq + 1
