@@ -183,6 +183,57 @@ async def test_listings_are_newest_first_in_pages_with_exact_totals(backend: Bac
         assert first.next_cursor is not None
 
 
+_fates = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(list(Status))), max_size=30
+)
+
+
+async def _list_all(backend: Backend, fates: list[tuple[str, Status]], page: int) -> None:
+    async with backend.store() as store:
+        jobs = []
+        for n, (key, status) in enumerate(fates):
+            job = make_job(n, key=key, at=float(n))
+            await store.create_job(job)
+            if status is not Status.QUEUED:
+                if status is Status.PROCESSING:
+                    job.move(status, float(n))
+                else:
+                    end(job, float(n), status)
+                async with store.atomic():
+                    await store.save_job(job)
+            jobs.append(job)
+        for status in (None, *Status):
+            for key in (None, "a", "b"):
+                want = [
+                    j.request_id
+                    for j in reversed(jobs)
+                    if (status is None or j.status is status) and (key is None or j.key == key)
+                ]
+                ids: list[str] = []
+                cursor = None
+                for _ in range(len(jobs) + 2):
+                    listed = await store.list_jobs(
+                        status=status, key=key, limit=page, cursor=cursor
+                    )
+                    assert listed.total == len(want)
+                    assert len(listed.items) <= page
+                    ids += [j.request_id for j in listed.items]
+                    cursor = listed.next_cursor
+                    if cursor is None:
+                        break
+                assert ids == want
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(fates=_fates, page=st.integers(1, 7))
+def test_pages_of_any_filter_list_every_match_once(
+    backend: Backend, fates: list[tuple[str, Status]], page: int
+) -> None:
+    asyncio.run(_list_all(backend, fates, page))
+
+
 async def test_a_listing_goes_on_past_jobs_made_after_its_first_page(backend: Backend) -> None:
     async with backend.store() as store:
         for n in range(6):
@@ -749,6 +800,39 @@ async def test_journal_is_bounded_in_entries_and_bytes(backend: Backend) -> None
         stats = await store.journal_stats()
         assert (stats.entries, stats.dropped) == (1, 4)
         assert stats.bytes == 10 * max_bytes + ENTRY_OVERHEAD
+
+
+async def _journal_bounds(
+    backend: Backend, sizes: list[int], max_entries: int, max_bytes: int
+) -> None:
+    kept: list[tuple[int, int]] = []  # the model: (n, weight) of the entries kept
+    async with backend.store(journal_max_entries=max_entries, journal_max_bytes=max_bytes) as store:
+        for n, size in enumerate(sizes):
+            store.journal_append(entry, f"/p{n}", size=size)
+            kept.append((n, size + ENTRY_OVERHEAD))
+            while len(kept) > max_entries or (
+                sum(w for _, w in kept) > max_bytes and len(kept) > 1
+            ):
+                kept.pop(0)
+        assert [e.path for e in await store.journal_entries()] == [f"/p{n}" for n, _ in kept]
+        stats = await store.journal_stats()
+        assert stats.entries == len(kept)
+        assert stats.bytes == sum(w for _, w in kept)
+        assert stats.dropped == len(sizes) - len(kept)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sizes=st.lists(st.integers(0, 5000), max_size=40),
+    max_entries=st.integers(1, 12),
+    max_bytes=st.integers(1, 20_000),
+)
+def test_the_journal_keeps_what_its_bounds_allow(
+    backend: Backend, sizes: list[int], max_entries: int, max_bytes: int
+) -> None:
+    asyncio.run(_journal_bounds(backend, sizes, max_entries, max_bytes))
 
 
 async def test_journal_clear_empties_it_and_numbers_go_on(backend: Backend) -> None:
