@@ -906,6 +906,70 @@ async def test_reset_forgets_everything_but_meta(backend: Backend) -> None:
             assert (await store.list_jobs()).total == 1
 
 
+# Backends whose steps roll back when the step raises (memory's steps do not: one process, no
+# copy to go back to). Every backend's step is all-or-nothing under SIGKILL.
+ROLLS_BACK = ["sqlite"]
+
+
+@pytest.fixture(params=ROLLS_BACK)
+def rolling_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return Backend(request.param, tmp_path, url)
+
+
+async def test_a_step_that_raises_leaves_no_write_behind(rolling_backend: Backend) -> None:
+    backend = rolling_backend
+    async with backend.store(Retention(max_jobs=1)) as store:
+        kept = make_job(1)
+        await store.create_job(kept)
+        await store.open_wallet("k", D("10"), 0.0, "start")
+        await store.set_meta("clock", "1.0")
+        await store.put_media(kept.request_id, RenderedMedia.of(b"video"))
+
+        async def state() -> tuple[object, ...]:
+            wallet = await store.get_wallet("k")
+            job = await store.get_job(kept.request_id)
+            listed = await store.list_jobs()
+            assert wallet is not None
+            assert job is not None
+            return (
+                await store.get_job("req-00002"),
+                job.to_dict(),
+                (wallet.balance, wallet.held),
+                await store.held_for("k", "req-00002"),
+                await store.get_meta("clock"),
+                await store.get_media("req-00002"),
+                await store.get_media(kept.request_id),
+                await store.job_counts(),
+                await store.pending_tasks(),
+                await store.ledger("k"),
+                (listed.total, [j.to_dict() for j in listed.items]),
+            )
+
+        before = await state()
+
+        async def failing_step() -> None:
+            async with store.atomic():
+                await store.create_job(make_job(2))
+                await store.hold("k", "req-00002", D("4"), 1.0)
+                await store.set_balance("k", D("99"), 1.0, "")
+                end(kept, 2.0)
+                await store.save_job(kept)  # ends it: retention would forget job 2's media
+                await store.schedule(5.0, TaskKind.START, "req-00002")
+                await store.set_meta("clock", "2.0")
+                await store.incr("nth")
+                await store.put_media("req-00002", RenderedMedia.of(b"other video"))
+                raise RuntimeError("mid-step")
+
+        with pytest.raises(RuntimeError, match="mid-step"):
+            await failing_step()
+        assert await state() == before
+        assert await store.incr("nth") == 1
+    async with backend.store(Retention(max_jobs=1), fresh=False) as store:
+        assert await state() == before  # the file (or server) says the same
+        assert await store.incr("nth") == 2
+
+
 async def test_steps_run_one_at_a_time(backend: Backend) -> None:
     """Two steps that each read and write again never interleave, even when one awaits."""
     async with backend.store() as store:
