@@ -116,6 +116,22 @@ async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     assert path.read_bytes() == b"these are my notes, not a database\n" * 200  # untouched
 
 
+async def test_a_file_another_program_holds_locked_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(str(path))
+    await store.open()
+    await store.close()
+    other = sqlite3.connect(path, timeout=0)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")  # e.g. a sqlite3 shell left in a transaction
+    try:
+        message = await refused(path)
+    finally:
+        other.close()
+    assert "cannot use the state file" in message
+    assert "locked" in message
+
+
 async def test_another_programs_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as db:

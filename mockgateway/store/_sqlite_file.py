@@ -168,7 +168,11 @@ class StateFile:
     def _connect(self) -> sqlite3.Connection:
         shown = repr(str(self.path))
         try:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # Only another program can hold a lock on a file this process owns: wait a second
+            # for it (the event loop waits too), then answer that the store is unavailable.
+            db = sqlite3.connect(
+                self.path, timeout=1.0, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the state file {shown}: {exc}", setting=SETTING) from exc
         try:
@@ -190,6 +194,11 @@ class StateFile:
             db.execute("PRAGMA journal_size_limit = 67108864")
             db.execute("PRAGMA cache_size = -32768")
             db.execute("PRAGMA temp_store = MEMORY")
+        except sqlite3.OperationalError as exc:  # locked by another program, read-only, ...
+            db.close()
+            raise StoreError(
+                f"cannot use the state file {shown}: SQLite says {exc!s:.200}", setting=SETTING
+            ) from exc
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StoreError(
