@@ -21,7 +21,7 @@ from mockgateway._billing import Movement
 from mockgateway._jobs import Status
 from mockgateway._journal import ENTRY_OVERHEAD
 from mockgateway.media import RenderedMedia
-from mockgateway.store import DeliveryRecord, Retention, TaskKind
+from mockgateway.store import DeliveryRecord, MemoryStore, Retention, TaskKind
 
 from .redis_server import redis_server
 from .store_support import BACKENDS, PLAN, Backend, end, entry, make_job
@@ -863,6 +863,109 @@ async def test_a_disabled_journal_records_nothing(backend: Backend) -> None:
         assert await store.journal_entries() == []
         assert (await store.journal_stats()).entries == 0
         assert built == []
+
+
+# the same work on every backend as on the reference (memory) ------------------------------------
+
+_MEDIA = [RenderedMedia.of(bytes([n]) * 400) for n in range(3)]  # one object per content
+_job = st.integers(0, 7)
+_work = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.sampled_from(["a", "b"])),
+        st.tuples(st.just("create"), st.just("a")),  # creates and ends weigh more: bounds bite
+        st.tuples(st.just("start"), _job),
+        st.tuples(st.just("end"), _job, st.sampled_from(list(Status)[2:])),
+        st.tuples(st.just("end"), _job, st.just(Status.COMPLETED)),
+        st.tuples(st.just("poll"), _job),
+        st.tuples(st.just("media"), _job, st.integers(0, 2)),
+        st.tuples(st.just("deliver"), _job, st.sampled_from(["ok", "refused"])),
+        st.tuples(st.just("schedule"), st.integers(0, 5)),
+        st.tuples(st.just("claim"), st.integers(0, 5)),
+    ),
+    min_size=20,  # long enough for the bounds to bite
+    max_size=60,
+)
+_TIGHT = Retention(max_jobs=3, max_age_seconds=40.0, max_media_bytes=1000)
+
+
+async def _observe(store: Any) -> list[Any]:
+    listed = await store.list_jobs(limit=50)
+    jobs = [(j.request_id, j.status.value, j.polls, j.phase_polls) for j in listed.items]
+    ids = [f"req-{n:05d}" for n in range(8)]
+    media = [(m.data, m.etag) if (m := await store.get_media(i)) else None for i in ids]
+    deliveries = [[d.to_dict() for d in await store.deliveries_of(i)] for i in ids]
+    return [
+        listed.total,
+        jobs,
+        await store.job_counts(),
+        [await store.active_jobs(k) for k in ("a", "b")],
+        media,
+        deliveries,
+        await store.delivery_outcomes(),
+        await store.pending_tasks(),
+        await store.next_due(),
+    ]
+
+
+async def _do(store: Any, op: tuple[Any, ...], at: float, created: int) -> Any:
+    kind, *args = op
+    if kind == "create":
+        await store.create_job(make_job(created, key=args[0], at=at))
+        return None
+    if kind in ("schedule", "claim"):
+        if kind == "schedule":
+            await store.schedule(at + args[0], TaskKind.START, f"t{at}")
+            return None
+        claimed = await store.claim_due(at, limit=args[0] or 1)
+        for task in claimed[::2]:  # some are done, some not (yet)
+            async with store.atomic():
+                await store.ack(task)
+        return [(t.due, t.kind, t.ref) for t in claimed]
+    request_id = f"req-{args[0]:05d}"
+    if kind == "poll":
+        polled = await store.poll_job(request_id)
+        return None if polled is None else (polled.polls, polled.phase_polls)
+    if kind == "media":
+        await store.put_media(request_id, _MEDIA[args[1]])
+        return None
+    if kind == "deliver":
+        delivery = DeliveryRecord(f"d{at}", request_id, "http://127.0.0.1:9/h", {"at": at}, "a")
+        delivery.outcomes = [{"outcome": args[1]}]
+        await store.save_delivery(delivery)
+        return None
+    job = await store.get_job(request_id)
+    if job is None or job.status.terminal:
+        return None
+    if kind == "start":
+        if job.status is Status.QUEUED:
+            job.move(Status.PROCESSING, at)
+    else:
+        end(job, at, args[1])
+    async with store.atomic():
+        await store.save_job(job)
+    return job.status.value
+
+
+async def _same_as_memory(backend: Backend, work: list[tuple[Any, ...]]) -> None:
+    reference = MemoryStore(_TIGHT)
+    created = 0
+    async with backend.store(_TIGHT) as store:
+        for n, op in enumerate(work):
+            at = float(n) * 2.0
+            got = await _do(store, op, at, created)
+            assert got == await _do(reference, op, at, created), op
+            created += op[0] == "create"
+            assert await _observe(store) == await _observe(reference), op
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(work=_work)
+def test_every_backend_does_the_same_work_as_the_reference(
+    backend: Backend, work: list[tuple[Any, ...]]
+) -> None:
+    asyncio.run(_same_as_memory(backend, work))
 
 
 # reset and steps ------------------------------------------------------------------------------
