@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from mockgateway.media import RenderedMedia
-from mockgateway.store import LAYOUT_VERSION, Retention, StoreError, TaskKind
+from mockgateway.store import (
+    LAYOUT_VERSION,
+    Retention,
+    StoreError,
+    TaskKind,
+    make_store,
+    state_from_option,
+)
 from mockgateway.store._sqlite import SqliteStore
 
 from .store_support import entry, make_job
@@ -42,6 +49,18 @@ async def refused(path: Path) -> str:
     message = str(caught.value)
     assert message.startswith("state.path: ")
     return message
+
+
+async def test_serve_state_with_a_path_makes_this_store(tmp_path: Path) -> None:
+    store = make_store(state_from_option(str(tmp_path / "state.db"), Retention(max_jobs=7)))
+    assert isinstance(store, SqliteStore)
+    assert store.retention.max_jobs == 7
+    await store.open()
+    await store.create_job(make_job(1))
+    await store.close()
+    missing = make_store(state_from_option(str(tmp_path / "no" / "s.db"), Retention()))
+    with pytest.raises(StoreError, match=r"^state\.path: .*does not exist"):
+        await missing.open()
 
 
 # one owner ------------------------------------------------------------------------------------
