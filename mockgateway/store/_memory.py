@@ -7,7 +7,9 @@ ended, media by bytes, each wallet's ledger by entries.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import heapq
 import itertools
 from collections import OrderedDict, deque
@@ -32,6 +34,7 @@ from ..media import RenderedMedia
 from ._types import FORGOTTEN_UNTIL, DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
 
 Event = tuple[str, str]
+_IN_STEP: contextvars.ContextVar[object] = contextvars.ContextVar("memory_step", default=None)
 
 
 class _Wallet:
@@ -67,6 +70,8 @@ class MemoryStore:
         self.journal_max_bytes = journal_max_bytes
         self.journal_max_body_bytes = journal_max_body_bytes
         self._meta: dict[str, str] = {}
+        self._lock: asyncio.Lock | None = None
+        self._step: object | None = None  # the step under way (a task it starts is not in it)
         self._clear()
 
     def _clear(self) -> None:
@@ -123,7 +128,21 @@ class MemoryStore:
 
     @contextlib.asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
-        yield  # one process, one thread: a step that does not await is atomic by itself
+        # One process, one thread: a step that does not await is atomic by itself; the lock keeps
+        # a step that does await (anything but this store) from running beside another.
+        if self._step is not None and _IN_STEP.get() is self._step:
+            yield  # a step inside a step is part of it
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()  # made in the running loop
+        async with self._lock:
+            step = self._step = object()
+            token = _IN_STEP.set(step)
+            try:
+                yield
+            finally:
+                self._step = None
+                _IN_STEP.reset(token)
 
     async def reset(self) -> None:
         self._clear()
@@ -241,7 +260,7 @@ class MemoryStore:
                 continue
             items.append(job)
         more = index >= 0 and len(items) == limit
-        next_cursor = str(index + self._order_base + 1) if more else None
+        next_cursor = str(index + self._order_base + 1) if more else None  # order[index]'s seq
         if status is None and key is None:
             total = len(jobs)
         elif key is None and status is not None:
@@ -439,7 +458,8 @@ class MemoryStore:
     # journal ----------------------------------------------------------------------------------
 
     def journal_append(self, build: Builder, *pieces: Any, size: int = 0) -> None:
-        self.journal.append_lazy(build, *pieces, size=size)
+        if self.journal_enabled:
+            self.journal.append_lazy(build, *pieces, size=size)
 
     async def journal_entries(
         self, *, since: int = 0, limit: int | None = None
