@@ -113,6 +113,12 @@ class ManualClock:
             listener()
         return self._now
 
+    def resume(self, when: float) -> None:
+        """At start: run on from a time kept from before (a restart), earlier than now or not."""
+        self._now = when
+        for listener in list(self._listeners):
+            listener()
+
     def restore(self, when: float) -> None:
         """Take up a time kept from before (a restart, another replica's advance); never back."""
         if when > self._now:

@@ -141,8 +141,8 @@ class Gateway:
         clock, store = self.clock, self.store
         if isinstance(clock, ManualClock):
             kept = await store.get_meta(CLOCK)
-            if kept is not None:
-                clock.restore(float(kept))
+            if kept is not None:  # where it stood: a manual clock never moves by itself
+                clock.resume(float(kept))
             else:
                 await store.set_meta(CLOCK, repr(clock.now()))
         elif isinstance(clock, ScaledClock):

@@ -525,6 +525,13 @@ async def test_a_hold_is_kept_across_a_reopen(backend: Backend) -> None:
             wallet = await store.get_wallet("k")
             assert wallet is not None
             assert wallet.balance == D("1.000000")
+        async with backend.store(fresh=False) as store:  # and again: the ledger runs on
+            wallet = await store.get_wallet("k")
+            assert wallet is not None
+            assert (wallet.charged, wallet.ledger_size) == (D("0.000001"), 3)
+            assert await store.hold("k", "r2", D("0.5"), 4.0)
+            page = await store.ledger("k")
+            assert [e.movement.value for e in page.items] == ["set", "hold", "charge", "hold"]
 
 
 _cents = st.integers(0, 2000).map(lambda c: Decimal(c).scaleb(-2))

@@ -41,6 +41,7 @@ CREATE TABLE wallets (
     key TEXT PRIMARY KEY,
     balance TEXT NOT NULL,
     held TEXT NOT NULL,
+    charged TEXT NOT NULL DEFAULT '0',
     ledger_size INTEGER NOT NULL,
     ledger_first INTEGER NOT NULL
 ) WITHOUT ROWID;

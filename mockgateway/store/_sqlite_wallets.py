@@ -67,11 +67,15 @@ class WalletTable:
             cache.move_to_end(key)
             return wallet
         row = self._db.execute(
-            "SELECT balance, held, ledger_size, ledger_first FROM wallets WHERE key = ?", (key,)
+            "SELECT balance, held, charged, ledger_size, ledger_first FROM wallets WHERE key = ?",
+            (key,),
         ).fetchone()
         if row is None:
             return None
-        wallet = _Wallet(WalletState(key, Decimal(row[0]), Decimal(row[1]), row[2]), row[3])
+        state = WalletState(
+            key, Decimal(row[0]), held=Decimal(row[1]), charged=Decimal(row[2]), ledger_size=row[3]
+        )
+        wallet = _Wallet(state, row[4])
         cache[key] = wallet
         if len(cache) > self._cache_size:
             cache.popitem(last=False)
@@ -102,9 +106,9 @@ class WalletTable:
             )
             wallet.first = cut + 1
         db.execute(
-            "UPDATE wallets SET balance = ?, held = ?, ledger_size = ?, ledger_first = ?"
-            " WHERE key = ?",
-            (str(state.balance), str(state.held), n, wallet.first, state.key),
+            "UPDATE wallets SET balance = ?, held = ?, charged = ?, ledger_size = ?,"
+            " ledger_first = ? WHERE key = ?",
+            (str(state.balance), str(state.held), str(state.charged), n, wallet.first, state.key),
         )
 
     def get(self, key: str) -> WalletState | None:
