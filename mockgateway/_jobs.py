@@ -190,7 +190,9 @@ def _plan_of(data: dict[str, Any]) -> JobPlan:
     return JobPlan(
         queue_seconds=data["queue_seconds"],
         processing_seconds=data["processing_seconds"],
-        end=None if end is None else EndJob(end["status"], end["at"], end["message"]),
+        end=None
+        if end is None
+        else EndJob(status=end["status"], at=end["at"], message=end["message"]),
         scenario=data["scenario"],
         fired=tuple(data["fired"]),
     )
