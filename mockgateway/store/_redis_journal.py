@@ -5,7 +5,8 @@ one background task per process, read back from Redis so every replica's traffic
 and pushes a batch with one script that numbers the entries from the shared counter as it pushes
 them, so the list is one order for the whole cluster and seqs match it. An entry reaches Redis one
 round trip after the batch before it (a millisecond or two on loopback); while Redis is away the
-queue waits, bounded at ``max_entries`` (the oldest queued are lost and counted as dropped).
+queue waits, bounded at ``max_entries`` (the oldest queued are lost, their seqs skipped, and
+counted as dropped).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class JournalWriter:
         self._max_bytes = max_bytes
         self._queue: deque[tuple[Builder, tuple[Any, ...]]] = deque()
         self._ready: list[str] = []  # built, not yet pushed
-        self._lost = 0  # dropped from a full queue, not yet counted in Redis
+        self._lost = 0  # dropped from a full queue, their seqs not yet skipped in Redis
         self._appended = 0  # entries handed to append (or lost) so far
         self._done = 0  # of those, pushed or lost
         self._wake = asyncio.Event()
@@ -157,9 +158,9 @@ class JournalWriter:
 
     async def stats(self, timeout: float) -> JournalStats:
         await self.flush(timeout)
-        kept, first_kept, first, size, lost = await self._stats(args=[self._prefix])
+        kept, first_kept, first, size = await self._stats(args=[self._prefix])
         dropped = int(first_kept) - int(first) if first_kept is not None else 0
-        return JournalStats(int(kept), max(0, dropped) + int(lost), int(size))
+        return JournalStats(int(kept), max(0, dropped), int(size))
 
     def _drop_local(self) -> None:
         self._done += len(self._queue) + len(self._ready)

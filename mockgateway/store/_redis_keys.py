@@ -34,7 +34,7 @@ key                    type     holds
 ``b:<bucket>``         hash     a token bucket: tokens ``t``, updated ``u``
 ``jn``                 list     the journal: ``<seq>\\t<entry JSON>``, oldest first
 ``jnseq`` / ``jnfirst``  n      last seq given / first seq since the last clear
-``jnbytes`` / jnlost   n        bytes kept / entries lost while Redis was away
+``jnbytes``            n        the journal's bytes kept
 ``events``             channel  pub/sub between replicas
 =====================  =======  =====================================================
 """

@@ -212,7 +212,7 @@ return 0
 JOURNAL_PUSH = """
 local P, maxn, maxb, lost = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local list = P .. 'jn'
-if lost > 0 then redis.call('INCRBY', P .. 'jnlost', lost) end
+if lost > 0 then redis.call('INCRBY', P .. 'jnseq', lost) end  -- lost entries keep their seqs
 local n = #ARGV - 4
 local last = redis.call('INCRBY', P .. 'jnseq', n)
 local first = last - n + 1
@@ -246,7 +246,7 @@ if limit == 0 then return {} end
 return redis.call('LRANGE', list, start, stop)
 """
 
-# ARGV: P -> {entries kept, first seq kept or nil, first seq since the last clear, bytes, lost}
+# ARGV: P -> {entries kept, first seq kept or nil, first seq since the last clear, bytes}
 JOURNAL_STATS = """
 local P = ARGV[1]
 local list = P .. 'jn'
@@ -255,14 +255,14 @@ local seq = false
 if first then seq = string.match(first, '^(%d+)') end
 return {
   redis.call('LLEN', list), seq, redis.call('GET', P .. 'jnfirst') or '1',
-  redis.call('GET', P .. 'jnbytes') or '0', redis.call('GET', P .. 'jnlost') or '0',
+  redis.call('GET', P .. 'jnbytes') or '0',
 }
 """
 
 # ARGV: P -> the entries from here on count as kept since the last clear
 JOURNAL_CLEAR = """
 local P = ARGV[1]
-redis.call('DEL', P .. 'jn', P .. 'jnlost')
+redis.call('DEL', P .. 'jn')
 redis.call('SET', P .. 'jnbytes', 0)
 redis.call('SET', P .. 'jnfirst', tonumber(redis.call('GET', P .. 'jnseq') or '0') + 1)
 return 1
