@@ -304,10 +304,16 @@ async def test_replica_processes_share_holds_and_claims(server: RedisServer, pre
         for name in ("a", "b", "c")
     ]
     results = []
-    for child in children:
-        out, _ = await asyncio.wait_for(child.communicate(), 60)
-        assert child.returncode == 0
-        results.append(json.loads(out))
+    try:
+        for child in children:
+            out, _ = await asyncio.wait_for(child.communicate(), 60)
+            assert child.returncode == 0
+            results.append(json.loads(out))
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
     holds = [h for r in results for h in r["holds"]]
     claimed = [c for r in results for c in r["claimed"]]
     assert len(holds) == 28

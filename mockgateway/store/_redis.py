@@ -45,11 +45,11 @@ from .._billing import (
 from .._jobs import Job, Status
 from .._journal import Builder, JournalEntry
 from ..media import RenderedMedia
-from . import _redis_lua as lua
 from ._redis_events import EventChannel
 from ._redis_journal import JournalWriter
 from ._redis_keys import Keys
 from ._redis_lock import StepLock
+from ._redis_lua import CLAIM, GET_JOB, GET_MEDIA, NEXT_DUE, POLL_JOB, PUT_MEDIA, RESET, TAKE_TOKEN
 from ._redis_step import Step, media_digest, tally
 from ._types import (
     LAYOUT_VERSION,
@@ -216,14 +216,14 @@ class RedisStore:
             max_bytes=self.journal_max_bytes,
         )
         self._events = EventChannel(redis, self.keys.events, self._listeners)
-        self._get_job = redis.register_script(lua.GET_JOB)
-        self._poll_job = redis.register_script(lua.POLL_JOB)
-        self._put_media = redis.register_script(lua.PUT_MEDIA)
-        self._get_media = redis.register_script(lua.GET_MEDIA)
-        self._claim = redis.register_script(lua.CLAIM)
-        self._next_due = redis.register_script(lua.NEXT_DUE)
-        self._take_token = redis.register_script(lua.TAKE_TOKEN)
-        self._reset = redis.register_script(lua.RESET)
+        self._get_job = redis.register_script(GET_JOB)
+        self._poll_job = redis.register_script(POLL_JOB)
+        self._put_media = redis.register_script(PUT_MEDIA)
+        self._get_media = redis.register_script(GET_MEDIA)
+        self._claim = redis.register_script(CLAIM)
+        self._next_due = redis.register_script(NEXT_DUE)
+        self._take_token = redis.register_script(TAKE_TOKEN)
+        self._reset = redis.register_script(RESET)
         self._journal.start()
         await self._events.start(timeout=self.socket_timeout)
         self._opened = True

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .._journal import Builder, JournalEntry
-from . import _redis_lua as lua
+from ._redis_lua import JOURNAL_CLEAR, JOURNAL_PUSH, JOURNAL_READ, JOURNAL_STATS
 from ._types import JournalStats, StoreUnavailable
 
 log = logging.getLogger("mockgateway.store")
@@ -62,10 +62,10 @@ class JournalWriter:
         self._progress = asyncio.Event()
         self._busy = asyncio.Lock()  # a push and a clear never overlap
         self._task: asyncio.Task[None] | None = None
-        self._push = redis.register_script(lua.JOURNAL_PUSH)
-        self._read = redis.register_script(lua.JOURNAL_READ)
-        self._stats = redis.register_script(lua.JOURNAL_STATS)
-        self._clear = redis.register_script(lua.JOURNAL_CLEAR)
+        self._push = redis.register_script(JOURNAL_PUSH)
+        self._read = redis.register_script(JOURNAL_READ)
+        self._stats = redis.register_script(JOURNAL_STATS)
+        self._clear = redis.register_script(JOURNAL_CLEAR)
 
     def start(self) -> None:
         if self._task is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from . import _redis_lua as lua
+from ._redis_lua import RELEASE_LOCK, RENEW_LOCK
 from ._types import StoreUnavailable
 
 
@@ -27,9 +27,10 @@ class StepLock:
         self._local = asyncio.Lock()  # one waiter per process asks Redis; the rest queue here
         self._token = ""
         self._taken_at = 0.0  # monotonic time of the last SET or renewal
+        self._timer: asyncio.TimerHandle | None = None  # a short step never starts a renewer
         self._renewer: asyncio.Task[None] | None = None
-        self._release = redis.register_script(lua.RELEASE_LOCK)
-        self._renew = redis.register_script(lua.RENEW_LOCK)
+        self._release = redis.register_script(RELEASE_LOCK)
+        self._renew = redis.register_script(RENEW_LOCK)
 
     @property
     def token(self) -> str:
@@ -46,7 +47,8 @@ class StepLock:
         except BaseException:
             self._local.release()
             raise
-        self._renewer = asyncio.create_task(self._keep())
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._ttl / 3, self._start_renewing)
 
     async def _take(self) -> None:
         token = os.urandom(12).hex()
@@ -64,16 +66,23 @@ class StepLock:
             await asyncio.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 2, 0.02)
 
+    def _start_renewing(self) -> None:
+        self._timer = None
+        self._renewer = asyncio.create_task(self._keep())
+
     async def _keep(self) -> None:
         """Renew the lock every third of its time while the step runs."""
         while True:
-            await asyncio.sleep(self._ttl / 3)
             started = time.monotonic()
             with contextlib.suppress(Exception):  # a lapse shows at commit (valid() is False)
                 if await self._renew(keys=[self._key], args=[self._token, self._ttl_ms]):
                     self._taken_at = started
+            await asyncio.sleep(self._ttl / 3)
 
     async def stop_renewing(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         renewer, self._renewer = self._renewer, None
         if renewer is not None:
             renewer.cancel()
@@ -88,7 +97,7 @@ class StepLock:
         """Release the lock as the last command of a transaction (compare-and-delete). EVAL, not
         EVALSHA: a server restarted since has lost its script cache, and a NOSCRIPT inside a
         transaction would not stop the rest of it."""
-        pipe.eval(lua.RELEASE_LOCK, 1, self._key, self._token)
+        pipe.eval(RELEASE_LOCK, 1, self._key, self._token)
 
     async def release(self) -> None:
         """Give the lock back (after a failed or empty step); never raises."""

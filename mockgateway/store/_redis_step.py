@@ -19,8 +19,8 @@ from typing import Any
 from .._billing import LedgerEntry, WalletState
 from .._jobs import Job, Status
 from ..media import RenderedMedia
-from . import _redis_lua as lua
 from ._redis_keys import Keys
+from ._redis_lua import EVICT, PUT_MEDIA
 from ._types import DeliveryRecord, Retention
 
 Command = Callable[[Any], object]  # queues one command on a pipeline
@@ -207,7 +207,7 @@ class Step:
             command(pipe)
         for rid, media in self.media.items():
             pipe.eval(
-                lua.PUT_MEDIA,
+                PUT_MEDIA,
                 0,
                 keys.p,
                 rid,
@@ -219,7 +219,7 @@ class Step:
             )
         if self.evict_at is not None:
             cutoff = self.evict_at - retention.max_age_seconds
-            pipe.eval(lua.EVICT, 0, keys.p, retention.max_jobs, repr(cutoff))
+            pipe.eval(EVICT, 0, keys.p, retention.max_jobs, repr(cutoff))
 
 
 def _tally_commands(keys: Keys, request_id: str, name: str, change: int) -> list[Command]:
