@@ -211,7 +211,7 @@ class MemoryStore:
                 continue
             items.append(job)
         more = index >= 0 and len(items) == limit
-        next_cursor = str(index + 1 + self._order_base + 1) if more else None
+        next_cursor = str(index + self._order_base + 1) if more else None  # the next unread seq
         if status is None and key is None:
             total = len(jobs)
         elif key is None and status is not None:
