@@ -362,8 +362,6 @@ class RedisStore:
     @_guard
     async def create_job(self, job: Job) -> None:
         async with self._stepping() as step:
-            if await self._stored_status(step, job.request_id) is not None:
-                raise ValueError(f"{job.request_id} is already stored")
             job.seq = int(await self._r.incr(self.keys.jseq))
             step.create_job(job, json.dumps(job.to_dict(), separators=(",", ":")))
 
@@ -509,6 +507,23 @@ class RedisStore:
         raw = _text(await self._r.hget(self.keys.holds(key), request_id))
         return None if raw is None else Decimal(raw)
 
+    async def _money(
+        self, step: Step, key: str, request_id: str
+    ) -> tuple[WalletState | None, Decimal | None]:
+        """A wallet and the job's hold in it, read in one round trip where neither is cached."""
+        if key in step.wallets or (key, request_id) in step.holds:
+            return await self._wallet(step, key), await self._held(step, key, request_id)
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.keys.wallet(key), ["balance", "held", "size"])
+            pipe.hget(self.keys.holds(key), request_id)
+            row, raw = await pipe.execute()
+        state = _wallet_of(key, row)
+        if state is not None:
+            step.wallets[key] = state
+        held = None if raw is None else Decimal(raw.decode())
+        step.holds[key, request_id] = held
+        return state, held
+
     @_guard
     async def get_wallet(self, key: str) -> WalletState | None:
         return await self._wallet(self._step(), key)
@@ -539,10 +554,9 @@ class RedisStore:
     @_guard
     async def hold(self, key: str, request_id: str, amount: Decimal, at: float) -> bool:
         async with self._stepping() as step:
-            state = await self._wallet(step, key)
+            state, held = await self._money(step, key, request_id)
             if state is None:
                 raise KeyError(f"no wallet for {key!r}")
-            held = await self._held(step, key, request_id)
             if held is not None:
                 raise ValueError(f"{request_id} already holds {money_str(held)}")
             entry = hold_entry(state, request_id, amount, at)
@@ -559,8 +573,7 @@ class RedisStore:
     @_guard
     async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
         async with self._stepping() as step:
-            state = await self._wallet(step, key)
-            held = await self._held(step, key, request_id)
+            state, held = await self._money(step, key, request_id)
             if state is None or held is None:
                 raise KeyError(f"{request_id} holds nothing in the wallet of {key!r}")
             entry = capture_entry(state, request_id, held, at)
@@ -571,10 +584,9 @@ class RedisStore:
     @_guard
     async def release(self, key: str, request_id: str, at: float, note: str) -> Decimal:
         async with self._stepping() as step:
-            state = await self._wallet(step, key)
+            state, held = await self._money(step, key, request_id)
             if state is None:
                 return Decimal(0)
-            held = await self._held(step, key, request_id)
             if held is None:
                 return Decimal(0)
             step.set_hold(key, request_id, None)
