@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -815,6 +816,8 @@ async def test_a_random_run_answers_as_the_memory_store_does(
             elif action == 8:
                 await _both(stores, "set_balance", key, Decimal(rng.randrange(0, 3)), now, "op")
                 await _both(stores, "list_wallets")
+                wallets = [await _all_pages(s, "list_wallets") for s in stores]
+                assert wallets[0] == wallets[1]
             elif action == 9:
                 due = now + rng.choice((0.0, 1.0, 5.0))
                 kind = rng.choice(list(TaskKind))
@@ -844,6 +847,8 @@ async def test_a_random_run_answers_as_the_memory_store_does(
             else:
                 for store in stores:
                     store.journal_append(an_entry, key, step)
+                    if step % 50 == 0:
+                        await store.journal_clear()
                 # seqs after a reset differ (memory's journal skips one at a clear): compare
                 # bodies, and pick ``since`` as the seq of the same entry in each
                 kept = [await s.journal_entries() for s in stores]
@@ -861,3 +866,24 @@ async def test_a_random_run_answers_as_the_memory_store_does(
                 for store in stores:
                     await store.reset()
                 made.clear()
+
+
+async def test_a_redis_that_stops_answering_is_unavailable_not_a_hang(prefix: str) -> None:
+    server = start_redis()
+    try:
+        async with opened(server.url, prefix, socket_timeout=0.5) as store:
+            await store.create_job(a_job(1))
+            server.process.send_signal(signal.SIGSTOP)  # connected, but never answering
+            try:
+                for call in (lambda: store.get_job("req-1"), lambda: store.incr("n")):
+                    started = time.monotonic()
+                    with pytest.raises(StoreUnavailable):
+                        await call()
+                    assert time.monotonic() - started < 3
+            finally:
+                server.process.send_signal(signal.SIGCONT)
+            job = await store.poll_job("req-1")
+            assert job is not None
+            assert job.polls == 1
+    finally:
+        server.stop()
