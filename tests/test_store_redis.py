@@ -266,6 +266,43 @@ async def test_a_long_step_keeps_its_lock(server: RedisServer, prefix: str) -> N
         await task
 
 
+async def test_a_busy_replica_does_not_starve_another(server: RedisServer, prefix: str) -> None:
+    async with replicas(server.url, prefix) as (busy, other):
+        done = 0
+        under_way = asyncio.Event()
+
+        async def stream() -> None:
+            nonlocal done
+            for n in range(40):
+                async with busy.atomic():
+                    await busy.incr("steps")
+                    await busy.set_meta("last", str(n))
+                done += 1
+                if done == 10:
+                    under_way.set()
+
+        streams = [asyncio.create_task(stream()) for _ in range(8)]
+        await asyncio.wait_for(under_way.wait(), 30)
+        async with other.atomic():  # queued behind the busy one, it gets its turn
+            await other.set_meta("other", "in")
+            at = done
+        await asyncio.gather(*streams)
+        # it asked after step 10; without the queue it waits until the busy one runs dry
+        assert at < 40, f"the other replica waited until step {at} of 320"
+
+
+async def test_a_dead_replica_in_the_lock_queue_is_passed_over(
+    server: RedisServer, prefix: str
+) -> None:
+    client = Redis.from_url(server.url)
+    await client.zadd(f"{prefix}lock:queue", {"dead replica": 1})
+    await client.hset(f"{prefix}lock:beats", "dead replica", 1)  # last asked long ago
+    async with opened(server.url, prefix, lock_wait_seconds=2.0) as store, store.atomic():
+        await store.set_meta("in", "yes")
+    assert await client.zcard(f"{prefix}lock:queue") == 0
+    await client.aclose()
+
+
 # money ------------------------------------------------------------------------------------------
 
 

@@ -234,6 +234,7 @@ class RedisStore:
         self._opened = False
         await self._journal.stop(timeout=self.socket_timeout)
         await self._events.stop()
+        await self._lock.close()
         await self._r.aclose()
 
     # steps ------------------------------------------------------------------------------------
@@ -282,8 +283,12 @@ class RedisStore:
     async def _commit(self, step: Step) -> None:
         lock = self._lock
         await lock.stop_renewing()
+        hand_on = lock.hand_on()
         if step.empty:
-            await lock.release()
+            if hand_on:
+                lock.ended(hand_on)
+            else:
+                await lock.release()
             return
         try:
             async with self._r.pipeline(transaction=True) as pipe:
@@ -293,13 +298,14 @@ class RedisStore:
                         raise StoreUnavailable("the store's step lock lapsed before the step ended")
                     pipe.multi()  # type: ignore[no-untyped-call]
                 step.queue(pipe, self.retention)
-                lock.queue_release(pipe)
-                await pipe.execute()
+                lock.queue_end(pipe, hand_on)
+                sent = time.monotonic()
+                lock.queued(await pipe.execute())
         except WatchError as error:
             raise StoreUnavailable("the store's step lock lapsed before the step ended") from error
         except _LOST as error:
             raise StoreUnavailable(f"Redis is unreachable: {error}") from error
-        lock.done()
+        lock.ended(hand_on, sent)
 
     async def _run(self, step: Step | None, *commands: Callable[[Any], object]) -> None:
         """Writes that read nothing first: into the step, or applied now in one transaction."""

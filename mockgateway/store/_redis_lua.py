@@ -195,6 +195,46 @@ redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens),
 return wait
 """
 
+# KEYS: lock, queue, beats; ARGV: token, ttl ms, stale ms -> 1 taken, 0 (queued, try again).
+# Fair across replicas: the lock goes to the longest-waiting live replica (FIFO by first attempt);
+# a waiter that stopped asking for ``stale ms`` (it died) is passed over.
+ACQUIRE_LOCK = """
+local lock, queue, beats = KEYS[1], KEYS[2], KEYS[3]
+local token, ttl, stale = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', lock) == 0 then
+  local head = false
+  while true do
+    local first = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not first then break end
+    local beat = tonumber(redis.call('HGET', beats, first) or '0')
+    if first == token or beat >= now - stale then
+      head = first
+      break
+    end
+    redis.call('ZREM', queue, first)
+    redis.call('HDEL', beats, first)
+  end
+  if not head or head == token then
+    redis.call('SET', lock, token, 'PX', ttl)
+    redis.call('ZREM', queue, token)
+    redis.call('HDEL', beats, token)
+    return 1
+  end
+end
+redis.call('ZADD', queue, 'NX', now, token)
+redis.call('HSET', beats, token, now)
+return 0
+"""
+
+# KEYS: queue, beats; ARGV: token -> a waiter that gave up leaves the queue
+LEAVE_QUEUE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
 # KEYS: lock; ARGV: token -> 1 released, 0 not ours
 RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
