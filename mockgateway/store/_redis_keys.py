@@ -5,6 +5,7 @@ key                    type     holds
 =====================  =======  =====================================================
 ``layout``             string   the layout version (checked at open)
 ``lock``               string   the step lock's token (SET NX PX)
+``lock:queue``/beats   zset/h   replicas waiting for it, by first ask / last ask
 ``meta``               hash     the manual clock's time, the runtime scenario
 ``j:<id>``             string   a job as JSON (``Job.to_dict``)
 ``jc:<id>``            hash     its status ``s``, key ``k``, polls ``p``, ``pp:<status>``
