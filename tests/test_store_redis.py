@@ -217,6 +217,35 @@ async def test_a_step_applies_all_its_writes_or_none(server: RedisServer, prefix
         assert job.seq == 2
 
 
+async def test_a_step_sees_its_own_media_deliveries_and_tasks(
+    server: RedisServer, prefix: str
+) -> None:
+    async with replicas(server.url, prefix) as (a, b):
+        video = RenderedMedia.of(b"video")
+        delivery = DeliveryRecord("d-1", "req-1", "http://127.0.0.1:9/", {}, "team")
+        delivery.outcomes.append({"outcome": "refused"})
+        async with a.atomic():
+            await a.create_job(a_job(1))
+            await a.put_media("req-1", video)
+            await a.save_delivery(delivery)
+            await a.schedule(7.0, TaskKind.WEBHOOK, "d-1")
+            await a.set_meta("scenario", "slow")
+            assert await a.get_media("req-1") == video
+            assert [d.id for d in await a.deliveries_of("req-1")] == ["d-1"]
+            assert await a.get_delivery("d-1") is delivery
+            assert await a.delivery_outcomes() == {"refused": 1}
+            assert (await a.pending_tasks(), await a.next_due()) == (1, 7.0)
+            assert await a.get_meta("scenario") == "slow"
+            assert (await b.get_media("req-1"), await b.pending_tasks()) == (None, 0)
+        media = await b.get_media("req-1")
+        assert media is not None
+        assert (media.data, media.etag) == (video.data, video.etag)
+        assert [d.to_dict() for d in await b.deliveries_of("req-1")] == [delivery.to_dict()]
+        assert await b.delivery_outcomes() == {"refused": 1}
+        assert [(t.due, t.ref) for t in await b.claim_due(7.0)] == [(7.0, "d-1")]
+        assert await b.get_meta("scenario") == "slow"
+
+
 async def test_a_replica_killed_mid_step_leaves_nothing_and_frees_the_lock(
     server: RedisServer, prefix: str
 ) -> None:

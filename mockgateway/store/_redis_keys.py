@@ -56,6 +56,8 @@ class Keys:
         return escaped + "*"
 
     def __getattr__(self, name: str) -> str:  # a fixed key: keys.meta, keys.order, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
         return self.p + name
 
     def job(self, request_id: str) -> str:
