@@ -11,6 +11,11 @@ Redis unreachable at open is a :class:`StoreError` naming ``state.url``; lost wh
 call raises :class:`StoreUnavailable` within the socket timeout, and the next call after Redis is
 back succeeds (the client reconnects by itself). Money is decimal text, computed with
 :class:`~decimal.Decimal` under the step lock, never as floats.
+
+Timing defaults: a claimed task is handed out again 30 s after its claim unless acked
+(``lease_seconds``); the step lock lives 5 s unless renewed (``lock_seconds``: how long a replica
+that died mid-step blocks the others); a step waits at most 10 s for it (``lock_wait_seconds``)
+and a call at most about twice ``socket_timeout`` (2 s) for Redis before StoreUnavailable.
 """
 
 from __future__ import annotations
@@ -148,8 +153,8 @@ class RedisStore:
         journal_max_body_bytes: int = 16 * 1024,
         prefix: str = "mg:",
         lease_seconds: float = 30.0,
-        lock_seconds: float = 10.0,
-        lock_wait_seconds: float = 30.0,
+        lock_seconds: float = 5.0,
+        lock_wait_seconds: float = 10.0,
         socket_timeout: float = 2.0,
     ) -> None:
         self.url = url
