@@ -320,6 +320,38 @@ async def test_a_busy_replica_does_not_starve_another(server: RedisServer, prefi
         assert at < 40, f"the other replica waited until step {at} of 320"
 
 
+async def test_a_waiter_that_gives_up_leaves_the_lock_queue(
+    server: RedisServer, prefix: str
+) -> None:
+    client = Redis.from_url(server.url)
+    async with replicas(server.url, prefix) as (a, b):
+        leave = asyncio.Event()
+
+        async def hold_the_lock() -> None:
+            async with a.atomic():
+                await leave.wait()
+
+        async def wait_for_it() -> None:
+            async with b.atomic():
+                pass
+
+        holder = asyncio.create_task(hold_the_lock())
+        await until(lambda: client.exists(f"{prefix}lock"), 5)
+        waiter = asyncio.create_task(wait_for_it())
+        assert await until(lambda: client.zcard(f"{prefix}lock:queue"), 5) == 1
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        assert await until(lambda: _queue_empty(client, prefix), 5)
+        leave.set()
+        await holder
+    await client.aclose()
+
+
+async def _queue_empty(client: Redis, prefix: str) -> bool:
+    return await client.zcard(f"{prefix}lock:queue") == 0
+
+
 async def test_a_dead_replica_in_the_lock_queue_is_passed_over(
     server: RedisServer, prefix: str
 ) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import os
 import random
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
@@ -46,6 +47,7 @@ class StepLock:
         self._idle: asyncio.TimerHandle | None = None
         self._queue = [key + ":queue", key + ":beats"]
         self._others_queued = False  # another replica waited at the last commit
+        self._leaving: set[asyncio.Task[None]] = set()  # queue leaving, idle release
         self._acquire = redis.register_script(ACQUIRE_LOCK)
         self._leave = redis.register_script(LEAVE_QUEUE)
         self._release = redis.register_script(RELEASE_LOCK)
@@ -84,19 +86,31 @@ class StepLock:
         pause = 0.0005
         keys = [self._key, *self._queue]
         args: list[str | int] = [token, self._ttl_ms, STALE_MS]
-        while True:
-            started = time.monotonic()
-            if await self._acquire(keys=keys, args=args):
-                self._token, self._taken_at, self._handoffs = token, started, 0
-                return
-            if started > deadline:
-                with contextlib.suppress(Exception):
-                    await self._leave(keys=self._queue, args=[token])
-                raise StoreUnavailable(
-                    f"the store's step lock was held by another replica for over {self._wait:g} s"
-                )
-            await asyncio.sleep(pause * (0.5 + random.random()))
-            pause = min(pause * 2, 0.005)
+        try:
+            while True:
+                started = time.monotonic()
+                if await self._acquire(keys=keys, args=args):
+                    self._token, self._taken_at, self._handoffs = token, started, 0
+                    return
+                if started > deadline:
+                    raise StoreUnavailable(
+                        "the store's step lock was held by another replica for over"
+                        f" {self._wait:g} s"
+                    )
+                await asyncio.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, 0.005)
+        except BaseException:  # given up or cancelled: leave the queue, not block it a while
+            self._in_background(self._leave_queue(token))
+            raise
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
+
+    async def _leave_queue(self, token: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._leave(keys=self._queue, args=[token])
 
     async def _drop(self) -> None:
         """Delete the Redis lock if it is still ours; never raises (it times out anyway)."""
@@ -182,7 +196,7 @@ class StepLock:
         """A handed-on lock nobody took up (its waiter was cancelled): release it."""
         self._idle = None
         if self._token and not self._local.locked():
-            asyncio.get_running_loop().create_task(self._drop_idle())
+            self._in_background(self._drop_idle())
 
     async def _drop_idle(self) -> None:
         async with self._local:
@@ -193,5 +207,7 @@ class StepLock:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        if self._leaving:  # let a waiter that gave up finish leaving the queue
+            await asyncio.wait(self._leaving, timeout=1.0)
         await self.stop_renewing()
         await self._drop()
