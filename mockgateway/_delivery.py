@@ -20,6 +20,7 @@ from ._clock import Clock
 from ._config import WebhookConfig
 from ._jobs import Job, billing_record, status_body
 from ._journal import JournalEntry, redact_key
+from ._metrics import webhook_outcome
 from ._netpolicy import may_look_up, parse_address, refusal
 from ._timeline import Timeline
 from ._webhooks import Sender, SendResult, backoff_delay, webhook_policy
@@ -168,7 +169,13 @@ class Webhooks:
         now = self.clock.now()
         attempt = number if number is not None else delivery.attempts
         delivery.outcomes.append(
-            {"attempt": attempt, "status": result.status, "error": result.error, "at": now}
+            {
+                "attempt": attempt,
+                "status": result.status,
+                "error": result.error,
+                "at": now,
+                "outcome": webhook_outcome(result.status, result.error),
+            }
         )
         self.store.journal_append(
             _webhook_entry,

@@ -29,7 +29,6 @@ from .._billing import (
 )
 from .._jobs import Job, Status
 from .._journal import Builder, Journal, JournalEntry
-from .._metrics import webhook_outcome
 from ..media import RenderedMedia
 from ._types import FORGOTTEN_UNTIL, DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
 
@@ -412,7 +411,7 @@ class MemoryStore:
         counts: dict[str, int] = {}
         for delivery in self._deliveries.values():
             for outcome in delivery.outcomes:
-                name = webhook_outcome(outcome["status"], outcome["error"])
+                name = str(outcome.get("outcome", "other"))
                 counts[name] = counts.get(name, 0) + 1
         return counts
 

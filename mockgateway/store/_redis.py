@@ -122,10 +122,16 @@ def _ledger_entry(raw: bytes) -> LedgerEntry:
 
 
 def _wallet_of(key: str, row: list[Any]) -> WalletState | None:
-    balance, held, size = row
+    balance, held, charged, size = row
     if balance is None:
         return None
-    return WalletState(key, Decimal(balance.decode()), Decimal(held.decode()), int(size))
+    return WalletState(
+        key,
+        Decimal(balance.decode()),
+        held=Decimal(held.decode()),
+        charged=Decimal(charged.decode()) if charged is not None else Decimal(0),
+        ledger_size=int(size),
+    )
 
 
 def _task_of(member: bytes, due: bytes | float) -> Task:
@@ -506,7 +512,7 @@ class RedisStore:
     async def _wallet(self, step: Step | None, key: str) -> WalletState | None:
         if step is not None and key in step.wallets:
             return step.wallets[key]
-        row = await self._r.hmget(self.keys.wallet(key), ["balance", "held", "size"])
+        row = await self._r.hmget(self.keys.wallet(key), ["balance", "held", "charged", "size"])
         state = _wallet_of(key, row)
         if step is not None and state is not None:
             step.wallets[key] = state
@@ -525,7 +531,7 @@ class RedisStore:
         if key in step.wallets or (key, request_id) in step.holds:
             return await self._wallet(step, key), await self._held(step, key, request_id)
         async with self._r.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.keys.wallet(key), ["balance", "held", "size"])
+            pipe.hmget(self.keys.wallet(key), ["balance", "held", "charged", "size"])
             pipe.hget(self.keys.holds(key), request_id)
             row, raw = await pipe.execute()
         state = _wallet_of(key, row)
@@ -648,7 +654,7 @@ class RedisStore:
         )
         async with self._r.pipeline(transaction=False) as pipe:
             for member, _ in found:
-                pipe.hmget(keys.wallet(member.decode()), ["balance", "held", "size"])
+                pipe.hmget(keys.wallet(member.decode()), ["balance", "held", "charged", "size"])
             rows = await pipe.execute()
         pairs: list[tuple[int, WalletState]] = []
         for (member, order), row in zip(found, rows, strict=True):

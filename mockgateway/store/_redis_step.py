@@ -198,6 +198,7 @@ class Step:
                 mapping={
                     "balance": str(state.balance),
                     "held": str(state.held),
+                    "charged": str(state.charged),
                     "size": state.ledger_size,
                 },
             )
