@@ -130,10 +130,10 @@ def test_nth_fault_rules_count_across_the_cluster(tmp_path: Path) -> None:
 def test_a_runtime_scenario_and_a_reset_apply_to_every_replica(tmp_path: Path) -> None:
     with replicas(tmp_path, MANUAL) as (served, balancer):
         request_id = submit(balancer)[1]["request_id"]
-        scenario = {"faults": [{"route": "status", "action": "http_error", "status": 418}]}
+        scenario = {"faults": [{"route": "status", "action": "http_error", "status": 503}]}
         admin(served[0].url, "PUT", "scenario", scenario)
         eventually(
-            lambda: all(call(f"{s.url}/v2/requests/status/{request_id}")[0] == 418 for s in served)
+            lambda: all(call(f"{s.url}/v2/requests/status/{request_id}")[0] == 503 for s in served)
         )
         admin(served[1].url, "POST", "reset")
         eventually(lambda: all(admin(s.url, "GET", "jobs")["total"] == 0 for s in served))
