@@ -53,6 +53,8 @@ class _Work:
     error: str | None = None
     media: asyncio.Future[RenderedMedia] | None = None  # the render, begun once the job is priced
     deadline_passed: bool = False
+    started: float = 0.0  # gateway time the processing phase began
+    extended: bool = False  # the deadline has taken the output's length into account
 
 
 class Gateway:
@@ -197,7 +199,9 @@ class Gateway:
             f"{media_base_url}/v1/{request_id}/{self.config.lifecycle.output_filename}",
         )
         self.jobs[request_id] = job
-        plan = self._plans[request_id] = self.faults.plan_job(wallet.key, model.id, scenario)
+        plan = self._plans[request_id] = self.faults.plan_job(
+            wallet.key, model.id, scenario, request.resolution
+        )
         self._phase_polls[request_id] = 0
         if plan.queue_seconds is not None:
             self.scheduler.call_later(plan.queue_seconds, lambda: self.start_processing(job))
@@ -314,7 +318,7 @@ class Gateway:
             self.finish(job, Status(plan.end.status), plan.end.message)
             return
         self._move(job, Status.PROCESSING)
-        work = _Work()
+        work = _Work(started=self.clock.now())
         self._work[job.request_id] = work
         self._spawn(self._process(job, work))
         seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
@@ -329,14 +333,31 @@ class Gateway:
         """End the job once both its processing time has passed and its work is done."""
         if not (work.deadline_passed and work.outcome) or job.status is not Status.PROCESSING:
             return
-        self._work.pop(job.request_id, None)
         plan = self._plans.get(job.request_id)
+        if plan is not None and self._wait_for_length(job, work, plan):
+            return
+        self._work.pop(job.request_id, None)
         if plan is not None and plan.end is not None:
             self.finish(job, Status(plan.end.status), plan.end.message)
         elif work.outcome is Status.COMPLETED:
             self.finish(job, Status.COMPLETED, media=work.media)
         else:
             self.finish(job, work.outcome, work.error)
+
+    def _wait_for_length(self, job: Job, work: _Work, plan: JobPlan) -> bool:
+        """A scenario that makes processing take longer per second of output: once the length
+        is known, the deadline moves that much later (once); True while the job still waits."""
+        if work.extended or not plan.processing_per_output_second or not job.duration_seconds:
+            return False
+        work.extended = True
+        base = plan.processing_seconds or 0.0
+        due = work.started + base + plan.processing_per_output_second * job.duration_seconds
+        remaining = due - self.clock.now()
+        if remaining <= 0:
+            return False
+        work.deadline_passed = False
+        self.scheduler.call_later(remaining, lambda: self._deadline(job, work))
+        return True
 
     async def _process(self, job: Job, work: _Work) -> None:
         inputs = JobInputs(
