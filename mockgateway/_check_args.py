@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from ._check_defaults import DEFAULT_API_KEY, DEFAULT_TIMEOUT
+from ._proxy_args import add_upstream_options
 
 
 def add_check_command(commands: Any) -> None:
@@ -56,6 +57,7 @@ def add_check_command(commands: Any) -> None:
         metavar="USD",
         help="fail when the run would have cost more than USD on the real gateway",
     )
+    add_upstream_options(p, required=False)
     p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict's first line")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="the client command, after --")
