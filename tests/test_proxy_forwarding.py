@@ -27,9 +27,9 @@ from tests.proxy_support import (
 
 
 def _upstream_journal(base: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = session().get(base + "/_mock/journal", timeout=10).json()[
-        "entries"
-    ]
+    entries: list[dict[str, Any]] = (
+        session().get(base + "/_mock/journal", timeout=10).json()["entries"]
+    )
     return entries
 
 

@@ -47,7 +47,15 @@ def run_upstream_check(
         env = client_env(running.url, api_key, 1.0, os.environ)
         client = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
         running.settle()
-        entries: list[JournalEntry] = running.read(running.proxy.entries)
         proxy = running.proxy
-    verdict = check(entries, setup.checker, client_run=client, require_traffic=True, budget=budget)
+        entries: list[JournalEntry] = running.read(proxy.entries)
+        billing = running.read(lambda: {rid: proxy.spend.billing(rid) for rid in proxy.spend.jobs})
+    verdict = check(
+        entries,
+        setup.checker,
+        client_run=client,
+        require_traffic=True,
+        budget=budget,
+        billing={rid: record for rid, record in billing.items() if record is not None},
+    )
     return verdict, entries, proxy

@@ -1,0 +1,53 @@
+"""``mockgateway check --upstream URL -- CMD``: the checker's rules judge a client that talks to
+an upstream gateway through the proxy, as they judge it against a local one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.proxy_support import ROOT, upstream
+
+# real time: the client is judged on the proxy's clock, as against the real service
+REAL_TIME_UPSTREAM = """
+[lifecycle]
+queue_seconds = 1.0
+processing_seconds = 2.0
+[media]
+mode = "sample"
+"""
+QUICK_UPSTREAM = """
+[lifecycle]
+queue_seconds = 0.2
+processing_seconds = 0.3
+[media]
+mode = "sample"
+"""
+
+
+def _check(url: str, *client: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mockgateway", "check", "--upstream", url, "--allow-billable",
+         "--api-key", "team-secret-key-7788", "--timeout", "60", "--",
+         sys.executable, "tests/clients/client.py", *client],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_check_upstream_catches_a_careless_client(tmp_path: Path) -> None:
+    with upstream(tmp_path, REAL_TIME_UPSTREAM) as up:
+        result = _check(up.url, "--careless", "poll-interval")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "mockgateway check: FAILED" in result.stdout
+    assert "why: broken: poll-interval" in result.stdout
+    assert "cost: 0.48 USD: 3 billed second(s), 1 of 1 job(s) charged" in result.stdout
+    assert "upstream spend: 0.48 USD for 1 job(s)" in result.stderr
+    assert "team-secret-key-7788" not in result.stdout + result.stderr
+
+
+def test_check_upstream_passes_a_careful_client(tmp_path: Path) -> None:
+    with upstream(tmp_path, QUICK_UPSTREAM) as up:
+        result = _check(up.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mockgateway check: PASSED" in result.stdout, result.stdout
