@@ -4,7 +4,7 @@ From each job's transitions (the upstream's own timestamps: ``created_at``, the 
 of its first PROCESSING answer, ``completed_at``) come its queue and processing times, fitted
 per model and resolution to the distribution the scenario format has (fixed, uniform, normal,
 lognormal) whose deciles match best; where processing grows with the output's length, a line
-fitted by least squares gives ``processing_per_output_second`` and the distribution fits what
+fitted robustly (Theil-Sen) gives ``processing_per_output_second`` and the distribution fits what
 is left. FAILED and ERROR outcomes become ``fail`` / ``error`` fault rules with their messages
 and rates; 429 answers a ``http_error`` rule per route with the median ``Retry-After``.
 """
@@ -211,19 +211,35 @@ class Slope:
     r2: float
 
 
+def _mad(values: Sequence[float]) -> float:
+    middle = statistics.median(values)
+    return statistics.median(abs(v - middle) for v in values)
+
+
 def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> Slope | None:
-    """Least squares ``y = a + b x``; None unless ``b`` > 0 explains enough of ``y``."""
+    """``y = a + b x`` by Theil-Sen (the median of the slopes between pairs of points), which a
+    few stalled jobs cannot drag; None unless ``b`` > 0 explains enough of ``y``'s spread
+    (``r2`` here: one less the squared ratio of the residuals' and ``y``'s median deviations)."""
     if len(xs) < 5 or max(xs) - min(xs) < MIN_SLOPE_SPREAD:
         return None
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    if sxx <= 0 or syy <= 0:
+    points = list(zip(xs, ys, strict=True))
+    if len(points) > 400:  # the pairs grow as the square: a fixed, spread subsample is enough
+        points = random.Random(0).sample(points, 400)
+    slopes = [
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(points)
+        for x2, y2 in points[i + 1 :]
+        if abs(x2 - x1) > 1e-9
+    ]
+    if not slopes:
         return None
-    b = sxy / sxx
-    r2 = sxy * sxy / (sxx * syy)
-    return Slope(round(b, 5), r2) if b > 0 and r2 >= MIN_SLOPE_R2 else None
+    b = statistics.median(slopes)
+    spread = _mad(ys)
+    if b <= 0 or spread <= 0:
+        return None
+    residuals = [y - b * x for x, y in zip(xs, ys, strict=True)]
+    r2 = 1.0 - (_mad(residuals) / spread) ** 2
+    return Slope(round(b, 5), r2) if r2 >= MIN_SLOPE_R2 else None
 
 
 def _delays(rec: Recordings, lines: list[str], quality: list[str]) -> None:

@@ -42,7 +42,7 @@ from ._tracked import TrackedJob
 
 RELAY_PREFIX = "/_mock/relay/"
 MAX_ANSWER_BYTES = 1024 * 1024  # a JSON answer of the upstream read at most this far
-MAX_BODY_BYTES = 64 * 1024  # a generate body, as the gateway's default
+MAX_BODY_BYTES = 1024 * 1024  # a generate body (the real limit is not documented)
 MAX_MEDIA_SCAN = 512 * 1024 * 1024  # bytes of an output read to find its length
 CHUNK = 64 * 1024
 _TO_UPSTREAM = ("Content-Type", "Cache-Control", "Accept", KEY_HEADER)
