@@ -192,7 +192,8 @@ def test_a_calibrated_profile_reproduces_the_recorded_service(tmp_path: Path) ->
     assert "retry_after = 3" in profile
     quality = fitted.stderr
     assert f"queue {MODEL} 480p: n=" in quality
-    assert "median recorded" in quality and "p90 recorded" in quality
+    assert "median recorded" in quality
+    assert "p90 recorded" in quality
     assert "429 on generate:" in quality
     replayed = _record(tmp_path, BASE + profile, "replay")
     want, got = _summary(recorded), _summary(replayed)
@@ -200,4 +201,5 @@ def test_a_calibrated_profile_reproduces_the_recorded_service(tmp_path: Path) ->
         assert abs(got[name] - want[name]) <= 0.2 * want[name], (name, want, got)
     for name in ("FAILED", "ERROR", "429"):
         assert abs(got[name] - want[name]) <= 0.05, (name, want, got)
-    assert 0.07 <= want["FAILED"] <= 0.17 and 0.02 <= want["ERROR"] <= 0.10
+    assert 0.07 <= want["FAILED"] <= 0.17  # the upstream's 12 %
+    assert 0.02 <= want["ERROR"] <= 0.10  # and 6 %

@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from haralyzer import HarParser
@@ -86,7 +86,7 @@ def test_forwarding_rewrites_urls_streams_media_records_and_redacts_keys(tmp_pat
     assert parser.har_data["version"] == "1.2"
     assert len(parser.har_data["entries"]) == len(journal)
     (job,) = [j for j in document["log"]["_jobs"] if j["request_id"] == rid]
-    assert [t["status"] for t in job["transitions"]][0] == "QUEUED"
+    assert job["transitions"][0]["status"] == "QUEUED"
     assert job["transitions"][-1]["status"] == "COMPLETED"
     assert job["transitions"][-1]["updated_at"] == done["updated_at"]
     assert all(isinstance(t["seen_at"], float) for t in job["transitions"])
@@ -140,12 +140,13 @@ def test_spend_guard_refuses_once_the_budget_is_reached(tmp_path: Path) -> None:
         accepted = [e for e in _upstream_journal(up.url) if e["route"] == "generate"]
         assert len(accepted) == 2
         code, _, err = px.stop()
+    assert code == 0
     assert "spend: 0.96 USD for 2 job(s)" in err
     assert "2 generate request(s) refused" in err
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    bodies: list[dict[str, Any]] = []
+    bodies: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
