@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -296,11 +297,12 @@ def test_timestamps() -> None:
     assert parse_time(5) is None
 
 
+def stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _job(i: int, status: str, error: str | None = None) -> dict[str, Any]:
     created = 1_000_000.0 + i * 100
-    stamp = lambda t: (
-        f"1970-01-12T{int(t // 3600) % 24:02d}:{int(t // 60) % 60:02d}:{t % 60:06.3f}Z"
-    )  # noqa: E731
     return {
         "request_id": f"r{i}", "model_id": "m", "resolution": "720p", "status": status,
         "error": error, "created_at": stamp(created), "completed_at": stamp(created + 10 + 5),
