@@ -10,7 +10,8 @@ configuration of the gateway can make it do); the rest is ``mockgateway``'s comm
 * ``drop_field``: a field taken out of every status answer;
 * ``short_timestamps``: ``created_at`` without its milliseconds (``...T10:00:15Z``);
 * ``teapot_every``: every N-th status poll answers ``418`` with a body of no documented shape;
-* ``regress``: the poll after a job's first COMPLETED answer says PROCESSING again.
+* ``regress``: the poll after a job's first COMPLETED answer says PROCESSING again;
+* ``media_base``: media URLs on another origin (``http://127.0.0.2:P``), as on a CDN.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def _rewrite_status(body: dict[str, Any]) -> dict[str, Any]:
         body[name] = value
     if REWRITES.get("drop_field"):
         body.pop(REWRITES["drop_field"], None)
+    output = body.get("output")
+    if REWRITES.get("media_base") and isinstance(output, dict):
+        output["media_url"] = [
+            REWRITES["media_base"] + "/" + url.split("/", 3)[3] for url in output["media_url"]
+        ]
     if REWRITES.get("short_timestamps") and isinstance(body.get("created_at"), str):
         body["created_at"] = body["created_at"][:19] + "Z"
     return body

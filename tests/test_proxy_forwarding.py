@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -210,3 +212,26 @@ def test_webhooks_are_relayed_to_the_clients_receiver(
         ]  # fmt: skip
         assert relayed[0]["status"] == 204
         assert relayed[0]["key"] == "****" + KEY[-4:]
+
+
+def test_media_on_another_host_is_left_for_the_client_and_never_fetched(tmp_path: Path) -> None:
+    with socket.socket() as elsewhere:
+        elsewhere.bind(("127.0.0.2", 0))  # another host, as a CDN would be
+        elsewhere.listen()
+        elsewhere.setblocking(False)
+        cdn = f"http://127.0.0.2:{elsewhere.getsockname()[1]}"
+        with (
+            upstream(tmp_path, rewrites={"media_base": cdn}) as up,
+            proxy(up.url, "--allow-billable") as px,
+        ):
+            s = session()
+            accepted = generate(s, px.url).json()
+            done = poll_until_done(s, accepted["polling_url"])[-1]
+            rid = accepted["request_id"]
+            assert done["output"]["media_url"] == [f"{cdn}/v1/{rid}/output.mp4"]
+            time.sleep(0.3)
+            spend = s.get(px.url + "/_mock/spend", timeout=5).json()
+            assert spend["unpriced"] == 1  # its length unknown: counted at its most
+            assert spend["usd"] == "9.60"
+        with pytest.raises(BlockingIOError):
+            elsewhere.accept()  # nothing ever connected to the other host
