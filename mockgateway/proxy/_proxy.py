@@ -44,6 +44,7 @@ RELAY_PREFIX = "/_mock/relay/"
 MAX_ANSWER_BYTES = 1024 * 1024  # a JSON answer of the upstream read at most this far
 MAX_BODY_BYTES = 1024 * 1024  # a generate body (the real limit is not documented)
 MAX_MEDIA_SCAN = 512 * 1024 * 1024  # bytes of an output read to find its length
+MAX_JOBS = 100_000  # jobs first seen in a status answer (not submitted through the proxy)
 CHUNK = 64 * 1024
 _TO_UPSTREAM = ("Content-Type", "Cache-Control", "Accept", KEY_HEADER)
 _MEDIA_TO_UPSTREAM = ("Range", "If-Range", "If-None-Match", "If-Modified-Since")
@@ -295,7 +296,7 @@ class Proxy:
                 submitted_at=started, client_webhook=hook,
             )  # fmt: skip
             job.observe(data, started, "generate")
-            self.jobs[request_id] = job
+            self.jobs[request_id] = job  # each one paid for: as many as the budget allows
             self.keys[request_id] = key
             if token is not None:
                 self.hooks[token] = request_id
@@ -341,6 +342,8 @@ class Proxy:
         path: str, raw: bytes, key: str | None,
     ) -> None:  # fmt: skip
         job = self.jobs.get(request_id)
+        if job is None and len(self.jobs) >= MAX_JOBS:
+            return
         if job is None:  # a job submitted before the proxy started, or through another way
             job = self.jobs[request_id] = TrackedJob(
                 request_id=request_id, model_id=_str(data.get("model_id")), resolution=None,
@@ -408,6 +411,7 @@ class Proxy:
         key = request.headers.get(KEY_HEADER)
         request_id = request.match_info["request_id"]
         headers = _pick(request.headers, (*_MEDIA_TO_UPSTREAM, KEY_HEADER))
+        headers["Accept-Encoding"] = "identity"  # the bytes and Content-Length as stored
         started = time.time()
         response = web.StreamResponse()
         status: int | None = None
