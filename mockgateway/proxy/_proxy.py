@@ -31,21 +31,17 @@ from yarl import URL
 
 from .._config import GatewayConfig
 from .._journal import KEY_HEADER, Journal, JournalEntry, Route
-from .._netpolicy import OutboundPolicy
-from .._outbound import guarded_session, read_prefix, refusal_of, webhook_session
 from ._drift import Drift, answer_drifts, webhook_drifts
 from ._drift_log import DriftLog, Evidence, Known
-from ._mp4 import Mp4Duration
+from ._receivers import Receivers
 from ._record import LOCAL_NOTE, entry, kept_body, proxy_har, scrub
 from ._spend import SpendGuard
 from ._tracked import TrackedJob
+from ._upstream import CHUNK, MAX_ANSWER_BYTES, Upstream
 
 RELAY_PREFIX = "/_mock/relay/"
-MAX_ANSWER_BYTES = 1024 * 1024  # a JSON answer of the upstream read at most this far
 MAX_BODY_BYTES = 1024 * 1024  # a generate body (the real limit is not documented)
-MAX_MEDIA_SCAN = 512 * 1024 * 1024  # bytes of an output read to find its length
 MAX_JOBS = 100_000  # jobs first seen in a status answer (not submitted through the proxy)
-CHUNK = 64 * 1024
 _TO_UPSTREAM = ("Content-Type", "Cache-Control", "Accept", KEY_HEADER)
 _MEDIA_TO_UPSTREAM = ("Range", "If-Range", "If-None-Match", "If-Modified-Since")
 _TO_CLIENT = (
@@ -91,8 +87,8 @@ class Proxy:
 
     def __init__(self, settings: ProxySettings, *, log: TextIO | None = None) -> None:
         self.settings = settings
-        self.upstream = settings.upstream.rstrip("/")
-        self.upstream_origin = str(URL(self.upstream).origin())
+        self.upstream = Upstream(settings.upstream, timeout=settings.timeout)
+        self.receivers = Receivers(settings.config.webhooks)
         self.log = log if log is not None else sys.stderr
         config = settings.config
         self.drifts = DriftLog(known=settings.known)
@@ -111,33 +107,23 @@ class Proxy:
         self.keys: dict[str, str | None] = {}  # request id -> the client's key, to journal it
         self.hooks: dict[str, str] = {}  # relay token -> request id
         self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
-        self._hook_session: aiohttp.ClientSession | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        host = URL(self.upstream).host or ""
-        policy = OutboundPolicy.from_list([host], setting="--upstream")
-        self._session = guarded_session(policy)
-        self._hook_session = webhook_session(self.settings.config.webhooks)
+        await self.upstream.start()
+        await self.receivers.start()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for session in (self._session, self._hook_session):
-            if session is not None:
-                await session.close()
+        await self.upstream.close()
+        await self.receivers.close()
 
     async def settle(self) -> None:
         """Wait for the background work under way (measuring outputs)."""
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "Proxy.start() first"
-        return self._session
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_ANSWER_BYTES)
@@ -156,7 +142,7 @@ class Proxy:
     # what the run found ----------------------------------------------------------------------
 
     def har(self) -> dict[str, Any]:
-        return proxy_har(self.journal, self.jobs.values(), self.upstream)
+        return proxy_har(self.journal, self.jobs.values(), self.upstream.base)
 
     def entries(self) -> list[JournalEntry]:
         return list(self.journal)
@@ -182,29 +168,11 @@ class Proxy:
 
     # forwarding ------------------------------------------------------------------------------
 
-    async def _forward(
-        self, method: str, path_qs: str, headers: dict[str, str], body: bytes | None
-    ) -> tuple[int, dict[str, str], bytes]:
-        async with self.session.request(
-            method,
-            self.upstream + path_qs,
-            data=body,
-            headers=headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-        ) as response:
-            raw = await read_prefix(response, MAX_ANSWER_BYTES)
-            return response.status, dict(response.headers), raw
-
     def _proxied_url(self, request: web.Request, url: str) -> str:
         """An upstream URL on the upstream's origin, moved onto the proxy; any other as it is."""
-        try:
-            target = URL(url)
-        except ValueError:
+        if not self.upstream.on_origin(url):
             return url
-        if not target.is_absolute() or str(target.origin()) != self.upstream_origin:
-            return url
-        return str(request.url.origin()) + target.raw_path_qs
+        return str(request.url.origin()) + URL(url).raw_path_qs
 
     def _answer(self, status: int, headers: Mapping[str, str], raw: bytes) -> web.Response:
         return web.Response(status=status, body=raw, headers=_pick(headers, _TO_CLIENT))
@@ -218,7 +186,7 @@ class Proxy:
         key = request.headers.get(KEY_HEADER)
         started = time.time()
         try:
-            status, headers, raw = await self._forward(
+            status, headers, raw = await self.upstream.exchange(
                 request.method, request.path_qs, upstream_headers, body or None
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -358,16 +326,9 @@ class Proxy:
         urls = output.get("media_url") if isinstance(output, dict) else None
         if job.status == "COMPLETED" and isinstance(urls, list) and urls:
             first = urls[0]
-            if isinstance(first, str) and job.media_url is None and self._on_upstream(first):
+            if isinstance(first, str) and job.media_url is None and self.upstream.on_origin(first):
                 job.media_url = first
                 self._spawn(self._measure(job, first))
-
-    def _on_upstream(self, url: str) -> bool:
-        try:
-            target = URL(url)
-        except ValueError:
-            return False
-        return target.is_absolute() and str(target.origin()) == self.upstream_origin
 
     def _rewrite_output(self, request: web.Request, data: dict[str, Any]) -> bytes | None:
         output = data.get("output")
@@ -386,26 +347,10 @@ class Proxy:
 
     async def _measure(self, job: TrackedJob, url: str) -> None:
         """Read the output's length from the upstream's copy (what the job is billed)."""
-        scanner = Mp4Duration()
-        read = 0
-        try:
-            async with self.session.get(
-                url,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            ) as response:
-                if response.status != 200:
-                    return
-                async for chunk in response.content.iter_chunked(CHUNK):
-                    scanner.feed(chunk)
-                    read += len(chunk)
-                    if scanner.done or read > MAX_MEDIA_SCAN:
-                        break
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            return
-        if scanner.duration is not None:
-            job.output_seconds = scanner.duration
-            self.spend.measured(job.request_id, scanner.duration)
+        seconds = await self.upstream.output_seconds(url)
+        if seconds is not None:
+            job.output_seconds = seconds
+            self.spend.measured(job.request_id, seconds)
 
     async def media(self, request: web.Request) -> web.StreamResponse:
         key = request.headers.get(KEY_HEADER)
@@ -418,10 +363,7 @@ class Proxy:
         up_headers: dict[str, str] = {}
         error = None
         try:
-            async with self.session.request(
-                request.method, self.upstream + request.path_qs, headers=headers,
-                allow_redirects=False, timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            ) as upstream:  # fmt: skip
+            async with self.upstream.stream(request.method, request.path_qs, headers) as upstream:
                 status, up_headers = upstream.status, dict(upstream.headers)
                 drifts = answer_drifts("getMedia", status, up_headers, b"", head=True)
                 if drifts:
@@ -470,7 +412,7 @@ class Proxy:
             rewritten = self._rewrite_output(request, data)
             forwarded = rewritten if rewritten is not None else raw
         assert job.client_webhook is not None
-        status, answer, error = await self._deliver(job.client_webhook, forwarded)
+        status, answer, error = await self.receivers.deliver(job.client_webhook, forwarded)
         billing = (
             self.spend.billing(request_id)
             if job.status in ("COMPLETED", "FAILED", "ERROR")
@@ -486,24 +428,6 @@ class Proxy:
         if status is None:
             return _json_answer(502, {"error": "Bad Gateway", "message": f"receiver: {error}"})
         return web.Response(status=status if 200 <= status < 600 else 502)
-
-    async def _deliver(self, url: str, body: bytes) -> tuple[int | None, bytes, str | None]:
-        assert self._hook_session is not None
-        timeout = self.settings.config.webhooks.timeout_seconds
-        try:
-            async with self._hook_session.post(
-                url, data=body, headers={"Content-Type": "application/json"},
-                allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:  # fmt: skip
-                prefix = await read_prefix(response, 8192)
-                return response.status, prefix, None
-        except TimeoutError:
-            return None, b"", f"timed out after {timeout:g} s"
-        except Exception as exc:  # a refused host, a reset: the attempt failed, not the proxy
-            refused = refusal_of(exc)
-            if refused is not None:
-                return None, b"", f"blocked: {refused}"
-            return None, b"", f"{type(exc).__name__}: {exc}"
 
     async def other(self, request: web.Request) -> web.StreamResponse:
         """Anything the doc does not describe is not sent upstream."""
@@ -536,7 +460,7 @@ class Proxy:
 
     async def health_view(self, request: web.Request) -> web.StreamResponse:
         return _json_answer(
-            200, {"status": "ok", "upstream": self.upstream, "jobs": len(self.jobs)}
+            200, {"status": "ok", "upstream": self.upstream.base, "jobs": len(self.jobs)}
         )
 
 
