@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .._billing import parse_money
 from .._config import GatewayConfig
+from .._serve_command import _listen_error as listen_error
 from ..checker._run import load_setup
 from ._drift_log import Known, load_known
 from ._drift_report import REPORT_SUFFIXES, write_report
@@ -25,7 +26,7 @@ from ._proxy import Proxy, ProxySettings
 from ._serve import serve_proxy
 
 EXIT_OK = 0
-EXIT_DRIFT = 1
+EXIT_DRIFT = 1  # also: the proxy cannot listen
 EXIT_USAGE = 2
 
 
@@ -83,11 +84,18 @@ async def _serve(args: argparse.Namespace, settings: ProxySettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    listening = False
     try:
         async with serve_proxy(settings, host=args.host, port=args.port) as running:
+            listening = True
             print(f"{running.url} (mockgateway proxy to {settings.upstream})", flush=True)
             await stop.wait()
             proxy = running.proxy
+    except OSError as exc:
+        if listening:
+            raise
+        print(f"mockgateway proxy: {listen_error(args.host, args.port, exc)}", file=sys.stderr)
+        return EXIT_DRIFT
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
@@ -102,9 +110,4 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = load_setup(args.config).gateway
     settings = settings_from(args, config, budget)
-    try:
-        return asyncio.run(_serve(args, settings))
-    except OSError as exc:
-        print(f"mockgateway proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_DRIFT
+    return asyncio.run(_serve(args, settings))
