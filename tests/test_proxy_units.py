@@ -343,3 +343,16 @@ def test_a_fitted_scenario_loads_as_the_gateway_configuration(tmp_path: Path) ->
 def test_a_file_that_is_not_a_proxy_recording_is_named() -> None:
     with pytest.raises(ValueError, match=r"recording 2 has no log\._jobs"):
         load_recordings([{"log": {"_jobs": []}}, {"log": {"entries": []}}])
+
+
+def test_a_generate_on_its_way_counts_until_its_answer() -> None:
+    guard = SpendGuard(allow_billable=True, budget=Decimal("5.00"), prices=PRICES)
+    held = guard.reserve("m", None)  # 1080p: at most 30 s
+    assert held == Decimal("4.80")
+    assert guard.check("m") is None  # 4.80 < 5.00
+    second = guard.reserve("m", "720p")
+    assert "has reached --budget 5.00 USD" in (guard.check("m") or "")
+    guard.release(second)
+    guard.release(held)
+    assert guard.in_flight == 0
+    assert guard.check("m") is None

@@ -247,10 +247,14 @@ class Proxy:
                 return local(400, {"error": "Bad Request", "message": message}, "webhook")
             token = secrets.token_urlsafe(18)
             headers["X-Webhook-URL"] = base.rstrip("/") + RELAY_PREFIX + token
-        status, up_headers, raw, started = await self._exchange(
-            request, "generate", "generate", body, upstream_headers=headers, request_id=None,
-            model_id=model_id,
-        )  # fmt: skip
+        held = self.spend.reserve(model_id, _resolution(body))
+        try:
+            status, up_headers, raw, started = await self._exchange(
+                request, "generate", "generate", body, upstream_headers=headers,
+                request_id=None, model_id=model_id,
+            )  # fmt: skip
+        finally:
+            self.spend.release(held)
         if status is None:
             return _json_answer(502, json.loads(raw))
         request_id, answer = None, raw

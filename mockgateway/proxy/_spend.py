@@ -4,7 +4,9 @@ Generate costs money on the real gateway, so it is refused unless the operator a
 requests, and then only while the run's spend stays under the budget. The spend counts every job
 the upstream accepted: at its price times its billed seconds (the output's length rounded up)
 once that is known, and until then at the most it can cost (the longest audio its resolution
-takes), so an answer the proxy has not seen yet can never take the run over its budget.
+takes), so a job whose length the proxy has not learnt yet never leaves room it does not have.
+A generate on its way upstream counts the same way until its answer is in, so requests sent at
+once cannot all pass on the same spend.
 ERROR is never charged; FAILED only when the configuration charges it ([billing]).
 """
 
@@ -58,6 +60,7 @@ class SpendGuard:
     charge_failed: bool = False
     jobs: dict[str, JobSpend] = field(default_factory=dict)
     refused: int = 0
+    in_flight: Decimal = Decimal(0)  # generates sent and not yet answered, at their most
 
     def refusal(self, model_id: str) -> str | None:
         """Why a generate for ``model_id`` may not go upstream now, or None when it may."""
@@ -73,7 +76,7 @@ class SpendGuard:
                 f"no price is known for model {model_id!r}, so its spend cannot be guarded; "
                 "declare it in [[models]] of --config"
             )
-        if self.budget is not None and self.spend >= self.budget:
+        if self.budget is not None and self.spend + self.in_flight >= self.budget:
             return (
                 f"the run's spend, {money_str(self.spend)} USD ({self.pending_note()}), has "
                 f"reached --budget {money_str(self.budget)} USD"
@@ -85,6 +88,19 @@ class SpendGuard:
         if reason is not None:
             self.refused += 1
         return reason
+
+    def reserve(self, model_id: str, resolution: str | None) -> Decimal:
+        """Count a generate on its way upstream at its most; :meth:`release` it on its answer."""
+        probe = JobSpend(
+            request_id="", model_id=model_id, resolution=resolution or DEFAULT_RESOLUTION,
+            price=self.prices.get(model_id, Decimal(0)),
+        )  # fmt: skip
+        amount = probe.charge(self.charge_failed)
+        self.in_flight += amount
+        return amount
+
+    def release(self, amount: Decimal) -> None:
+        self.in_flight -= amount
 
     def accepted(self, request_id: str, model_id: str, resolution: str | None) -> None:
         self.jobs[request_id] = JobSpend(
