@@ -1,4 +1,6 @@
-"""The ``mockgateway`` command: ``serve`` runs the gateway until SIGINT or SIGTERM.
+"""The ``mockgateway`` command: ``serve`` runs the gateway until SIGINT or SIGTERM; ``check``
+judges a client, ``proxy`` checks the real gateway and ``calibrate`` fits a scenario from what it
+recorded (each command's work is imported when it runs).
 
 ``serve`` takes its address and configuration from flags or, for containers, from
 ``MOCKGATEWAY_CONFIG``, ``MOCKGATEWAY_HOST`` and ``MOCKGATEWAY_PORT`` (read here and nowhere else

@@ -58,6 +58,10 @@ def test_forwarding_rewrites_urls_streams_media_records_and_redacts_keys(tmp_pat
         assert through.status_code == 200
         assert through.headers["Content-Type"] == "video/mp4"
         assert hashlib.sha256(through.content).digest() == hashlib.sha256(direct.content).digest()
+        head = s.head(media_url, timeout=30)
+        assert head.status_code == 200
+        assert head.headers["Content-Length"] == str(len(direct.content))
+        assert head.content == b""
         ranged = s.get(media_url, headers={"Range": "bytes=0-99"}, timeout=30)
         assert ranged.status_code == 206
         assert ranged.content == direct.content[:100]

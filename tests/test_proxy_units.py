@@ -33,6 +33,7 @@ from mockgateway.proxy._calibrate import fit_distribution, fit_slope, parse_time
 from mockgateway.proxy._drift_log import MAX_DRIFTS, Evidence
 from mockgateway.proxy._drift_report import to_junit_xml
 from mockgateway.proxy._mp4 import MAX_MOOV, Mp4Duration
+from mockgateway.proxy._record import kept_body, scrub
 
 RID = "bytedance-omnihuman-v1-5-290_0192f3a1-7c4e-7d2a-9b1e-3f5c2a8d4e6b"
 JSON = {"Content-Type": "application/json"}
@@ -356,3 +357,13 @@ def test_a_generate_on_its_way_counts_until_its_answer() -> None:
     guard.release(held)
     assert guard.in_flight == 0
     assert guard.check("m") is None
+
+
+def test_a_key_an_upstream_echoes_is_cut_before_it_is_kept() -> None:
+    key = "team-secret-key-7788"
+    echoed = json.dumps({"error": "Unauthorized", "message": f"key {key} is not known"}).encode()
+    kept, cut = kept_body(echoed, key)
+    assert kept == {"error": "Unauthorized", "message": "key ****7788 is not known"}
+    assert not cut
+    assert kept_body(f"text with {key}".encode(), key)[0] == "text with ****7788"
+    assert scrub(f"/v2/requests/status/{key}", key) == "/v2/requests/status/****7788"
