@@ -2,8 +2,9 @@
 
     python tests/drift_upstream.py '{"lower_status": true}' serve --port 0 --config FILE
 
-The first argument is a JSON object of rewrites applied to the gateway's answers (what no
-configuration of the gateway can make it do); the rest is ``mockgateway``'s command line.
+The first argument is a JSON object of rewrites applied to the gateway's status answers and
+webhook bodies (what no configuration of the gateway can make it do); the rest is
+``mockgateway``'s command line.
 
 * ``lower_status``: status values in status answers in lower case (``completed``);
 * ``extra_field``: a field added to every status answer (``{"name": value}``);
@@ -31,9 +32,9 @@ _polls = {"n": 0}
 _completed: dict[str, int] = {}
 
 
-def _rewrite_status(body: dict[str, Any]) -> dict[str, Any]:
+def _rewrite_status(body: dict[str, Any], *, poll: bool = True) -> dict[str, Any]:
     rid = body.get("request_id", "")
-    if REWRITES.get("regress") and body.get("status") == "COMPLETED":
+    if poll and REWRITES.get("regress") and body.get("status") == "COMPLETED":
         seen = _completed[rid] = _completed.get(rid, 0) + 1
         if seen == 2:
             body = {**body, "status": "PROCESSING", "output": None, "completed_at": None}
@@ -73,6 +74,17 @@ async def rewrite(
 
 
 _make_app = server.make_app
+_make_sender = server.aiohttp_sender
+
+
+def _rewriting_sender(session: Any) -> Any:
+    send = _make_sender(session)
+
+    async def rewritten(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Any:
+        data = _rewrite_status(json.loads(body), poll=False)
+        return await send(url, json.dumps(data).encode(), headers, timeout)
+
+    return rewritten
 
 
 def _app_with_rewrites(*args: Any, **kwargs: Any) -> web.Application:
@@ -82,6 +94,7 @@ def _app_with_rewrites(*args: Any, **kwargs: Any) -> web.Application:
 
 
 server.make_app = _app_with_rewrites  # type: ignore[assignment]
+server.aiohttp_sender = _rewriting_sender
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[2:]))

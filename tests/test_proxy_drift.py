@@ -3,11 +3,22 @@ once with its evidence, on stderr, at GET /_mock/drift and in the JSON and JUnit
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.proxy_support import KEY, generate, poll_until_done, proxy, session, upstream
+from tests.proxy_support import (
+    KEY,
+    free_port,
+    generate,
+    poll_until_done,
+    proxy,
+    session,
+    upstream,
+    wait_for,
+)
 
 REWRITES = {
     "lower_status": True,
@@ -89,3 +100,37 @@ def test_a_conforming_upstream_exits_zero_with_an_empty_report(tmp_path: Path) -
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None
     assert suite.get("failures") == "0"
+
+
+def test_a_drifting_callback_is_reported_and_still_relayed(tmp_path: Path) -> None:
+    bodies: list[dict[str, object]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = free_port()
+    try:
+        with (
+            upstream(tmp_path, rewrites={"lower_status": True}) as up,
+            proxy(up.url, "--allow-billable", "--webhook-base-url", f"http://127.0.0.1:{port}",
+                  port=port) as px,
+        ):  # fmt: skip
+            hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+            assert generate(session(), px.url, **{"X-Webhook-URL": hook}).status_code == 202
+            wait_for(lambda: bodies)
+            drifts = session().get(px.url + "/_mock/drift", timeout=5).json()["drifts"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert bodies[0]["status"] == "completed"  # relayed as the upstream sent it
+    (drift,) = [d for d in drifts if d["operation"] == "webhook"]
+    assert drift["id"] == 'status-value:webhook:$.status="completed"'
+    assert drift["evidence"]["path"].startswith("/_mock/relay/<token> for ")
