@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.proxy_support import ROOT, upstream
+from tests.proxy_support import ROOT, free_port, upstream
 
 # real time: the client is judged on the proxy's clock, as against the real service
 REAL_TIME_UPSTREAM = """
@@ -26,10 +26,12 @@ mode = "sample"
 """
 
 
-def _check(url: str, *client: str) -> subprocess.CompletedProcess[str]:
+def _check(
+    url: str, *client: str, options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mockgateway", "check", "--upstream", url, "--allow-billable",
-         "--api-key", "team-secret-key-7788", "--timeout", "60", "--",
+         "--api-key", "team-secret-key-7788", "--timeout", "60", *options, "--",
          sys.executable, "tests/clients/client.py", *client],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -51,3 +53,17 @@ def test_check_upstream_passes_a_careful_client(tmp_path: Path) -> None:
         result = _check(up.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mockgateway check: PASSED" in result.stdout, result.stdout
+
+
+def test_check_upstream_relays_the_clients_webhook(tmp_path: Path) -> None:
+    port = free_port()
+    relay = ("--proxy-port", str(port), "--webhook-base-url", f"http://127.0.0.1:{port}")
+    with upstream(tmp_path, QUICK_UPSTREAM) as up:
+        result = _check(up.url, "--webhook", options=relay)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mockgateway check: PASSED" in result.stdout
+    assert "webhook-receiver-2xx" in result.stdout.split("rules that held:")[1]
+    with upstream(tmp_path, QUICK_UPSTREAM) as up:
+        careless = _check(up.url, "--webhook", "--careless", "webhook-receiver-2xx", options=relay)
+    assert careless.returncode == 1, careless.stdout + careless.stderr
+    assert "why: broken: webhook-receiver-2xx" in careless.stdout

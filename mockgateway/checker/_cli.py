@@ -66,7 +66,7 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
         return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
     if not args.api_key:
         return "--api-key must not be empty"
-    upstream_only = ("--allow-billable", "--webhook-base-url", "--known-drift")
+    upstream_only = ("--allow-billable", "--webhook-base-url", "--known-drift", "--proxy-port")
     given = [f for f in upstream_only if getattr(args, f[2:].replace("-", "_"), None)]
     if args.upstream is None and given:
         return f"{given[0]} applies to --upstream only"
@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             webhook_base_url=args.webhook_base_url,
             known=known,
             log=sys.stderr,
+            port=args.proxy_port,
         )
         print(f"mockgateway check: upstream {proxy.spend.summary()}", file=sys.stderr)
         drifted = proxy.drifts.failed

@@ -29,6 +29,7 @@ def run_upstream_check(
     webhook_base_url: str | None = None,
     known: tuple[Known, ...] = (),
     log: TextIO | None = None,
+    port: int = 0,
     cwd: str | None = None,
     stdout: Any = None,
     stderr: Any = None,
@@ -43,7 +44,7 @@ def run_upstream_check(
         budget=budget,
         known=known,
     )
-    with proxy_in_thread(settings, log=log) as running:
+    with proxy_in_thread(settings, log=log, port=port) as running:
         env = client_env(running.url, api_key, 1.0, os.environ)
         client = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
         running.settle()
