@@ -17,6 +17,9 @@ import pytest
 from haralyzer import HarParser
 
 from tests.proxy_support import (
+    BODY,
+    FAST_UPSTREAM,
+    GENERATE_PATH,
     KEY,
     free_port,
     generate,
@@ -239,3 +242,26 @@ def test_media_on_another_host_is_left_for_the_client_and_never_fetched(tmp_path
             assert spend["usd"] == "9.60"
         with pytest.raises(BlockingIOError):
             elsewhere.accept()  # nothing ever connected to the other host
+
+
+def test_a_body_that_arrives_in_pieces_is_forwarded_whole(tmp_path: Path) -> None:
+    config = FAST_UPSTREAM + "[server]\nmax_body_bytes = 400000\n"
+    body = json.dumps({**BODY, "audio_url": "data:audio/wav;base64," + "A" * 200_000}).encode()
+    with upstream(tmp_path, config) as up, proxy(up.url, "--allow-billable") as px:
+        host, port = px.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            conn.sendall(
+                f"POST {GENERATE_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Ocp-Apim-Subscription-Key: {KEY}\r\nContent-Type: application/json\r\n"
+                f"Cache-Control: no-cache\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            for i in range(0, len(body), 70_000):
+                conn.sendall(body[i : i + 70_000])
+                time.sleep(0.05)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 202"), answer[:300]
+        (sent,) = [e for e in _upstream_journal(up.url) if e["route"] == "generate"]
+        assert sent["body_size"] == len(body)
