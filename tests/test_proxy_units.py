@@ -367,3 +367,11 @@ def test_a_key_an_upstream_echoes_is_cut_before_it_is_kept() -> None:
     assert not cut
     assert kept_body(f"text with {key}".encode(), key)[0] == "text with ****7788"
     assert scrub(f"/v2/requests/status/{key}", key) == "/v2/requests/status/****7788"
+
+
+def test_a_resolution_the_format_does_not_know_is_left_out() -> None:
+    job = {**_job(0, "COMPLETED"), "resolution": "4k"}
+    fit = fit_scenario(load_recordings([{"log": {"_jobs": [job], "entries": []}}]))
+    faults_from_toml(fit.toml, "p")  # loads
+    assert "4k" not in fit.toml
+    assert "m 4k: 1 job(s) left out: not a resolution" in fit.quality

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..faults._config import RESOLUTIONS
 from ..faults._distributions import MAX_SIGMA, MU_RANGE, Distribution, Kind
 from ._record import LOCAL_NOTE
 
@@ -252,7 +253,10 @@ def _delays(rec: Recordings, lines: list[str], quality: list[str]) -> None:
         done = [j for j in jobs if j.status == "COMPLETED" and j.processing is not None]
         if not queue and not done:
             continue
-        lines.append(f'[delays.models."{model}".resolutions."{resolution}"]')
+        if resolution not in RESOLUTIONS:
+            quality.append(f"{model} {resolution}: {len(jobs)} job(s) left out: not a resolution")
+            continue
+        lines.append(f"[delays.models.{_toml_str(model)}.resolutions.{_toml_str(resolution)}]")
         label = f"{model} {resolution}"
         if queue:
             d = fit_distribution(queue)
@@ -318,7 +322,7 @@ def _outcomes(rec: Recordings, lines: list[str], quality: list[str]) -> None:
             action = "fail" if status == "FAILED" else "error"
             lines += [
                 "[[faults]]",
-                f'name = "calibrated-{action}-{model}-{n}"',
+                f"name = {_toml_str(f'calibrated-{action}-{model}-{n}')}",
                 f'action = "{action}"',
                 f'at = "{at}"',
                 'route = "generate"',
