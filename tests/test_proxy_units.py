@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import mockgateway.proxy as package
 from mockgateway import ConfigError, load_config
 from mockgateway.faults import faults_from_toml
 from mockgateway.faults._distributions import Kind
@@ -375,3 +376,8 @@ def test_a_resolution_the_format_does_not_know_is_left_out() -> None:
     faults_from_toml(fit.toml, "p")  # loads
     assert "4k" not in fit.toml
     assert "m 4k: 1 job(s) left out: not a resolution" in fit.quality
+
+
+def test_the_subpackage_exports_what_it_lists_sorted() -> None:
+    assert package.__all__ == sorted(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)
