@@ -7,6 +7,8 @@ import hashlib
 import http.server
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -86,6 +88,8 @@ def test_forwarding_rewrites_urls_streams_media_records_and_redacts_keys(tmp_pat
         assert spend["usd"] == "0.48"  # 3 s of the bundled speech at 0.16 USD
         assert s.get(px.url + "/_mock/drift", timeout=5).json()["drifts"] == []
         journal = s.get(px.url + "/_mock/journal", timeout=5).json()["entries"]
+        live_har = s.get(px.url + "/_mock/journal.har", timeout=5).json()["log"]
+        assert [j["request_id"] for j in live_har["_jobs"]] == [rid]
         code, out, err = px.stop()
     assert code == 0, err
     assert "spend: 0.48 USD for 1 job(s)" in err
@@ -105,6 +109,15 @@ def test_forwarding_rewrites_urls_streams_media_records_and_redacts_keys(tmp_pat
         assert KEY not in text
         assert KEY[:-4] not in text
     assert "****" + KEY[-4:] in har.read_text()
+    # the proxy's journal is a saved journal like the gateway's: check --journal judges it
+    saved = tmp_path / "journal.json"
+    saved.write_text(json.dumps({"entries": journal}))
+    judged = subprocess.run(
+        [sys.executable, "-m", "mockgateway", "check", "--journal", str(saved)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert judged.returncode == 1, judged.stdout + judged.stderr  # it polled every 20 ms
+    assert "why: broken: poll-interval" in judged.stdout
 
 
 def test_generate_is_refused_without_allow_billable_and_never_sent(tmp_path: Path) -> None:
