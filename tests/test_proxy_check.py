@@ -3,10 +3,12 @@ an upstream gateway through the proxy, as they judge it against a local one."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+from mockgateway.proxy import load_recordings
 from tests.proxy_support import ROOT, free_port, upstream
 
 # real time: the client is judged on the proxy's clock, as against the real service
@@ -49,10 +51,16 @@ def test_check_upstream_catches_a_careless_client(tmp_path: Path) -> None:
 
 
 def test_check_upstream_passes_a_careful_client(tmp_path: Path) -> None:
+    har = tmp_path / "run.har"
     with upstream(tmp_path, QUICK_UPSTREAM) as up:
-        result = _check(up.url)
+        result = _check(up.url, options=("--report", str(har)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mockgateway check: PASSED" in result.stdout, result.stdout
+    recording = json.loads(har.read_text())  # a recording calibrate reads
+    (job,) = recording["log"]["_jobs"]
+    assert job["transitions"][-1]["status"] == "COMPLETED"
+    (sample,) = load_recordings([recording]).jobs
+    assert (sample.status, sample.output_seconds) == ("COMPLETED", 3.0)
 
 
 def test_check_upstream_relays_the_clients_webhook(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ Its arguments are in :mod:`mockgateway._check_args`.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._billing import parse_money
 from .._check_defaults import SPEED_RULE, speed_ok
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     drifted = False
+    har: dict[str, Any] | None = None
     problem = _argument_problem(args)
     if problem is not None:
         print(f"mockgateway check: {problem}", file=sys.stderr)
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"mockgateway check: upstream {proxy.spend.summary()}", file=sys.stderr)
         drifted = proxy.drifts.failed
+        har = proxy.har()
     elif args.journal:
         entries = load_saved(args.journal)
         verdict = check(entries, setup.checker, require_traffic=True, budget=budget)
@@ -143,6 +147,9 @@ def run(args: argparse.Namespace) -> int:
     print(text.splitlines()[0] if args.quiet else text, end="\n" if args.quiet else "")
     for report in args.report:
         write_report(verdict, Path(report), entries)
+        if har is not None and Path(report).suffix.lower() == ".har":
+            # the proxy's recording: the journal's HAR with each job's transitions, for calibrate
+            Path(report).write_text(json.dumps(har, indent=1) + "\n", encoding="utf-8")
     if drifted:
         print("mockgateway check: the upstream drifted from a documented behaviour",
               file=sys.stderr)  # fmt: skip
