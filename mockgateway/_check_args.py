@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._argtypes import port_number
 from ._check_defaults import DEFAULT_API_KEY, DEFAULT_TIMEOUT
+from ._proxy_args import add_upstream_options
 
 
 def add_check_command(commands: Any) -> None:
@@ -55,6 +57,15 @@ def add_check_command(commands: Any) -> None:
         "--budget",
         metavar="USD",
         help="fail when the run would have cost more than USD on the real gateway",
+    )
+    add_upstream_options(p, required=False)
+    p.add_argument(
+        "--proxy-port",
+        type=port_number,
+        default=0,
+        metavar="P",
+        help="with --upstream: the port the proxy listens on (default: a free one), for "
+        "--webhook-base-url to lead to",
     )
     p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict's first line")

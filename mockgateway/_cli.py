@@ -1,4 +1,6 @@
-"""The ``mockgateway`` command: ``serve`` runs the gateway until SIGINT or SIGTERM.
+"""The ``mockgateway`` command: ``serve`` runs the gateway until SIGINT or SIGTERM; ``check``
+judges a client, ``proxy`` checks the real gateway and ``calibrate`` fits a scenario from what it
+recorded (each command's work is imported when it runs).
 
 ``serve`` takes its address and configuration from flags or, for containers, from
 ``MOCKGATEWAY_CONFIG``, ``MOCKGATEWAY_HOST`` and ``MOCKGATEWAY_PORT`` (read here and nowhere else
@@ -12,69 +14,21 @@ already in use, the address is not this machine's).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._argtypes import host_name, port_number, readable_file, writable_path
 from ._check_args import add_check_command
 from ._errors import ConfigError
+from ._proxy_args import add_calibrate_command, add_proxy_command
 
 ENV_CONFIG = "MOCKGATEWAY_CONFIG"
 ENV_HOST = "MOCKGATEWAY_HOST"
 ENV_PORT = "MOCKGATEWAY_PORT"
-
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
-
-
-# argument types: each raises ArgumentTypeError with the reason, shown after the option's name --
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 0 (a free one) to 65535."""
-    port = int(text) if re.fullmatch(r"[0-9]{1,5}", text) else -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, got {text!r}")
-    return port
-
-
-def host_name(text: str) -> str:
-    """An IP address (IPv6 with or without brackets) or a host name, as the gateway binds it."""
-    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    try:
-        return str(ipaddress.ip_address(bare))
-    except ValueError:
-        pass
-    if _HOSTNAME.fullmatch(text) and not re.fullmatch(r"[0-9.]+", text):
-        return text
-    raise argparse.ArgumentTypeError(f"not an IP address or host name: {text!r}")
-
-
-def readable_file(text: str) -> str:
-    """A file that exists and can be read now (so a typo is caught before anything starts)."""
-    try:
-        with open(text, "rb"):
-            pass
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc.strerror}") from None
-    return text
-
-
-def writable_path(text: str) -> str:
-    """A file path whose directory exists (the file is written, or replaced, at start)."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a directory; give a file path")
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"no directory {str(path.parent)!r} to write {text!r} in")
-    return text
-
 
 _ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("config", ENV_CONFIG, readable_file),
@@ -174,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_serve_command(commands)
     add_check_command(commands)
+    add_proxy_command(commands)
+    add_calibrate_command(commands)
     return parser
 
 

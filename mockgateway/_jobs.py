@@ -83,6 +83,7 @@ class Job:
     outcome: Status | None = None  # what processing found (None: still working)
     outcome_error: str | None = None
     deadline_passed: bool = False  # its processing time is over
+    extended: bool = False  # its deadline has taken the output's length into account
     held_webhooks: list[dict[str, Any]] = field(default_factory=list)  # held to send reordered
     seq: int = 0  # creation order in its store
     rendered: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
@@ -132,6 +133,7 @@ class Job:
             "outcome": None if self.outcome is None else self.outcome.value,
             "outcome_error": self.outcome_error,
             "deadline_passed": self.deadline_passed,
+            "extended": self.extended,
             "held_webhooks": self.held_webhooks,
             "seq": self.seq,
         }
@@ -167,6 +169,7 @@ class Job:
             outcome=None if outcome is None else Status(outcome),
             outcome_error=data["outcome_error"],
             deadline_passed=data["deadline_passed"],
+            extended=data.get("extended", False),
             held_webhooks=list(data["held_webhooks"]),
             seq=data["seq"],
         )
@@ -177,6 +180,7 @@ def _plan_dict(plan: JobPlan) -> dict[str, Any]:
     return {
         "queue_seconds": plan.queue_seconds,
         "processing_seconds": plan.processing_seconds,
+        "processing_per_output_second": plan.processing_per_output_second,
         "end": None
         if end is None
         else {"status": end.status, "at": end.at, "message": end.message},
@@ -190,6 +194,7 @@ def _plan_of(data: dict[str, Any]) -> JobPlan:
     return JobPlan(
         queue_seconds=data["queue_seconds"],
         processing_seconds=data["processing_seconds"],
+        processing_per_output_second=data.get("processing_per_output_second", 0.0),
         end=None
         if end is None
         else EndJob(status=end["status"], at=end["at"], message=end["message"]),

@@ -122,7 +122,7 @@ class Lifecycle:
                 webhook_url=webhook_url,
                 extra_fields=request.extra_fields,
                 media_urls=(f"{media_base_url}/v1/{request_id}/{lifecycle.output_filename}",),
-                plan=await self.faults.plan_job(key, model.id, scenario),
+                plan=await self.faults.plan_job(key, model.id, scenario, request.resolution),
             )
             job.history.append((Status.QUEUED, now))
             await store.create_job(job)
@@ -286,6 +286,8 @@ class Lifecycle:
     async def _settle(self, job: Job) -> None:
         """Inside a step: end the job, its processing time being over and its work done."""
         plan = job.plan
+        if await self._wait_for_length(job):
+            return
         if plan is not None and plan.end is not None:
             await self._finish(job, Status(plan.end.status), plan.end.message)
         elif job.outcome is Status.COMPLETED:
@@ -293,6 +295,26 @@ class Lifecycle:
         else:
             assert job.outcome is not None
             await self._finish(job, job.outcome, job.outcome_error)
+
+    async def _wait_for_length(self, job: Job) -> bool:
+        """A scenario that makes processing take longer per second of output: once the length
+        is known, the deadline moves that much later (once); True while the job still waits."""
+        plan = job.plan
+        if job.extended or plan is None or not plan.processing_per_output_second:
+            return False
+        if not job.duration_seconds:
+            return False
+        job.extended = True
+        started = next((t for s, t in reversed(job.history) if s is Status.PROCESSING), None)
+        base = plan.processing_seconds or 0.0
+        due = (started or job.updated_at) + base
+        due += plan.processing_per_output_second * job.duration_seconds
+        if due <= self.clock.now():
+            return False
+        job.deadline_passed = False
+        await self.store.save_job(job)
+        await self.timeline.at(due, TaskKind.DEADLINE, job.request_id)
+        return True
 
     async def _process(self, request_id: str, seen: Job) -> None:
         """Fetch and probe the inputs, price and hold, then render (the timeline does not wait

@@ -215,9 +215,9 @@ def test_argument_types_accept_what_a_socket_binds() -> None:
 
 def test_only_the_command_line_reads_environment_variables() -> None:
     """Settings come from configuration: os.environ is read for them in _cli.py alone. The checker
-    hands the whole environment on to the client it runs, and the render pool to its workers,
-    which is passing, not reading."""
-    passes_on = {"checker/_run.py", "checker/_fixture.py", "media/_pool.py"}
+    hands the whole environment on to the client it runs (as check --upstream does), and the render
+    pool to its workers, which is passing, not reading."""
+    passes_on = {"checker/_run.py", "checker/_fixture.py", "media/_pool.py", "proxy/_check.py"}
     readers = set()
     for path in sorted(PACKAGE.rglob("*.py")):
         name = path.relative_to(PACKAGE).as_posix()

@@ -3,20 +3,25 @@
 Exit status: 0 when no error-severity rule was broken, the client made requests to the gateway,
 stayed within ``--budget`` and succeeded; 1 when a rule was broken, the client made no request
 ("no traffic") or the run cost more than the budget; 3 when only the client itself failed
-(non-zero exit, timeout, could not start); 2 for a usage or configuration error.
+(non-zero exit, timeout, could not start); 2 for a usage or configuration error. With
+``--upstream``, 1 also when the upstream drifted from a documented behaviour.
 Its arguments are in :mod:`mockgateway._check_args`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._billing import parse_money
 from .._check_defaults import SPEED_RULE, speed_ok
 from .._errors import TlsError
+from ..proxy._check import run_upstream_check
+from ..proxy._drift_log import load_known
 from ._engine import RULES, check
 from ._model import Verdict
 from ._report_files import REPORT_SUFFIXES, write_report
@@ -63,6 +68,12 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
         return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
     if not args.api_key:
         return "--api-key must not be empty"
+    upstream_only = ("--allow-billable", "--webhook-base-url", "--known-drift", "--proxy-port")
+    given = [f for f in upstream_only if getattr(args, f[2:].replace("-", "_"), None)]
+    if args.upstream is None and given:
+        return f"{given[0]} applies to --upstream only"
+    if args.upstream is not None and (args.speed is not None or args.tls or args.journal):
+        return "--upstream runs the client against that gateway: drop --speed, --tls and --journal"
     return None
 
 
@@ -81,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         print("mockgateway check: no command given; usage: mockgateway check -- CMD [ARGS...]",
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
+    drifted = False
+    har: dict[str, Any] | None = None
     problem = _argument_problem(args)
     if problem is not None:
         print(f"mockgateway check: {problem}", file=sys.stderr)
@@ -93,7 +106,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"mockgateway check: --budget: {exc}", file=sys.stderr)
             return EXIT_USAGE
     setup = load_setup(args.config)
-    if args.journal:
+    if args.upstream is not None:
+        known = load_known(args.known_drift) if args.known_drift else ()
+        sys.stdout.flush()
+        verdict, entries, proxy = run_upstream_check(
+            command,
+            setup=setup,
+            upstream=args.upstream,
+            api_key=args.api_key,
+            timeout=args.timeout,
+            budget=budget,
+            allow_billable=args.allow_billable,
+            webhook_base_url=args.webhook_base_url,
+            known=known,
+            log=sys.stderr,
+            port=args.proxy_port,
+        )
+        print(f"mockgateway check: upstream {proxy.spend.summary()}", file=sys.stderr)
+        drifted = proxy.drifts.failed
+        har = proxy.har()
+    elif args.journal:
         entries = load_saved(args.journal)
         verdict = check(entries, setup.checker, require_traffic=True, budget=budget)
     else:
@@ -115,4 +147,11 @@ def run(args: argparse.Namespace) -> int:
     print(text.splitlines()[0] if args.quiet else text, end="\n" if args.quiet else "")
     for report in args.report:
         write_report(verdict, Path(report), entries)
+        if har is not None and Path(report).suffix.lower() == ".har":
+            # the proxy's recording: the journal's HAR with each job's transitions, for calibrate
+            Path(report).write_text(json.dumps(har, indent=1) + "\n", encoding="utf-8")
+    if drifted:
+        print("mockgateway check: the upstream drifted from a documented behaviour",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_RULES
     return _exit_code(verdict)

@@ -40,6 +40,8 @@ MAX_RETRY_AFTER = 86_400  # seconds, for Retry-After and the quota message
 MAX_COPIES = 100
 PHASES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR")
 DELAY_PHASES = ("queue", "processing", "webhook", "response")
+RESOLUTIONS = ("480p", "720p", "1080p")
+MAX_PER_OUTPUT_SECOND = 1000.0  # gateway seconds of processing per second of output
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,12 +60,16 @@ class ScenarioConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PhaseDelays:
-    """A duration per phase; None leaves the phase to the next level (model, then default)."""
+    """A duration per phase; None leaves the phase to the next level (model and resolution,
+    model, resolution, then default). ``processing_per_output_second``: gateway seconds the
+    processing phase takes on top of its duration for each second of output (None: the next
+    level's; 0 when none says)."""
 
     queue: Distribution | None = None
     processing: Distribution | None = None
     webhook: Distribution | None = None
     response: Distribution | None = None
+    processing_per_output_second: float | None = None
 
     def get(self, phase: str) -> Distribution | None:
         value: Distribution | None = getattr(self, phase)
@@ -79,12 +85,32 @@ class DelaysConfig:
     models: tuple[tuple[str, PhaseDelays], ...] = ()
     queue_polls: int = 0
     processing_polls: int = 0
+    # (model id or None for every model, resolution, delays): [delays.resolutions."480p"] and
+    # [delays.models."<id>".resolutions."480p"]
+    resolutions: tuple[tuple[str | None, str, PhaseDelays], ...] = ()
 
-    def for_model(self, model: str | None, phase: str) -> Distribution | None:
-        for model_id, delays in self.models:
-            if model_id == model and (found := delays.get(phase)) is not None:
+    def _levels(self, model: str | None, resolution: str | None) -> list[PhaseDelays]:
+        """The tables that may give a job's delays, most specific first."""
+        by_res = {(m, r): d for m, r, d in self.resolutions}
+        levels = [by_res.get((model, resolution)) if model and resolution else None]
+        levels += [d for model_id, d in self.models if model_id == model]
+        levels += [by_res.get((None, resolution)) if resolution else None, self.default]
+        return [d for d in levels if d is not None]
+
+    def for_model(
+        self, model: str | None, phase: str, resolution: str | None = None
+    ) -> Distribution | None:
+        for delays in self._levels(model, resolution):
+            if (found := delays.get(phase)) is not None:
                 return found
-        return self.default.get(phase)
+        return None
+
+    def per_output_second(self, model: str | None, resolution: str | None = None) -> float:
+        """Processing seconds per second of output for a job of ``model`` at ``resolution``."""
+        for delays in self._levels(model, resolution):
+            if delays.processing_per_output_second is not None:
+                return delays.processing_per_output_second
+        return 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,23 +172,40 @@ def _read_scenario(r: Reader) -> ScenarioConfig:
 
 def _read_phase_delays(r: Reader, *, allow: tuple[str, ...] = ()) -> PhaseDelays:
     values = {phase: read_distribution(r, phase) for phase in DELAY_PHASES}
+    slope = (
+        r.number("processing_per_output_second", 0.0, maximum=MAX_PER_OUTPUT_SECOND)
+        if "processing_per_output_second" in r.table
+        else None
+    )
     r.finish(frozenset(allow))
-    return PhaseDelays(**values)
+    return PhaseDelays(**values, processing_per_output_second=slope)
+
+
+def _read_resolutions(r: Reader, model: str | None) -> list[tuple[str | None, str, PhaseDelays]]:
+    table = r.sub("resolutions")
+    for resolution in table.table:
+        if resolution not in RESOLUTIONS:
+            names = ", ".join(repr(x) for x in RESOLUTIONS)
+            raise table.error(resolution, f"is not a resolution; expected one of {names}")
+    return [(model, res, _read_phase_delays(table.sub(res))) for res in table.table]
 
 
 def _read_delays(r: Reader) -> DelaysConfig:
-    default = _read_phase_delays(r, allow=("models", "polls"))
+    default = _read_phase_delays(r, allow=("models", "polls", "resolutions"))
+    resolutions = _read_resolutions(r, None)
     models_reader = r.sub("models")
-    models = tuple(
-        (model_id, _read_phase_delays(models_reader.sub(model_id)))
-        for model_id in models_reader.table
-    )
+    models = []
+    for model_id in models_reader.table:
+        model_reader = models_reader.sub(model_id)
+        models.append((model_id, _read_phase_delays(model_reader, allow=("resolutions",))))
+        resolutions += _read_resolutions(model_reader, model_id)
     polls = r.sub("polls")
     config = DelaysConfig(
         default=default,
-        models=models,
+        models=tuple(models),
         queue_polls=polls.integer("queue", 0, maximum=MAX_COUNT),
         processing_polls=polls.integer("processing", 0, maximum=MAX_COUNT),
+        resolutions=tuple(resolutions),
     )
     polls.finish()
     return config

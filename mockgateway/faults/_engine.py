@@ -52,6 +52,8 @@ class JobPlan:
 
     queue_seconds: float | None
     processing_seconds: float | None
+    # gateway seconds of processing added per second of output, once its length is known
+    processing_per_output_second: float = 0.0
     end: EndJob | None = None
     scenario: str | None = None
     fired: tuple[str, ...] = ()
@@ -109,7 +111,14 @@ class FaultEngine:
         self.quiet = (
             not self.limited
             and not any(r.family is Family.REQUEST and r.scenario is None for r in config.rules)
-            and all(d.response is None for d in (delays.default, *(m for _, m in delays.models)))
+            and all(
+                d.response is None
+                for d in (
+                    delays.default,
+                    *(m for _, m in delays.models),
+                    *(m for _, _, m in delays.resolutions),
+                )
+            )
         )
         self.poll_driven = bool(delays.queue_polls or delays.processing_polls)
 
@@ -174,8 +183,8 @@ class FaultEngine:
             if rule.family is family and await self._fires(i, rule, ctx)
         ]
 
-    async def _draw(self, phase: str, model: str | None) -> float:
-        dist = self.config.delays.for_model(model, phase) or self._base.get(phase)
+    async def _draw(self, phase: str, model: str | None, resolution: str | None = None) -> float:
+        dist = self.config.delays.for_model(model, phase, resolution) or self._base.get(phase)
         if dist is None:
             return 0.0
         if dist.kind is Kind.FIXED:  # no randomness to draw: nothing to count either
@@ -210,17 +219,23 @@ class FaultEngine:
         latency = min(latency, MAX_SECONDS)  # latencies of several rules add up
         return RequestDecision(latency=latency, error=error, brk=brk, fired=tuple(fired))
 
-    async def plan_job(self, key: str, model: str, scenario: str | None) -> JobPlan:
+    async def plan_job(
+        self, key: str, model: str, scenario: str | None, resolution: str | None = None
+    ) -> JobPlan:
         """A new job's phase durations and, if a job rule fires, how it ends."""
         delays = self.config.delays
-        queue = None if delays.queue_polls else await self._draw("queue", model)
-        processing = None if delays.processing_polls else await self._draw("processing", model)
+        queue = None if delays.queue_polls else await self._draw("queue", model, resolution)
+        processing = (
+            None if delays.processing_polls else await self._draw("processing", model, resolution)
+        )
         ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
         fired = await self._fired(Family.JOB, ctx)
         end = next((r.action for _, r in fired if isinstance(r.action, EndJob)), None)
         return JobPlan(
             queue_seconds=queue,
             processing_seconds=processing,
+            processing_per_output_second=self.config.scenario.time_scale
+            * delays.per_output_second(model, resolution),
             end=end,
             scenario=scenario,
             fired=tuple(r.name for _, r in fired[:1]),

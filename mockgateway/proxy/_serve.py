@@ -1,0 +1,99 @@
+"""Serving the proxy on a socket: in-process (async) and in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from ._proxy import Proxy, ProxySettings
+
+
+@dataclass(slots=True)
+class RunningProxy:
+    url: str
+    proxy: Proxy
+
+
+@contextlib.asynccontextmanager
+async def serve_proxy(
+    settings: ProxySettings, *, host: str = "127.0.0.1", port: int = 0, log: TextIO | None = None
+) -> AsyncIterator[RunningProxy]:
+    """Serve the proxy on ``host:port`` (0: a free port) for the duration of the block."""
+    proxy = Proxy(settings, log=log)
+    await proxy.start()
+    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        yield RunningProxy(f"http://{shown}:{bound}", proxy)
+        await proxy.settle()
+    finally:
+        await runner.cleanup()
+        await proxy.close()
+
+
+class ThreadedProxy:
+    def __init__(self, running: RunningProxy, loop: asyncio.AbstractEventLoop) -> None:
+        self.running = running
+        self.loop = loop
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    @property
+    def proxy(self) -> Proxy:
+        return self.running.proxy
+
+    def settle(self, timeout: float = 60.0) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.settle(), self.loop).result(timeout)
+
+    def read(self, fn: Any, timeout: float = 60.0) -> Any:
+        """Call ``fn()`` on the proxy's loop (safe access to its state)."""
+
+        async def call() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
+
+
+@contextlib.contextmanager
+def proxy_in_thread(settings: ProxySettings, **options: Any) -> Iterator[ThreadedProxy]:
+    """Like :func:`serve_proxy`, in a daemon thread; the block runs synchronously."""
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        try:
+            async with serve_proxy(settings, **options) as running:
+                holder["proxy"] = ThreadedProxy(running, loop)
+                ready.set()
+                await stop.wait()
+        except BaseException as exc:
+            holder["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in holder:
+        thread.join()
+        loop.close()
+        raise holder["error"]
+    try:
+        yield holder["proxy"]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()
