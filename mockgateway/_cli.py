@@ -1,8 +1,9 @@
 """The ``mockgateway`` command: ``serve`` runs the gateway until SIGINT or SIGTERM.
 
-``serve`` takes its address and configuration from flags or, for containers, from
-``MOCKGATEWAY_CONFIG``, ``MOCKGATEWAY_HOST`` and ``MOCKGATEWAY_PORT`` (read here and nowhere else
-in the package; a flag wins over its variable, an empty variable counts as unset).
+``serve`` takes its address, configuration and operator token from flags or, for containers, from
+``MOCKGATEWAY_CONFIG``, ``MOCKGATEWAY_HOST``, ``MOCKGATEWAY_PORT`` and
+``MOCKGATEWAY_OPERATOR_TOKEN`` (read here and nowhere else in the package; a flag wins over its
+variable, an empty variable counts as unset).
 
 Exit status: 0 after a clean stop; 2 for a usage error (a bad option or variable, TLS files that
 cannot be loaded) or a bad configuration file; 1 when the gateway cannot listen (the port is
@@ -24,10 +25,12 @@ from typing import Any
 from . import __version__
 from ._check_args import add_check_command
 from ._errors import ConfigError
+from ._token import TOKEN_RULE, token_ok
 
 ENV_CONFIG = "MOCKGATEWAY_CONFIG"
 ENV_HOST = "MOCKGATEWAY_HOST"
 ENV_PORT = "MOCKGATEWAY_PORT"
+ENV_OPERATOR_TOKEN = "MOCKGATEWAY_OPERATOR_TOKEN"
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
@@ -56,6 +59,13 @@ def host_name(text: str) -> str:
     raise argparse.ArgumentTypeError(f"not an IP address or host name: {text!r}")
 
 
+def operator_token(text: str) -> str:
+    """A token the operator API and the dashboard will ask for (``Authorization: Bearer``)."""
+    if not token_ok(text):
+        raise argparse.ArgumentTypeError(TOKEN_RULE)  # the token itself is never echoed
+    return text
+
+
 def readable_file(text: str) -> str:
     """A file that exists and can be read now (so a typo is caught before anything starts)."""
     try:
@@ -80,6 +90,7 @@ _ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("config", ENV_CONFIG, readable_file),
     ("host", ENV_HOST, host_name),
     ("port", ENV_PORT, port_number),
+    ("operator_token", ENV_OPERATOR_TOKEN, operator_token),
 )
 
 
@@ -109,7 +120,8 @@ def _add_serve_command(commands: Any) -> None:
         "serve",
         help="run the gateway until interrupted",
         description="Run the gateway until SIGINT or SIGTERM. The first line printed is its URL. "
-        f"{ENV_CONFIG}, {ENV_HOST} and {ENV_PORT} stand in for --config, --host and --port.",
+        f"{ENV_CONFIG}, {ENV_HOST}, {ENV_PORT} and {ENV_OPERATOR_TOKEN} stand in for --config, "
+        "--host, --port and --operator-token.",
     )
     p.add_argument(
         "--host", type=host_name, default=None, help="address to bind (default 127.0.0.1)"
@@ -123,6 +135,14 @@ def _add_serve_command(commands: Any) -> None:
         default=None,
         metavar="FILE",
         help="TOML configuration / scenario file",
+    )
+    p.add_argument(
+        "--operator-token",
+        type=operator_token,
+        default=None,
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on the operator API /_mock/ and in the "
+        "dashboard (overrides [server] operator_token)",
     )
     p.add_argument(
         "-v", "--verbose", action="store_true", help="log one line per request to stderr"

@@ -109,6 +109,16 @@ def request_not_found(request_id: str) -> ApiError:
     return gateway_error(404, "Request not found", f"Request '{request_id}' was not found")
 
 
+def operator_token_required() -> ApiError:
+    """The operator API's answer to a call without the operator token, when one is set."""
+    return gateway_error(
+        401,
+        "Unauthorized",
+        "The operator API needs the operator token: send Authorization: Bearer <token>",
+        **{"WWW-Authenticate": 'Bearer realm="mockgateway operator"'},
+    )
+
+
 def internal_error(
     message: str = "An unexpected error occurred. Please try again later.",
 ) -> ApiError:

@@ -43,8 +43,12 @@ def redact_key(key: str | None) -> str | None:
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The key reduced to its last four characters, an ``Authorization`` value to its scheme
+    (the operator token, or a client's own credentials, never reach the journal)."""
     return {
-        name: (redact_key(value) or "") if name.lower() == _KEY_HEADER_LOWER else value
+        name: (redact_key(value) or "")
+        if name.lower() == _KEY_HEADER_LOWER
+        else (value.split(" ", 1)[0] + " ****" if name.lower() == "authorization" else value)
         for name, value in headers.items()
     }
 

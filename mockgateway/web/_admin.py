@@ -72,6 +72,12 @@ def job_detail(gateway: Gateway, job: Job) -> dict[str, Any]:
     return view
 
 
+def _last_seq(gateway: Gateway) -> int:
+    """The newest entry's sequence number (0: none), where a reader of the latest entries starts."""
+    newest = gateway.journal.entries()[-1:]
+    return newest[0].seq if newest else 0
+
+
 @endpoint("admin")
 async def health(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
@@ -93,6 +99,7 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
                 "bytes": journal.kept_bytes,
                 "max_bytes": journal.max_bytes,
                 "max_body_bytes": journal.max_body_bytes,
+                "last_seq": _last_seq(gateway),
             },
         },
     )
@@ -139,15 +146,51 @@ async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
     return json_answer(ex, 200, wallet.to_dict())
 
 
+PAGE_LIMIT = 1000  # jobs or journal entries in one answer, at most and by default
+
+
+def _limit(query: Mapping[str, str]) -> int:
+    text = query.get("limit")
+    if text is None:
+        return PAGE_LIMIT
+    number = int(text) if text.isascii() and text.isdigit() and len(text) < 8 else 0
+    if not 1 <= number <= PAGE_LIMIT:
+        raise bad_request(f"limit must be a whole number from 1 to {PAGE_LIMIT}, got {text!r}")
+    return number
+
+
+def _cursor(query: Mapping[str, str]) -> int | None:
+    text = query.get("cursor")
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) < 19):
+        raise bad_request(f"cursor must be a next_cursor of an earlier answer, got {text!r}")
+    return int(text)
+
+
 @endpoint("admin")
 async def list_jobs(request: web.Request, ex: Exchange) -> web.Response:
-    jobs = ex.gateway.jobs.values()
-    wanted = request.query.get("status")
+    """Jobs newest first, a page at a time: ``total`` counts every job the filters match and
+    ``next_cursor`` fetches the page after this one (null on the last)."""
+    query = request.query
+    wanted = query.get("status")
     if wanted is not None and wanted.upper() not in Status.__members__:
         known = ", ".join(m.value for m in Status)
         raise bad_request(f"status must be one of {known} (any case), got {wanted!r}")
-    views = [_job_view(j) for j in jobs if wanted is None or j.status.value == wanted.upper()]
-    return json_answer(ex, 200, {"jobs": views})
+    key = query.get("key")
+    wanted_key = _key_match(key) if key is not None else None
+    limit, before = _limit(query), _cursor(query)
+    matching = [  # (position in submission order, job): a cursor is a position
+        (i, j)
+        for i, j in enumerate(ex.gateway.jobs.values())
+        if (wanted is None or j.status.value == wanted.upper())
+        and (wanted_key is None or redact_key(j.key) == wanted_key)
+    ]
+    older = [m for m in reversed(matching) if before is None or m[0] < before]
+    page = older[:limit]
+    next_cursor = str(page[-1][0]) if len(older) > limit else None
+    views = [_job_view(j) for _, j in page]
+    return json_answer(ex, 200, {"jobs": views, "total": len(matching), "next_cursor": next_cursor})
 
 
 @endpoint("admin")
@@ -161,7 +204,7 @@ async def get_job(request: web.Request, ex: Exchange) -> web.Response:
 
 
 ROUTES: tuple[str, ...] = get_args(Route)
-JOURNAL_FILTERS = ("since", "key", "route", "status", "request_id")
+JOURNAL_FILTERS = ("since", "limit", "key", "route", "status", "request_id")
 
 
 def _key_match(value: str) -> str:
@@ -220,14 +263,23 @@ def _filtered(request: web.Request, ex: Exchange) -> list[JournalEntry]:
 
 @endpoint("admin")
 async def get_journal(request: web.Request, ex: Exchange) -> web.Response:
-    entries = [e.to_dict() for e in _filtered(request, ex)]
-    return json_answer(ex, 200, {"entries": entries, "dropped": ex.gateway.journal.dropped})
+    """Entries oldest first, at most ``limit``; ``next_since`` continues after them (null when
+    none are left)."""
+    limit = _limit(request.query)
+    found = _filtered(request, ex)
+    page = found[:limit]
+    next_since = page[-1].seq if len(found) > limit else None
+    entries = [e.to_dict() for e in page]
+    dropped = ex.gateway.journal.dropped
+    return json_answer(ex, 200, {"entries": entries, "dropped": dropped, "next_since": next_since})
 
 
 @endpoint("admin")
 async def get_journal_har(request: web.Request, ex: Exchange) -> web.Response:
     """The journal (filtered the same way) as HAR 1.2, for browsers' devtools and HTTP tools."""
     entries = _filtered(request, ex)
+    if "limit" in request.query:
+        entries = entries[: _limit(request.query)]
     ex.notes = (f"HAR of {len(entries)} journal entries",)  # the document itself is not kept
     return web.Response(
         status=200,

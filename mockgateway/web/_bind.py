@@ -24,6 +24,7 @@ from .._errors import ApiError, internal_error
 from .._gateway import Gateway
 from .._jobs import Status, billing_record
 from .._journal import (
+    Journal,
     JournalEntry,
     Route,
     body_digest,
@@ -159,17 +160,22 @@ _NOTHING: Mapping[str, str] = {}
 
 
 def bind(
-    declared: Endpoint, gateway: Gateway, metrics: Metrics | None = None, scheme: str = "http"
+    declared: Endpoint,
+    gateway: Gateway,
+    metrics: Metrics | None = None,
+    scheme: str = "http",
+    journal: Journal | None = None,
 ) -> Handler:
     """Wrap a handler for ``gateway``: errors become their documented bodies, the exchange is
-    journaled (under ``scheme``, the one the gateway serves) and counted in ``metrics``.
+    journaled (under ``scheme``, the one the gateway serves; in ``journal`` when given instead of
+    the gateway's) and counted in ``metrics``.
 
     The journal keeps references, not copies: the :class:`Exchange`, the response's header map,
     and the wire headers and path as aiohttp parsed them (the route's earlier copy when equal).
     """
     route, handler = declared.route, declared.handler
     faults = gateway.faults if route in FAULT_ROUTES else None
-    journal = gateway.journal
+    journal = gateway.journal if journal is None else journal
     cap = journal.max_body_bytes
     now = gateway.clock.now
     last = _Last()
