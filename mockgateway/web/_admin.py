@@ -204,7 +204,7 @@ async def get_job(request: web.Request, ex: Exchange) -> web.Response:
 
 
 ROUTES: tuple[str, ...] = get_args(Route)
-JOURNAL_FILTERS = ("since", "limit", "key", "route", "status", "request_id")
+JOURNAL_FILTERS = ("since", "key", "route", "status", "request_id", "limit")
 
 
 def _key_match(value: str) -> str:

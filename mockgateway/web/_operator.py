@@ -5,9 +5,9 @@ operator endpoint but the bundled samples and the dashboard's own files answers 
 request shows ``Authorization: Bearer <token>``. The check wraps only those endpoints when the
 application is built: the gateway's own routes (generate, status, media) run exactly as before.
 
-The dashboard's reads (GET with ``X-Mock-Dashboard``) are answered without being journaled, so a
-page left open polling the operator API neither fills the journal nor pushes a client's requests
-out of it; its changes (POST, PUT, DELETE) are journaled like any operator call.
+The dashboard's files and its reads (GET with ``X-Mock-Dashboard``) are answered without being
+journaled, so a page left open polling the operator API neither fills the journal nor pushes a
+client's requests out of it; its changes (POST, PUT, DELETE) are journaled like any operator call.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from ._bind import Endpoint, Routes, bind
 from ._exchange import Exchange, Handler, RouteHandler
 
 DASHBOARD_HEADER = istr("X-Mock-Dashboard")
-# open whatever the token: a client's inputs may point at the samples, and the page must load
-# before it can ask for the token
-PUBLIC = frozenset(
-    {"admin.samples", "admin.sample", "admin.ui", "admin.ui.file", "admin.ui.redirect"}
-)
+# open whatever the token: a client's inputs may point at the samples (and the page's files,
+# ``admin.ui*``, must load before the page can ask for the token)
+PUBLIC = frozenset({"admin.samples", "admin.sample"})
 
 
 def guarded(handler: RouteHandler, token: str) -> RouteHandler:
@@ -58,6 +56,8 @@ class OperatorRoutes(Routes):
         self._router.add_route(method, path, handler, name=name)
 
     def _operator(self, declared: Endpoint, name: str, *, reads: bool) -> Handler:
+        if name.startswith("admin.ui"):  # the page's own files: neither guarded nor journaled
+            return bind(declared, self._gateway, self._metrics, self._scheme, self._unjournaled)
         if not name.startswith("admin.") or name in PUBLIC:
             return self._bind(declared)
         token = self._token

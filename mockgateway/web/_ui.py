@@ -1,9 +1,10 @@
 """The dashboard's files: one page of plain HTML, CSS and JavaScript shipped in the package.
 
-``GET /_mock/ui/`` is the page (``/_mock/ui`` leads there); ``GET /_mock/ui/{file}`` its scripts and style sheet. Nothing is
-built or fetched from elsewhere: the page reads the gateway through the operator API, with the
-operator token when one is set (it asks for it once and keeps it for the browser tab). A file is
-read from the package when first asked for, so a gateway nobody opens the page on pays nothing.
+``GET /_mock/ui/`` is the page (``/_mock/ui`` leads there), ``GET /_mock/ui/{file}`` its scripts
+and style sheet. Nothing is built or fetched from elsewhere: the page reads the gateway through
+the operator API, with the operator token when one is set (it asks for it once and keeps it for
+the browser tab). A file is read from the package when first asked for, so a gateway nobody opens
+the page on pays nothing.
 """
 
 from __future__ import annotations
