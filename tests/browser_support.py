@@ -45,7 +45,9 @@ def system_browser(*names: str) -> str | None:
 def require(path: str | None, package: str) -> str:
     """The browser's path; without it, a skip (a failure under CI, which installs it)."""
     if path is None:
-        message = f"{package} is not installed (scripts/test installs it: apt-get install {package})"
+        message = (
+            f"{package} is not installed (scripts/test installs it: apt-get install {package})"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -95,7 +95,10 @@ class Firefox:
         actions = [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]
         await self.send(
             "input.performActions",
-            {"context": self.context, "actions": [{"type": "key", "id": "keys", "actions": actions}]},
+            {
+                "context": self.context,
+                "actions": [{"type": "key", "id": "keys", "actions": actions}],
+            },
         )
 
     async def viewport(self, width: int, height: int) -> None:
@@ -108,11 +111,7 @@ class Firefox:
         shot = await self.send(
             "browsingContext.captureScreenshot", {"context": self.context, "origin": "document"}
         )
-        path.write_bytes(base64.b64decode(shot["data"]))
-
-    async def version(self) -> str:
-        status = await self.send("session.status", {})
-        return str(status.get("message", ""))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
 
 
 async def _listening(process: asyncio.subprocess.Process, timeout: float) -> str:
