@@ -18,7 +18,7 @@ from .._bodyparse import json_body
 from .._errors import ApiError, bad_request, gateway_error, request_not_found
 from .._gateway import Gateway
 from .._har import to_har
-from .._jobs import Job, Status, status_body
+from .._jobs import Job, Status, billing_record, status_body
 from .._journal import JournalEntry, Route, redact_key
 from ._admin_metrics import metrics
 from ._bind import Routes, endpoint
@@ -58,6 +58,7 @@ def _job_view(job: Job) -> dict[str, Any]:
     view["polls"] = job.polls
     view["notes"] = list(job.notes)
     view["history"] = [{"status": s.value, "at": t} for s, t in job.history]
+    view["billing"] = billing_record(job)
     return view
 
 

@@ -4,6 +4,7 @@
 
 import { call, query, read } from "./api.js";
 import { gatewayTime, h, json, s, show, statusBadge, tableWrap } from "./dom.js";
+import { cost } from "./jobs.js";
 
 export const MIN_POLL_GAP = 5; // the doc: poll every 5-10 s
 const TOLERANCE = 0.1; // as the checker's: timer jitter is not a fault
@@ -121,7 +122,8 @@ function describe(job, marks) {
     ["Key", h("span", { class: "mono" }, job.key || "\u2013")],
     ["Resolution", job.resolution],
     ["Output seconds", job.duration_seconds === null ? "\u2013" : job.duration_seconds.toFixed(3)],
-    ["Cost (USD)", job.cost === null ? "\u2013" : job.cost],
+    ["Cost (USD)", cost(job)],
+    ["Billed seconds", String(job.billing.billed_seconds)],
     ["Created", job.created_at],
     ["Completed", job.completed_at || "\u2013"],
     ["Polls", `${marks.length} (${close} closer than ${MIN_POLL_GAP} s)`],

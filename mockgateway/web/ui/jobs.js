@@ -107,9 +107,11 @@ export function jobsView() {
   return view;
 }
 
-function billedSeconds(job) {
-  if (job.duration_seconds === null || job.duration_seconds === undefined) return "\u2013";
-  return String(Math.ceil(job.duration_seconds - 1e-9));
+/** What the job cost: charged once it ended, "held" while it runs (what completing charges). */
+export function cost(job) {
+  const billing = job.billing;
+  if (["COMPLETED", "FAILED", "ERROR"].includes(job.status)) return billing.charged;
+  return billing.pending === null ? "\u2013" : `${billing.pending} held`;
 }
 
 function row(job) {
@@ -118,10 +120,10 @@ function row(job) {
     { "data-request-id": job.request_id },
     h("td", {}, h("a", { href: `#job/${encodeURIComponent(job.request_id)}`, class: "mono" }, job.request_id)),
     h("td", {}, job.model_id),
-    h("td", { class: "mono" }, job.key || "\u2013"),
+    h("td", { class: "mono key" }, job.key || "\u2013"),
     h("td", { class: "status-cell" }, statusBadge(job.status)),
     h("td", {}, job.resolution),
-    h("td", { class: "num" }, billedSeconds(job)),
-    h("td", { class: "num" }, job.cost === null ? "\u2013" : job.cost),
+    h("td", { class: "num" }, String(job.billing.billed_seconds)),
+    h("td", { class: "num" }, cost(job)),
   );
 }
