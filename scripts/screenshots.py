@@ -18,7 +18,7 @@ from tests.browser_support import CAREFUL_KEY, TIMEOUT_MS, scene, system_browser
 def main(out: Path) -> int:
     chromium = system_browser("chromium", "chromium-browser")
     if chromium is None:
-        print("scripts/screenshots needs Debian's chromium: apt-get install chromium", file=sys.stderr)
+        print("scripts/screenshots needs Chromium: apt-get install chromium", file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
     with scene() as world, sync_playwright() as driver:
@@ -50,8 +50,10 @@ def main(out: Path) -> int:
             page.evaluate("document.activeElement.blur()")
             top = page.locator("#job-heading").bounding_box()
             bottom = page.locator("#webhooks-table").bounding_box()
-            assert top is not None and bottom is not None
-            clip = {"x": 0, "y": top["y"] - 40, "width": 1280, "height": bottom["y"] + bottom["height"] - top["y"] + 60}
+            assert top is not None
+            assert bottom is not None
+            height = bottom["y"] + bottom["height"] - top["y"] + 60
+            clip = {"x": 0, "y": top["y"] - 40, "width": 1280, "height": height}
             page.screenshot(path=out / "dashboard-job.png", clip=clip, full_page=True)
         finally:
             browser.close()
