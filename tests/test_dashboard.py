@@ -335,6 +335,9 @@ def test_with_a_token_the_page_asks_once_and_keeps_it_for_the_tab(browser: Brows
         page.get_by_label("Token", exact=True).fill("not-the-token")
         page.get_by_role("button", name="Use token").click()
         expect(form).to_be_visible()  # refused again: asked again
+        page.wait_for_timeout(2500)  # the page waits for the token without asking the gateway
+        knocks = guarded.admin("GET", "journal?status=401", Authorization=f"Bearer {token}")
+        assert len(knocks["entries"]) == 2  # once on opening, once with the wrong token
         page.get_by_label("Token", exact=True).fill(token)
         page.get_by_role("button", name="Use token").click()
         expect(page.locator(f'tr[data-request-id="{request_id}"]')).to_be_visible()

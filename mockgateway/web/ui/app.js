@@ -17,6 +17,7 @@ const problem = document.getElementById("problem");
 const clock = document.getElementById("clock");
 const tokenForm = document.getElementById("token-form");
 const tokenInput = document.getElementById("token-input");
+const forget = document.getElementById("token-forget");
 
 /** Show what the operator API answered to a control. */
 function say(reply) {
@@ -73,7 +74,8 @@ async function refresh() {
     show(problem, error instanceof ApiFailure ? error.message : `The page could not read the gateway: ${error}`);
     problem.hidden = false;
   }
-  if (document.visibilityState === "visible") timer = setTimeout(refresh, REFRESH_MS);
+  // Waiting for the token, the page stops asking: a tab left open never knocks once a second.
+  if (document.visibilityState === "visible" && tokenForm.hidden) timer = setTimeout(refresh, REFRESH_MS);
 }
 
 function refreshSoon() {
@@ -91,13 +93,15 @@ tokenForm.addEventListener("submit", (event) => {
   event.preventDefault();
   setToken(tokenInput.value.trim());
   tokenForm.hidden = true;
+  forget.hidden = false;
   refreshSoon();
 });
-document.getElementById("token-forget").addEventListener("click", () => {
+forget.addEventListener("click", () => {
   setToken(null);
+  forget.hidden = true;
   refreshSoon();
 });
-document.getElementById("token-forget").hidden = !token();
+forget.hidden = !token();
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") refreshSoon();
   else clearTimeout(timer);
