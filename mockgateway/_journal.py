@@ -207,6 +207,14 @@ class Journal:
         return (first.seq if isinstance(first, JournalEntry) else first[0]) - self._first_seq
 
     @property
+    def last_seq(self) -> int:
+        """The newest entry's sequence number, 0 when there is none (as cheap as ``dropped``)."""
+        if not self._entries:
+            return 0
+        last = self._entries[-1]
+        return last.seq if isinstance(last, JournalEntry) else last[0]
+
+    @property
     def kept_bytes(self) -> int:
         """The estimated bytes the entries kept weigh (bodies, headers, a fixed overhead each)."""
         return self._bytes

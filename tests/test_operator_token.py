@@ -159,6 +159,8 @@ async def test_health_gives_the_newest_seq_for_reading_the_latest_entries() -> N
         assert last["journal"]["last_seq"] == 3
         tail = await client.request("GET", "/_mock/journal?since=2", headers=quiet, key=None)
         assert [e["seq"] for e in tail.body["entries"]] == [3]
+        read = (await client.request("GET", "/_mock/health", headers=quiet, key=None)).body
+        assert read["journal"]["last_seq"] == 3  # the same once the entries are built
 
 
 def test_shows_token_takes_only_bearer_and_the_exact_token() -> None:

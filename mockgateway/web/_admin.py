@@ -73,12 +73,6 @@ def job_detail(gateway: Gateway, job: Job) -> dict[str, Any]:
     return view
 
 
-def _last_seq(gateway: Gateway) -> int:
-    """The newest entry's sequence number (0: none), where a reader of the latest entries starts."""
-    newest = gateway.journal.entries()[-1:]
-    return newest[0].seq if newest else 0
-
-
 @endpoint("admin")
 async def health(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
@@ -100,7 +94,7 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
                 "bytes": journal.kept_bytes,
                 "max_bytes": journal.max_bytes,
                 "max_body_bytes": journal.max_body_bytes,
-                "last_seq": _last_seq(gateway),
+                "last_seq": journal.last_seq,  # where a reader of the latest entries starts
             },
         },
     )
