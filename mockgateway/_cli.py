@@ -2,9 +2,10 @@
 judges a client, ``proxy`` checks the real gateway and ``calibrate`` fits a scenario from what it
 recorded (each command's work is imported when it runs).
 
-``serve`` takes its address and configuration from flags or, for containers, from
-``MOCKGATEWAY_CONFIG``, ``MOCKGATEWAY_HOST`` and ``MOCKGATEWAY_PORT`` (read here and nowhere else
-in the package; a flag wins over its variable, an empty variable counts as unset).
+``serve`` takes its address, configuration and operator token from flags or, for containers, from
+``MOCKGATEWAY_CONFIG``, ``MOCKGATEWAY_HOST``, ``MOCKGATEWAY_PORT`` and
+``MOCKGATEWAY_OPERATOR_TOKEN`` (read here and nowhere else in the package; a flag wins over its
+variable, an empty variable counts as unset).
 
 Exit status: 0 after a clean stop; 2 for a usage error (a bad option or variable, TLS files that
 cannot be loaded) or a bad configuration file; 1 when the gateway cannot listen (the port is
@@ -25,15 +26,25 @@ from ._argtypes import host_name, port_number, readable_file, writable_path
 from ._check_args import add_check_command
 from ._errors import ConfigError
 from ._proxy_args import add_calibrate_command, add_proxy_command
+from ._token import TOKEN_RULE, token_ok
 
 ENV_CONFIG = "MOCKGATEWAY_CONFIG"
 ENV_HOST = "MOCKGATEWAY_HOST"
 ENV_PORT = "MOCKGATEWAY_PORT"
+ENV_OPERATOR_TOKEN = "MOCKGATEWAY_OPERATOR_TOKEN"
+
+def operator_token(text: str) -> str:
+    """A token the operator API and the dashboard will ask for (``Authorization: Bearer``)."""
+    if not token_ok(text):
+        raise argparse.ArgumentTypeError(TOKEN_RULE)  # the token itself is never echoed
+    return text
+
 
 _ENVIRONMENT: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("config", ENV_CONFIG, readable_file),
     ("host", ENV_HOST, host_name),
     ("port", ENV_PORT, port_number),
+    ("operator_token", ENV_OPERATOR_TOKEN, operator_token),
 )
 
 
@@ -63,7 +74,8 @@ def _add_serve_command(commands: Any) -> None:
         "serve",
         help="run the gateway until interrupted",
         description="Run the gateway until SIGINT or SIGTERM. The first line printed is its URL. "
-        f"{ENV_CONFIG}, {ENV_HOST} and {ENV_PORT} stand in for --config, --host and --port.",
+        f"{ENV_CONFIG}, {ENV_HOST}, {ENV_PORT} and {ENV_OPERATOR_TOKEN} stand in for --config, "
+        "--host, --port and --operator-token.",
     )
     p.add_argument(
         "--host", type=host_name, default=None, help="address to bind (default 127.0.0.1)"
@@ -84,6 +96,14 @@ def _add_serve_command(commands: Any) -> None:
         metavar="WHERE",
         help="where state lives: memory (default), a SQLite file path (survives restarts), "
         "or redis://HOST:PORT/DB (replicas share it); overrides [state]",
+    )
+    p.add_argument(
+        "--operator-token",
+        type=operator_token,
+        default=None,
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on the operator API /_mock/ and in the "
+        "dashboard (overrides [server] operator_token)",
     )
     p.add_argument(
         "-v", "--verbose", action="store_true", help="log one line per request to stderr"

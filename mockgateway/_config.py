@@ -18,6 +18,7 @@ from ._clock import ClockMode
 from ._errors import ConfigError
 from ._journal import MAX_BODY_BYTES, MAX_BYTES
 from ._reader import Reader
+from ._token import TOKEN_RULE, token_ok
 from .faults import FaultsConfig, read_faults
 from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
 from .store._config import StateConfig, read_state
@@ -57,6 +58,7 @@ class ServerConfig:
     keepalive_timeout_seconds: float = 75.0  # an idle connection between requests
     max_connections: int = 0  # at once; 0: the open-files limit less some headroom
     shutdown_timeout_seconds: float = 1.0  # how long answers in flight may finish at shutdown
+    operator_token: str | None = None  # set: /_mock/ (but samples and the page's files) needs it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,10 +151,13 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
         keepalive_timeout_seconds=s.number("keepalive_timeout_seconds", 75.0, minimum=0.001),
         max_connections=s.integer("max_connections", 0),
         shutdown_timeout_seconds=s.number("shutdown_timeout_seconds", 1.0),
+        operator_token=s.get("operator_token", str, "") or None,
     )
     s.finish()
     if server.port > 65535:
         raise s.error("port", f"must be at most 65535, got {server.port}")
+    if server.operator_token is not None and not token_ok(server.operator_token):
+        raise s.error("operator_token", TOKEN_RULE)
 
     lc = root.sub("lifecycle")
     resolution = lc.get("default_resolution", str, "1080p")

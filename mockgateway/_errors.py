@@ -141,6 +141,16 @@ def wallet_not_found(shown_key: str | None) -> ApiError:
     return gateway_error(404, "Wallet not found", f"No wallet for key '{shown_key}'")
 
 
+def operator_token_required() -> ApiError:
+    """The operator API's answer to a call without the operator token, when one is set."""
+    return gateway_error(
+        401,
+        "Unauthorized",
+        "The operator API needs the operator token: send Authorization: Bearer <token>",
+        **{"WWW-Authenticate": 'Bearer realm="mockgateway operator"'},
+    )
+
+
 def internal_error(
     message: str = "An unexpected error occurred. Please try again later.",
 ) -> ApiError:

@@ -43,8 +43,12 @@ def redact_key(key: str | None) -> str | None:
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The key reduced to its last four characters, an ``Authorization`` value to its scheme
+    (the operator token, or a client's own credentials, never reach the journal)."""
     return {
-        name: (redact_key(value) or "") if name.lower() == _KEY_HEADER_LOWER else value
+        name: (redact_key(value) or "")
+        if name.lower() == _KEY_HEADER_LOWER
+        else (value.split(" ", 1)[0] + " ****" if name.lower() == "authorization" else value)
         for name, value in headers.items()
     }
 
@@ -201,6 +205,14 @@ class Journal:
             return 0
         first = self._entries[0]
         return (first.seq if isinstance(first, JournalEntry) else first[0]) - self._first_seq
+
+    @property
+    def last_seq(self) -> int:
+        """The newest entry's sequence number, 0 when there is none (as cheap as ``dropped``)."""
+        if not self._entries:
+            return 0
+        last = self._entries[-1]
+        return last.seq if isinstance(last, JournalEntry) else last[0]
 
     @property
     def kept_bytes(self) -> int:

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._access_log import stderr_logger
@@ -92,6 +92,8 @@ def serve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         if not args.state.strip():
             parser.error("--state needs memory, a file path or a redis:// URL")
         config = config.with_(state=state_from_option(args.state, config.state.retention))
+    if args.operator_token:
+        config = config.with_(server=replace(config.server, operator_token=args.operator_token))
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port
     tls, ca_file = _tls_options(args, parser, host)
@@ -125,14 +127,15 @@ async def _serve(options: ServeOptions) -> None:
                 # from walking it again on every full collection.
                 gc.freeze()
                 _say(f"mockgateway listening on {running.url}")
+                _say(f"  dashboard: {running.url}/_mock/ui/")
                 model = options.config.models[0]
                 _say(
-                    f"  generate: POST {running.url}/{model.id}/v1/{model.operation}\n"
-                    f"  status:   GET  {running.url}/v2/requests/status/{{request_id}}\n"
-                    f"  admin:    {running.url}/_mock/health"
+                    f"  generate:  POST {running.url}/{model.id}/v1/{model.operation}\n"
+                    f"  status:    GET  {running.url}/v2/requests/status/{{request_id}}\n"
+                    f"  admin:     {running.url}/_mock/health"
                 )
                 if ca_file is not None:
-                    _say(f"  CA:       {ca_file}")
+                    _say(f"  CA:        {ca_file}")
                 await stop.wait()
         except OSError as exc:
             if listening:

@@ -10,6 +10,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   exit 1
 fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # Playwright drives the system's browsers only
 stamp="$venv/.installed${extra:+-$extra}"
 want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -126,6 +126,7 @@ class Client:
             url,
             data=data,
             headers=self._headers(headers, use_key),  # type: ignore[arg-type]
+            allow_redirects=False,  # an answer is judged as it came
         ) as response:
             answer = Answer(
                 method, path, response.status, CIMultiDict(response.headers), await response.read()

@@ -124,6 +124,7 @@ def _fill(template: str, request_id: str) -> Iterator[str]:
         "name": ["portrait.png", "no-such-sample"],
         "key": [KEY, "k" * 3_000],
         "command": ["advance", "self-destruct"],
+        "file": ["app.js", "no-such-file.js"],
     }
     names = re.findall(r"{(\w+)}", template)
     for i in range(2):

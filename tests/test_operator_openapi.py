@@ -289,7 +289,13 @@ async def test_the_document_has_exactly_the_routes_the_app_registers() -> None:
 
 
 def _concrete(template: str) -> str:
-    values = {"request_id": "some-id", "command": "advance", "key": KEY, "name": "portrait.png"}
+    values = {
+        "request_id": "some-id",
+        "command": "advance",
+        "key": KEY,
+        "name": "portrait.png",
+        "file": "app.js",
+    }
     return re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], template)
 
 
@@ -464,13 +470,27 @@ async def _list_jobs() -> Seen:
         first = await t.submit()
         await t.gw.advance(1)
         second = await t.submit()
-        listed = (await t.call("GET", "/_mock/jobs", 200)).body["jobs"]
-        assert [j["request_id"] for j in listed] == [second, first]  # newest first
+        listed = (await t.call("GET", "/_mock/jobs", 200)).body
+        assert [j["request_id"] for j in listed["jobs"]] == [second, first]  # newest first
+        assert (listed["total"], listed["next_cursor"]) == (2, None)
         for status, expected in (("queued", [second]), ("PROCESSING", [first])):
             jobs = (await t.call("GET", f"/_mock/jobs?status={status}", 200)).body["jobs"]
             assert [j["request_id"] for j in jobs] == expected
+        page = (await t.call("GET", "/_mock/jobs?limit=1", 200)).body
+        assert ([j["request_id"] for j in page["jobs"]], page["total"]) == ([second], 2)
+        rest = await t.call("GET", f"/_mock/jobs?limit=1&cursor={page['next_cursor']}", 200)
+        assert ([j["request_id"] for j in rest.body["jobs"]], rest.body["next_cursor"]) == (
+            [first],
+            None,
+        )
+        mine = (await t.call("GET", f"/_mock/jobs?key={KEY[-4:]}", 200)).body
+        assert mine["total"] == 2
+        assert (await t.call("GET", "/_mock/jobs?key=nobody", 200)).body["total"] == 0
         bogus = await t.call("GET", "/_mock/jobs?status=bogus", 400)
         assert "bogus" in bogus.body["message"]
+        for query in ("limit=0", "limit=1001", "limit=x", "cursor=abc", "key="):
+            refused = await t.call("GET", f"/_mock/jobs?{query}", 400)
+            assert query.split("=")[0] in refused.body["message"]
         return t.seen
 
 
@@ -528,6 +548,12 @@ async def _get_journal() -> Seen:
         assert later
         assert all(e["seq"] > since for e in later)
         await t.call("GET", "/_mock/journal?since=x", 400)
+        first_two = (await t.call("GET", "/_mock/journal?limit=2", 200)).body
+        assert [e["seq"] for e in first_two["entries"]] == [e["seq"] for e in entries[:2]]
+        assert first_two["next_since"] == entries[1]["seq"]
+        after = await t.call("GET", f"/_mock/journal?since={first_two['next_since']}", 200)
+        assert after.body["entries"][0]["seq"] == entries[2]["seq"]
+        await t.call("GET", "/_mock/journal?limit=0", 400)
         polled = await t.call("GET", f"/_mock/journal?route=webhook&request_id={request_id}", 200)
         assert {e["route"] for e in polled.body["entries"]} == {"webhook"}
         await t.call("GET", "/_mock/journal?route=nowhere", 400)
@@ -653,6 +679,48 @@ async def _get_sample() -> Seen:
         await t.call("GET", path, 304, headers={"If-None-Match": etag})
         await t.call("GET", path, 416, headers={"Range": "bytes=999999999-"})
         await t.call("GET", "/_mock/samples/nope.png", 404)
+        return t.seen
+
+
+@exercises("getVerdict")
+async def _get_verdict() -> Seen:
+    async with touring() as t:
+        request_id = await t.submit()
+        for _ in range(2):  # a second poll at once: closer than the documented 5 s
+            await t.client.status(request_id)
+        verdict = (await t.call("GET", "/_mock/verdict", 200)).body
+        assert "poll-interval" in verdict["summary"]["broken_rules"]
+        [rule] = [r for r in verdict["rules"] if r["id"] == "poll-interval"]
+        statuses = [e["route"] for e in rule["violations"][0]["evidence"]]
+        assert statuses == ["status", "status"]
+        assert rule["how_to_fix"].startswith("Sleep at least 5 s")
+        return t.seen
+
+
+@exercises("dashboardRedirect")
+async def _dashboard_redirect() -> Seen:
+    async with touring() as t:
+        moved = await t.call("GET", "/_mock/ui", 301)
+        assert moved.headers["Location"] == "/_mock/ui/"
+        return t.seen
+
+
+@exercises("dashboard")
+async def _dashboard() -> Seen:
+    async with touring() as t:
+        page = await t.call("GET", "/_mock/ui/", 200)
+        assert b'<script type="module" src="app.js">' in page.raw
+        return t.seen
+
+
+@exercises("dashboardFile")
+async def _dashboard_file() -> Seen:
+    async with touring() as t:
+        script = await t.call("GET", "/_mock/ui/app.js", 200)
+        assert script.headers["Content-Type"].startswith("text/javascript")
+        await t.call("GET", "/_mock/ui/app.css", 200)
+        await t.call("GET", "/_mock/ui/nope.js", 404)
+        await t.call("GET", "/_mock/ui/..%2f__init__.py", 404)
         return t.seen
 
 

@@ -127,6 +127,8 @@ def test_wheel_has_one_top_level_package_and_the_license(installed: Installed) -
     }
     assert top == {"mockgateway"}
     assert "mockgateway/contract_tests/plugin.py" in names
+    page = {"index.html", "app.js", "app.css", "api.js", "dom.js", "jobs.js", "job.js"}
+    assert {f"mockgateway/web/ui/{name}" for name in page} <= set(names)  # the dashboard
     license_files = [n for n in names if n.endswith("/LICENSE") and ".dist-info/" in n]
     assert license_files, names
     text = zipfile.ZipFile(installed.wheel).read(license_files[0]).decode()

@@ -93,7 +93,12 @@ def test_the_option_table_is_the_commands_options() -> None:
     )
     flags = {o for a in serve._actions for o in a.option_strings if o not in ("-h", "--help")}
     assert documented == flags
-    assert variables == {"MOCKGATEWAY_HOST", "MOCKGATEWAY_PORT", "MOCKGATEWAY_CONFIG"}
+    assert variables == {
+        "MOCKGATEWAY_HOST",
+        "MOCKGATEWAY_PORT",
+        "MOCKGATEWAY_CONFIG",
+        "MOCKGATEWAY_OPERATOR_TOKEN",
+    }
 
 
 def test_the_container_command_with_its_access_log() -> None:

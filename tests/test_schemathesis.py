@@ -119,9 +119,10 @@ def test_schemathesis_default_checks_pass(tmp_path: Path) -> None:
 def _operator_config(path: Path, request_id: str) -> Path:
     # The job routes get the id of a real job, so they answer more than 404. Positive-data
     # acceptance is off where the schema cannot say what the gateway refuses: a TOML scenario is
-    # "any string" to the schema but must be TOML, and a balance written with an exponent
-    # ("8e40") matches the money pattern though its value is out of range, which no pattern can
-    # say. Every other check stays on there.
+    # "any string" to the schema but must be TOML, and a balance is "a number from 0 to 10^12"
+    # or a money pattern to it, but may have at most 6 decimal places (5e-324 is a float) and
+    # must be in range however it is written ("8e40" matches the pattern): no schema can say
+    # either. Every other check stays on there.
     path.write_text(
         "[[operations]]\n"
         'include-operation-id = "getJob"\n'

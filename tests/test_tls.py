@@ -51,7 +51,7 @@ class Served:
             env=_environ(),
         )
         assert self.process.stdout is not None
-        self.lines = [self.process.stdout.readline() for _ in range(4)]
+        self.lines = [self.process.stdout.readline() for _ in range(5)]  # URL, dashboard, routes
         assert self.lines[0].startswith("mockgateway listening on "), self.lines
         self.url = self.lines[0].split()[-1]
         self.ca_line = self.process.stdout.readline() if "--tls" in args else ""

@@ -468,7 +468,7 @@ class MemoryStore:
 
     async def journal_stats(self) -> JournalStats:
         journal = self.journal
-        return JournalStats(len(journal), journal.dropped, journal.kept_bytes)
+        return JournalStats(len(journal), journal.dropped, journal.kept_bytes, journal.last_seq)
 
     async def journal_clear(self) -> None:
         self.journal.clear()

@@ -158,9 +158,9 @@ class JournalWriter:
 
     async def stats(self, timeout: float) -> JournalStats:
         await self.flush(timeout)
-        kept, first_kept, first, size = await self._stats(args=[self._prefix])
+        kept, first_kept, first, size, last = await self._stats(args=[self._prefix])
         dropped = int(first_kept) - int(first) if first_kept is not None else 0
-        return JournalStats(int(kept), max(0, dropped), int(size))
+        return JournalStats(int(kept), max(0, dropped), int(size), int(last))
 
     def _drop_local(self) -> None:
         self._done += len(self._queue) + len(self._ready)

@@ -293,9 +293,12 @@ local list = P .. 'jn'
 local first = redis.call('LINDEX', list, 0)
 local seq = false
 if first then seq = string.match(first, '^(%d+)') end
+local last = redis.call('LINDEX', list, -1)
+local last_seq = '0'
+if last then last_seq = string.match(last, '^(%d+)') end
 return {
   redis.call('LLEN', list), seq, redis.call('GET', P .. 'jnfirst') or '1',
-  redis.call('GET', P .. 'jnbytes') or '0',
+  redis.call('GET', P .. 'jnbytes') or '0', last_seq,
 }
 """
 

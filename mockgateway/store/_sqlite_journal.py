@@ -104,7 +104,7 @@ class JournalTable:
     def stats(self) -> JournalStats:
         sizes = self._sizes
         dropped = sizes[0][0] - self._first if sizes else 0
-        return JournalStats(len(sizes), dropped, self._bytes)
+        return JournalStats(len(sizes), dropped, self._bytes, sizes[-1][0] if sizes else 0)
 
     def clear(self, step: Step) -> None:
         """Inside ``step``: forget every entry; numbers go on past the last one given."""

@@ -112,6 +112,7 @@ class JournalStats:
     entries: int
     dropped: int
     bytes: int
+    last_seq: int = 0  # the newest entry's sequence number, 0 when there is none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ from .._bodyparse import json_body
 from .._errors import DomainError, bad_request, request_not_found, wallet_not_found
 from .._gateway import Gateway
 from .._har import to_har
-from .._jobs import Job, Status, status_body
+from .._jobs import Job, Status, billing_record, status_body
 from .._journal import JournalEntry, Route, redact_key
 from ._admin_metrics import metrics
 from ._bind import Routes, endpoint
@@ -58,6 +58,7 @@ def _job_view(job: Job) -> dict[str, Any]:
     view["polls"] = job.polls
     view["notes"] = list(job.notes)
     view["history"] = [{"status": s.value, "at": t} for s, t in job.history]
+    view["billing"] = billing_record(job)
     return view
 
 
@@ -96,6 +97,7 @@ async def health(request: web.Request, ex: Exchange) -> web.Response:
                 "bytes": journal.bytes,
                 "max_bytes": store.journal_max_bytes,
                 "max_body_bytes": store.journal_max_body_bytes,
+                "last_seq": journal.last_seq,  # where a reader of the latest entries starts
             },
         },
     )
@@ -190,6 +192,27 @@ async def put_wallet(request: web.Request, ex: Exchange) -> web.Response:
 JOB_FILTERS = ("status", "key", "limit", "cursor")
 
 
+async def _whole_key(gateway: Gateway, value: str) -> str:
+    """The whole key a ``key`` filter names: the key itself, or its last four characters (as
+    ``abcd`` or ``****abcd``, the way jobs show it) when exactly one wallet's key ends so."""
+    if not value:
+        raise bad_request("key must not be empty: give a key or its last four characters")
+    shown = _key_match(value)
+    if shown != redact_key(value) or len(value) == 4:  # a redacted form, not a whole key
+        matches: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await gateway.store.list_wallets(limit=1000, cursor=cursor)
+            matches += [w.key for w in page.items if redact_key(w.key) == shown]
+            if (cursor := page.next_cursor) is None:
+                break
+        if len(matches) > 1:
+            raise bad_request(f"several keys end in {shown[4:]!r}: give the whole key")
+        if matches:
+            return matches[0]
+    return value
+
+
 @endpoint("admin")
 async def list_jobs(request: web.Request, ex: Exchange) -> web.Response:
     """Newest first, a page at a time: ``limit`` (at most 1,000), ``cursor`` (the last page's
@@ -203,8 +226,8 @@ async def list_jobs(request: web.Request, ex: Exchange) -> web.Response:
         known = ", ".join(m.value for m in Status)
         raise bad_request(f"status must be one of {known} (any case), got {wanted!r}")
     key = query.get("key")
-    if key is not None and not key:
-        raise bad_request("key must not be empty")
+    if key is not None:
+        key = await _whole_key(ex.gateway, key)
     page = await ex.gateway.store.list_jobs(
         status=Status(wanted.upper()) if wanted is not None else None,
         key=key,
@@ -329,6 +352,8 @@ async def get_journal(request: web.Request, ex: Exchange) -> web.Response:
 async def get_journal_har(request: web.Request, ex: Exchange) -> web.Response:
     """The journal (filtered the same way) as HAR 1.2, for browsers' devtools and HTTP tools."""
     entries, _ = await _filtered(request, ex, None)
+    if "limit" in request.query:
+        entries = entries[: page_limit(request.query)]
     ex.notes = (f"HAR of {len(entries)} journal entries",)  # the document itself is not kept
     return web.Response(
         status=200,

@@ -8,15 +8,18 @@ from .._gateway import Gateway
 from .._metrics import Metrics
 from ._admin import add_admin_routes
 from ._admin_faults import add_fault_admin_routes
+from ._admin_verdict import add_verdict_routes
 from ._api import generate, media, sample, samples, status, unknown
-from ._bind import METRICS, Routes
+from ._bind import METRICS
+from ._operator import OperatorRoutes
+from ._ui import add_ui_routes
 
 
 def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
     """The gateway's application; ``scheme`` is what it is served over (``https`` with TLS)."""
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[METRICS] = Metrics()
-    routes = Routes(app, gateway, scheme)
+    routes = OperatorRoutes(app, gateway, scheme)
     routes.get("/v2/requests/status/{request_id}", status, "status")
     routes.add("POST", "/{model_id}/v1/{operation}", generate, "generate")
     routes.get("/v1/{request_id}/{filename}", media, "media")
@@ -24,5 +27,7 @@ def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
     routes.get("/_mock/samples/{name}", sample, "admin.sample")
     add_admin_routes(routes)
     add_fault_admin_routes(routes)
+    add_verdict_routes(routes)
+    add_ui_routes(routes)
     routes.add("*", "/{tail:.*}", unknown, "unknown")
     return app

@@ -147,10 +147,15 @@ _NOTHING: Mapping[str, str] = {}
 
 
 def bind(
-    declared: Endpoint, gateway: Gateway, metrics: Metrics | None = None, scheme: str = "http"
+    declared: Endpoint,
+    gateway: Gateway,
+    metrics: Metrics | None = None,
+    scheme: str = "http",
+    journaled: bool = True,
 ) -> Handler:
     """Wrap a handler for ``gateway``: errors become their documented bodies, the exchange is
-    journaled (under ``scheme``, the one the gateway serves) and counted in ``metrics``.
+    journaled (under ``scheme``, the one the gateway serves; not at all when ``journaled`` is
+    false) and counted in ``metrics``.
 
     The journal keeps references, not copies: the :class:`Exchange`, the response's header map,
     and the wire headers and path as aiohttp parsed them (the route's earlier copy when equal).
@@ -194,7 +199,7 @@ def bind(
             response = error_answer(ex, internal_error())
         answered = ex.answered
         observe(response.status if answered else 0, timer() - began)
-        if store.journal_enabled:
+        if journaled and store.journal_enabled:
             path = request.raw_path
             if path != last.path:
                 last.path = path
