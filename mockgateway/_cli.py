@@ -33,6 +33,7 @@ ENV_HOST = "MOCKGATEWAY_HOST"
 ENV_PORT = "MOCKGATEWAY_PORT"
 ENV_OPERATOR_TOKEN = "MOCKGATEWAY_OPERATOR_TOKEN"
 
+
 def operator_token(text: str) -> str:
     """A token the operator API and the dashboard will ask for (``Authorization: Bearer``)."""
     if not token_ok(text):

@@ -54,7 +54,7 @@ def gateway() -> Iterator[Scene]:
 def world(gateway: Scene) -> Scene:
     gateway.admin("DELETE", "scenario")
     gateway.admin("POST", "reset")
-    gateway.gw.run(gateway.gw.gateway.journal.clear)  # each test's journal starts empty
+    gateway.gw.call(gateway.gw.gateway.store.journal_clear)  # each test's journal starts empty
     return gateway
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from .._clock import ClockMode
-from .._jobs import billing_record
 from ..checker._engine import check
 from ..checker._settings import CheckerSettings
 from ._bind import Routes, endpoint
@@ -24,8 +23,7 @@ async def get_verdict(request: web.Request, ex: Exchange) -> web.Response:
     clock = gateway.config.clock
     if clock.mode is ClockMode.SCALED:  # a receiver's answer time is real time, stretched
         settings = settings.at_speed(clock.speed)
-    billing = {rid: billing_record(job) for rid, job in gateway.jobs.items()}
-    verdict = check(gateway.journal.entries(), settings, billing=billing)
+    verdict = check(await gateway.journal(), settings, billing=await gateway.bills())
     return json_answer(ex, 200, verdict.to_dict())
 
 

@@ -1,4 +1,4 @@
-// Wallets: balance, held and available per key, each with its ledger.
+// Wallets: balance, held and available per key, each with (a page of) its ledger.
 
 import { read } from "./api.js";
 import { gatewayTime, h, show, tableWrap } from "./dom.js";
@@ -6,6 +6,9 @@ import { gatewayTime, h, show, tableWrap } from "./dom.js";
 export function redacted(key) {
   return key.length > 4 ? `****${key.slice(-4)}` : "****";
 }
+
+const SHOWN = 50; // wallets on the page
+const LEDGER_SHOWN = 500; // movements of each ledger
 
 export function walletsView() {
   const list = h("div");
@@ -20,7 +23,10 @@ export function walletsView() {
       list,
     ),
     async refresh() {
-      const { wallets } = await read("/_mock/wallets");
+      const listed = await read(`/_mock/wallets?limit=${SHOWN}`);
+      const wallets = await Promise.all(
+        listed.wallets.map((w) => read(`/_mock/wallets/${encodeURIComponent(w.key)}?limit=${LEDGER_SHOWN}`)),
+      );
       if (!wallets.length) {
         show(list, h("p", {}, "No wallets yet: a key gets one on first use."));
         return;
@@ -44,13 +50,14 @@ export function walletsView() {
                   h("td", { class: "num balance" }, w.balance),
                   h("td", { class: "num held" }, w.held),
                   h("td", { class: "num available" }, w.available),
-                  h("td", { class: "num" }, String(w.ledger.length)),
+                  h("td", { class: "num" }, String(w.ledger_total)),
                 ),
               ),
             ),
           ),
           "Wallets table",
         ),
+        listed.total > wallets.length ? h("p", {}, `The first ${wallets.length} of ${listed.total} wallets.`) : "",
         wallets.map((w) => ledger(w, opened)),
       );
     },
@@ -63,7 +70,13 @@ function ledger(wallet, opened) {
   const details = h(
     "details",
     { class: "ledger", "data-key": name, open: opened.has(wallet.key) },
-    h("summary", {}, `Ledger of ${name} (${wallet.ledger.length} movements)`),
+    h(
+      "summary",
+      {},
+      wallet.ledger_total > wallet.ledger.length
+        ? `Ledger of ${name} (the first ${wallet.ledger.length} of ${wallet.ledger_total} movements)`
+        : `Ledger of ${name} (${wallet.ledger_total} movements)`,
+    ),
     tableWrap(
       h(
         "table",
