@@ -216,7 +216,10 @@ def test_webhooks_are_relayed_to_the_clients_receiver(
         # the upstream was given the proxy's relay address, never the client's receiver
         (sent,) = [e for e in _upstream_journal(up.url) if e["route"] == "generate"]
         assert sent["headers"]["X-Webhook-URL"].startswith(base + "/_mock/relay/")
-        attempts = [e for e in _upstream_journal(up.url) if e["route"] == "webhook"]
+        # the upstream journals its attempt once the answer is back: a moment after the receiver
+        attempts = wait_for(
+            lambda: [e for e in _upstream_journal(up.url) if e["route"] == "webhook"]
+        )
         assert attempts[0]["status"] == 204  # the receiver's answer, passed back upstream
         # a receiver the outbound policy does not allow is never connected to
         blocked = generate(s, px.url, **{"X-Webhook-URL": "http://10.255.255.1/hook"})

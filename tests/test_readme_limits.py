@@ -15,7 +15,7 @@ from mockgateway._billing import MAX_MONEY, MONEY_PLACES
 from mockgateway._bodyparse import DEFAULT_BOUNDS, MAX_DEPTH, MAX_NUMBER_CHARS
 from mockgateway._connections import DESCRIPTOR_HEADROOM, connection_limit
 from mockgateway._outbound import WEBHOOK_BODY_CAP
-from mockgateway.web._admin import PAGE_LIMIT
+from mockgateway.web._admin import MAX_PAGE
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 SECTION = README.split("## Limits and the outbound policy\n", 1)[1].split("\n## ", 1)[0]
@@ -57,7 +57,7 @@ def test_every_row_with_a_setting_states_that_settings_default() -> None:
         ("one number in a body", [str(MAX_NUMBER_CHARS)]),
         ("money", ["0", str(MAX_MONEY), str(MONEY_PLACES)]),
         ("a webhook receiver's answer", [str(WEBHOOK_BODY_CAP)]),
-        ("jobs or journal entries in one operator answer", [str(PAGE_LIMIT)]),
+        ("jobs, wallets, ledger or journal entries in one operator answer", [str(MAX_PAGE)]),
     ],
 )
 def test_rows_without_a_setting_state_the_codes_constant(what: str, expected: list[str]) -> None:

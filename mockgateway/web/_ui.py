@@ -13,7 +13,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from .._errors import gateway_error
+from .._errors import not_found
 from ._bind import Routes, endpoint
 from ._exchange import Exchange
 
@@ -36,7 +36,7 @@ _read: dict[str, bytes] = {}
 
 def _file(name: str) -> web.Response:
     if name not in FILES:
-        raise gateway_error(404, "Not Found", f"No dashboard file {name!r}")
+        raise not_found(f"No dashboard file {name!r}")
     body = _read.get(name)
     if body is None:
         body = _read[name] = resources.files(__package__).joinpath("ui", name).read_bytes()
