@@ -5,6 +5,8 @@ process: one for probes, so pricing a job never waits behind a render, and ``[me
 for renders, so encoding never competes with the event loop for the GIL and numpy and PyAV never
 load in the serving process. Identical (image, audio, resolution) renders are done once: finished
 ones sit in a bounded LRU cache and a second request for one still rendering waits for the first.
+Probes are remembered the same way, by the inputs' content digests: jobs on the bundled samples
+or on the same inputs decode them once, not once each (a probe costs milliseconds of CPU).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ._samples import sample_bytes
 from ._types import InputRejected, JobInputs, Probe, RenderedMedia
 
 _CacheKey = tuple[str, str, str]
+PROBES_KEPT = 256  # successful probes remembered, by (image digest, audio digest)
+INLINE_HASH_BYTES = 256 * 1024  # inputs up to this size are hashed on the loop, not in a thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,14 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+async def _digests(*inputs: bytes) -> tuple[str, ...]:
+    """The inputs' digests; hashing large ones is worth keeping off the event loop, while for
+    small ones (the bundled samples) the hop to a thread would cost more than the hash."""
+    if sum(len(data) for data in inputs) <= INLINE_HASH_BYTES:
+        return tuple(_digest(data) for data in inputs)
+    return await asyncio.to_thread(lambda: tuple(_digest(data) for data in inputs))
+
+
 class AvPipeline:
     """The default :class:`~mockgateway.media.MediaPipeline`: real inputs, a real MP4."""
 
@@ -80,6 +92,9 @@ class AvPipeline:
             self._executor = _thread_pool(self.media.workers)
         self._cache: OrderedDict[_CacheKey, RenderedMedia] = OrderedDict()
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}
+        self._probed: OrderedDict[tuple[str, str], AudioInfo] = OrderedDict()
+        self._probing: dict[tuple[str, str], asyncio.Future[AudioInfo]] = {}
+        self.probes = 0  # probes actually run (cache misses), for tests
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
     def input_notes(self, image_url: str, audio_url: str) -> tuple[str, ...]:
@@ -102,23 +117,49 @@ class AvPipeline:
         image, audio = results
         assert isinstance(image, Fetched)
         assert isinstance(audio, Fetched)
-        info: AudioInfo = await self._run("probe", image.data, audio.data)
-        check_duration("audio_url", info.duration, inputs.resolution)
-        notes = tuple(n for n in (image.note, audio.note) if n)
         picture = image.data
         if self.media.mode is OutputMode.SAMPLE:
             picture = sample_bytes("portrait.png")
-        # hashing up to inputs.max_bytes of input is worth keeping off the event loop too
-        image_hash, audio_hash = await asyncio.to_thread(
-            lambda: (_digest(picture), _digest(audio.data))
-        )
-        key = (image_hash, audio_hash, inputs.resolution)
+        own = () if picture is image.data else (picture,)
+        image_hash, audio_hash, *other = await _digests(image.data, audio.data, *own)
+        picture_hash = other[0] if other else image_hash
+        info = await self._probe_once(image.data, audio.data, (image_hash, audio_hash))
+        check_duration("audio_url", info.duration, inputs.resolution)
+        notes = tuple(n for n in (image.note, audio.note) if n)
+        key = (picture_hash, audio_hash, inputs.resolution)
         return Probe(
             duration_seconds=info.duration,
             resolution=inputs.resolution,
             notes=notes,
             payload=_Inputs(picture, audio.data, key),
         )
+
+    async def _probe_once(self, image: bytes, audio: bytes, digests: tuple[str, str]) -> AudioInfo:
+        """Decode-probe the inputs once: the same bytes again, or while their probe runs, get
+        what it found (a rejection is not remembered, only shared with those waiting for it)."""
+        known = self._probed.get(digests)
+        if known is not None:
+            self._probed.move_to_end(digests)
+            return known
+        running = self._probing.get(digests)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[AudioInfo] = asyncio.get_running_loop().create_future()
+        self._probing[digests] = future
+        try:
+            info: AudioInfo = await self._run("probe", image, audio)
+            self.probes += 1
+            self._probed[digests] = info
+            while len(self._probed) > PROBES_KEPT:
+                self._probed.popitem(last=False)
+            future.set_result(info)
+            return info
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters, if any, see it themselves
+            raise
+        finally:
+            del self._probing[digests]
 
     async def render(self, probe: Probe) -> RenderedMedia:
         payload = probe.payload
@@ -177,3 +218,4 @@ class AvPipeline:
     async def close(self) -> None:
         await self.fetcher.close()
         self._cache.clear()
+        self._probed.clear()
