@@ -52,6 +52,9 @@ class Fetched:
     note: str | None = None  # set when a bundled sample stood in for the URL
 
 
+HOSTS_KEPT = 1024  # hosts judged by the input policy and remembered
+
+
 def _names_this_machine(host: str) -> bool:
     """A loopback literal or ``localhost``: where a bundled sample URL is read from the package
     instead of fetched (nothing is connected to, so the name is enough)."""
@@ -96,13 +99,25 @@ class Fetcher:
         )
         self._session: aiohttp.ClientSession | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._hosts: dict[str, tuple[bool, bool]] = {}
+
+    def _judged(self, host: str) -> tuple[bool, bool]:
+        """Whether ``host`` is the gateway's own and whether it may be looked up: a function of
+        the name and the fixed policy, remembered (boundedly) since every job asks it twice."""
+        known = self._hosts.get(host)
+        if known is None:
+            if len(self._hosts) >= HOSTS_KEPT:
+                self._hosts.clear()
+            own = _names_this_machine(host) or normalise_host(host) in self.own_hosts
+            known = self._hosts[host] = (own, may_look_up(host, self.policy))
+        return known
 
     def _is_own(self, host: str) -> bool:
-        return _names_this_machine(host) or normalise_host(host) in self.own_hosts
+        return self._judged(host)[0]
 
     def host_allowed(self, host: str) -> bool:
         """May ``host`` be looked up at all? What it resolves to is judged again on connecting."""
-        return may_look_up(host, self.policy)
+        return self._judged(host)[1]
 
     async def fetch(self, field: str, url: str, kind: str) -> Fetched:
         """The bytes behind ``url`` for input ``field`` of ``kind`` ("image" or "audio")."""
