@@ -121,12 +121,31 @@ class Fetcher:
 
     async def fetch(self, field: str, url: str, kind: str) -> Fetched:
         """The bytes behind ``url`` for input ``field`` of ``kind`` ("image" or "audio")."""
+        found = self.fetch_at_once(field, url, kind)
+        if found is not None:
+            return found
+        parsed, host = _parse(field, url)
+        if parsed.scheme.lower() == "file":
+            return await self._file(field, parsed)
+        timeout = self.config.timeout_seconds
+        try:
+            async with self._slot(), asyncio.timeout(timeout):
+                return await self._http(field, parsed)
+        except TimeoutError:
+            raise InputRejected(
+                f"{field}: {host} did not answer within {timeout:g} s (inputs.timeout_seconds)"
+            ) from None
+
+    def fetch_at_once(self, field: str, url: str, kind: str) -> Fetched | None:
+        """What :meth:`fetch` answers without reading anything (a ``data:`` URL, a bundled
+        sample, a refusal, raised), or None when the bytes must be read from a file or the
+        network: most jobs need no task of their own to fetch their inputs."""
         parsed, host = _parse(field, url)
         scheme = parsed.scheme.lower()
         if scheme == "data":
             return Fetched(self._data_url(field, url), "data:")
         if scheme == "file":
-            return await self._file(field, parsed)
+            return None
         if scheme not in ("http", "https") or not host:
             raise InputRejected(
                 f"{field}: unsupported URL {url[:80]!r} (expected an http, https or data: URL)"
@@ -145,14 +164,7 @@ class Fetcher:
                 f"{field}: host {host} is unreachable: the strict input policy fetches only "
                 "loopback, data: and allowed hosts (add it to inputs.allow_hosts)"
             )
-        timeout = self.config.timeout_seconds
-        try:
-            async with self._slot(), asyncio.timeout(timeout):
-                return await self._http(field, parsed)
-        except TimeoutError:
-            raise InputRejected(
-                f"{field}: {host} did not answer within {timeout:g} s (inputs.timeout_seconds)"
-            ) from None
+        return None
 
     def stand_in_note(self, field: str, url: str, kind: str) -> str | None:
         """The note :meth:`fetch` will make for ``url``, known without fetching: set when the

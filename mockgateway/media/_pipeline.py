@@ -23,7 +23,7 @@ from ._config import InputsConfig, MediaConfig, OutputMode, RenderExecutor
 from ._fetch import Fetched, Fetcher
 from ._pool import shared_pool
 from ._probe import AudioInfo, check_duration
-from ._samples import sample_bytes
+from ._samples import sample_bytes, sample_digest
 from ._types import InputRejected, JobInputs, Probe, RenderedMedia
 
 _CacheKey = tuple[str, str, str]
@@ -65,12 +65,22 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def _digests(*inputs: bytes) -> tuple[str, ...]:
-    """The inputs' digests; hashing large ones is worth keeping off the event loop, while for
-    small ones (the bundled samples) the hop to a thread would cost more than the hash."""
-    if sum(len(data) for data in inputs) <= INLINE_HASH_BYTES:
-        return tuple(_digest(data) for data in inputs)
-    return await asyncio.to_thread(lambda: tuple(_digest(data) for data in inputs))
+async def _digests(*inputs: Fetched) -> list[str]:
+    """The inputs' digests. A bundled sample's is known; hashing large inputs is worth keeping
+    off the event loop, while for small ones the hop to a thread would cost more than the hash."""
+    known = [_sample_digest(f) for f in inputs]
+    unknown = [f.data for f, digest in zip(inputs, known, strict=True) if digest is None]
+    if sum(len(data) for data in unknown) <= INLINE_HASH_BYTES:
+        hashed = [_digest(data) for data in unknown]
+    else:
+        hashed = await asyncio.to_thread(lambda: [_digest(data) for data in unknown])
+    found = iter(hashed)
+    return [digest if digest is not None else next(found) for digest in known]
+
+
+def _sample_digest(fetched: Fetched) -> str | None:
+    name = fetched.source.removeprefix("sample:")
+    return sample_digest(name) if name != fetched.source else None
 
 
 class AvPipeline:
@@ -105,24 +115,39 @@ class AvPipeline:
         )
         return tuple(n for n in notes if n)
 
-    async def probe(self, inputs: JobInputs) -> Probe:
-        results = await asyncio.gather(
-            self.fetcher.fetch("image_url", inputs.image_url, "image"),
-            self.fetcher.fetch("audio_url", inputs.audio_url, "audio"),
-            return_exceptions=True,
+    async def _fetch(self, inputs: JobInputs) -> tuple[Fetched, Fetched]:
+        """Both inputs, the ones needing I/O read concurrently; image_url's failure first."""
+        wanted = (
+            ("image_url", inputs.image_url, "image"),
+            ("audio_url", inputs.audio_url, "audio"),
         )
-        for result in results:  # report image_url before audio_url
-            if isinstance(result, BaseException):
-                raise result
-        image, audio = results
+        found: list[Fetched | BaseException | None] = []
+        for field, url, kind in wanted:
+            try:
+                found.append(self.fetcher.fetch_at_once(field, url, kind))
+            except Exception as exc:
+                found.append(exc)
+        reads = [i for i, result in enumerate(found) if result is None]
+        if reads:
+            read = await asyncio.gather(
+                *(self.fetcher.fetch(*wanted[i]) for i in reads), return_exceptions=True
+            )
+            for i, got in zip(reads, read, strict=True):
+                found[i] = got
+        for outcome in found:  # report image_url before audio_url
+            if isinstance(outcome, BaseException):
+                raise outcome
+        image, audio = found
         assert isinstance(image, Fetched)
         assert isinstance(audio, Fetched)
-        picture = image.data
+        return image, audio
+
+    async def probe(self, inputs: JobInputs) -> Probe:
+        image, audio = await self._fetch(inputs)
+        image_hash, audio_hash = await _digests(image, audio)
+        picture, picture_hash = image.data, image_hash
         if self.media.mode is OutputMode.SAMPLE:
-            picture = sample_bytes("portrait.png")
-        own = () if picture is image.data else (picture,)
-        image_hash, audio_hash, *other = await _digests(image.data, audio.data, *own)
-        picture_hash = other[0] if other else image_hash
+            picture, picture_hash = sample_bytes("portrait.png"), sample_digest("portrait.png")
         info = await self._probe_once(image.data, audio.data, (image_hash, audio_hash))
         check_duration("audio_url", info.duration, inputs.resolution)
         notes = tuple(n for n in (image.note, audio.note) if n)
