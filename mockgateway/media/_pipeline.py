@@ -186,6 +186,17 @@ class AvPipeline:
         finally:
             del self._probing[digests]
 
+    def rendered(self, probe: Probe) -> RenderedMedia | None:
+        """The render of these inputs when it is already done and cached, else None: a job
+        on inputs rendered before needs no render task of its own."""
+        payload = probe.payload
+        if not isinstance(payload, _Inputs):
+            return None
+        cached = self._cache.get(payload.key)
+        if cached is not None:
+            self._cache.move_to_end(payload.key)
+        return cached
+
     async def render(self, probe: Probe) -> RenderedMedia:
         payload = probe.payload
         if not isinstance(payload, _Inputs):
