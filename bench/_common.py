@@ -235,3 +235,18 @@ def state_option(option: str, tmp: str) -> Iterator[str]:
         yield str(Path(tmp) / "bench.db")
     else:
         yield option
+
+
+def completed_status(url: str, status_path: str, advance: bytes | None) -> bytes:
+    """The job's final status body, advancing a manual clock (``advance``: its body) until the
+    job has COMPLETED: a store shared by replicas may finish it a moment after the advance."""
+    import json
+
+    for _ in range(100):
+        if advance is not None:
+            call(url + "/_mock/clock/advance", advance)
+        body = call(url + status_path)
+        if json.loads(body)["status"] == "COMPLETED":
+            return body
+        time.sleep(0.1)
+    raise RuntimeError(f"the job did not complete: {body[:300]!r}")

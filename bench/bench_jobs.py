@@ -33,6 +33,7 @@ from _common import (
     STATUS,
     Gateway,
     call,
+    completed_status,
     cpu_seconds,
     load_average,
     pin_self,
@@ -242,9 +243,9 @@ def run(gateway: Gateway, counts: list[int], args: argparse.Namespace) -> None:
     body = json.dumps(BODY).encode()
     created = call(url + GENERATE, body)
     request_id = json.loads(created)["request_id"]
-    advanced = call(url + ADVANCE, json.dumps({"seconds": ADVANCE_SECONDS}).encode())
-    status = call(url + STATUS + request_id)
-    assert json.loads(status)["status"] == "COMPLETED", status
+    advance = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
+    advanced = call(url + ADVANCE, advance)
+    status = completed_status(url, STATUS + request_id, advance)
     answers = json.dumps([a.decode("latin-1") for a in (created, status, advanced)]).encode()
     bare, bare_url = start_bare(BARE_SERVER, answers, STATUS + "x", GENERATE, STATUS, ADVANCE)
     pin_self(1)

@@ -35,6 +35,7 @@ from _common import (
     STATUS,
     Gateway,
     call,
+    completed_status,
     cpu_seconds,
     load_average,
     pin,
@@ -141,12 +142,9 @@ def run(gateway: Gateway, connections: list[int], args: argparse.Namespace) -> N
     created = json.loads(call(gw_url + GENERATE, json.dumps(BODY).encode()))
     status_path = STATUS + created["request_id"]
     manual = json.loads(call(gw_url + "/_mock/clock"))["mode"] == "manual"
-    if manual:  # the job completes, so both answer the same final body
-        call(gw_url + "/_mock/clock/advance", b'{"seconds": 10}')
-    else:
-        time.sleep(3.5)
-    body = call(gw_url + status_path)
-    assert json.loads(body)["status"] == "COMPLETED", body
+    if not manual:
+        time.sleep(3.5)  # the job completes, so both answer the same final body
+    body = completed_status(gw_url, status_path, b'{"seconds": 10}' if manual else None)
     bare, bare_url = start_bare(BARE_SERVER, body, STATUS + "x")
     assert call(bare_url + status_path) == body
     load = run_wrk if shutil.which("wrk") else run_python_load
