@@ -3,11 +3,12 @@
 Both servers run as separate processes on loopback; the bare one answers the very bytes the
 gateway's status endpoint answers. Each round loads both, one after the other (the order alternates
 from round to round), and yields one paired ratio, so drift on the machine hits both sides of a
-pair; the verdict is the median of the paired ratios. On a machine with two or more cores the
-servers run on one core and the load generator on another. Load comes from ``wrk`` when installed
-(``apt-get install wrk``), else from an aiohttp client pool.
+pair; the verdict is the median of the paired ratios, at each number of connections. On a machine
+with two or more cores the servers run on one core and the load generator on another. Load comes
+from ``wrk`` when installed (``apt-get install wrk``), else from an aiohttp client pool.
 
-    python bench/bench_status_poll.py [--rounds 10] [--seconds 2] [--connections 16]
+    python bench/bench_status_poll.py [--rounds 10] [--seconds 2] [--connections 16,32,64]
+        [--state memory|sqlite|redis|PATH|URL] [--config FILE]
 """
 
 from __future__ import annotations
@@ -15,25 +16,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-KEY = "bench-key-0001"
-BODY = {
-    "image_url": "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_image.png",
-    "audio_url": "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_audio.mp3",
-    "resolution": "1080p",
-}
-GENERATE = "/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    BODY,
+    GENERATE,
+    KEY,
+    STATUS,
+    Gateway,
+    call,
+    completed_status,
+    cpu_seconds,
+    load_average,
+    pin,
+    pin_self,
+    pinning,
+    start_bare,
+    state_option,
+    stop,
+)
 
 BARE_SERVER = textwrap.dedent(
     """
@@ -47,73 +58,7 @@ BARE_SERVER = textwrap.dedent(
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
     """
 )
-
-
-def _cores() -> tuple[set[int], set[int]] | None:
-    """One core for the servers and another for the load generator, when there are two."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    cores = sorted(os.sched_getaffinity(0))
-    return ({cores[0]}, {cores[1]}) if len(cores) >= 2 else None
-
-
-CORES = _cores()
-
-
-def _pin(which: int) -> Callable[[], None] | None:
-    if CORES is None:
-        return None
-    cores = CORES[which]
-    return lambda: os.sched_setaffinity(0, cores)
-
-
-def start_gateway(*extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockgateway", "serve", "--port", "0", *extra],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=_pin(0),
-    )
-    assert process.stdout is not None
-    return process, process.stdout.readline().split()[-1]
-
-
-def start_bare(body: bytes) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-c", BARE_SERVER, str(port)], stdin=subprocess.PIPE, preexec_fn=_pin(0)
-    )
-    assert process.stdin is not None
-    process.stdin.write(body)
-    process.stdin.close()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/v2/requests/status/x", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process, url
-
-
-def call(url: str, data: bytes | None = None) -> bytes:
-    request = urllib.request.Request(
-        url,
-        data=data,
-        headers={"Ocp-Apim-Subscription-Key": KEY, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return bytes(response.read())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux), robust to other load on the machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+MANUAL = '[clock]\nmode = "manual"\n'
 
 
 def run_wrk(url: str, seconds: float, connections: int) -> float:
@@ -130,7 +75,7 @@ def run_wrk(url: str, seconds: float, connections: int) -> float:
         capture_output=True,
         text=True,
         check=True,
-        preexec_fn=_pin(1),
+        preexec_fn=pin(1),
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
@@ -142,9 +87,7 @@ def run_wrk(url: str, seconds: float, connections: int) -> float:
 def run_python_load(url: str, seconds: float, connections: int) -> float:
     import aiohttp
 
-    pin = _pin(1)
-    if pin is not None:
-        pin()
+    pin_self(1)
 
     async def main() -> float:
         done = 0
@@ -169,44 +112,65 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--config", help="a gateway configuration file (default: none)")
+    parser.add_argument("--connections", default="16,32,64", help="comma-separated")
+    parser.add_argument("--config", help="a gateway configuration file (default: a manual clock)")
+    parser.add_argument(
+        "--state",
+        default="memory",
+        help="serve --state: memory, sqlite (a new file), redis (a server started here), "
+        "a SQLite path or a redis:// URL",
+    )
     args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp,
+        state_option(args.state, tmp) as state,
+    ):
+        config = args.config
+        if config is None:
+            config = str(Path(tmp) / "manual.toml")
+            Path(config).write_text(MANUAL)
+        gateway = Gateway("--config", config, "--state", state, gc_file=Path(tmp) / "gc")
+        try:
+            run(gateway, connections, args)
+        finally:
+            gateway.stop()
 
-    gateway, gw_url = start_gateway(*(["--config", args.config] if args.config else []))
+
+def run(gateway: Gateway, connections: list[int], args: argparse.Namespace) -> None:
+    gw_url = gateway.url
     created = json.loads(call(gw_url + GENERATE, json.dumps(BODY).encode()))
-    status_path = "/v2/requests/status/" + created["request_id"]
-    time.sleep(3.5)  # let the job complete so both answer the same final body
-    body = call(gw_url + status_path)
-    bare, bare_url = start_bare(body)
+    status_path = STATUS + created["request_id"]
+    manual = json.loads(call(gw_url + "/_mock/clock"))["mode"] == "manual"
+    if not manual:
+        time.sleep(3.5)  # the job completes, so both answer the same final body
+    body = completed_status(gw_url, status_path, b'{"seconds": 10}' if manual else None)
+    bare, bare_url = start_bare(BARE_SERVER, body, STATUS + "x")
     assert call(bare_url + status_path) == body
     load = run_wrk if shutil.which("wrk") else run_python_load
-    servers = {"bare aiohttp": (bare, bare_url), "mockgateway": (gateway, gw_url)}
-    rates: dict[str, list[float]] = {name: [] for name in servers}
-    costs: dict[str, list[float]] = {name: [] for name in servers}
-    try:
-        for round_ in range(args.rounds):
-            order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
-            for name in order:
-                process, url = servers[name]
-                before = cpu_seconds(process.pid)
-                rate = load(url + status_path, args.seconds, args.connections)
-                used = cpu_seconds(process.pid) - before
-                rates[name].append(rate)
-                costs[name].append(used / (rate * args.seconds) * 1e6)
-        health = json.loads(call(gw_url + "/_mock/health"))
-    finally:
-        for process, _url in servers.values():
-            process.terminate()
-            process.wait(timeout=10)
-    pinned = "unpinned"
-    if CORES is not None:
-        pinned = f"servers on core {min(CORES[0])}, load on core {min(CORES[1])}"
+    servers = {"bare aiohttp": (bare.pid, bare_url), "mockgateway": (gateway.pid, gw_url)}
     print(
         f"load generator: {'wrk' if load is run_wrk else 'aiohttp client'}, "
-        f"{args.connections} connections, {args.rounds} x {args.seconds:g} s paired rounds; "
-        + pinned
+        f"{args.rounds} x {args.seconds:g} s paired rounds at each of {args.connections} "
+        f"connections; state: {args.state}; {pinning()}; {load_average()}"
     )
+    try:
+        for conns in connections:
+            rates: dict[str, list[float]] = {name: [] for name in servers}
+            costs: dict[str, list[float]] = {name: [] for name in servers}
+            for round_ in range(args.rounds):
+                order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+                for name in order:
+                    pid, url = servers[name]
+                    before = cpu_seconds(pid)
+                    rate = load(url + status_path, args.seconds, conns)
+                    used = cpu_seconds(pid) - before
+                    rates[name].append(rate)
+                    costs[name].append(used / (rate * args.seconds) * 1e6)
+            report(conns, rates, costs)
+        health = json.loads(call(gw_url + "/_mock/health"))
+    finally:
+        stop(bare)
     journal = health["journal"]
     kept = (
         f"journal on, {journal['entries']:,} of {journal['max_entries']:,} entries kept, "
@@ -214,8 +178,12 @@ def main() -> None:
         if journal["enabled"]
         else "journal off"
     )
-    print(f"response: {len(body)} bytes; gateway {kept}, {health['jobs']} job(s)")
-    for name in servers:
+    print(f"\nresponse: {len(body)} bytes; gateway {kept}, {health['jobs']} job(s)")
+
+
+def report(conns: int, rates: dict[str, list[float]], costs: dict[str, list[float]]) -> None:
+    print(f"\n{conns} connections")
+    for name in rates:
         shown = ", ".join(f"{v:,.0f}" for v in rates[name])
         print(
             f"{name:>13}: median {statistics.median(rates[name]):>9,.0f} req/s ({shown}); "

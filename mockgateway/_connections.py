@@ -114,9 +114,11 @@ class GatewayRequestHandler(RequestHandler):
             if self._messages:
                 payload = self._messages[-1][1]
                 self._cancel(self._body_timer)
-                self._body_timer = self._loop.call_later(
-                    self._limits.body_timeout, self._body_overdue, payload
-                )
+                self._body_timer = None
+                if not payload.is_eof():  # a poll's empty body needs no deadline, nor its timer
+                    self._body_timer = self._loop.call_later(
+                        self._limits.body_timeout, self._body_overdue, payload
+                    )
         elif between_requests and self._header_timer is None and data:
             self._header_timer = self._loop.call_later(
                 self._limits.header_timeout, self._headers_overdue

@@ -87,6 +87,7 @@ class Job:
     held_webhooks: list[dict[str, Any]] = field(default_factory=list)  # held to send reordered
     seq: int = 0  # creation order in its store
     rendered: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
+    billed: dict[str, Any] | None = field(default=None, repr=False)  # an ended job's bill
 
     def move(self, target: Status, now: float, *, error: str | None = None) -> None:
         """Apply one transition; raise :class:`IllegalTransition` for anything the flow forbids."""
@@ -94,7 +95,7 @@ class Job:
             raise IllegalTransition(f"{self.request_id}: {self.status.value} -> {target.value}")
         self.status = target
         self.updated_at = now
-        self.rendered = None
+        self.rendered = self.billed = None
         self.phase_polls = 0
         self.history.append((target, now))
         if target.terminal:
@@ -226,6 +227,14 @@ def status_body(job: Job) -> dict[str, Any]:
         "updated_at": iso_ms(job.updated_at),
         "completed_at": iso_ms(job.completed_at) if job.completed_at is not None else None,
     }
+
+
+def final_billing(job: Job) -> dict[str, Any]:
+    """An ended job's :func:`billing_record`, made once: its money never moves again, and every
+    poll of it is journaled with its bill (shared, like the status body, never copied)."""
+    if job.billed is None:
+        job.billed = billing_record(job)
+    return job.billed
 
 
 def billing_record(job: Job) -> dict[str, Any]:

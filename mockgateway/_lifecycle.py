@@ -37,7 +37,7 @@ from ._jobs import Job, Status, rendered_status
 from ._timeline import Timeline
 from ._validation import GenerateRequest
 from .faults import FaultEngine
-from .media import InputRejected, JobInputs, MediaPipeline, RenderedMedia
+from .media import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
 from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
 
 log = logging.getLogger("mockgateway")
@@ -336,6 +336,11 @@ class Lifecycle:
                 ):
                     await self._found(job, Status.FAILED, INSUFFICIENT_BALANCE_ERROR)
                     return
+                ready = self._ready(probe)
+                if ready is not None:  # rendered before: kept now, with no render task
+                    await self._found(job, Status.COMPLETED, None)
+                    await self._keep_media(request_id, ready)
+                    return
                 rendering = asyncio.ensure_future(self.media.render(probe))
                 self._renders[request_id] = rendering
                 rendering.add_done_callback(lambda f: self._rendered(request_id, f))
@@ -355,6 +360,12 @@ class Lifecycle:
         except Exception as exc:  # a bug or a broken codec is a system error, never a crash
             log.exception("processing %s failed", request_id)
             await self._found_outside(request_id, Status.ERROR, f"Internal processing error: {exc}")
+
+    def _ready(self, probe: Probe) -> RenderedMedia | None:
+        """The pipeline's finished render of these inputs, when it keeps one (optional: a
+        pipeline without ``rendered`` renders every job)."""
+        rendered = getattr(self.media, "rendered", None)
+        return rendered(probe) if rendered is not None else None
 
     def _rendered(self, request_id: str, future: asyncio.Future[RenderedMedia]) -> None:
         if future.cancelled() or future.exception() is not None:

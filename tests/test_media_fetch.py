@@ -68,6 +68,19 @@ def test_allowed_hosts_and_online_policy_decide_what_may_be_contacted() -> None:
     assert not Fetcher(InputsConfig(policy=InputPolicy.STRICT)).host_allowed("cdn.example.com")
 
 
+def test_the_hosts_judged_are_remembered_within_a_bound() -> None:
+    from mockgateway.media import _fetch
+
+    fetcher = Fetcher(InputsConfig(allow_hosts=("cdn.example.com",)))
+    for n in range(_fetch.HOSTS_KEPT + 10):  # a client naming ever new hosts
+        assert not fetcher.host_allowed(f"h{n}.example")
+        assert len(fetcher._hosts) <= _fetch.HOSTS_KEPT
+    for _ in range(2):  # asked again, remembered or not, the same answers
+        assert fetcher.host_allowed("cdn.example.com")
+        assert fetcher._is_own("127.0.0.1")
+        assert not fetcher._is_own("cdn.example.com")
+
+
 async def test_bundled_samples_on_loopback_are_read_from_the_package() -> None:
     fetcher = Fetcher(InputsConfig(policy=InputPolicy.STRICT))
     got = await fetcher.fetch(

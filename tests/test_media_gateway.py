@@ -355,3 +355,19 @@ async def test_samples_on_the_configured_public_host_are_read_without_a_fetch() 
         )
     assert urls["speech.mp3"] == "https://gateway.example.test/_mock/samples/speech.mp3"
     assert status["status"] == "COMPLETED", status
+
+
+async def test_jobs_on_inputs_probed_and_rendered_before_share_the_video() -> None:
+    async with served() as (gw, client):
+        first = await run_job(gw, client, DOC_BODY)
+        (url,) = first["output"]["media_url"]
+        one = await client.request("GET", url, key=None)  # waits for the render to finish
+        again = [await run_job(gw, client, DOC_BODY) for _ in range(3)]
+        answers = [await client.request("GET", s["output"]["media_url"][0]) for s in again]
+        pipeline = gw.gateway.media
+    assert [s["status"] for s in again] == ["COMPLETED"] * 3
+    assert one.status == 200
+    assert [a.status for a in answers] == [200] * 3
+    assert {a.raw for a in answers} == {one.raw}
+    assert {a.headers["ETag"] for a in answers} == {one.headers["ETag"]}
+    assert (pipeline.probes, pipeline.renders) == (1, 1)

@@ -85,6 +85,38 @@ async def test_render_runs_in_the_worker_pool_and_is_cached() -> None:
         assert (stream.codec_context.width, stream.codec_context.height) == (854, 480)
 
 
+async def test_the_same_inputs_are_probed_once_and_a_rejection_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockgateway.media import _pipeline
+
+    monkeypatch.setattr(_pipeline, "PROBES_KEPT", 3)
+    pipeline = AvPipeline(InputsConfig(policy=InputPolicy.OFFLINE))
+    sample = "https://storage.example/portrait.png", "https://storage.example/speech.mp3"
+    try:
+        at_once = await asyncio.gather(*(pipeline.probe(job(*sample, r)) for r in ("480p",) * 4))
+        later = await pipeline.probe(job(*sample, "720p"))
+        assert pipeline.probes == 1  # concurrent and later probes of the same bytes share one
+        assert {p.duration_seconds for p in (*at_once, later)} == {at_once[0].duration_seconds}
+        assert later.resolution == "720p"
+        assert later.notes == at_once[0].notes
+        bad = job(data_url(b"not an image"), sample[1])
+        for _ in range(2):
+            with pytest.raises(InputRejected, match="image_url: could not decode"):
+                await pipeline.probe(bad)
+        assert pipeline.probes == 1
+        image = data_url(ms.png(32, 32))
+        audios = [data_url(ms.wav(0.1 * n)) for n in (1, 2, 3)]
+        for audio in audios:  # with the sample's, four probes: the oldest is let go
+            await pipeline.probe(job(image, audio))
+        assert pipeline.probes == 4
+        assert len(pipeline._probed) == 3
+        await pipeline.probe(job(*sample))
+        assert pipeline.probes == 5
+    finally:
+        await pipeline.close()
+
+
 async def test_cache_is_bounded_and_keyed_by_resolution() -> None:
     with ThreadPoolExecutor(1) as pool:
         pipeline = AvPipeline(media=MediaConfig(cache_entries=1), executor=pool)

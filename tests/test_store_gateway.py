@@ -109,3 +109,33 @@ async def test_the_journal_reads_in_pages_with_next_since() -> None:
         rest = await client.admin("GET", f"journal?route=status&since={first['next_since']}")
         assert len(rest["entries"]) == 3
         assert rest["next_since"] is None
+
+
+async def test_forgetting_many_jobs_keeps_the_creation_order_short_and_the_listing_right() -> None:
+    from mockgateway._gateway import open_gateway
+    from mockgateway._validation import parse_generate
+
+    gateway = await open_gateway(
+        retained(5, keys={"default_balance": "100000"}, media={"mode": "sample"})
+    )
+    try:
+        store = memory_of(gateway)
+        model = gateway.lifecycle.model(gateway.config.models[0].id)
+        body = b'{"image_url": "https://x.example/i.png", "audio_url": "https://x.example/a.mp3"}'
+        request = parse_generate(body, max_bytes=65536, default_resolution="480p")
+        ids = []
+        for _ in range(3):  # each round forgets what the one before made
+            for _ in range(1200):
+                wallet = await gateway.accounts.authenticate(KEY)
+                job = await gateway.lifecycle.submit(
+                    wallet, model, request, webhook_url=None, media_base_url="http://x"
+                )
+                ids.append(job.request_id)
+            await gateway.advance(10)
+            assert len(store._order) <= 1200 + 1025  # dropped ids are cut off the front
+        page = await store.list_jobs(limit=10)
+        assert [j.request_id for j in page.items] == list(reversed(ids[-5:]))
+        assert page.total == 5
+        assert page.next_cursor is None
+    finally:
+        await gateway.close()

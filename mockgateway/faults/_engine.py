@@ -101,6 +101,11 @@ class FaultEngine:
         self.builtins: dict[str, BuiltinScenario] = builtin_scenarios(config.scenario.retry_after)
         builtin_rules = tuple(r for s in self.builtins.values() for r in s.rules)
         self.rules: tuple[FaultRule, ...] = config.rules + builtin_rules
+        # each family's rules with their index, sorted once: a job or webhook looks at its own
+        self._families = {
+            family: tuple((i, r) for i, r in enumerate(self.rules) if r.family is family)
+            for family in Family
+        }
         self.scenarios = frozenset(self.builtins) | {
             r.scenario for r in config.rules if r.scenario is not None
         }
@@ -177,11 +182,7 @@ class FaultEngine:
         return (await self.stream(f"rule/{rule.name}")).random() < rule.probability
 
     async def _fired(self, family: Family, ctx: Context) -> list[tuple[int, FaultRule]]:
-        return [
-            (i, rule)
-            for i, rule in enumerate(self.rules)
-            if rule.family is family and await self._fires(i, rule, ctx)
-        ]
+        return [(i, rule) for i, rule in self._families[family] if await self._fires(i, rule, ctx)]
 
     async def _draw(self, phase: str, model: str | None, resolution: str | None = None) -> float:
         dist = self.config.delays.for_model(model, phase, resolution) or self._base.get(phase)

@@ -52,6 +52,9 @@ class Fetched:
     note: str | None = None  # set when a bundled sample stood in for the URL
 
 
+HOSTS_KEPT = 1024  # hosts judged by the input policy and remembered
+
+
 def _names_this_machine(host: str) -> bool:
     """A loopback literal or ``localhost``: where a bundled sample URL is read from the package
     instead of fetched (nothing is connected to, so the name is enough)."""
@@ -96,22 +99,53 @@ class Fetcher:
         )
         self._session: aiohttp.ClientSession | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._hosts: dict[str, tuple[bool, bool]] = {}
+
+    def _judged(self, host: str) -> tuple[bool, bool]:
+        """Whether ``host`` is the gateway's own and whether it may be looked up: a function of
+        the name and the fixed policy, remembered (boundedly) since every job asks it twice."""
+        known = self._hosts.get(host)
+        if known is None:
+            if len(self._hosts) >= HOSTS_KEPT:
+                self._hosts.clear()
+            own = _names_this_machine(host) or normalise_host(host) in self.own_hosts
+            known = self._hosts[host] = (own, may_look_up(host, self.policy))
+        return known
 
     def _is_own(self, host: str) -> bool:
-        return _names_this_machine(host) or normalise_host(host) in self.own_hosts
+        return self._judged(host)[0]
 
     def host_allowed(self, host: str) -> bool:
         """May ``host`` be looked up at all? What it resolves to is judged again on connecting."""
-        return may_look_up(host, self.policy)
+        return self._judged(host)[1]
 
     async def fetch(self, field: str, url: str, kind: str) -> Fetched:
         """The bytes behind ``url`` for input ``field`` of ``kind`` ("image" or "audio")."""
+        found = self.fetch_at_once(field, url, kind)
+        if found is not None:
+            return found
+        parsed, host = _parse(field, url)
+        if parsed.scheme.lower() == "file":
+            return await self._file(field, parsed)
+        timeout = self.config.timeout_seconds
+        try:
+            async with self._slot(), asyncio.timeout(timeout):
+                return await self._http(field, parsed)
+        except TimeoutError:
+            raise InputRejected(
+                f"{field}: {host} did not answer within {timeout:g} s (inputs.timeout_seconds)"
+            ) from None
+
+    def fetch_at_once(self, field: str, url: str, kind: str) -> Fetched | None:
+        """What :meth:`fetch` answers without reading anything (a ``data:`` URL, a bundled
+        sample, a refusal, raised), or None when the bytes must be read from a file or the
+        network: most jobs need no task of their own to fetch their inputs."""
         parsed, host = _parse(field, url)
         scheme = parsed.scheme.lower()
         if scheme == "data":
             return Fetched(self._data_url(field, url), "data:")
         if scheme == "file":
-            return await self._file(field, parsed)
+            return None
         if scheme not in ("http", "https") or not host:
             raise InputRejected(
                 f"{field}: unsupported URL {url[:80]!r} (expected an http, https or data: URL)"
@@ -130,14 +164,7 @@ class Fetcher:
                 f"{field}: host {host} is unreachable: the strict input policy fetches only "
                 "loopback, data: and allowed hosts (add it to inputs.allow_hosts)"
             )
-        timeout = self.config.timeout_seconds
-        try:
-            async with self._slot(), asyncio.timeout(timeout):
-                return await self._http(field, parsed)
-        except TimeoutError:
-            raise InputRejected(
-                f"{field}: {host} did not answer within {timeout:g} s (inputs.timeout_seconds)"
-            ) from None
+        return None
 
     def stand_in_note(self, field: str, url: str, kind: str) -> str | None:
         """The note :meth:`fetch` will make for ``url``, known without fetching: set when the

@@ -5,6 +5,8 @@ process: one for probes, so pricing a job never waits behind a render, and ``[me
 for renders, so encoding never competes with the event loop for the GIL and numpy and PyAV never
 load in the serving process. Identical (image, audio, resolution) renders are done once: finished
 ones sit in a bounded LRU cache and a second request for one still rendering waits for the first.
+Probes are remembered the same way, by the inputs' content digests: jobs on the bundled samples
+or on the same inputs decode them once, not once each (a probe costs milliseconds of CPU).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from ._config import InputsConfig, MediaConfig, OutputMode, RenderExecutor
 from ._fetch import Fetched, Fetcher
 from ._pool import shared_pool
 from ._probe import AudioInfo, check_duration
-from ._samples import sample_bytes
+from ._samples import sample_bytes, sample_digest
 from ._types import InputRejected, JobInputs, Probe, RenderedMedia
 
 _CacheKey = tuple[str, str, str]
+PROBES_KEPT = 256  # successful probes remembered, by (image digest, audio digest)
+INLINE_HASH_BYTES = 256 * 1024  # inputs up to this size are hashed on the loop, not in a thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,24 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+async def _digests(*inputs: Fetched) -> list[str]:
+    """The inputs' digests. A bundled sample's is known; hashing large inputs is worth keeping
+    off the event loop, while for small ones the hop to a thread would cost more than the hash."""
+    known = [_sample_digest(f) for f in inputs]
+    unknown = [f.data for f, digest in zip(inputs, known, strict=True) if digest is None]
+    if sum(len(data) for data in unknown) <= INLINE_HASH_BYTES:
+        hashed = [_digest(data) for data in unknown]
+    else:
+        hashed = await asyncio.to_thread(lambda: [_digest(data) for data in unknown])
+    found = iter(hashed)
+    return [digest if digest is not None else next(found) for digest in known]
+
+
+def _sample_digest(fetched: Fetched) -> str | None:
+    name = fetched.source.removeprefix("sample:")
+    return sample_digest(name) if name != fetched.source else None
+
+
 class AvPipeline:
     """The default :class:`~mockgateway.media.MediaPipeline`: real inputs, a real MP4."""
 
@@ -80,6 +102,9 @@ class AvPipeline:
             self._executor = _thread_pool(self.media.workers)
         self._cache: OrderedDict[_CacheKey, RenderedMedia] = OrderedDict()
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}
+        self._probed: OrderedDict[tuple[str, str], AudioInfo] = OrderedDict()
+        self._probing: dict[tuple[str, str], asyncio.Future[AudioInfo]] = {}
+        self.probes = 0  # probes actually run (cache misses), for tests
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
     def input_notes(self, image_url: str, audio_url: str) -> tuple[str, ...]:
@@ -90,35 +115,87 @@ class AvPipeline:
         )
         return tuple(n for n in notes if n)
 
-    async def probe(self, inputs: JobInputs) -> Probe:
-        results = await asyncio.gather(
-            self.fetcher.fetch("image_url", inputs.image_url, "image"),
-            self.fetcher.fetch("audio_url", inputs.audio_url, "audio"),
-            return_exceptions=True,
+    async def _fetch(self, inputs: JobInputs) -> tuple[Fetched, Fetched]:
+        """Both inputs, the ones needing I/O read concurrently; image_url's failure first."""
+        wanted = (
+            ("image_url", inputs.image_url, "image"),
+            ("audio_url", inputs.audio_url, "audio"),
         )
-        for result in results:  # report image_url before audio_url
-            if isinstance(result, BaseException):
-                raise result
-        image, audio = results
+        found: list[Fetched | BaseException | None] = []
+        for field, url, kind in wanted:
+            try:
+                found.append(self.fetcher.fetch_at_once(field, url, kind))
+            except Exception as exc:
+                found.append(exc)
+        reads = [i for i, result in enumerate(found) if result is None]
+        if reads:
+            read = await asyncio.gather(
+                *(self.fetcher.fetch(*wanted[i]) for i in reads), return_exceptions=True
+            )
+            for i, got in zip(reads, read, strict=True):
+                found[i] = got
+        for outcome in found:  # report image_url before audio_url
+            if isinstance(outcome, BaseException):
+                raise outcome
+        image, audio = found
         assert isinstance(image, Fetched)
         assert isinstance(audio, Fetched)
-        info: AudioInfo = await self._run("probe", image.data, audio.data)
+        return image, audio
+
+    async def probe(self, inputs: JobInputs) -> Probe:
+        image, audio = await self._fetch(inputs)
+        image_hash, audio_hash = await _digests(image, audio)
+        picture, picture_hash = image.data, image_hash
+        if self.media.mode is OutputMode.SAMPLE:
+            picture, picture_hash = sample_bytes("portrait.png"), sample_digest("portrait.png")
+        info = await self._probe_once(image.data, audio.data, (image_hash, audio_hash))
         check_duration("audio_url", info.duration, inputs.resolution)
         notes = tuple(n for n in (image.note, audio.note) if n)
-        picture = image.data
-        if self.media.mode is OutputMode.SAMPLE:
-            picture = sample_bytes("portrait.png")
-        # hashing up to inputs.max_bytes of input is worth keeping off the event loop too
-        image_hash, audio_hash = await asyncio.to_thread(
-            lambda: (_digest(picture), _digest(audio.data))
-        )
-        key = (image_hash, audio_hash, inputs.resolution)
+        key = (picture_hash, audio_hash, inputs.resolution)
         return Probe(
             duration_seconds=info.duration,
             resolution=inputs.resolution,
             notes=notes,
             payload=_Inputs(picture, audio.data, key),
         )
+
+    async def _probe_once(self, image: bytes, audio: bytes, digests: tuple[str, str]) -> AudioInfo:
+        """Decode-probe the inputs once: the same bytes again, or while their probe runs, get
+        what it found (a rejection is not remembered, only shared with those waiting for it)."""
+        known = self._probed.get(digests)
+        if known is not None:
+            self._probed.move_to_end(digests)
+            return known
+        running = self._probing.get(digests)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[AudioInfo] = asyncio.get_running_loop().create_future()
+        self._probing[digests] = future
+        try:
+            info: AudioInfo = await self._run("probe", image, audio)
+            self.probes += 1
+            self._probed[digests] = info
+            while len(self._probed) > PROBES_KEPT:
+                self._probed.popitem(last=False)
+            future.set_result(info)
+            return info
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters, if any, see it themselves
+            raise
+        finally:
+            del self._probing[digests]
+
+    def rendered(self, probe: Probe) -> RenderedMedia | None:
+        """The render of these inputs when it is already done and cached, else None: a job
+        on inputs rendered before needs no render task of its own."""
+        payload = probe.payload
+        if not isinstance(payload, _Inputs):
+            return None
+        cached = self._cache.get(payload.key)
+        if cached is not None:
+            self._cache.move_to_end(payload.key)
+        return cached
 
     async def render(self, probe: Probe) -> RenderedMedia:
         payload = probe.payload
@@ -177,3 +254,4 @@ class AvPipeline:
     async def close(self) -> None:
         await self.fetcher.close()
         self._cache.clear()
+        self._probed.clear()

@@ -8,6 +8,7 @@ hosts the input policy does not contact.
 from __future__ import annotations
 
 import functools
+import hashlib
 import posixpath
 from pathlib import Path
 
@@ -47,6 +48,12 @@ def sample_bytes(name: str) -> bytes:
     if name not in SAMPLES:
         raise KeyError(name)
     return (samples_dir() / name).read_bytes()
+
+
+@functools.cache
+def sample_digest(name: str) -> str:
+    """The SHA-256 of one bundled sample, hashed once per process."""
+    return hashlib.sha256(sample_bytes(name)).hexdigest()
 
 
 def stand_in(kind: str, url_path: str) -> str:

@@ -77,6 +77,7 @@ class MemoryStore:
         self._jobs: dict[str, Job] = {}
         self._order: list[str | None] = []  # request ids by creation; None where one was dropped
         self._order_base = 0  # the seq of _order[0]
+        self._order_head = 0  # no request id before this index of _order
         self._seq = itertools.count(1)
         self._ended: OrderedDict[str, float] = OrderedDict()  # ended jobs, oldest end first
         self._counts: dict[Status, int] = dict.fromkeys(Status, 0)
@@ -220,13 +221,17 @@ class MemoryStore:
         self._compact()
 
     def _compact(self) -> None:
+        """Cut the dropped ids off the front of _order, a thousand or more at a time (looking
+        on from where the last look stopped, so each eviction costs the same)."""
         order = self._order
-        dropped = 0
+        dropped = self._order_head
         while dropped < len(order) and order[dropped] is None:
             dropped += 1
         if dropped > 1024 or (dropped and dropped == len(order)):
             del order[:dropped]
             self._order_base += dropped
+            dropped = 0
+        self._order_head = dropped
 
     async def poll_job(self, request_id: str) -> Job | None:
         job = self._jobs.get(request_id)
