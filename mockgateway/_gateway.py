@@ -12,7 +12,6 @@ is the store's; :meth:`Gateway.run_forever` runs it when it is due on the gatewa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ SHARED_POLL_SECONDS = 0.05  # how often a replica looks for work another one sch
 STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is out of reach
 # meta kept in the store: the manual clock's time, a scaled clock's anchor, the runtime scenario
 CLOCK = "clock"
+MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last second a timestamp can show
 CLOCK_ANCHOR = "clock_anchor"
 SCENARIO = "scenario"
 
@@ -109,6 +109,7 @@ class Gateway:
         )
         self._wake = asyncio.Event()
         self._running = asyncio.Lock()
+        self._advancing = asyncio.Lock()
         self.timeline.on_scheduled(self._wake.set)
         self._opened = False
         self._document: dict[str, Any] | None = None  # the runtime scenario as sent, if any
@@ -224,11 +225,13 @@ class Gateway:
                 wait = self.clock.real_delay(due - self.clock.now())
             if store.shared:
                 wait = SHARED_POLL_SECONDS if wait is None else min(wait, SHARED_POLL_SECONDS)
-            if wait is None:
-                await self._wake.wait()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            # asyncio.wait, not wait_for: a cancel arriving as the wake fires must not be lost
+            # (Python 3.11's wait_for can swallow it, and then SIGTERM never stops the runner)
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait((woken,), timeout=wait)
+            finally:
+                woken.cancel()
 
     async def settle(self, rounds: int = 50) -> None:
         """Run due work and wait for in-flight tasks until nothing more happens now."""
@@ -256,7 +259,16 @@ class Gateway:
         clock = self.clock
         if not isinstance(clock, ManualClock):
             raise Conflict('the clock is not manual; set clock.mode = "manual"')
-        target = clock.now() + seconds
+        if clock.now() + seconds > MAX_CLOCK:
+            raise Conflict(
+                f"the clock cannot go past {MAX_CLOCK:,.0f} (the end of year 9999): it stands at"
+                f" {clock.now():,.3f}"
+            )
+        async with self._advancing:  # advances one at a time, each from where the last ended
+            return await self._advance(clock, seconds)
+
+    async def _advance(self, clock: ManualClock, seconds: float) -> float:
+        target = min(clock.now() + seconds, MAX_CLOCK)
         await self.settle()
         while (due := await self.next_due()) is not None and due <= target:
             await self._set_clock(clock, max(due, clock.now()))

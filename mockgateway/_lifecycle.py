@@ -270,17 +270,24 @@ class Lifecycle:
         """The job's processing time is over: end it now if its work is done."""
         store = self.store
         async with store.atomic():
-            if task is not None:
-                await store.ack(task)
             job = await store.get_job(request_id)
             if job is None or job.status is not Status.PROCESSING:
+                if task is not None:
+                    await store.ack(task)
                 return
             job.deadline_passed = True
             if job.outcome is None:
                 await store.save_job(job)
                 if request_id not in self._working:  # the process doing its work is gone
                     self._start_work(job)
+                if task is not None and not store.shared:
+                    await store.ack(task)  # a restart carries the work on (recover)
+                # Shared: the task stays claimed until the work ends the job. Should the
+                # process doing it die, the claim's lease hands the task to another replica,
+                # which does the work again.
                 return
+            if task is not None:
+                await store.ack(task)
             await self._settle(job)
 
     async def _settle(self, job: Job) -> None:
@@ -488,10 +495,14 @@ class Lifecycle:
 
     async def recover(self) -> None:
         """At start: carry on the work of jobs a stopped process left PROCESSING."""
-        page = await self.store.list_jobs(status=Status.PROCESSING, limit=10_000)
-        for job in page.items:
-            if job.outcome is None:
-                self._start_work(job)
+        cursor: str | None = None
+        while True:
+            page = await self.store.list_jobs(status=Status.PROCESSING, limit=1000, cursor=cursor)
+            for job in page.items:
+                if job.outcome is None:
+                    self._start_work(job)
+            if (cursor := page.next_cursor) is None:
+                return
 
     def cancel(self) -> None:
         for work in list(self._working.values()):

@@ -204,7 +204,7 @@ class MemoryStore:
             job = self._jobs.get(request_id)
             if job is not None:
                 until = float(self._meta.get(FORGOTTEN_UNTIL, "0"))
-                self._meta[FORGOTTEN_UNTIL] = repr(max(until, job.created_at))
+                self._meta[FORGOTTEN_UNTIL] = repr(max(until, job.updated_at))
             self._forget(request_id)
 
     def _forget(self, request_id: str) -> None:

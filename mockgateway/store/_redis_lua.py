@@ -109,6 +109,10 @@ while true do
   if redis.call('ZCARD', ended) <= max and tonumber(first[2]) >= cutoff then break end
   redis.call('ZREM', ended, first[1])
   forget(P, first[1])
+  local marked = tonumber(redis.call('HGET', P .. 'meta', 'forgotten_until') or '0')
+  if tonumber(first[2]) > marked then
+    redis.call('HSET', P .. 'meta', 'forgotten_until', first[2])
+  end
   n = n + 1
 end
 return n
@@ -331,6 +335,7 @@ repeat
     end
   end
 until cursor == '0'
+redis.call('HDEL', P .. 'meta', 'forgotten_until')
 return n
 """
 )

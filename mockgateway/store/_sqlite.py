@@ -44,9 +44,17 @@ from ._sqlite_jobs import DeliveryTable, JobTable
 from ._sqlite_journal import JournalTable
 from ._sqlite_media import MediaTable
 from ._sqlite_tasks import TaskTable
-from ._sqlite_tx import Database, bump, restore
+from ._sqlite_tx import Database, Step, bump, restore
 from ._sqlite_wallets import WalletTable
-from ._types import DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
+from ._types import (
+    FORGOTTEN_UNTIL,
+    DeliveryRecord,
+    JournalStats,
+    Page,
+    Retention,
+    Task,
+    TaskKind,
+)
 
 Event = tuple[str, str]
 
@@ -79,6 +87,7 @@ class SqliteStore:
         self._media = MediaTable(db, retention.max_media_bytes)
         self._deliveries = DeliveryTable(db)
         self._jobs = JobTable(db, retention, self._media, self._deliveries, cache_jobs)
+        self._jobs.on_forgotten = self._note_forgotten
         self._wallets = WalletTable(db, retention.max_ledger_entries, cache_wallets)
         self._tasks = TaskTable(db)
         self._meta: dict[str, str] = {}
@@ -115,10 +124,25 @@ class SqliteStore:
     def atomic(self) -> AbstractAsyncContextManager[None]:
         return self._db.atomic()
 
+    def _note_forgotten(self, step: Step, ended_at: float) -> None:
+        """Inside ``step``: retention let go of a job that ended at ``ended_at``; links of jobs
+        up to the newest such end answer as expired links do."""
+        if ended_at <= float(self._meta.get(FORGOTTEN_UNTIL, "0")):
+            return
+        restore(step, self._meta, FORGOTTEN_UNTIL)
+        value = repr(ended_at)
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (FORGOTTEN_UNTIL, value)
+        )
+        self._meta[FORGOTTEN_UNTIL] = value
+
     async def reset(self) -> None:
         with self._db.tx() as step:
             for table in FORGOTTEN_ON_RESET:
                 self._db.execute(f"DELETE FROM {table}")
+            restore(step, self._meta, FORGOTTEN_UNTIL)
+            self._db.execute("DELETE FROM meta WHERE name = ?", (FORGOTTEN_UNTIL,))
+            self._meta.pop(FORGOTTEN_UNTIL, None)
             self._journal.clear(step)  # numbers go on past the last one given
             step.reload = True
             # the mirrors of the emptied tables, read inside the transaction; claims under way

@@ -103,6 +103,7 @@ class StateFile:
         self.path = Path(path)
         self.db: sqlite3.Connection | None = None
         self._lock: int | None = None
+        self._file_lock: int | None = None
 
     def open(self) -> sqlite3.Connection:
         self._check_path()
@@ -119,11 +120,12 @@ class StateFile:
             with contextlib.suppress(sqlite3.Error):
                 self.db.close()
             self.db = None
-        if self._lock is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-            os.close(self._lock)
-            self._lock = None
+        for fd in (self._file_lock, self._lock):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        self._lock = self._file_lock = None
 
     def _check_path(self) -> None:
         path = self.path
@@ -143,7 +145,9 @@ class StateFile:
             )
 
     def _take_lock(self) -> None:
-        name = f"{self.path}.lock"
+        # Named after the file itself, not the path given: a symbolic link to a state file in use
+        # finds the same lock (and a hard link is caught by the lock on the database below).
+        name = f"{os.path.realpath(self.path)}.lock"
         try:
             fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -165,6 +169,28 @@ class StateFile:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock = fd
+        self._lock_file()
+
+    def _lock_file(self) -> None:
+        """An exclusive flock on the database file itself (SQLite's own locks are fcntl locks,
+        which this does not touch): a second name for the same file (a hard link) is refused."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the state file {str(self.path)!r}: {exc.strerror}", setting=SETTING
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(
+                f"the state file {str(self.path)!r} is in use by another mockgateway process"
+                " under another name (a link to the same file); one process owns a SQLite state"
+                " file",
+                setting=SETTING,
+            ) from None
+        self._file_lock = fd
 
     def _connect(self) -> sqlite3.Connection:
         shown = repr(str(self.path))
@@ -178,6 +204,13 @@ class StateFile:
             raise StoreError(f"cannot open the state file {shown}: {exc}", setting=SETTING) from exc
         try:
             _check_identity(db, shown)
+            damage = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if damage != "ok":
+                raise StoreError(
+                    f"the state file {shown} is damaged (SQLite's check: {damage!s:.200});"
+                    " restore it from a copy, or move it away and start afresh",
+                    setting=SETTING,
+                )
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(

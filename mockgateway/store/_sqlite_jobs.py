@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from .._jobs import Job, Status
@@ -102,6 +103,8 @@ class JobTable:
         self._counts: dict[Any, int] = {}  # (key, status) and status -> jobs
         self._n: dict[str, int] = {}  # ended
         self._seq = self._ended_seq = 0
+        # told the end time of each job retention lets go (the store keeps the newest)
+        self.on_forgotten: Callable[[Step, float], None] = lambda step, ended_at: None
 
     def load(self) -> None:
         db = self._db
@@ -223,6 +226,7 @@ class JobTable:
             if row is None or (self._n.get("ended", 0) <= retention.max_jobs and row[1] >= oldest):
                 return
             self._forget(step, row[0])
+            self.on_forgotten(step, row[1])
 
     def _forget(self, step: Step, request_id: str) -> None:
         db = self._db

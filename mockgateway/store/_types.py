@@ -16,7 +16,7 @@ from .._errors import MockGatewayError
 
 T = TypeVar("T")
 
-FORGOTTEN_UNTIL = "forgotten_until"  # meta: creation time of the newest job retention let go
+FORGOTTEN_UNTIL = "forgotten_until"  # meta: the end time of the newest job retention let go
 
 LAYOUT_VERSION = 1  # the stored layout; a database of another version is refused, never misread
 

@@ -187,8 +187,11 @@ def bind(
         except DomainError as exc:
             response = error_answer(ex, wire_error(exc))
         except StoreUnavailable:
-            error = "the store is out of reach"
-            response = error_answer(ex, wire_error(Unavailable()))
+            error = "the state store is out of reach"
+            unavailable = Unavailable(
+                "The service is temporarily unavailable: its state store cannot be reached."
+            )
+            response = error_answer(ex, wire_error(unavailable))
         except ClientGone as gone:
             ex.answered = False
             ex.notes += (str(gone),)
