@@ -31,7 +31,7 @@ from ._timeline import Timeline
 from ._webhooks import Sender, SendResult
 from .faults import FaultEngine, FaultsConfig, LocalCounters, StoreCounters, faults_from_mapping
 from .media import AvPipeline, MediaPipeline
-from .store import Event, MemoryStore, Store, StoreUnavailable, make_store
+from .store import Event, MemoryStore, Store, StoreError, StoreUnavailable, make_store
 
 SHARED_POLL_SECONDS = 0.05  # how often a replica looks for work another one scheduled
 STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is out of reach
@@ -39,6 +39,7 @@ STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is o
 CLOCK = "clock"
 MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last second a timestamp can show
 CLOCK_ANCHOR = "clock_anchor"
+CLOCK_KIND = "clock_kind"
 SCENARIO = "scenario"
 
 
@@ -139,8 +140,23 @@ class Gateway:
         await self.lifecycle.recover()
 
     async def _take_up_clock(self) -> None:
-        """A clock kept by the store (a restart, replicas) runs on from where it was."""
+        """A clock kept by the store (a restart, replicas) runs on from where it was; replicas
+        sharing a store must keep one clock, so one of another kind is refused."""
         clock, store = self.clock, self.store
+        kind = json.dumps({"mode": clock.mode.value, "speed": getattr(clock, "speed", 1.0)})
+        if store.shared:
+            shared = await store.get_meta(CLOCK_KIND)
+            if shared is None:
+                await store.set_meta(CLOCK_KIND, kind)
+            elif json.loads(shared) != json.loads(kind):
+                theirs = json.loads(shared)
+                raise StoreError(
+                    f"the replicas on this store run a {theirs['mode']} clock at speed"
+                    f" {theirs['speed']:g}; this one would run a {clock.mode.value} clock at speed"
+                    f" {json.loads(kind)['speed']:g}: give every replica the same [clock] (or use"
+                    " another Redis database)",
+                    setting="clock.mode",
+                )
         if isinstance(clock, ManualClock):
             kept = await store.get_meta(CLOCK)
             if kept is not None:  # where it stood: a manual clock never moves by itself

@@ -93,6 +93,12 @@ def serve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if args.state is not None:
         if not args.state.strip():
             parser.error("--state needs memory, a file path or a redis:// URL")
+        scheme = args.state.partition("://")[0]
+        if "://" in args.state and scheme not in ("redis", "rediss", "unix"):
+            parser.error(
+                f"--state: {scheme}:// is no state store; give memory, a SQLite file path or a"
+                " redis://, rediss:// or unix:// URL"
+            )
         config = config.with_(state=state_from_option(args.state, config.state.retention))
     if args.operator_token:
         config = config.with_(server=replace(config.server, operator_token=args.operator_token))

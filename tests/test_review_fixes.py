@@ -194,9 +194,42 @@ async def test_retention_marks_what_it_let_go_on_every_backend(tmp_path: Path) -
                 ids = [(await client.generate()).body["request_id"] for _ in range(2)]
                 await gw.advance(5)
                 assert await gw.gateway.store.get_meta(FORGOTTEN_UNTIL) is not None, where
-                kept = (await client.status(ids[1])).body["output"]["media_url"][0]
+                seen = (await client.status(ids[1])).body
+                assert "output" in seen, (where, seen)
+                kept = seen["output"]["media_url"][0]
                 gone = kept.split("/v1/")[1].replace(ids[1], ids[0])
                 answer = await client.request("GET", f"/v1/{gone}", key=None)
                 assert answer.status == 403, (where, answer.body)
                 await client.admin("POST", "reset")
                 assert await gw.gateway.store.get_meta(FORGOTTEN_UNTIL) is None, where
+
+
+def test_a_replica_with_another_clock_is_refused(tmp_path: Path) -> None:
+    with redis_server() as redis:
+        manual = tmp_path / "manual.toml"
+        manual.write_text('[clock]\nmode = "manual"\n')
+        scaled = tmp_path / "scaled.toml"
+        scaled.write_text('[clock]\nmode = "scaled"\nspeed = 50\n')
+        first = start_gateway("--config", str(manual), "--state", redis.url)
+        try:
+            refused = run_serve("--config", str(scaled), "--state", redis.url)
+            assert refused.returncode == 2, refused.stderr
+            assert "clock.mode" in refused.stderr
+            assert "manual clock" in refused.stderr
+            again = start_gateway("--config", str(manual), "--state", redis.url)  # the same: fine
+            again.stop()
+        finally:
+            first.stop()
+
+
+def test_a_state_url_of_another_kind_is_a_usage_error() -> None:
+    refused = run_serve("--state", "postgres://db.test/state")
+    assert refused.returncode == 2
+    assert "postgres:// is no state store" in refused.stderr
+
+
+async def test_a_wallet_refuses_parameters_it_does_not_take() -> None:
+    async with served() as (_gw, client):
+        answer = await client.request("GET", f"/_mock/wallets/{KEY}?foo=1", key=None)
+        assert answer.status == 400
+        assert "'foo'" in answer.body["message"]

@@ -16,7 +16,7 @@ key                    type     holds
 ``counts``             hash     jobs per status
 ``kcounts:<key>``      hash     one key's jobs per status
 ``active``             hash     jobs not yet ended per key
-``ended``              zset     ended jobs by end time (retention)
+``ended``              zset     ended jobs (``<seq>|<id>``) by end time (retention)
 ``w:<key>``            hash     a wallet: ``balance``, ``held`` (decimal text), ``size``
 ``wallets``            zset     wallets by creation order (``wseq``)
 ``h:<key>``            hash     a wallet's open holds: request id -> amount

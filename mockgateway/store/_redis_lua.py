@@ -108,7 +108,7 @@ while true do
   if #first == 0 then break end
   if redis.call('ZCARD', ended) <= max and tonumber(first[2]) >= cutoff then break end
   redis.call('ZREM', ended, first[1])
-  forget(P, first[1])
+  forget(P, string.match(first[1], '|(.*)$') or first[1])
   local marked = tonumber(redis.call('HGET', P .. 'meta', 'forgotten_until') or '0')
   if tonumber(first[2]) > marked then
     redis.call('HSET', P .. 'meta', 'forgotten_until', first[2])

@@ -127,8 +127,9 @@ class Step:
             self._end(job)
 
     def _end(self, job: Job) -> None:
-        rid, at = job.request_id, job.updated_at
-        self.commands.append(lambda p: p.zadd(self.keys.ended, {rid: at}))
+        # jobs ending at one instant go in the order they were made (the member leads with it)
+        member, at = f"{job.seq:016d}|{job.request_id}", job.updated_at
+        self.commands.append(lambda p: p.zadd(self.keys.ended, {member: at}))
         self.evict_at = at if self.evict_at is None else max(self.evict_at, at)
 
     # wallets ----------------------------------------------------------------------------------

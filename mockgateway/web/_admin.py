@@ -165,6 +165,9 @@ async def list_wallets(request: web.Request, ex: Exchange) -> web.Response:
 async def get_wallet(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
     key = request.match_info["key"]
+    unknown = [n for n in request.query if n not in ("limit", "cursor")]
+    if unknown:
+        raise bad_request(f"unknown parameter {unknown[0]!r}: a wallet takes limit, cursor")
     wallet = await gateway.store.get_wallet(key)
     if wallet is None:
         try:
