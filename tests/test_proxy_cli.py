@@ -73,6 +73,46 @@ def test_calibrate_names_a_file_that_is_not_a_recording(
     assert f"{broken}: not a HAR file: recording is not valid JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("jobs", "named"),
+    [
+        ('[{"model_id": 5}]', "recording 1: log._jobs[0].model_id must be a string or null, got 5"),
+        ('[{"model_id": "m", "transitions": "no"}]', "log._jobs[0].transitions must be a list"),
+        ('"all"', "recording 1 has no log._jobs"),
+    ],
+)
+def test_calibrate_names_a_malformed_recording(
+    jobs: str, named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = tmp_path / "run.har"
+    har.write_text('{"log": {"entries": [], "_jobs": ' + jobs + "}}")
+    assert main(["calibrate", str(har)]) == 2
+    captured = capsys.readouterr()
+    assert named in captured.err
+    assert captured.out == ""
+
+
+def test_calibrate_with_nothing_to_fit_says_so_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = tmp_path / "run.har"
+    har.write_text('{"log": {"entries": [], "_jobs": []}}')
+    assert main(["calibrate", str(har)]) == 2
+    captured = capsys.readouterr()
+    assert "nothing to fit" in captured.err
+    assert "no profile written" in captured.err
+    assert captured.out == ""
+
+
+def test_proxy_operator_token_is_checked_like_serves(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["proxy", "--upstream", "http://127.0.0.1:9", "--operator-token", "short"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "8 to 256 visible ASCII characters" in err
+    assert "short'" not in err.split("--operator-token")[-1]
+
+
 def test_a_port_in_use_is_one_line_and_status_1() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
+from .._connections import ConnectionLimits, LimitedSite, connection_limit
 from ._proxy import Proxy, ProxySettings
 
 
@@ -27,14 +28,27 @@ async def serve_proxy(
     """Serve the proxy on ``host:port`` (0: a free port) for the duration of the block."""
     proxy = Proxy(settings, log=log)
     await proxy.start()
-    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False)
+    server = settings.config.server
+    runner = web.AppRunner(
+        proxy.app(), access_log=None, handle_signals=False,
+        keepalive_timeout=server.keepalive_timeout_seconds,
+    )  # fmt: skip
     try:
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        # the gateway's connection handling: read deadlines, and a request aiohttp cannot
+        # parse answered with the gateway's JSON 400, never a traceback on stderr
+        site = LimitedSite(
+            runner, host, port, limit=connection_limit(server.max_connections),
+            limits=ConnectionLimits(
+                header_timeout=server.header_timeout_seconds,
+                body_timeout=server.body_timeout_seconds,
+            ),
+        )  # fmt: skip
         await site.start()
         bound = runner.addresses[0][1]
         shown = f"[{host}]" if ":" in host else host
-        yield RunningProxy(f"http://{shown}:{bound}", proxy)
+        proxy.public_url = f"http://{shown}:{bound}"
+        yield RunningProxy(proxy.public_url, proxy)
         await proxy.settle()
     finally:
         await runner.cleanup()
