@@ -360,6 +360,15 @@ def test_urls_are_rewritten_onto_the_proxy_never_the_clients_host_header(tmp_pat
         wait_for(lambda: s.get(px.url + "/_mock/spend", timeout=5).json()["unpriced"] == 0)
 
 
+def test_bound_to_every_address_urls_name_the_address_the_client_reached(tmp_path: Path) -> None:
+    with upstream(tmp_path) as up, proxy(up.url, "--allow-billable", "--host", "0.0.0.0") as px:
+        port = px.url.rsplit(":", 1)[1]
+        reached = f"http://127.0.0.1:{port}"
+        accepted = generate(session(), reached, Host="evil.example")
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["polling_url"].startswith(reached + "/v2/requests/status/")
+
+
 # 11. a request aiohttp cannot parse ------------------------------------------------------------
 
 

@@ -125,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"mockgateway check: upstream {proxy.spend.summary()}", file=sys.stderr)
         drifted = proxy.drifts.failed
         har = proxy.har()
+        if har["log"].get("_dropped"):
+            print(
+                f"mockgateway check: the run's recording lacks its {har['log']['_dropped']} "
+                "oldest exchange(s) ([journal] max_entries of --config); its comment says so",
+                file=sys.stderr,
+            )
     elif args.journal:
         entries = load_saved(args.journal)
         verdict = check(entries, setup.checker, require_traffic=True, budget=budget)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -47,12 +48,22 @@ async def serve_proxy(
         await site.start()
         bound = runner.addresses[0][1]
         shown = f"[{host}]" if ":" in host else host
-        proxy.public_url = f"http://{shown}:{bound}"
-        yield RunningProxy(proxy.public_url, proxy)
+        url = f"http://{shown}:{bound}"
+        # bound to every address: each client is answered with the address it connected to
+        # (its socket's, never its Host header)
+        proxy.public_url = None if _unspecified(host) else url
+        yield RunningProxy(url, proxy)
         await proxy.settle()
     finally:
         await runner.cleanup()
         await proxy.close()
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 class ThreadedProxy:
