@@ -113,16 +113,19 @@ def test_proxy_operator_token_is_checked_like_serves(capsys: pytest.CaptureFixtu
     assert "short'" not in err.split("--operator-token")[-1]
 
 
-def test_a_port_in_use_is_one_line_and_status_1() -> None:
+def test_a_port_in_use_is_one_line_and_status_1(tmp_path: Path) -> None:
+    har = tmp_path / "run.har"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "mockgateway", "proxy", "--upstream", UP, "--port", str(port)],
+            [sys.executable, "-m", "mockgateway", "proxy", "--upstream", UP, "--port", str(port),
+             "--record", str(har)],
             cwd=ROOT, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # no recording, and no spool left behind
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"mockgateway proxy: cannot listen on 127.0.0.1:{port}: address already in use"

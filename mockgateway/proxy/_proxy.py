@@ -213,7 +213,10 @@ class Proxy:
         picked = _pick(headers, names)
         for name, value in list(picked.items()):
             if name.lower() == "location":
-                absolute = str(URL(self.upstream.base).join(URL(value))) if value else value
+                try:
+                    absolute = str(URL(self.upstream.base).join(URL(value)))
+                except ValueError:
+                    continue  # passed on as it came
                 if self.upstream.on_origin(absolute):
                     self._remember_media(absolute)
                     picked[name] = self._proxied_url(request, absolute)
@@ -315,9 +318,10 @@ class Proxy:
             hook = parse_webhook_url(request.headers.get("X-Webhook-URL"))
         except ApiError as exc:  # the gateway's own 400: never billed for a callback it refuses
             return local(exc.status, exc.body, "webhook")
-        if hook is not None and not may_look_up(URL(hook).host or "", self.hook_policy):
+        hook_host = _host(hook) if hook is not None else None
+        if hook is not None and not may_look_up(hook_host or "", self.hook_policy):
             message = (
-                f"X-Webhook-URL: host {URL(hook).host!r} is not allowed by the proxy's "
+                f"X-Webhook-URL: host {hook_host!r} is not allowed by the proxy's "
                 "[webhooks] allow_hosts, so its callbacks could never be delivered; the "
                 "generate is not sent upstream"
             )
@@ -526,7 +530,7 @@ class Proxy:
             rewritten = self._rewrite_output(request, data)
             forwarded = rewritten if rewritten is not None else raw
         assert job.client_webhook is not None
-        host = URL(job.client_webhook).host or ""
+        host = _host(job.client_webhook) or ""
         if may_look_up(host, self.hook_policy):
             status, answer, error = await self.receivers.deliver(job.client_webhook, forwarded)
         else:  # never resolved: a name the policy refuses causes no lookup at all
@@ -597,6 +601,13 @@ async def _read_body(request: web.Request, cap: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _host(url: str) -> str | None:
+    try:
+        return URL(url).host
+    except ValueError:
+        return None
 
 
 def _bound_url(request: web.Request) -> str:

@@ -29,14 +29,17 @@ class Recording:
         self.log = log
         self.written = 0
         self.dropped = 0
-        self._spool: IO[str] | None = self.spool_path.open("w", encoding="utf-8")
+        self._spool: IO[str] | None = None
+        self._failed = False
 
     def add(self, entry: JournalEntry) -> None:
         """Append one exchange to the spool (flushed, so a crash loses at most the last)."""
-        if self._spool is None:
+        if self._failed:
             self.dropped += 1
             return
         try:
+            if self._spool is None:  # opened on the first exchange: a proxy that never
+                self._spool = self.spool_path.open("w", encoding="utf-8")  # listened leaves none
             self._spool.write(json.dumps(har_entry(entry)) + "\n")
             self._spool.flush()
             self.written += 1
@@ -48,6 +51,7 @@ class Recording:
                 file=self.log,
                 flush=True,
             )
+            self._failed = True
             self._close_spool()
 
     def _close_spool(self) -> None:
@@ -76,7 +80,10 @@ class Recording:
                 out.write(f"{json.dumps(name)}: {json.dumps(value)}, ")
             out.write('"entries": [\n')
             first = True
-            with self.spool_path.open(encoding="utf-8") as spool:
+            with (
+                contextlib.suppress(FileNotFoundError),
+                self.spool_path.open(encoding="utf-8") as spool,
+            ):
                 for line in spool:
                     if not line.endswith("\n"):
                         continue  # a line cut short by the failed write
@@ -89,4 +96,5 @@ class Recording:
             out.write('"_jobs": [')
             out.write(",\n".join(json.dumps(job.to_dict()) for job in jobs))
             out.write("]}}\n")
-        os.unlink(self.spool_path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.spool_path)
