@@ -77,14 +77,20 @@ def test_check_upstream_relays_the_clients_webhook(tmp_path: Path) -> None:
     assert "why: broken: webhook-receiver-2xx" in careless.stdout
 
 
-def test_a_recording_short_of_exchanges_says_so(tmp_path: Path) -> None:
+def test_check_upstreams_recording_keeps_every_exchange_past_the_journals_cap(
+    tmp_path: Path,
+) -> None:
     har = tmp_path / "run.har"
     config = tmp_path / "check.toml"
     config.write_text("[journal]\nmax_entries = 2\n")
     with upstream(tmp_path, QUICK_UPSTREAM) as up:
         result = _check(up.url, options=("--config", str(config), "--report", str(har)))
     log = json.loads(har.read_text())["log"]
-    assert log["_dropped"] > 0, result.stdout + result.stderr
-    assert len(log["entries"]) == 2
-    assert f"INCOMPLETE: {log['_dropped']} earlier exchange(s) were dropped" in log["comment"]
-    assert f"lacks its {log['_dropped']} oldest exchange(s)" in result.stderr
+    routes = [e["_route"] for e in log["entries"]]
+    assert len(routes) > 2, result.stdout + result.stderr
+    assert routes[0] == "generate"
+    assert {"generate", "status", "media"} <= set(routes)
+    assert log["_dropped"] == 0
+    (job,) = log["_jobs"]
+    assert job["transitions"][-1]["status"] == "COMPLETED"
+    assert not (tmp_path / "run.har.part").exists()
