@@ -7,6 +7,12 @@ it; media streams through. A client's ``X-Webhook-URL`` is replaced by an addres
 answer is checked by the drift rules, and every exchange the client made is journaled as the
 gateway journals its own, so the checker's rules judge the client the same way.
 
+Hostile input is answered locally and never billed: an ``X-Webhook-URL`` the gateway would refuse
+(its own 400) or whose host the webhook policy refuses is checked before anything goes upstream;
+an answer over :data:`MAX_ANSWER_BYTES` becomes a 502 (and a drift), never a cut 2xx; URLs are
+rewritten onto the proxy's own address, never the request's ``Host``. Any 2xx to a generate
+counts against the budget (at its most when no request id can be read).
+
 Connections go only to the upstream (a session whose policy admits its host and nothing else)
 and to the client's webhook receivers (the webhook policy of the configuration).
 """

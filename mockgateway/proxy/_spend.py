@@ -1,7 +1,8 @@
 """The spend guard: whether the proxy may forward a generate, and what the run has cost. Pure.
 
 Generate costs money on the real gateway, so it is refused unless the operator allowed billable
-requests, and then only while the run's spend stays under the budget. The spend counts every job
+requests, and then only when the run's spend, plus the generates on their way, plus the most this
+one can cost, stays within the budget: the spend never passes it. The spend counts every job
 the upstream accepted: at its price times its billed seconds (the output's length rounded up)
 once that is known, and until then at the most it can cost (the longest audio its resolution
 takes), so a job whose length the proxy has not learnt yet never leaves room it does not have.
