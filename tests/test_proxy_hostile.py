@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 import pytest
 
 from mockgateway._errors import operator_token_required
+from mockgateway.proxy._proxy import ProxySettings
+from mockgateway.proxy._serve import proxy_in_thread
+from mockgateway.proxy._tracked import TrackedJob
 from tests.proxy_support import (
     BODY,
     FAST_UPSTREAM,
@@ -389,3 +392,26 @@ def test_a_malformed_request_line_is_a_json_400_and_no_traceback(tmp_path: Path)
     assert code == 0
     assert "Traceback" not in err
     assert "Error handling request" not in err
+
+
+def test_a_relay_to_a_host_the_policy_refuses_is_blocked_without_a_lookup() -> None:
+    """A job whose receiver the policy refuses (say, a job the proxy learnt of otherwise) is
+    journaled ``blocked:`` by the policy's check by name, before any lookup (offline, a lookup of
+    ``never.example`` would fail with another error)."""
+    settings = ProxySettings(upstream="http://127.0.0.1:9")
+    with proxy_in_thread(settings) as running:
+
+        def plant() -> None:
+            px = running.proxy
+            px.jobs["r1"] = TrackedJob(
+                request_id="r1", model_id=None, resolution=None, submitted_at=0.0,
+                client_webhook="http://never.example/hook",
+            )  # fmt: skip
+            px.hooks["tok"] = "r1"
+
+        running.read(plant)
+        body = json.loads(_status_body("r1", "http://127.0.0.1:9/v1/r1/output.mp4"))
+        answer = session().post(running.url + "/_mock/relay/tok", json=body, timeout=10)
+        assert answer.status_code == 502
+        (kept,) = [e for e in running.read(running.proxy.entries) if e.kind == "webhook"]
+    assert kept.error == "blocked: host 'never.example' is not allowed (webhooks.allow_hosts)"
