@@ -23,6 +23,7 @@ UP = "http://127.0.0.1:9"
         (["proxy"], "the following arguments are required: --upstream"),
         (["proxy", "--upstream", "ftp://x"], "must be an http:// or https:// URL"),
         (["proxy", "--upstream", "http://x/?a=1"], "must have no query or fragment"),
+        (["proxy", "--upstream", "http://me:PASSWORD-1@x/?a=1"], "got 'http://<user>@x/?a=1'"),
         (["proxy", "--upstream", UP, "--record", "run.json"], "must end in .har"),
         (["proxy", "--upstream", UP, "--port", "70000"], "must be a whole number from 0 to 65535"),
         (["proxy", "--upstream", UP, "--known-drift", "/nonexistent"], "cannot read"),
@@ -33,7 +34,9 @@ def test_argument_errors(argv: list[str], message: str, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "PASSWORD-1" not in err
 
 
 @pytest.mark.parametrize(
