@@ -53,17 +53,28 @@ def writable_path(text: str) -> str:
     return text
 
 
+def _without_userinfo(text: str) -> str:
+    """``text`` with a ``user:password@`` of its authority replaced by ``<user>@``."""
+    scheme, sep, rest = text.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if not sep or "@" not in authority:
+        return text
+    return f"{scheme}://<user>@{authority.rsplit('@', 1)[1]}{slash}{tail}"
+
+
 def base_url(text: str) -> str:
-    """An absolute http(s) URL with a host and no query or fragment, without its trailing ``/``."""
+    """An absolute http(s) URL with a host and no query or fragment, without its trailing ``/``.
+    A user and password in it are never echoed in an error."""
+    shown = _without_userinfo(text)
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018  (a port out of range raises here)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+        raise argparse.ArgumentTypeError(f"not a URL: {shown!r} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, got {shown!r}")
     if parts.query or parts.fragment:
-        raise argparse.ArgumentTypeError(f"must have no query or fragment, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must have no query or fragment, got {shown!r}")
     return text.rstrip("/")
 
 

@@ -11,8 +11,16 @@ import argparse
 from typing import Any
 
 from ._argtypes import base_url, har_path, host_name, port_number, readable_file, writable_path
+from ._token import TOKEN_RULE, token_ok
 
 DEFAULT_PROXY_PORT = 8090
+
+
+def operator_token(text: str) -> str:
+    """``--operator-token``: what an operator token may be (:mod:`mockgateway._token`)."""
+    if not token_ok(text):
+        raise argparse.ArgumentTypeError(TOKEN_RULE)  # the token itself is never echoed
+    return text
 
 
 def add_upstream_options(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -91,6 +99,14 @@ def add_proxy_command(commands: Any) -> None:
         default=None,
         metavar="FILE",
         help="gateway TOML: model prices ([[models]]), [billing] and [webhooks] allow_hosts",
+    )
+    p.add_argument(
+        "--operator-token",
+        type=operator_token,
+        default=None,
+        metavar="TOKEN",
+        help="require Authorization: Bearer TOKEN on the proxy's /_mock/ views (journal, drift, "
+        "spend, health; overrides [server] operator_token)",
     )
     p.set_defaults(func=_run_proxy)
 

@@ -75,3 +75,22 @@ def test_check_upstream_relays_the_clients_webhook(tmp_path: Path) -> None:
         careless = _check(up.url, "--webhook", "--careless", "webhook-receiver-2xx", options=relay)
     assert careless.returncode == 1, careless.stdout + careless.stderr
     assert "why: broken: webhook-receiver-2xx" in careless.stdout
+
+
+def test_check_upstreams_recording_keeps_every_exchange_past_the_journals_cap(
+    tmp_path: Path,
+) -> None:
+    har = tmp_path / "run.har"
+    config = tmp_path / "check.toml"
+    config.write_text("[journal]\nmax_entries = 2\n")
+    with upstream(tmp_path, QUICK_UPSTREAM) as up:
+        result = _check(up.url, options=("--config", str(config), "--report", str(har)))
+    log = json.loads(har.read_text())["log"]
+    routes = [e["_route"] for e in log["entries"]]
+    assert len(routes) > 2, result.stdout + result.stderr
+    assert routes[0] == "generate"
+    assert {"generate", "status", "media"} <= set(routes)
+    assert log["_dropped"] == 0
+    (job,) = log["_jobs"]
+    assert job["transitions"][-1]["status"] == "COMPLETED"
+    assert not (tmp_path / "run.har.part").exists()

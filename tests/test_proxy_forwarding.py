@@ -137,28 +137,29 @@ def test_generate_is_refused_without_allow_billable_and_never_sent(tmp_path: Pat
 
 
 def test_spend_guard_refuses_once_the_budget_is_reached(tmp_path: Path) -> None:
-    with upstream(tmp_path) as up, proxy(up.url, "--allow-billable", "--budget", "0.90") as px:
+    with upstream(tmp_path) as up, proxy(up.url, "--allow-billable", "--budget", "10.50") as px:
         s = session()
 
         def priced() -> bool:
             return bool(s.get(px.url + "/_mock/spend", timeout=5).json()["unpriced"] == 0)
 
-        first = generate(s, px.url)
+        first = generate(s, px.url)  # 480p: at most 9.60 USD, within 10.50
         assert first.status_code == 202
         # until its output's length is known, the job counts at the most it can cost (60 s)
         early = generate(s, px.url)
         assert early.status_code == 402
-        assert "has reached --budget 0.90 USD" in early.json()["message"]
+        assert "this job could cost up to 9.60 USD" in early.json()["message"]
+        assert "0.90 USD left of --budget 10.50 USD" in early.json()["message"]
         assert "counted at their most" in early.json()["message"]
         poll_until_done(s, first.json()["polling_url"])
         wait_for(priced)
-        second = generate(s, px.url)
+        second = generate(s, px.url)  # 0.48 + 9.60 = 10.08 fits
         assert second.status_code == 202, second.text
         poll_until_done(s, second.json()["polling_url"])
         wait_for(priced)
-        third = generate(s, px.url)
+        third = generate(s, px.url)  # 0.96 + 9.60 = 10.56 would not
         assert third.status_code == 402
-        assert "0.96 USD" in third.json()["message"]
+        assert "the run's spend is 0.96 USD" in third.json()["message"]
         accepted = [e for e in _upstream_journal(up.url) if e["route"] == "generate"]
         assert len(accepted) == 2
         code, _, err = px.stop()
@@ -221,14 +222,12 @@ def test_webhooks_are_relayed_to_the_clients_receiver(
             lambda: [e for e in _upstream_journal(up.url) if e["route"] == "webhook"]
         )
         assert attempts[0]["status"] == 204  # the receiver's answer, passed back upstream
-        # a receiver the outbound policy does not allow is never connected to
+        # a receiver the outbound policy does not allow is never connected to, and the job
+        # whose callbacks could never be delivered is never sent upstream (never paid for)
         blocked = generate(s, px.url, **{"X-Webhook-URL": "http://10.255.255.1/hook"})
-        assert blocked.status_code == 202
-        journal = wait_for(lambda: [
-            e for e in s.get(px.url + "/_mock/journal", timeout=5).json()["entries"]
-            if e["kind"] == "webhook" and e["request_id"] == blocked.json()["request_id"]
-        ])  # fmt: skip
-        assert journal[0]["error"].startswith("blocked:")
+        assert blocked.status_code == 400
+        assert "allow_hosts" in blocked.json()["message"]
+        assert len([e for e in _upstream_journal(up.url) if e["route"] == "generate"]) == 1
         relayed = [
             e for e in s.get(px.url + "/_mock/journal", timeout=5).json()["entries"]
             if e["kind"] == "webhook" and e["request_id"] == rid

@@ -207,13 +207,14 @@ def test_generate_needs_allow_billable_and_a_known_price() -> None:
 
 
 def test_spend_counts_the_most_a_job_can_cost_until_it_is_measured() -> None:
-    guard = SpendGuard(allow_billable=True, budget=Decimal("1.00"), prices=PRICES)
+    guard = SpendGuard(allow_billable=True, budget=Decimal("10.00"), prices=PRICES)
     guard.accepted("a", "m", "480p")
     assert guard.spend == Decimal("9.60")  # 60 s at 480p
-    assert "has reached --budget 1.00 USD" in (guard.check("m") or "")
+    assert "more than the 0.40 USD left of --budget 10.00 USD" in (guard.check("m") or "")
     guard.measured("a", 2.04)
     assert guard.spend == Decimal("0.48")  # 3 billed seconds
-    assert guard.check("m") is None
+    assert guard.check("m") is None  # 0.48 + 4.80 at 1080p fits in 10.00
+    assert "could cost up to 9.60 USD" in (guard.check("m", "480p") or "")  # 10.08 would not
     guard.accepted("b", "m", None)  # the default resolution, 1080p: at most 30 s
     assert guard.spend == Decimal("0.48") + Decimal("4.80")
     guard.observed("b", "ERROR")
@@ -342,18 +343,51 @@ def test_a_fitted_scenario_loads_as_the_gateway_configuration(tmp_path: Path) ->
     assert any("n=20, median recorded 10.000 s fitted 10.000 s" in q for q in fit.quality)
 
 
+def test_the_budget_counts_the_new_jobs_own_maximum() -> None:
+    """spend + in flight + this job's most must stay within the budget: the first 1080p job
+    (at most 4.80 USD) already does not fit in 1.00."""
+    guard = SpendGuard(allow_billable=True, budget=Decimal("1.00"), prices=PRICES)
+    refused = guard.check("m", "1080p") or ""
+    assert "this job could cost up to 4.80 USD" in refused
+    assert "more than the 1.00 USD left of --budget 1.00 USD" in refused
+    exact = SpendGuard(allow_billable=True, budget=Decimal("4.80"), prices=PRICES)
+    assert exact.check("m", "1080p") is None  # exactly the budget: never past it
+    exact.accepted("a", "m", "1080p")
+    exact.measured("a", 0.5)  # 1 billed second: 0.16
+    assert exact.check("m", "1080p") is not None  # 0.16 + 4.80 > 4.80
+
+
+@pytest.mark.parametrize(
+    ("job", "named"),
+    [
+        (5, "log._jobs[0] must be an object"),
+        ({"model_id": 5}, "log._jobs[0].model_id must be a string or null, got 5"),
+        ({"model_id": "m", "transitions": "no"}, 'transitions must be a list or null, got "no"'),
+        ({"transitions": [3]}, "log._jobs[0].transitions[0] must be an object"),
+        ({"transitions": [{"status": 1}]}, "transitions[0].status must be a string"),
+        ({"output_seconds": "3"}, "output_seconds must be a number or null"),
+    ],
+)
+def test_a_malformed_job_in_a_recording_is_named(job: Any, named: str) -> None:
+    with pytest.raises(ValueError, match="recording 1: ") as caught:
+        load_recordings([{"log": {"_jobs": [job]}}])
+    assert named in str(caught.value)
+
+
 def test_a_file_that_is_not_a_proxy_recording_is_named() -> None:
     with pytest.raises(ValueError, match=r"recording 2 has no log\._jobs"):
         load_recordings([{"log": {"_jobs": []}}, {"log": {"entries": []}}])
 
 
 def test_a_generate_on_its_way_counts_until_its_answer() -> None:
-    guard = SpendGuard(allow_billable=True, budget=Decimal("5.00"), prices=PRICES)
+    guard = SpendGuard(allow_billable=True, budget=Decimal("10.00"), prices=PRICES)
     held = guard.reserve("m", None)  # 1080p: at most 30 s
     assert held == Decimal("4.80")
-    assert guard.check("m") is None  # 4.80 < 5.00
+    assert guard.check("m") is None  # 4.80 + 4.80 <= 10.00
     second = guard.reserve("m", "720p")
-    assert "has reached --budget 5.00 USD" in (guard.check("m") or "")
+    refused = guard.check("m") or ""
+    assert "more than the 0.00 USD left of --budget 10.00 USD" in refused
+    assert "14.40 USD on its way" in refused
     guard.release(second)
     guard.release(held)
     assert guard.in_flight == 0

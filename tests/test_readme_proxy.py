@@ -111,7 +111,8 @@ def test_the_billable_proxy_then_calibrate_then_serve(tmp_path: Path) -> None:
                 accepted = generate(s, url)
                 assert accepted.status_code == 202, accepted.text
                 poll_until_done(s, accepted.json()["polling_url"], pause=0.1)
-                # until it is measured, a 480p job counts at 9.60 USD, over the 2.00 budget
+                # until it is measured, a 480p job counts at 9.60 USD: a second would not fit
+                # in the 12.00 budget, so each waits for the one before to be measured
                 wait_for(lambda: s.get(url + "/_mock/spend", timeout=5).json()["unpriced"] == 0)
             code, err = stop(process)
     assert code == 0, err  # the only drift is a known one

@@ -11,17 +11,17 @@ Its arguments are in :mod:`mockgateway._check_args`.
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from .._billing import parse_money
 from .._check_defaults import SPEED_RULE, speed_ok
 from .._errors import TlsError
 from ..proxy._check import run_upstream_check
 from ..proxy._drift_log import load_known
+from ..proxy._proxy import Proxy
 from ._engine import RULES, check
 from ._model import Verdict
 from ._report_files import REPORT_SUFFIXES, write_report
@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     drifted = False
-    har: dict[str, Any] | None = None
+    proxy: Proxy | None = None
+    record: Path | None = None
     problem = _argument_problem(args)
     if problem is not None:
         print(f"mockgateway check: {problem}", file=sys.stderr)
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     setup = load_setup(args.config)
     if args.upstream is not None:
         known = load_known(args.known_drift) if args.known_drift else ()
+        # the proxy's recording, every exchange as it happens (see the reports below)
+        record = next((Path(r) for r in args.report if Path(r).suffix.lower() == ".har"), None)
         sys.stdout.flush()
         verdict, entries, proxy = run_upstream_check(
             command,
@@ -121,10 +124,10 @@ def run(args: argparse.Namespace) -> int:
             known=known,
             log=sys.stderr,
             port=args.proxy_port,
+            record=record,
         )
         print(f"mockgateway check: upstream {proxy.spend.summary()}", file=sys.stderr)
         drifted = proxy.drifts.failed
-        har = proxy.har()
     elif args.journal:
         entries = load_saved(args.journal)
         verdict = check(entries, setup.checker, require_traffic=True, budget=budget)
@@ -146,10 +149,15 @@ def run(args: argparse.Namespace) -> int:
     text = render_text(verdict)
     print(text.splitlines()[0] if args.quiet else text, end="\n" if args.quiet else "")
     for report in args.report:
+        if proxy is not None and Path(report).suffix.lower() == ".har":
+            continue  # the proxy's recording, written below
         write_report(verdict, Path(report), entries)
-        if har is not None and Path(report).suffix.lower() == ".har":
-            # the proxy's recording: the journal's HAR with each job's transitions, for calibrate
-            Path(report).write_text(json.dumps(har, indent=1) + "\n", encoding="utf-8")
+    if proxy is not None and record is not None:
+        # every exchange with each job's transitions, for calibrate (a copy for each .har)
+        proxy.finish_recording()
+        for report in args.report:
+            if Path(report).suffix.lower() == ".har" and Path(report) != record:
+                shutil.copyfile(record, report)
     if drifted:
         print("mockgateway check: the upstream drifted from a documented behaviour",
               file=sys.stderr)  # fmt: skip

@@ -11,6 +11,7 @@ and rates; 429 answers a ``http_error`` rule per route with the median ``Retry-A
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
@@ -54,6 +55,7 @@ class Recordings:
 class Fit:
     toml: str
     quality: tuple[str, ...]
+    empty: bool = False  # nothing in the recordings to fit
 
 
 def parse_time(text: Any) -> float | None:
@@ -66,6 +68,43 @@ def parse_time(text: Any) -> float | None:
     except ValueError:
         return None
     return stamp.timestamp() if stamp.tzinfo is not None else None
+
+
+_JOB_FIELDS: dict[str, tuple[type, ...]] = {
+    "request_id": (str,), "model_id": (str,), "resolution": (str,), "created_at": (str,),
+    "completed_at": (str,), "status": (str,), "error": (str,), "output_seconds": (int, float),
+    "submitted_at": (int, float), "transitions": (list,),
+}  # fmt: skip
+_TRANSITION_FIELDS: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "updated_at": (str,),
+    "seen_at": (int, float),
+}
+
+
+def _type_problem(value: Any, types: tuple[type, ...]) -> bool:
+    return value is not None and (isinstance(value, bool) or not isinstance(value, types))
+
+
+def job_problem(job: Any, where: str) -> str | None:
+    """What is wrong with one ``log._jobs`` entry as the proxy writes it, or None."""
+    if not isinstance(job, Mapping):
+        return f"{where} must be an object, got {json.dumps(job)[:60]}"
+    for name, types in _JOB_FIELDS.items():
+        if _type_problem(job.get(name), types):
+            kind = "a list" if types == (list,) else ("a number" if int in types else "a string")
+            return f"{where}.{name} must be {kind} or null, got {json.dumps(job.get(name))[:60]}"
+    for k, t in enumerate(job.get("transitions") or ()):
+        if not isinstance(t, Mapping):
+            return f"{where}.transitions[{k}] must be an object, got {json.dumps(t)[:60]}"
+        for name, types in _TRANSITION_FIELDS.items():
+            if _type_problem(t.get(name), types):
+                kind = "a number" if int in types else "a string"
+                return (
+                    f"{where}.transitions[{k}].{name} must be {kind} or null, "
+                    f"got {json.dumps(t.get(name))[:60]}"
+                )
+    return None
 
 
 def _job_sample(job: Mapping[str, Any], default_resolution: str) -> JobSample | None:
@@ -109,8 +148,11 @@ def load_recordings(
             raise ValueError(
                 f"recording {i + 1} has no log._jobs: record it with 'mockgateway proxy --record'"
             )
-        for job in log["_jobs"]:
-            sample = _job_sample(job, default_resolution) if isinstance(job, Mapping) else None
+        for j, job in enumerate(log["_jobs"]):
+            problem = job_problem(job, f"log._jobs[{j}]")
+            if problem is not None:
+                raise ValueError(f"recording {i + 1}: {problem}")
+            sample = _job_sample(job, default_resolution)
             if sample is not None:
                 rec.jobs.append(sample)
         for e in log.get("entries") or ():
@@ -374,6 +416,10 @@ def fit_scenario(rec: Recordings) -> Fit:
     _delays(rec, lines, quality)
     _outcomes(rec, lines, quality)
     _rate_limits(rec, lines, quality)
-    if not quality:
-        quality.append("nothing to fit: the recordings hold no job with its timestamps")
-    return Fit(toml="\n".join(lines).rstrip() + "\n", quality=tuple(quality))
+    empty = not quality
+    if empty:
+        quality.append(
+            "nothing to fit: the recordings hold no job with its timestamps and no answer of "
+            "the upstream"
+        )
+    return Fit(toml="\n".join(lines).rstrip() + "\n", quality=tuple(quality), empty=empty)

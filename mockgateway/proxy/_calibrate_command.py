@@ -1,5 +1,7 @@
 """``mockgateway calibrate RUN.har [MORE.har ...]``: the fitted scenario on stdout, the fit's
-quality on stderr. Exit status 0, or 2 when a file is not a proxy recording."""
+quality on stderr. Exit status 0, or 2 when a file is not a proxy recording (one that cannot be
+read, or whose ``log._jobs`` is missing or malformed) or when the recordings hold nothing to fit
+(then nothing is written on stdout)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"mockgateway calibrate: {exc}", file=sys.stderr)
         return 2
     fit = fit_scenario(recordings)
+    if fit.empty:
+        for line in fit.quality:
+            print(f"mockgateway calibrate: {line}; no profile written", file=sys.stderr)
+        return 2
     sys.stdout.write(fit.toml)
     for line in fit.quality:
         print(f"mockgateway calibrate: {line}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from .._journal import JournalEntry
@@ -30,12 +31,14 @@ def run_upstream_check(
     known: tuple[Known, ...] = (),
     log: TextIO | None = None,
     port: int = 0,
+    record: Path | None = None,
     cwd: str | None = None,
     stdout: Any = None,
     stderr: Any = None,
 ) -> tuple[Verdict, list[JournalEntry], Proxy]:
     """Serve the proxy, run the client against it, judge what the client did; the proxy comes
-    back too, with the drifts and the spend of the run."""
+    back too, with the drifts and the spend of the run. With ``record``, every exchange is
+    recorded there (:meth:`Proxy.finish_recording` writes the HAR)."""
     settings = ProxySettings(
         upstream=upstream,
         webhook_base_url=webhook_base_url,
@@ -43,6 +46,7 @@ def run_upstream_check(
         allow_billable=allow_billable,
         budget=budget,
         known=known,
+        record=record,
     )
     with proxy_in_thread(settings, log=log, port=port) as running:
         env = client_env(running.url, api_key, 1.0, os.environ)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 from decimal import Decimal
@@ -59,6 +58,8 @@ def settings_from(
         allow_billable=args.allow_billable,
         budget=budget,
         known=known,
+        record=Path(args.record) if getattr(args, "record", None) else None,
+        operator_token=getattr(args, "operator_token", None) or config.server.operator_token,
     )
 
 
@@ -72,8 +73,7 @@ def finish(proxy: Proxy, args: argparse.Namespace) -> int:
         f"{counts['info']} known",
         file=sys.stderr,
     )
-    if getattr(args, "record", None):
-        Path(args.record).write_text(json.dumps(proxy.har(), indent=1) + "\n", encoding="utf-8")
+    proxy.finish_recording()
     for report in getattr(args, "report", []):
         write_report(log, Path(report), {"spend": proxy.spend.to_dict()})
     return EXIT_DRIFT if log.failed else EXIT_OK
@@ -88,7 +88,8 @@ async def _serve(args: argparse.Namespace, settings: ProxySettings) -> int:
     try:
         async with serve_proxy(settings, host=args.host, port=args.port) as running:
             listening = True
-            print(f"{running.url} (mockgateway proxy to {settings.upstream})", flush=True)
+            shown = running.proxy.upstream.shown
+            print(f"{running.url} (mockgateway proxy to {shown})", flush=True)
             await stop.wait()
             proxy = running.proxy
     except OSError as exc:

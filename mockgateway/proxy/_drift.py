@@ -49,6 +49,7 @@ class DriftKind(StrEnum):
     TRANSITION = "illegal-transition"
     HEADER = "header"
     NOT_JSON = "not-json"
+    TOO_LARGE = "too-large"
 
 
 # Whether a drift of each kind is a documented behaviour drifting (fails the report).
@@ -63,6 +64,7 @@ DOCUMENTED = {
     DriftKind.TRANSITION: True,
     DriftKind.HEADER: False,  # Retry-After is [inferred]
     DriftKind.NOT_JSON: True,
+    DriftKind.TOO_LARGE: False,  # the doc sets no size; the client got a 502 from the proxy
 }
 
 
@@ -188,6 +190,12 @@ def _json(raw: bytes) -> tuple[bool, Any]:
         return True, json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return False, None
+
+
+def too_large(operation: str, status: int, cap: int) -> Drift:
+    """An answer longer than the proxy reads (it answers the client 502 instead)."""
+    return _drift(DriftKind.TOO_LARGE, operation, str(status),
+                  f"{status} answer over {cap} bytes; the proxy answered 502")  # fmt: skip
 
 
 def answer_drifts(

@@ -7,6 +7,12 @@ it; media streams through. A client's ``X-Webhook-URL`` is replaced by an addres
 answer is checked by the drift rules, and every exchange the client made is journaled as the
 gateway journals its own, so the checker's rules judge the client the same way.
 
+Hostile input is answered locally and never billed: an ``X-Webhook-URL`` the gateway would refuse
+(its own 400) or whose host the webhook policy refuses is checked before anything goes upstream;
+an answer over :data:`MAX_ANSWER_BYTES` becomes a 502 (and a drift), never a cut 2xx; URLs are
+rewritten onto the proxy's own address, never the request's ``Host``. Any 2xx to a generate
+counts against the budget (at its most when no request id can be read).
+
 Connections go only to the upstream (a session whose policy admits its host and nothing else)
 and to the client's webhook receivers (the webhook policy of the configuration).
 """
@@ -19,10 +25,12 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
@@ -30,11 +38,17 @@ from aiohttp import web
 from yarl import URL
 
 from .._config import GatewayConfig
+from .._errors import ApiError, operator_token_required
 from .._journal import KEY_HEADER, Journal, JournalEntry, Route
-from ._drift import Drift, answer_drifts, webhook_drifts
+from .._netpolicy import may_look_up
+from .._token import shows_token
+from .._validation import parse_webhook_url
+from .._webhooks import webhook_policy
+from ._drift import Drift, answer_drifts, too_large, webhook_drifts
 from ._drift_log import DriftLog, Evidence, Known
 from ._receivers import Receivers
 from ._record import LOCAL_NOTE, entry, kept_body, proxy_har, scrub
+from ._recording import Recording
 from ._spend import SpendGuard
 from ._tracked import TrackedJob
 from ._upstream import CHUNK, MAX_ANSWER_BYTES, Upstream
@@ -42,12 +56,14 @@ from ._upstream import CHUNK, MAX_ANSWER_BYTES, Upstream
 RELAY_PREFIX = "/_mock/relay/"
 MAX_BODY_BYTES = 1024 * 1024  # a generate body (the real limit is not documented)
 MAX_JOBS = 100_000  # jobs first seen in a status answer (not submitted through the proxy)
+MAX_MEDIA_PATHS = 100_000  # media paths on the upstream's host an answer named (oldest forgotten)
 _TO_UPSTREAM = ("Content-Type", "Cache-Control", "Accept", KEY_HEADER)
 _MEDIA_TO_UPSTREAM = ("Range", "If-Range", "If-None-Match", "If-Modified-Since")
 _TO_CLIENT = (
     "Content-Type", "Retry-After", "Cache-Control", "ETag", "Last-Modified", "Accept-Ranges",
-    "Content-Range", "Allow", "Expires",
+    "Content-Range", "Allow", "Expires", "Content-Disposition", "Vary", "Location",
 )  # fmt: skip
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +78,8 @@ class ProxySettings:
     budget: Decimal | None = None
     known: tuple[Known, ...] = ()
     timeout: float = 60.0
+    record: Path | None = None  # --record: every exchange, written as it happens
+    operator_token: str | None = None  # set: /_mock/ views need Authorization: Bearer <token>
 
 
 def _pick(headers: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
@@ -106,6 +124,15 @@ class Proxy:
         self.jobs: dict[str, TrackedJob] = {}
         self.keys: dict[str, str | None] = {}  # request id -> the client's key, to journal it
         self.hooks: dict[str, str] = {}  # relay token -> request id
+        self.hook_policy = webhook_policy(config.webhooks)
+        # media paths on the upstream's host that an answer named, served through the proxy
+        self.media_paths: OrderedDict[str, str | None] = OrderedDict()
+        self.unidentified = 0  # accepted generates whose request id could not be read
+        # the proxy's own address, as the client reaches it (set once bound; never the Host)
+        self.public_url: str | None = None
+        self.recording = (
+            Recording(settings.record, self.log) if settings.record is not None else None
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     # lifecycle -------------------------------------------------------------------------------
@@ -131,18 +158,25 @@ class Proxy:
         app.router.add_get("/v2/requests/status/{request_id}", self.status)
         app.router.add_get("/v1/{request_id}/{name}", self.media)
         app.router.add_post(RELAY_PREFIX + "{token}", self.relay)
-        app.router.add_get("/_mock/drift", self.drift_view)
-        app.router.add_get("/_mock/spend", self.spend_view)
-        app.router.add_get("/_mock/journal", self.journal_view)
-        app.router.add_get("/_mock/journal.har", self.har_view)
-        app.router.add_get("/_mock/health", self.health_view)
+        app.router.add_get("/_mock/drift", self._operator(self.drift_view))
+        app.router.add_get("/_mock/spend", self._operator(self.spend_view))
+        app.router.add_get("/_mock/journal", self._operator(self.journal_view))
+        app.router.add_get("/_mock/journal.har", self._operator(self.har_view))
+        app.router.add_get("/_mock/health", self._operator(self.health_view))
         app.router.add_route("*", "/{tail:.*}", self.other)
         return app
 
     # what the run found ----------------------------------------------------------------------
 
     def har(self) -> dict[str, Any]:
-        return proxy_har(self.journal, self.jobs.values(), self.upstream.base)
+        """The journal's entries as HAR (the newest ``[journal] max_entries``; the comment says
+        how many older ones it lacks)."""
+        jobs = self.jobs.values()
+        return proxy_har(self.journal, jobs, self.upstream.shown, self.journal.dropped)
+
+    def finish_recording(self) -> None:
+        if self.recording is not None:
+            self.recording.finish(self.jobs.values(), self.upstream.shown)
 
     def entries(self) -> list[JournalEntry]:
         return list(self.journal)
@@ -163,26 +197,72 @@ class Proxy:
         )  # fmt: skip
 
     def _journal(self, **fields: Any) -> None:
-        if self.journal.enabled:
-            self.journal.append(entry(self.journal.next_seq(), **fields))
+        if self.journal.enabled or self.recording is not None:
+            kept = entry(self.journal.next_seq(), **fields)
+            if self.journal.enabled:
+                self.journal.append(kept)
+            if self.recording is not None:
+                self.recording.add(kept)
 
     # forwarding ------------------------------------------------------------------------------
 
     def _proxied_url(self, request: web.Request, url: str) -> str:
-        """An upstream URL on the upstream's origin, moved onto the proxy; any other as it is."""
+        """An upstream URL on the upstream's origin, moved onto the proxy's own address (never
+        the request's ``Host``); any other as it is."""
         if not self.upstream.on_origin(url):
             return url
-        return str(request.url.origin()) + URL(url).raw_path_qs
+        return (self.public_url or _bound_url(request)) + URL(url).raw_path_qs
 
-    def _answer(self, status: int, headers: Mapping[str, str], raw: bytes) -> web.Response:
-        return web.Response(status=status, body=raw, headers=_pick(headers, _TO_CLIENT))
+    def _to_client(self, request: web.Request, headers: Mapping[str, str], names: tuple[str, ...]
+                   ) -> dict[str, str]:  # fmt: skip
+        """The headers passed on, a ``Location`` on the upstream's host moved onto the proxy."""
+        picked = _pick(headers, names)
+        for name, value in list(picked.items()):
+            if name.lower() == "location":
+                try:
+                    absolute = str(URL(self.upstream.base).join(URL(value)))
+                except ValueError:
+                    continue  # passed on as it came
+                if self.upstream.on_origin(absolute):
+                    self._remember_media(absolute)
+                    picked[name] = self._proxied_url(request, absolute)
+        return picked
+
+    def _answer(self, request: web.Request, status: int, headers: Mapping[str, str], raw: bytes
+                ) -> web.Response:  # fmt: skip
+        return web.Response(
+            status=status, body=raw, headers=self._to_client(request, headers, _TO_CLIENT)
+        )
+
+    def _remember_media(self, url: str) -> None:
+        """Serve ``url``'s path (on the upstream's host) through the proxy, as the client was
+        told to fetch it there."""
+        path = URL(url).raw_path
+        self.media_paths[path] = None
+        self.media_paths.move_to_end(path)
+        while len(self.media_paths) > MAX_MEDIA_PATHS:
+            self.media_paths.popitem(last=False)
+
+    def _operator(self, handler: Handler) -> Handler:
+        token = self.settings.operator_token
+        if token is None:
+            return handler
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if not shows_token(request.headers.get("Authorization"), token):
+                error = operator_token_required()
+                return _json_answer(error.status, error.body, **error.headers)
+            return await handler(request)
+
+        return guarded
 
     async def _exchange(
         self, request: web.Request, route: Route, operation: str, body: bytes,
         *, upstream_headers: dict[str, str], request_id: str | None, model_id: str | None = None,
         notes: tuple[str, ...] = (),
-    ) -> tuple[int | None, dict[str, str], bytes, float]:  # fmt: skip
-        """Forward one JSON exchange and judge the answer; None as the status: no answer."""
+    ) -> tuple[int | None, dict[str, str], bytes, float, int | None]:  # fmt: skip
+        """Forward one JSON exchange and judge the answer: the status, headers and body to pass
+        on (None as the status: no answer), when it started, and the upstream's own status."""
         key = request.headers.get(KEY_HEADER)
         started = time.time()
         try:
@@ -200,14 +280,25 @@ class Proxy:
                 response_body=raw, started_at=started, finished_at=time.time(),
                 notes=(*notes, LOCAL_NOTE),
             )  # fmt: skip
-            return None, {"Content-Type": "application/json"}, raw, started
+            return None, {"Content-Type": "application/json"}, raw, started, None
+        if len(raw) > MAX_ANSWER_BYTES:
+            self._report(
+                [too_large(operation, status, MAX_ANSWER_BYTES)],
+                self._evidence(request.method, request.path, status, raw, key, request_id, started),
+            )
+            message = (
+                f"the upstream's answer ({status}) was too large: over {MAX_ANSWER_BYTES} bytes, "
+                "more than the proxy reads; it is not passed on"
+            )
+            big = json.dumps({"error": "Bad Gateway", "message": message}).encode()
+            return 502, {"Content-Type": "application/json"}, big, started, status
         drifts = answer_drifts(operation, status, headers, raw)
         if drifts:
             evidence = self._evidence(
                 request.method, request.path, status, raw, key, request_id, started
             )
             self._report(drifts, evidence)
-        return status, headers, raw, started
+        return status, headers, raw, started, status
 
     async def generate(self, request: web.Request) -> web.StreamResponse:
         key = request.headers.get(KEY_HEADER)
@@ -229,13 +320,25 @@ class Proxy:
         if len(body) > MAX_BODY_BYTES:
             message = f"the body is over {MAX_BODY_BYTES} bytes"
             return local(400, {"error": "Bad Request", "message": message}, "body too large")
-        refusal = self.spend.check(model_id)
+        try:
+            hook = parse_webhook_url(request.headers.get("X-Webhook-URL"))
+        except ApiError as exc:  # the gateway's own 400: never billed for a callback it refuses
+            return local(exc.status, exc.body, "webhook")
+        hook_host = _host(hook) if hook is not None else None
+        if hook is not None and not may_look_up(hook_host or "", self.hook_policy):
+            message = (
+                f"X-Webhook-URL: host {hook_host!r} is not allowed by the proxy's "
+                "[webhooks] allow_hosts, so its callbacks could never be delivered; the "
+                "generate is not sent upstream"
+            )
+            return local(400, {"error": "Bad Request", "message": message}, "webhook")
+        resolution = _resolution(body)
+        refusal = self.spend.check(model_id, resolution)
         if refusal is not None:
             print(f"mockgateway proxy: generate refused: {refusal}", file=self.log, flush=True)
             message = f"mockgateway proxy: {refusal}"
             return local(402, {"error": "Payment Required", "message": message}, "spend guard")
         headers = _pick(request.headers, _TO_UPSTREAM)
-        hook = request.headers.get("X-Webhook-URL")
         token = None
         if hook is not None:
             base = self.settings.webhook_base_url
@@ -247,9 +350,9 @@ class Proxy:
                 return local(400, {"error": "Bad Request", "message": message}, "webhook")
             token = secrets.token_urlsafe(18)
             headers["X-Webhook-URL"] = base.rstrip("/") + RELAY_PREFIX + token
-        held = self.spend.reserve(model_id, _resolution(body))
+        held = self.spend.reserve(model_id, resolution)
         try:
-            status, up_headers, raw, started = await self._exchange(
+            status, up_headers, raw, started, upstream_status = await self._exchange(
                 request, "generate", "generate", body, upstream_headers=headers,
                 request_id=None, model_id=model_id,
             )  # fmt: skip
@@ -258,11 +361,24 @@ class Proxy:
         if status is None:
             return _json_answer(502, json.loads(raw))
         request_id, answer = None, raw
-        data = _object(raw)
-        if status == 202 and data is not None and isinstance(data.get("request_id"), str):
-            request_id = data["request_id"]
-            resolution = _resolution(body)
-            self.spend.accepted(request_id, model_id, resolution)
+        data = _object(raw) if status == upstream_status else None
+        if upstream_status is not None and 200 <= upstream_status < 300:
+            # any success may have started a paid job: counted at its most until known
+            request_id = _str(data.get("request_id")) if data is not None else None
+            if request_id is None or request_id in self.spend.jobs:
+                self.unidentified += 1
+                self.spend.accepted(f"<unidentified {self.unidentified}>", model_id, resolution)
+                print(
+                    f"mockgateway proxy: generate answered {upstream_status} without a request "
+                    "id the proxy can read; counted at the most it can cost for the rest of the "
+                    "run",
+                    file=self.log,
+                    flush=True,
+                )
+                request_id = None
+            else:
+                self.spend.accepted(request_id, model_id, resolution)
+        if request_id is not None and data is not None:
             job = TrackedJob(
                 request_id=request_id, model_id=model_id, resolution=resolution,
                 submitted_at=started, client_webhook=hook,
@@ -281,12 +397,12 @@ class Proxy:
             body=body, status=status, response_headers=_pick(up_headers, _TO_CLIENT),
             response_body=answer, started_at=started, finished_at=time.time(),
         )  # fmt: skip
-        return self._answer(status, up_headers, answer)
+        return self._answer(request, status, up_headers, answer)
 
     async def status(self, request: web.Request) -> web.StreamResponse:
         key = request.headers.get(KEY_HEADER)
         request_id = request.match_info["request_id"]
-        status, headers, raw, started = await self._exchange(
+        status, headers, raw, started, _ = await self._exchange(
             request, "status", "getStatus", b"",
             upstream_headers=_pick(request.headers, _TO_UPSTREAM), request_id=request_id,
         )  # fmt: skip
@@ -307,7 +423,7 @@ class Proxy:
             response_headers=_pick(headers, _TO_CLIENT), response_body=answer,
             started_at=started, finished_at=time.time(), billing=billing,
         )  # fmt: skip
-        return self._answer(status, headers, answer)
+        return self._answer(request, status, headers, answer)
 
     def _observe(
         self, request_id: str, data: dict[str, Any], now: float, operation: str, method: str,
@@ -339,6 +455,9 @@ class Proxy:
         urls = output.get("media_url") if isinstance(output, dict) else None
         if not isinstance(output, dict) or not isinstance(urls, list):
             return None
+        for url in urls:
+            if isinstance(url, str) and self.upstream.on_origin(url):
+                self._remember_media(url)
         output["media_url"] = [
             self._proxied_url(request, u) if isinstance(u, str) else u for u in urls
         ]
@@ -358,7 +477,7 @@ class Proxy:
 
     async def media(self, request: web.Request) -> web.StreamResponse:
         key = request.headers.get(KEY_HEADER)
-        request_id = request.match_info["request_id"]
+        request_id = request.match_info.get("request_id")
         headers = _pick(request.headers, (*_MEDIA_TO_UPSTREAM, KEY_HEADER))
         headers["Accept-Encoding"] = "identity"  # the bytes and Content-Length as stored
         started = time.time()
@@ -376,7 +495,8 @@ class Proxy:
                     )
                     self._report(drifts, evidence)
                 response.set_status(status)
-                response.headers.update(_pick(up_headers, (*_TO_CLIENT, "Content-Length")))
+                passed = self._to_client(request, up_headers, (*_TO_CLIENT, "Content-Length"))
+                response.headers.update(passed)
                 await response.prepare(request)
                 async for chunk in upstream.content.iter_chunked(CHUNK):
                     await response.write(chunk)
@@ -416,7 +536,12 @@ class Proxy:
             rewritten = self._rewrite_output(request, data)
             forwarded = rewritten if rewritten is not None else raw
         assert job.client_webhook is not None
-        status, answer, error = await self.receivers.deliver(job.client_webhook, forwarded)
+        host = _host(job.client_webhook) or ""
+        if may_look_up(host, self.hook_policy):
+            status, answer, error = await self.receivers.deliver(job.client_webhook, forwarded)
+        else:  # never resolved: a name the policy refuses causes no lookup at all
+            status, answer = None, b""
+            error = f"blocked: host {host!r} is not allowed (webhooks.allow_hosts)"
         billing = (
             self.spend.billing(request_id)
             if job.status in ("COMPLETED", "FAILED", "ERROR")
@@ -434,7 +559,10 @@ class Proxy:
         return web.Response(status=status if 200 <= status < 600 else 502)
 
     async def other(self, request: web.Request) -> web.StreamResponse:
-        """Anything the doc does not describe is not sent upstream."""
+        """Anything the doc does not describe is not sent upstream, but for the media paths the
+        upstream's answers named (where the client was sent to fetch them)."""
+        if request.method in ("GET", "HEAD") and request.raw_path.split("?")[0] in self.media_paths:
+            return await self.media(request)
         started = time.time()
         answer = {"statusCode": 404, "message": "Resource not found"}
         raw = json.dumps(answer).encode()
@@ -464,7 +592,7 @@ class Proxy:
 
     async def health_view(self, request: web.Request) -> web.StreamResponse:
         return _json_answer(
-            200, {"status": "ok", "upstream": self.upstream.base, "jobs": len(self.jobs)}
+            200, {"status": "ok", "upstream": self.upstream.shown, "jobs": len(self.jobs)}
         )
 
 
@@ -479,6 +607,22 @@ async def _read_body(request: web.Request, cap: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _host(url: str) -> str | None:
+    try:
+        return URL(url).host
+    except ValueError:
+        return None
+
+
+def _bound_url(request: web.Request) -> str:
+    """The address the request came in on (its socket's, not its ``Host`` header)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return "http://127.0.0.1"
+    host, port = sockname[0], sockname[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _object(raw: bytes) -> dict[str, Any] | None:

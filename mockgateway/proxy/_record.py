@@ -27,6 +27,14 @@ from .._journal import (
 from ._tracked import TrackedJob
 
 LOCAL_NOTE = "answered by the proxy; not sent upstream"
+# credentials besides the key and Authorization (which the journal's helper redacts)
+SECRET_HEADERS = frozenset({"cookie", "set-cookie", "proxy-authorization"})
+
+
+def redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` as kept: the key cut, every credential (cookies too) replaced."""
+    kept = redact_headers(headers)
+    return {k: ("****" if k.lower() in SECRET_HEADERS else v) for k, v in kept.items()}
 
 
 def scrub(text: str, key: str | None) -> str:
@@ -80,7 +88,7 @@ def entry(
         method=method,
         url=scrub(valid_unicode(url), key),
         path=scrub(valid_unicode(path), key),
-        headers=valid_unicode(redact_headers(headers)),
+        headers=valid_unicode(redacted(headers)),
         key=redact_key(key),
         request_id=request_id,
         model_id=model_id,
@@ -88,7 +96,7 @@ def entry(
         body_size=len(body),
         body_sha256=body_digest(body) if body else None,
         status=status,
-        response_headers=valid_unicode(redact_headers(response_headers)),
+        response_headers=valid_unicode(redacted(response_headers)),
         response_body=resp_body,
         started_at=started_at,
         finished_at=finished_at,
@@ -102,12 +110,16 @@ def entry(
 
 
 def proxy_har(
-    entries: Iterable[JournalEntry], jobs: Iterable[TrackedJob], upstream: str
+    entries: Iterable[JournalEntry], jobs: Iterable[TrackedJob], upstream: str, dropped: int = 0
 ) -> dict[str, Any]:
-    """The run as HAR 1.2, with each job's transitions in ``log._jobs``."""
+    """The run as HAR 1.2, with each job's transitions in ``log._jobs``; ``dropped``: the
+    exchanges it lacks (said in its comment and ``log._dropped``)."""
     har = to_har(entries)
     log = har["log"]
     log["comment"] = f"mockgateway proxy to {upstream}; times are the proxy's clock"
+    if dropped:
+        log["comment"] += f"; INCOMPLETE: {dropped} earlier exchange(s) were dropped"
+    log["_dropped"] = dropped
     log["_upstream"] = upstream
     log["_jobs"] = [job.to_dict() for job in jobs]
     return har

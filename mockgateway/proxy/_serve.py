@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
+from .._connections import ConnectionLimits, LimitedSite, connection_limit
 from ._proxy import Proxy, ProxySettings
 
 
@@ -27,18 +29,41 @@ async def serve_proxy(
     """Serve the proxy on ``host:port`` (0: a free port) for the duration of the block."""
     proxy = Proxy(settings, log=log)
     await proxy.start()
-    runner = web.AppRunner(proxy.app(), access_log=None, handle_signals=False)
+    server = settings.config.server
+    runner = web.AppRunner(
+        proxy.app(), access_log=None, handle_signals=False,
+        keepalive_timeout=server.keepalive_timeout_seconds,
+    )  # fmt: skip
     try:
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        # the gateway's connection handling: read deadlines, and a request aiohttp cannot
+        # parse answered with the gateway's JSON 400, never a traceback on stderr
+        site = LimitedSite(
+            runner, host, port, limit=connection_limit(server.max_connections),
+            limits=ConnectionLimits(
+                header_timeout=server.header_timeout_seconds,
+                body_timeout=server.body_timeout_seconds,
+            ),
+        )  # fmt: skip
         await site.start()
         bound = runner.addresses[0][1]
         shown = f"[{host}]" if ":" in host else host
-        yield RunningProxy(f"http://{shown}:{bound}", proxy)
+        url = f"http://{shown}:{bound}"
+        # bound to every address: each client is answered with the address it connected to
+        # (its socket's, never its Host header)
+        proxy.public_url = None if _unspecified(host) else url
+        yield RunningProxy(url, proxy)
         await proxy.settle()
     finally:
         await runner.cleanup()
         await proxy.close()
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 class ThreadedProxy:

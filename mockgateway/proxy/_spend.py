@@ -1,7 +1,8 @@
 """The spend guard: whether the proxy may forward a generate, and what the run has cost. Pure.
 
 Generate costs money on the real gateway, so it is refused unless the operator allowed billable
-requests, and then only while the run's spend stays under the budget. The spend counts every job
+requests, and then only when the run's spend, plus the generates on their way, plus the most this
+one can cost, stays within the budget: the spend never passes it. The spend counts every job
 the upstream accepted: at its price times its billed seconds (the output's length rounded up)
 once that is known, and until then at the most it can cost (the longest audio its resolution
 takes), so a job whose length the proxy has not learnt yet never leaves room it does not have.
@@ -62,8 +63,9 @@ class SpendGuard:
     refused: int = 0
     in_flight: Decimal = Decimal(0)  # generates sent and not yet answered, at their most
 
-    def refusal(self, model_id: str) -> str | None:
-        """Why a generate for ``model_id`` may not go upstream now, or None when it may."""
+    def refusal(self, model_id: str, resolution: str | None = None) -> str | None:
+        """Why a generate for ``model_id`` at ``resolution`` may not go upstream now, or None
+        when it may: never when the most it could cost would take the spend past the budget."""
         price = self.prices.get(model_id)
         if not self.allow_billable:
             what = f"{money_str(price)} USD per second of output" if price else "money"
@@ -76,26 +78,38 @@ class SpendGuard:
                 f"no price is known for model {model_id!r}, so its spend cannot be guarded; "
                 "declare it in [[models]] of --config"
             )
-        if self.budget is not None and self.spend + self.in_flight >= self.budget:
+        if self.budget is None:
+            return None
+        most = self.most(model_id, resolution)
+        committed = self.spend + self.in_flight
+        if committed + most > self.budget:
+            left = max(Decimal(0), self.budget - committed)
             return (
-                f"the run's spend, {money_str(self.spend)} USD ({self.pending_note()}), has "
-                f"reached --budget {money_str(self.budget)} USD"
+                f"this job could cost up to {money_str(most)} USD (the longest output at "
+                f"{resolution or DEFAULT_RESOLUTION}), more than the {money_str(left)} USD left "
+                f"of --budget {money_str(self.budget)} USD; the run's spend is "
+                f"{money_str(self.spend)} USD ({self.pending_note()})"
+                + (f", {money_str(self.in_flight)} USD on its way" if self.in_flight else "")
             )
         return None
 
-    def check(self, model_id: str) -> str | None:
-        reason = self.refusal(model_id)
+    def most(self, model_id: str, resolution: str | None) -> Decimal:
+        """The most a generate for ``model_id`` at ``resolution`` can cost."""
+        probe = JobSpend(
+            request_id="", model_id=model_id, resolution=resolution or DEFAULT_RESOLUTION,
+            price=self.prices.get(model_id, Decimal(0)),
+        )  # fmt: skip
+        return probe.charge(self.charge_failed)
+
+    def check(self, model_id: str, resolution: str | None = None) -> str | None:
+        reason = self.refusal(model_id, resolution)
         if reason is not None:
             self.refused += 1
         return reason
 
     def reserve(self, model_id: str, resolution: str | None) -> Decimal:
         """Count a generate on its way upstream at its most; :meth:`release` it on its answer."""
-        probe = JobSpend(
-            request_id="", model_id=model_id, resolution=resolution or DEFAULT_RESOLUTION,
-            price=self.prices.get(model_id, Decimal(0)),
-        )  # fmt: skip
-        amount = probe.charge(self.charge_failed)
+        amount = self.most(model_id, resolution)
         self.in_flight += amount
         return amount
 

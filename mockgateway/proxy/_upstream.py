@@ -26,6 +26,8 @@ class Upstream:
     def __init__(self, base: str, *, timeout: float = 60.0) -> None:
         self.base = base.rstrip("/")
         self.origin = str(URL(self.base).origin())
+        # the base as it may be printed or stored: without a user or password in it
+        self.shown = str(URL(self.base).with_user(None)).rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -53,12 +55,13 @@ class Upstream:
     async def exchange(
         self, method: str, path_qs: str, headers: dict[str, str], body: bytes | None
     ) -> tuple[int, dict[str, str], bytes]:
-        """One request with a JSON-sized answer (read to :data:`MAX_ANSWER_BYTES`)."""
+        """One request with a JSON-sized answer, read to one byte past :data:`MAX_ANSWER_BYTES`
+        (so that the caller can tell one that is too large)."""
         async with self.session.request(
             method, self.base + path_qs, data=body, headers=headers, allow_redirects=False,
             timeout=self.timeout,
         ) as response:  # fmt: skip
-            raw = await read_prefix(response, MAX_ANSWER_BYTES)
+            raw = await read_prefix(response, MAX_ANSWER_BYTES + 1)
             return response.status, dict(response.headers), raw
 
     @contextlib.asynccontextmanager
