@@ -75,7 +75,9 @@ def test_redacting_keeps_only_a_known_scheme_and_no_credential() -> None:
         "Ocp-Apim-Subscription-Key": "****1234",
     }
     assert redact_headers(kept) == kept  # redacting again changes nothing
-    assert redact_headers({"Authorization": "Basic dXNlcjpwYXNz"}) == {"Authorization": "Basic ****"}
+    assert redact_headers({"Authorization": "Basic dXNlcjpwYXNz"}) == {
+        "Authorization": "Basic ****"
+    }
 
 
 async def test_no_credential_text_reaches_the_journal_or_its_har() -> None:
@@ -147,6 +149,7 @@ async def test_the_verdict_is_bounded_and_an_unchanged_one_is_a_304_not_judged_a
         moved = await client.request(
             "GET", "/_mock/verdict", headers={**quiet, "If-None-Match": etag}, key=None
         )
-        assert moved.status == 200 and moved.headers["ETag"] != etag
+        assert moved.status == 200
+        assert moved.headers["ETag"] != etag
         assert moved.body["cost"]["jobs"] == jobs + 1
         assert judged == [1, 1]
