@@ -84,7 +84,7 @@ async def get_verdict(request: web.Request, ex: Exchange) -> web.StreamResponse:
     gateway = ex.gateway
     cache = _CACHE.setdefault(gateway, _Cached())
     etag = await _etag(gateway)
-    headers = {hdrs.ETAG: etag, hdrs.CACHE_CONTROL: "no-cache"}
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in request.headers.get(hdrs.IF_NONE_MATCH, "").split(", "):
         return web.Response(status=304, headers=headers)
     verdict = cache.verdict
