@@ -464,13 +464,15 @@ def test_every_view_fits_the_window(browser: Browser, world: Scene, size: dict[s
 REFRESHES = 2300  # ms: two of the page's refreshes (every second)
 
 
-def focused_key(page: Page) -> str | None:
-    """The data-focus key of the focused element (None for <body>), still in the page."""
-    key: str | None = page.evaluate(
-        "() => { const a = document.activeElement;"
-        " return a && a.isConnected && a !== document.body ? a.getAttribute('data-focus') : null; }"
+def focused_link(page: Page) -> list[str | None] | None:
+    """The focused element as [its rule card, its href] (None for <body> or a removed node)."""
+    where: list[str | None] | None = page.evaluate(
+        """() => { const a = document.activeElement;
+             if (!a || !a.isConnected || a === document.body) return null;
+             const rule = a.closest('[data-rule]');
+             return [rule ? rule.dataset.rule : null, a.getAttribute('href')]; }"""
     )
-    return key
+    return where
 
 
 def test_a_focused_jobs_link_keeps_the_focus_while_its_row_changes(
@@ -484,7 +486,7 @@ def test_a_focused_jobs_link_keeps_the_focus_while_its_row_changes(
     world.advance(1)  # the row's status changes: the table is drawn again
     expect(row.locator(".status-cell")).to_have_text(re.compile("PROCESSING"))
     page.wait_for_timeout(REFRESHES)
-    assert focused_key(page) == f"job:{request_id}"
+    assert focused_link(page) == [None, f"#job/{request_id}"]
     page.keyboard.press("Enter")  # and the keyboard still acts on it
     expect(page.locator("#job-heading")).to_contain_text(request_id)
 
@@ -497,12 +499,12 @@ def test_a_focused_poll_or_webhook_link_keeps_the_focus(page: Page, world: Scene
         world.advance(1)
     world.gw.settle()
     page.goto(f"{world.page_url}#job/{request_id}")
-    for table, prefix in (("#polls-table", "poll"), ("#webhooks-table", "hook")):
+    for table in ("#polls-table", "#webhooks-table"):
         link = page.locator(f"{table} tbody tr a").first
-        seq = (link.get_attribute("href") or "").rsplit("/", 1)[1]
+        href = link.get_attribute("href")
         link.focus()
         page.wait_for_timeout(REFRESHES)  # each refresh draws both tables again
-        assert focused_key(page) == f"{prefix}:{seq}", table
+        assert focused_link(page) == [None, href], table
 
 
 def test_a_focused_evidence_link_keeps_the_focus_when_the_verdict_changes(
@@ -514,13 +516,12 @@ def test_a_focused_evidence_link_keeps_the_focus_when_the_verdict_changes(
     expect(overall).to_contain_text("Contract broken")
     before = overall.text_content()
     link = page.locator('[data-rule="poll-interval"] .evidence a').first
-    key = link.get_attribute("data-focus")
+    href = link.get_attribute("href")
     link.focus()
     world.poll(CARELESS_KEY, careless)  # one more entry: a new verdict, drawn again
     expect(overall).not_to_have_text(before or "", timeout=TIMEOUT_MS)
     page.wait_for_timeout(REFRESHES)
-    assert key is not None
-    assert focused_key(page) == key
+    assert focused_link(page) == ["poll-interval", href]
 
 
 def test_the_contract_view_asks_for_an_unchanged_verdict_rarely_and_gets_a_bounded_one(
