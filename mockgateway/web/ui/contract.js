@@ -1,9 +1,10 @@
 // Contract: the checker's verdict over the journal so far, rule by rule, each broken rule with
 // the journal entries that prove it and the line that says how to fix it.
 //
-// The verdict is judged over the whole journal: the page asks for it at most every
-// CONTRACT_EVERY_MS, with the ETag of the one it shows, so an unchanged verdict is a 304 (neither
-// judged again nor drawn again), and the answer is bounded (a rule's first violations).
+// The verdict is judged over the whole journal: the page asks for it only once the journal, the
+// jobs or the clock moved, at most every CONTRACT_EVERY_MS, with the ETag of the one it shows, so
+// an unchanged verdict is a 304 (neither judged again nor drawn again); the answer is bounded (a
+// rule's first violations).
 
 import { ApiFailure, call } from "./api.js";
 import { gatewayTime, h, show, showKeepingFocus, verdictBadge } from "./dom.js";
@@ -15,6 +16,7 @@ export function contractView() {
   const rules = h("div", { class: "rules" });
   let etag = null;
   let askedAt = -Infinity;
+  let moved = null;
   const view = {
     title: "Contract",
     node: h(
@@ -25,12 +27,18 @@ export function contractView() {
       overall,
       rules,
     ),
-    async refresh() {
-      if (performance.now() - askedAt < CONTRACT_EVERY_MS) return;
+    async refresh(health) {
+      // asked again only once the journal, the jobs or the clock moved, and not within 5 s
+      const now = health ? `${health.journal.last_seq}|${health.jobs}|${health.clock.now}` : "";
+      if (now === moved || performance.now() - askedAt < CONTRACT_EVERY_MS) return;
       askedAt = performance.now();
       const answer = await call("GET", "/_mock/verdict", { ifNoneMatch: etag });
-      if (answer.status === 304) return; // nothing the verdict depends on moved
+      if (answer.status === 304) {
+        moved = now;
+        return; // nothing the verdict depends on moved
+      }
       if (!answer.ok) throw new ApiFailure(answer);
+      moved = now;
       etag = answer.etag;
       const verdict = answer.data;
       const summary = verdict.summary;
