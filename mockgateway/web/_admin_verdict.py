@@ -8,11 +8,13 @@ The answer is bounded whatever the gateway holds (:func:`bounded`): a rule shows
 violations and a violation its first evidence, each with the count of all of them. It carries an
 ``ETag`` made of what the verdict depends on (the journal's sequence and size, the jobs' counts
 by status): a reader sending it back in ``If-None-Match`` gets a 304 while nothing moved, and the
-verdict is computed again only once something did.
+verdict is judged again only once something did (in a worker thread, over a copy of the
+journal, so the gateway's own clients are answered meanwhile).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import weakref
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ JOBS_SHOWN = 20  # the cost's first jobs
 @dataclass(slots=True)
 class _Cached:
     etag: str = ""
-    verdict: dict[str, Any] | None = None
+    verdict: asyncio.Task[dict[str, Any]] | None = None  # readers asking at once share it
 
 
 # each gateway's last verdict (a gateway serving several applications shares it)
@@ -75,8 +77,12 @@ async def _verdict(gateway: Gateway) -> dict[str, Any]:
     clock = gateway.config.clock
     if clock.mode is ClockMode.SCALED:  # a receiver's answer time is real time, stretched
         settings = settings.at_speed(clock.speed)
-    verdict = check(await gateway.journal(), settings, billing=await gateway.bills())
-    return bounded(verdict.to_dict())
+    journal, bills = await gateway.journal(), await gateway.bills()
+
+    def judge() -> dict[str, Any]:  # pure, over copies: the event loop goes on serving meanwhile
+        return bounded(check(journal, settings, billing=bills).to_dict())
+
+    return await asyncio.to_thread(judge)
 
 
 @endpoint("admin")
@@ -87,11 +93,12 @@ async def get_verdict(request: web.Request, ex: Exchange) -> web.StreamResponse:
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in request.headers.get(hdrs.IF_NONE_MATCH, "").split(", "):
         return web.Response(status=304, headers=headers)
-    verdict = cache.verdict
-    if cache.etag != etag or verdict is None:  # something moved: judged again
-        verdict = await _verdict(gateway)
-        cache.etag, cache.verdict = etag, verdict
-    return json_answer(ex, 200, verdict, headers)
+    task = cache.verdict
+    failed = task is not None and task.done() and (task.cancelled() or task.exception())
+    if cache.etag != etag or task is None or failed:  # something moved: judged again
+        task = asyncio.ensure_future(_verdict(gateway))
+        cache.etag, cache.verdict = etag, task
+    return json_answer(ex, 200, await asyncio.shield(task), headers)
 
 
 def add_verdict_routes(r: Routes) -> None:
