@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import __version__
-from ._journal import JournalEntry, split_url
+from ._journal import JournalEntry, redact_headers, split_url
 
 HAR_VERSION = "1.2"
 _HTTP = "HTTP/1.1"
@@ -31,7 +31,9 @@ def _iso(t: float) -> str:
 
 
 def _headers(headers: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"name": str(name), "value": str(value)} for name, value in headers.items()]
+    # redacted again: a journal loaded from a file may come from anywhere
+    kept = redact_headers({str(name): str(value) for name, value in headers.items()})
+    return [{"name": name, "value": value} for name, value in kept.items()]
 
 
 def _header(headers: Mapping[str, str], wanted: str) -> str | None:

@@ -42,15 +42,41 @@ def redact_key(key: str | None) -> str | None:
     return "****" + key[-4:] if len(key) > 4 else "****"
 
 
+# Authorization schemes (IANA's registry and common ones) whose name the journal keeps.
+AUTH_SCHEMES = frozenset(
+    {"basic", "bearer", "digest", "negotiate", "ntlm", "hoba", "mutual", "token", "dpop"}
+    | {"aws4-hmac-sha256", "scram-sha-1", "scram-sha-256", "vapid", "privatetoken"}
+)
+# Headers whose whole value is a credential: kept as ``****``.
+_SECRET_HEADERS = frozenset({"cookie", "set-cookie", "proxy-authorization"})
+_CREDENTIAL_HEADERS = frozenset({"authorization"})
+
+
+def redact_credentials(value: str) -> str:
+    """An ``Authorization`` value as the journal keeps it: ``<Scheme> ****`` when it is a known
+    scheme word and one credential, else ``****`` (a bare token is all credential)."""
+    parts = value.split()
+    if len(parts) == 2 and parts[0].lower() in AUTH_SCHEMES:
+        return parts[0] + " ****"
+    return "****"
+
+
+def _redact_header(name: str, value: str) -> str:
+    lower = name.lower()
+    if lower == _KEY_HEADER_LOWER:
+        return redact_key(value) or ""
+    if lower in _CREDENTIAL_HEADERS:
+        return redact_credentials(value)
+    if lower in _SECRET_HEADERS:
+        return "****"
+    return value
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The key reduced to its last four characters, an ``Authorization`` value to its scheme
-    (the operator token, or a client's own credentials, never reach the journal)."""
-    return {
-        name: (redact_key(value) or "")
-        if name.lower() == _KEY_HEADER_LOWER
-        else (value.split(" ", 1)[0] + " ****" if name.lower() == "authorization" else value)
-        for name, value in headers.items()
-    }
+    """The key reduced to its last four characters, an ``Authorization`` value to its scheme, a
+    cookie or proxy credential to ``****`` (the operator token, or a client's own credentials,
+    never reach the journal). Applied again to its own output, it changes nothing."""
+    return {name: _redact_header(name, value) for name, value in headers.items()}
 
 
 def split_url(url: str) -> SplitResult:

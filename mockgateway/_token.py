@@ -22,6 +22,7 @@ def shows_token(authorization: str | None, token: str) -> bool:
     if authorization is None:
         return False
     scheme, _, given = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given.isascii():  # a token is ASCII: bytes beyond
+        return False  # (a header's undecodable bytes, surrogates) are never it, and never encode
+    return hmac.compare_digest(given.encode(), token.encode())

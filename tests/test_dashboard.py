@@ -212,7 +212,7 @@ def test_the_contract_view_shows_the_broken_rule_with_evidence(page: Page, world
     expect(page.locator('[data-rule="poll-interval"]')).to_contain_text("held")
     careless = world.careless_client()
     rule = page.locator('[data-rule="poll-interval"]')
-    expect(rule).to_contain_text("broken")
+    expect(rule).to_contain_text("broken", timeout=TIMEOUT_MS)  # asked again within 5 s
     expect(rule).to_contain_text(f"****0002: request {careless} was polled 5 times")
     expect(rule.locator(".fix")).to_have_text(
         "How to fix: Sleep at least 5 s between status polls of a request, or use X-Webhook-URL."
@@ -457,3 +457,125 @@ def test_every_view_fits_the_window(browser: Browser, world: Scene, size: dict[s
             page.screenshot(path=screenshot_path(f"{name}-{size['width']}px"), full_page=True)
     finally:
         context.close()
+
+
+# refreshes keep focus and cost little -------------------------------------------------------
+
+REFRESHES = 2300  # ms: two of the page's refreshes (every second)
+
+
+def focused_link(page: Page) -> list[str | None] | None:
+    """The focused element as [its rule card, its href] (None for <body> or a removed node)."""
+    where: list[str | None] | None = page.evaluate(
+        """() => { const a = document.activeElement;
+             if (!a || !a.isConnected || a === document.body) return null;
+             const rule = a.closest('[data-rule]');
+             return [rule ? rule.dataset.rule : null, a.getAttribute('href')]; }"""
+    )
+    return where
+
+
+def test_a_focused_jobs_link_keeps_the_focus_while_its_row_changes(
+    page: Page, world: Scene
+) -> None:
+    request_id = world.submit(CAREFUL_KEY)
+    world.submit(CARELESS_KEY)
+    open_view(page, world, "jobs")
+    row = page.locator(f'#jobs-table tr[data-request-id="{request_id}"]')
+    row.locator("a").focus()
+    world.advance(1)  # the row's status changes: the table is drawn again
+    expect(row.locator(".status-cell")).to_have_text(re.compile("PROCESSING"))
+    page.wait_for_timeout(REFRESHES)
+    assert focused_link(page) == [None, f"#job/{request_id}"]
+    page.keyboard.press("Enter")  # and the keyboard still acts on it
+    expect(page.locator("#job-heading")).to_contain_text(request_id)
+
+
+def test_a_focused_poll_or_webhook_link_keeps_the_focus(page: Page, world: Scene) -> None:
+    receiver = f"{world.url}/_mock/health"  # answers a POST with 405: every attempt fails
+    request_id = world.submit(CARELESS_KEY, **{"X-Webhook-URL": receiver})
+    for _ in range(4):
+        world.poll(CARELESS_KEY, request_id)
+        world.advance(1)
+    world.gw.settle()
+    page.goto(f"{world.page_url}#job/{request_id}")
+    for table in ("#polls-table", "#webhooks-table"):
+        link = page.locator(f"{table} tbody tr a").first
+        href = link.get_attribute("href")
+        link.focus()
+        page.wait_for_timeout(REFRESHES)  # each refresh draws both tables again
+        assert focused_link(page) == [None, href], table
+
+
+def test_a_focused_evidence_link_keeps_the_focus_when_the_verdict_changes(
+    page: Page, world: Scene
+) -> None:
+    careless = world.careless_client()
+    open_view(page, world, "contract")
+    overall = page.locator(".overall")
+    expect(overall).to_contain_text("Contract broken")
+    before = overall.text_content()
+    link = page.locator('[data-rule="poll-interval"] .evidence a').first
+    href = link.get_attribute("href")
+    link.focus()
+    world.poll(CARELESS_KEY, careless)  # one more entry: a new verdict, drawn again
+    expect(overall).not_to_have_text(before or "", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(REFRESHES)
+    assert focused_link(page) == ["poll-interval", href]
+
+
+def test_the_contract_view_asks_for_an_unchanged_verdict_rarely_and_gets_a_bounded_one(
+    page: Page, world: Scene
+) -> None:
+    jobs = 300
+    world.admin("PUT", f"wallets/{CARELESS_KEY}", {"balance": "100000"})
+    for _ in range(jobs):
+        request_id = world.submit(CARELESS_KEY)
+        world.poll(CARELESS_KEY, request_id)
+        world.poll(CARELESS_KEY, request_id)  # at once: each job breaks poll-interval
+    asked: list[tuple[int, int]] = []  # (status, body size) of each verdict answer
+    page.on(
+        "response",
+        lambda r: (
+            asked.append((r.status, len(r.body()) if r.status == 200 else 0))
+            if r.url.endswith("/_mock/verdict")
+            else None
+        ),
+    )
+    open_view(page, world, "contract")
+    rule = page.locator('[data-rule="poll-interval"]')
+    expect(rule).to_contain_text("broken")
+    expect(rule.locator(".violations > li")).to_have_count(20)  # the first 20 of 300
+    expect(rule).to_contain_text("and 280 more violations")
+    page.wait_for_timeout(6500)  # six of the page's refreshes, nothing moving
+    assert asked[0][0] == 200
+    assert asked[0][1] < 200_000, asked[0]
+    assert len(asked) <= 2, asked  # nothing moved: not asked again every second
+    assert all(status == 304 for status, _ in asked[1:]), asked  # unchanged: not sent again
+    nodes = page.evaluate("document.querySelectorAll('main *').length")
+    assert nodes < 3000, nodes  # bounded whatever the journal holds
+
+
+def test_wallets_ask_for_a_ledger_only_while_it_is_open(page: Page, world: Scene) -> None:
+    keys = [f"wallet-key-{n:04d}" for n in range(20)]
+    for key in keys:
+        world.admin("PUT", f"wallets/{key}", {"balance": "5"})
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/_mock/wallets" in r.url else None)
+    open_view(page, world, "wallets")
+    expect(page.locator("#wallets-table tbody tr")).to_have_count(len(keys))
+    page.wait_for_timeout(REFRESHES)
+    assert not [u for u in asked if "/_mock/wallets/" in u]  # no ledger while all are closed
+    assert len(asked) == 1, asked  # nothing moved: the list once
+    ledger = page.locator('details.ledger[data-key="****0007"]')
+    ledger.locator("summary").click()
+    expect(ledger).to_contain_text("(2 movements)")  # opened, then set
+    page.wait_for_timeout(REFRESHES)
+    ledgers = [u for u in asked if "/_mock/wallets/" in u]
+    assert ledgers
+    assert all(u.split("?")[0].endswith("wallet-key-0007") for u in ledgers), ledgers
+    ledger.locator("summary").click()  # closed again: no more asking
+    page.wait_for_timeout(300)
+    closed = len([u for u in asked if "/_mock/wallets/" in u])
+    page.wait_for_timeout(REFRESHES)
+    assert len([u for u in asked if "/_mock/wallets/" in u]) == closed

@@ -694,6 +694,11 @@ async def _get_verdict() -> Seen:
         statuses = [e["route"] for e in rule["violations"][0]["evidence"]]
         assert statuses == ["status", "status"]
         assert rule["how_to_fix"].startswith("Sleep at least 5 s")
+        assert rule["violations_total"] == len(rule["violations"]) == 1
+        read = await t.call("GET", "/_mock/verdict", 200, headers={"X-Mock-Dashboard": "1"})
+        etag = read.headers["ETag"]
+        unchanged = {"X-Mock-Dashboard": "1", "If-None-Match": etag}  # a read the journal skips
+        await t.call("GET", "/_mock/verdict", 304, headers=unchanged)
         return t.seen
 
 

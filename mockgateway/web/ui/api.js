@@ -25,8 +25,9 @@ function headers(extra) {
 }
 
 /** One call; the answer as {status, ok, data, method, path}, never a throw for an HTTP error. */
-export async function call(method, path, { body, text, contentType } = {}) {
+export async function call(method, path, { body, text, contentType, ifNoneMatch } = {}) {
   const extra = {};
+  if (ifNoneMatch) extra["If-None-Match"] = ifNoneMatch; // a 304 comes back as it is
   let payload;
   if (text !== undefined) {
     payload = text;
@@ -49,7 +50,8 @@ export async function call(method, path, { body, text, contentType } = {}) {
     // not JSON (the metrics text, say): kept as text
   }
   if (response.status === 401) unauthorized();
-  return { status: response.status, ok: response.ok, data, method, path };
+  const etag = response.headers.get("ETag");
+  return { status: response.status, ok: response.ok, data, method, path, etag };
 }
 
 export class ApiFailure extends Error {

@@ -68,7 +68,7 @@ async function refresh() {
   try {
     const health = await read("/_mock/health");
     show(clock, `Clock ${health.clock.mode}: ${gatewayTime(health.clock.now)} \u00b7 ${health.jobs} job${health.jobs === 1 ? "" : "s"}`);
-    await view.refresh();
+    await view.refresh(health);
     problem.hidden = true;
   } catch (error) {
     show(problem, error instanceof ApiFailure ? error.message : `The page could not read the gateway: ${error}`);

@@ -1,12 +1,22 @@
 // Contract: the checker's verdict over the journal so far, rule by rule, each broken rule with
 // the journal entries that prove it and the line that says how to fix it.
+//
+// The verdict is judged over the whole journal: the page asks for it only once the journal, the
+// jobs or the clock moved, at most every CONTRACT_EVERY_MS, with the ETag of the one it shows, so
+// an unchanged verdict is a 304 (neither judged again nor drawn again); the answer is bounded (a
+// rule's first violations).
 
-import { read } from "./api.js";
-import { gatewayTime, h, show, verdictBadge } from "./dom.js";
+import { ApiFailure, call } from "./api.js";
+import { gatewayTime, h, show, showKeepingFocus, verdictBadge } from "./dom.js";
+
+export const CONTRACT_EVERY_MS = 5000;
 
 export function contractView() {
   const overall = h("div", { class: "overall", "aria-live": "polite" });
   const rules = h("div", { class: "rules" });
+  let etag = null;
+  let askedAt = -Infinity;
+  let moved = null;
   const view = {
     title: "Contract",
     node: h(
@@ -17,8 +27,20 @@ export function contractView() {
       overall,
       rules,
     ),
-    async refresh() {
-      const verdict = await read("/_mock/verdict");
+    async refresh(health) {
+      // asked again only once the journal, the jobs or the clock moved, and not within 5 s
+      const now = health ? `${health.journal.last_seq}|${health.jobs}|${health.clock.now}` : "";
+      if (now === moved || performance.now() - askedAt < CONTRACT_EVERY_MS) return;
+      askedAt = performance.now();
+      const answer = await call("GET", "/_mock/verdict", { ifNoneMatch: etag });
+      if (answer.status === 304) {
+        moved = now;
+        return; // nothing the verdict depends on moved
+      }
+      if (!answer.ok) throw new ApiFailure(answer);
+      moved = now;
+      etag = answer.etag;
+      const verdict = answer.data;
       const summary = verdict.summary;
       show(
         overall,
@@ -33,7 +55,7 @@ export function contractView() {
             `Cost on the real gateway: ${verdict.cost.usd} USD for ${verdict.cost.billed_seconds} billed seconds.`,
         ),
       );
-      show(rules, verdict.rules.map(ruleCard));
+      showKeepingFocus(rules, verdict.rules.map(ruleCard));
     },
   };
   return view;
@@ -59,7 +81,7 @@ function ruleCard(rule) {
           h(
             "ul",
             { class: "violations" },
-            rule.violations.map((v) =>
+            rule.violations.map((v, n) =>
               h(
                 "li",
                 {},
@@ -72,16 +94,29 @@ function ruleCard(rule) {
                     i ? ", " : "",
                     h(
                       "a",
-                      { href: `#journal/${e.seq}`, title: `${e.method} ${e.url} at ${gatewayTime(e.started_at)}` },
+                      {
+                        href: `#journal/${e.seq}`,
+                        title: `${e.method} ${e.url} at ${gatewayTime(e.started_at)}`,
+                        "data-focus": `evidence:${rule.id}:${n}:${e.seq}`,
+                      },
                       `#${e.seq} ${e.method} ${e.route} ${e.status ?? "none"}`,
                     ),
                   ]),
+                  more(v.evidence_total, v.evidence.length, "entries"),
                 ),
               ),
             ),
           ),
+          more(rule.violations_total, rule.violations.length, "violations", "p"),
           h("p", { class: "fix" }, h("strong", {}, "How to fix: "), rule.how_to_fix),
         ]
       : null,
   );
+}
+
+/** "and N more" where the answer shows the first of many (it is bounded). */
+function more(total, shown, what, tag) {
+  if (typeof total !== "number" || total <= shown) return null;
+  const text = ` (and ${total - shown} more ${what}: the first ${shown} of ${total} shown)`;
+  return tag ? h(tag, { class: "more" }, text.trim()) : h("span", { class: "more" }, text);
 }

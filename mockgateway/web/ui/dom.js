@@ -37,6 +37,18 @@ export function show(node, ...children) {
   return node;
 }
 
+/** Replace what a node shows, keeping the keyboard focus: the element focused inside it, known
+ * by its data-focus key (stable across refreshes), is focused again in the new content. */
+export function showKeepingFocus(node, ...children) {
+  const active = document.activeElement;
+  const key = active && active !== node && node.contains(active) ? active.getAttribute("data-focus") : null;
+  show(node, ...children);
+  if (key === null) return node;
+  const again = [...node.querySelectorAll("[data-focus]")].find((e) => e.getAttribute("data-focus") === key);
+  if (again) again.focus({ preventScroll: true });
+  return node;
+}
+
 // Status is a word and a symbol, never a colour alone; the class only adds the colour.
 const STATUS_MARK = {
   QUEUED: "\u25f7", // ◷
@@ -78,5 +90,5 @@ export function gatewayTime(seconds) {
 
 export function tableWrap(table, label) {
   // a region that scrolls sideways on a narrow window, and can be scrolled by keyboard
-  return h("div", { class: "table-wrap", role: "region", "aria-label": label, tabindex: "0" }, table);
+  return h("div", { class: "table-wrap", role: "region", "aria-label": label, tabindex: "0", "data-focus": `region:${label}` }, table);
 }

@@ -3,7 +3,7 @@
 // attempts, the output video, and the status body as the client last saw it.
 
 import { call, query, read } from "./api.js";
-import { gatewayTime, h, json, s, show, statusBadge, tableWrap } from "./dom.js";
+import { gatewayTime, h, json, s, show, showKeepingFocus, statusBadge, tableWrap } from "./dom.js";
 import { cost } from "./jobs.js";
 
 export const MIN_POLL_GAP = 5; // the doc: poll every 5-10 s
@@ -76,8 +76,8 @@ export function jobView(requestId, say) {
       const marks = pollMarks(statusLog.entries);
       show(summary, describe(job, marks));
       show(picture, timeline(job, marks, webhookLog.entries));
-      show(polls, pollTable(marks));
-      show(hooks, webhookTable(webhookLog.entries));
+      showKeepingFocus(polls, pollTable(marks));
+      showKeepingFocus(hooks, webhookTable(webhookLog.entries));
       const url = job.output && job.output.media_url && job.output.media_url[0];
       if (url !== shownVideo) {
         shownVideo = url;
@@ -249,7 +249,7 @@ function pollTable(marks) {
             "tr",
             { class: m.tooClose ? "too-close" : "", "data-seq": m.entry.seq },
             h("td", { class: "num" }, String(i + 1)),
-            h("td", {}, h("a", { href: `#journal/${m.entry.seq}` }, `#${m.entry.seq}`)),
+            h("td", {}, h("a", { href: `#journal/${m.entry.seq}`, "data-focus": `poll:${m.entry.seq}` }, `#${m.entry.seq}`)),
             h("td", {}, gatewayTime(m.entry.started_at)),
             h("td", { class: "num" }, m.gap === null ? "\u2013" : m.gap.toFixed(3)),
             h("td", {}, `${m.entry.status ?? "none"}${m.status ? ` ${m.status}` : ""}`),
@@ -278,7 +278,7 @@ function webhookTable(entries) {
           return h(
             "tr",
             { "data-seq": w.seq },
-            h("td", {}, h("a", { href: `#journal/${w.seq}` }, `#${w.seq}`)),
+            h("td", {}, h("a", { href: `#journal/${w.seq}`, "data-focus": `hook:${w.seq}` }, `#${w.seq}`)),
             h("td", {}, gatewayTime(w.finished_at)),
             h("td", { class: "mono" }, w.url),
             h("td", {}, w.status === null ? w.error || "no answer" : String(w.status)),

@@ -1,7 +1,7 @@
 // Jobs: one row per job, newest first, a page at a time, filtered by status and key.
 
 import { query, read } from "./api.js";
-import { h, show, statusBadge, tableWrap } from "./dom.js";
+import { h, show, showKeepingFocus, statusBadge, tableWrap } from "./dom.js";
 
 const PAGE = 50;
 const STATUSES = ["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR"];
@@ -13,6 +13,7 @@ export function jobsView() {
   const newer = h("button", { type: "button", disabled: true }, "\u2190 Newer");
   const older = h("button", { type: "button", disabled: true }, "Older \u2192");
   let next = null;
+  let shown = "";
 
   const status = h(
     "select",
@@ -99,7 +100,11 @@ export function jobsView() {
           ? "No jobs yet."
           : `Showing ${first + 1}\u2013${first + page.jobs.length} of ${page.total} job${page.total === 1 ? "" : "s"}.`,
       );
-      show(body, page.jobs.map(row));
+      const mark = JSON.stringify(page.jobs);
+      if (mark !== shown) {
+        shown = mark; // an unchanged page is not drawn again
+        showKeepingFocus(body, page.jobs.map(row));
+      }
       newer.disabled = state.cursors.length === 1;
       older.disabled = !next;
     },
@@ -118,7 +123,7 @@ function row(job) {
   return h(
     "tr",
     { "data-request-id": job.request_id },
-    h("td", {}, h("a", { href: `#job/${encodeURIComponent(job.request_id)}`, class: "mono" }, job.request_id)),
+    h("td", {}, h("a", { href: `#job/${encodeURIComponent(job.request_id)}`, class: "mono", "data-focus": `job:${job.request_id}` }, job.request_id)),
     h("td", {}, job.model_id),
     h("td", { class: "mono key" }, job.key || "\u2013"),
     h("td", { class: "status-cell" }, statusBadge(job.status)),
