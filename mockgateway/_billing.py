@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -124,6 +125,19 @@ class LedgerEntry:
             "request_id": self.request_id,
             "note": self.note,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
+        """An entry from its :meth:`to_dict` form (as a store keeps it)."""
+        return cls(
+            movement=Movement(data["movement"]),
+            amount=Decimal(data["amount"]),
+            balance_after=Decimal(data["balance_after"]),
+            held_after=Decimal(data["held_after"]),
+            at=data["at"],
+            request_id=data["request_id"],
+            note=data["note"],
+        )
 
 
 @dataclass(slots=True)

@@ -39,7 +39,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._billing import (
     LedgerEntry,
-    Movement,
     WalletState,
     capture_entry,
     hold_entry,
@@ -109,16 +108,7 @@ def _text(value: bytes | str | None) -> str | None:
 
 
 def _ledger_entry(raw: bytes) -> LedgerEntry:
-    data = json.loads(raw)
-    return LedgerEntry(
-        movement=Movement(data["movement"]),
-        amount=Decimal(data["amount"]),
-        balance_after=Decimal(data["balance_after"]),
-        held_after=Decimal(data["held_after"]),
-        at=data["at"],
-        request_id=data["request_id"],
-        note=data["note"],
-    )
+    return LedgerEntry.from_dict(json.loads(raw))
 
 
 def _wallet_of(key: str, row: list[Any]) -> WalletState | None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from decimal import Decimal
-from typing import Any
 
 from .._billing import (
     LedgerEntry,
-    Movement,
     WalletState,
     capture_entry,
     hold_entry,
@@ -34,18 +32,6 @@ class _Wallet:
     def __init__(self, state: WalletState, first: int) -> None:
         self.state = state
         self.first = first  # the ledger number of the oldest entry kept
-
-
-def _ledger_of(data: dict[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        movement=Movement(data["movement"]),
-        amount=Decimal(data["amount"]),
-        balance_after=Decimal(data["balance_after"]),
-        held_after=Decimal(data["held_after"]),
-        at=data["at"],
-        request_id=data["request_id"],
-        note=data["note"],
-    )
 
 
 class WalletTable:
@@ -199,7 +185,7 @@ class WalletTable:
             "SELECT n, data FROM ledger WHERE key = ? AND n >= ? ORDER BY n LIMIT ?",
             (key, start, limit + 1),
         ).fetchall()
-        items = [_ledger_of(json.loads(data)) for _, data in rows[:limit]]
+        items = [LedgerEntry.from_dict(json.loads(data)) for _, data in rows[:limit]]
         next_cursor = str(rows[limit][0]) if len(rows) > limit else None
         total = max(0, wallet.state.ledger_size - first + 1)
         return Page(items, total, next_cursor)
