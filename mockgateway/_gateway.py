@@ -224,6 +224,8 @@ class Gateway:
         """Run due work as the gateway clock reaches it (woken early by new work or the clock)."""
         store = self.store
         while True:
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise asyncio.CancelledError  # a cancel something below swallowed still stops it
             self._wake.clear()
             try:
                 await self.run_due()

@@ -89,7 +89,11 @@ class StepLock:
         try:
             while True:
                 started = time.monotonic()
-                if await self._acquire(keys=keys, args=args):
+                acquired = await self._acquire(keys=keys, args=args)
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    # a cancel the Redis client swallowed mid-command still counts: give up now
+                    raise asyncio.CancelledError
+                if acquired:
                     self._token, self._taken_at, self._handoffs = token, started, 0
                     return
                 if started > deadline:
