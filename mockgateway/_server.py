@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from ._config import GatewayConfig
 from ._connections import ConnectionLimits, LimitedSite, connection_limit
 from ._gateway import Gateway
 from ._outbound import aiohttp_sender, webhook_session
+from ._threaded import in_thread
 from ._tls import ServerTls, server_tls
 from .media import MediaPipeline
 from .web import make_app
@@ -174,36 +174,5 @@ def serve_in_thread(
     config: GatewayConfig | None = None, **options: Any
 ) -> Iterator[ThreadedGateway]:
     """Like :func:`serve`, but the gateway runs in a daemon thread; the block runs synchronously."""
-    ready: threading.Event = threading.Event()
-    stop: asyncio.Event | None = None
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        try:
-            async with serve(config, **options) as running:
-                holder["gw"] = ThreadedGateway(running, asyncio.get_running_loop())
-                ready.set()
-                await stop.wait()
-        except BaseException as exc:
-            holder["error"] = exc
-            ready.set()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(main(),), daemon=True, name="mockgateway"
-    )
-    thread.start()
-    ready.wait()
-    if "error" in holder:
-        thread.join()
-        loop.close()
-        raise holder["error"]
-    try:
-        yield holder["gw"]
-    finally:
-        assert stop is not None
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=30)
-        loop.close()
+    with in_thread(lambda: serve(config, **options), "mockgateway") as (running, loop):
+        yield ThreadedGateway(running, loop)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -13,6 +12,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from .._connections import ConnectionLimits, LimitedSite, connection_limit
+from .._threaded import in_thread
 from ._proxy import Proxy, ProxySettings
 
 
@@ -94,31 +94,8 @@ class ThreadedProxy:
 @contextlib.contextmanager
 def proxy_in_thread(settings: ProxySettings, **options: Any) -> Iterator[ThreadedProxy]:
     """Like :func:`serve_proxy`, in a daemon thread; the block runs synchronously."""
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        try:
-            async with serve_proxy(settings, **options) as running:
-                holder["proxy"] = ThreadedProxy(running, loop)
-                ready.set()
-                await stop.wait()
-        except BaseException as exc:
-            holder["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    ready.wait()
-    if "error" in holder:
-        thread.join()
-        loop.close()
-        raise holder["error"]
-    try:
-        yield holder["proxy"]
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=30)
-        loop.close()
+    with in_thread(lambda: serve_proxy(settings, **options), "mockgateway-proxy") as (
+        running,
+        loop,
+    ):
+        yield ThreadedProxy(running, loop)
