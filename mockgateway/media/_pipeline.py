@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ._config import InputsConfig, MediaConfig, OutputMode, RenderExecutor
 from ._fetch import Fetched, Fetcher
@@ -25,6 +25,8 @@ from ._pool import shared_pool
 from ._probe import AudioInfo, check_duration
 from ._samples import sample_bytes, sample_digest
 from ._types import InputRejected, JobInputs, Probe, RenderedMedia
+
+V = TypeVar("V")
 
 _CacheKey = tuple[str, str, str]
 PROBES_KEPT = 256  # successful probes remembered, by (image digest, audio digest)
@@ -166,25 +168,16 @@ class AvPipeline:
         if known is not None:
             self._probed.move_to_end(digests)
             return known
-        running = self._probing.get(digests)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[AudioInfo] = asyncio.get_running_loop().create_future()
-        self._probing[digests] = future
-        try:
+
+        async def probe() -> AudioInfo:
             info: AudioInfo = await self._run("probe", image, audio)
             self.probes += 1
             self._probed[digests] = info
             while len(self._probed) > PROBES_KEPT:
                 self._probed.popitem(last=False)
-            future.set_result(info)
             return info
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters, if any, see it themselves
-            raise
-        finally:
-            del self._probing[digests]
+
+        return await _shared(self._probing, digests, probe)
 
     def rendered(self, probe: Probe) -> RenderedMedia | None:
         """The render of these inputs when it is already done and cached, else None: a job
@@ -201,30 +194,19 @@ class AvPipeline:
         payload = probe.payload
         if not isinstance(payload, _Inputs):
             raise InputRejected("the inputs were not probed by this pipeline")
-        key = payload.key
-        cached = self._cache.get(key)
+        cached = self.rendered(probe)
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
-        running = self._rendering.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[RenderedMedia] = loop.create_future()
-        self._rendering[key] = future
-        try:
+        key = payload.key
+
+        async def render() -> RenderedMedia:
             data = await self._run("render", payload.image, payload.audio, probe.resolution)
             self.renders += 1
             media = RenderedMedia.of(data)
             self._remember(key, media)
-            future.set_result(media)
             return media
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters, if any, see it themselves
-            raise
-        finally:
-            del self._rendering[key]
+
+        return await _shared(self._rendering, key, render)
 
     async def _run(self, task: str, *args: Any) -> Any:
         """Run a task of :mod:`._work` where this pipeline's work goes; probes never wait
@@ -255,3 +237,25 @@ class AvPipeline:
         await self.fetcher.close()
         self._cache.clear()
         self._probed.clear()
+
+
+async def _shared(
+    running: dict[Any, asyncio.Future[V]], key: Any, work: Callable[[], Awaitable[V]]
+) -> V:
+    """``work()``, run once for ``key`` at a time: callers asking while it runs get what it gives
+    (or its error, which is not kept for later callers)."""
+    pending = running.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+    running[key] = future
+    try:
+        value = await work()
+        future.set_result(value)
+        return value
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: waiters, if any, see it themselves
+        raise
+    finally:
+        del running[key]
