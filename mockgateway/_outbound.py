@@ -74,12 +74,13 @@ def webhook_session(config: WebhookConfig) -> aiohttp.ClientSession:
     return guarded_session(webhook_policy(config))
 
 
-async def read_prefix(response: aiohttp.ClientResponse, cap: int) -> bytes:
-    """At most ``cap`` bytes of the body; the caller closes the connection after."""
+async def read_prefix(body: aiohttp.StreamReader, cap: int) -> bytes:
+    """At most ``cap`` bytes of a body (an answer's or a request's, as it arrives); the caller
+    closes the connection after when it wanted no more."""
     chunks: list[bytes] = []
     size = 0
     while size < cap:
-        chunk = await response.content.read(cap - size)
+        chunk = await body.read(cap - size)
         if not chunk:
             break
         chunks.append(chunk)
@@ -97,7 +98,7 @@ def aiohttp_sender(session: aiohttp.ClientSession) -> Sender:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
-                prefix = await read_prefix(response, WEBHOOK_BODY_CAP)
+                prefix = await read_prefix(response.content, WEBHOOK_BODY_CAP)
                 if not response.content.at_eof():
                     response.close()  # never drain a large answer: drop the connection instead
                 return SendResult(response.status, prefix.decode("utf-8", errors="replace"))

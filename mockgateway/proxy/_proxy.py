@@ -41,6 +41,7 @@ from .._config import GatewayConfig
 from .._errors import ApiError, operator_token_required
 from .._journal import KEY_HEADER, Journal, JournalEntry, Route
 from .._netpolicy import may_look_up
+from .._outbound import read_prefix
 from .._token import shows_token
 from .._validation import parse_webhook_url
 from .._webhooks import webhook_policy
@@ -303,7 +304,7 @@ class Proxy:
     async def generate(self, request: web.Request) -> web.StreamResponse:
         key = request.headers.get(KEY_HEADER)
         model_id = request.match_info["model_id"]
-        body = await _read_body(request, MAX_BODY_BYTES + 1)
+        body = await read_prefix(request.content, MAX_BODY_BYTES + 1)
         started = time.time()
 
         def local(status: int, answer: dict[str, Any], note: str) -> web.Response:
@@ -519,7 +520,7 @@ class Proxy:
         """A callback from the upstream: judged, then delivered to the client's receiver; the
         receiver's status goes back to the upstream, so it retries as it would."""
         request_id = self.hooks.get(request.match_info["token"])
-        raw = await _read_body(request, MAX_ANSWER_BYTES)
+        raw = await read_prefix(request.content, MAX_ANSWER_BYTES)
         now = time.time()
         if request_id is None:
             return _json_answer(404, {"error": "Not Found", "message": "unknown relay address"})
@@ -594,19 +595,6 @@ class Proxy:
         return _json_answer(
             200, {"status": "ok", "upstream": self.upstream.shown, "jobs": len(self.jobs)}
         )
-
-
-async def _read_body(request: web.Request, cap: int) -> bytes:
-    """At most ``cap`` bytes of a request's body (a read returns what has arrived so far)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < cap:
-        chunk = await request.content.read(cap - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _host(url: str) -> str | None:

@@ -31,7 +31,7 @@ class Receivers:
                 url, data=body, headers={"Content-Type": "application/json"},
                 allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:  # fmt: skip
-                prefix = await read_prefix(response, WEBHOOK_BODY_CAP)
+                prefix = await read_prefix(response.content, WEBHOOK_BODY_CAP)
                 if not response.content.at_eof():
                     response.close()  # never drain a large answer
                 return response.status, prefix, None

@@ -61,7 +61,7 @@ class Upstream:
             method, self.base + path_qs, data=body, headers=headers, allow_redirects=False,
             timeout=self.timeout,
         ) as response:  # fmt: skip
-            raw = await read_prefix(response, MAX_ANSWER_BYTES + 1)
+            raw = await read_prefix(response.content, MAX_ANSWER_BYTES + 1)
             return response.status, dict(response.headers), raw
 
     @contextlib.asynccontextmanager
