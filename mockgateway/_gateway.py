@@ -118,10 +118,6 @@ class Gateway:
         if isinstance(self.clock, ManualClock):
             self.clock.on_change(self._wake.set)
 
-    @property
-    def journal_max_body_bytes(self) -> int:
-        return self.store.journal_max_body_bytes
-
     # life -------------------------------------------------------------------------------------
 
     async def open(self) -> None:

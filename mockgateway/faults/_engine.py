@@ -17,7 +17,7 @@ from ._builtin import KEY_PREFIX, BuiltinScenario, builtin_scenarios
 from ._config import FaultsConfig
 from ._counters import Counters, LocalCounters
 from ._distributions import MAX_SECONDS, Distribution, Kind
-from ._ratelimit import RateLimiter, retry_after_seconds
+from ._ratelimit import retry_after_seconds
 from ._rules import (
     Break,
     Context,
@@ -109,8 +109,8 @@ class FaultEngine:
         self.scenarios = frozenset(self.builtins) | {
             r.scenario for r in config.rules if r.scenario is not None
         }
-        self.limiter = RateLimiter(dict(config.rate_limits.routes))
-        self.limited = bool(config.rate_limits.routes)
+        self.buckets = dict(config.rate_limits.routes)  # route -> its bucket, taken from counters
+        self.limited = bool(self.buckets)
         delays = config.delays
         # nothing to decide for a request that selected no scenario: the hot path skips the engine
         self.quiet = (
@@ -274,7 +274,7 @@ class FaultEngine:
 
     async def rate_limit(self, key: str, route: str, now: float) -> RateLimited | None:
         """Too fast (the API-management 429) when the key's bucket for ``route`` is empty."""
-        config = self.limiter.routes.get(route)
+        config = self.buckets.get(route)
         if config is None:
             return None
         wait = await self.counters.take(f"{key}/{route}", config, now)
