@@ -35,8 +35,10 @@ def a_job(n: int) -> Job:
         request_id=f"req-{n:06d}",
         model_id="omnihuman-1.5",
         key=f"key-{n % 10}",
-        image_url="https://example.test/a.png",
-        audio_url="https://example.test/a.mp3",
+        inputs=(
+            ("image_url", "https://example.test/a.png"),
+            ("audio_url", "https://example.test/a.mp3"),
+        ),
         resolution="720p",
         created_at=float(n),
         updated_at=float(n),

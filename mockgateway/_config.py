@@ -21,23 +21,13 @@ from ._reader import Reader
 from ._token import TOKEN_RULE, token_ok
 from .faults import FaultsConfig, read_faults
 from .media._config import InputsConfig, MediaConfig, read_inputs_config, read_media_config
+from .models import ModelSpec, builtin_models, read_models
 from .store._config import StateConfig, read_state
-
-OMNIHUMAN_MODEL_ID = "bytedance-omnihuman-v1-5-290"
-OMNIHUMAN_OPERATION = "bytedance-omnihuman-v1-5-request"
 
 
 class KeyMode(StrEnum):
     OPEN = "open"
     STRICT = "strict"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModelConfig:
-    id: str
-    operation: str
-    price_per_second: Decimal
-    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,13 +96,6 @@ class JournalConfig:
     max_body_bytes: int = MAX_BODY_BYTES  # of each request or response body
 
 
-DEFAULT_MODELS = (
-    ModelConfig(
-        id=OMNIHUMAN_MODEL_ID, operation=OMNIHUMAN_OPERATION, price_per_second=Decimal("0.16")
-    ),
-)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -124,7 +107,7 @@ class GatewayConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)
     inputs: InputsConfig = field(default_factory=InputsConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
-    models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    models: tuple[ModelSpec, ...] = field(default_factory=builtin_models)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     state: StateConfig = field(default_factory=StateConfig)
     source: str = "<defaults>"
@@ -136,7 +119,12 @@ class GatewayConfig:
 MAX_WAIT_SECONDS = 1e6  # a phase, a backoff or a timeout: about 11.6 days at most
 
 
-def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> GatewayConfig:
+def config_from_mapping(
+    data: Mapping[str, Any], source: str = "<mapping>", base_dir: Path | None = None
+) -> GatewayConfig:
+    """The configuration a TOML table describes; files it names (a model's request schema) are
+    read relative to ``base_dir`` (the configuration file's directory; default: the current
+    one)."""
     root = Reader(data, "", source)
 
     s = root.sub("server")
@@ -224,24 +212,12 @@ def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> G
     inputs = read_inputs_config(root.sub("inputs"))
     media = read_media_config(root.sub("media"))
 
-    models: list[ModelConfig] = list(DEFAULT_MODELS)
-    for row in root.tables("models"):
-        model_id = row.get("id", str, "")
-        if not model_id:
-            raise row.error("id", "every model needs an id")
-        base = next((m for m in models if m.id == model_id), None)
-        model = ModelConfig(
-            id=model_id,
-            operation=row.get("operation", str, base.operation if base else ""),
-            price_per_second=row.money(
-                "price_per_second", base.price_per_second if base else Decimal("0.16")
-            ),
-            enabled=row.get("enabled", bool, True),
-        )
-        if not model.operation:
-            raise row.error("operation", "a new model needs its operation name")
-        row.finish()
-        models = [m for m in models if m.id != model_id] + [model]
+    models = read_models(
+        root,
+        base_dir,
+        builtin_models(lifecycle.default_resolution),
+        default_resolution=lifecycle.default_resolution,
+    )
 
     faults = read_faults(root)
     state = read_state(root.sub("state"), root.sub("retention"))
@@ -269,7 +245,7 @@ def load_config(path: str | Path) -> GatewayConfig:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=str(path)) from None
-    config = config_from_mapping(toml_config(raw, str(path)), str(path))
+    config = config_from_mapping(toml_config(raw, str(path)), str(path), path.parent)
     state = config.state
     if state.path is not None and not Path(state.path).is_absolute():  # beside the file
         config = config.with_(state=replace(state, path=str(path.parent / state.path)))

@@ -59,9 +59,8 @@ class Job:
     request_id: str
     model_id: str
     key: str
-    image_url: str
-    audio_url: str
-    resolution: str
+    inputs: tuple[tuple[str, str], ...]  # (field, URL) of each media input, in declared order
+    resolution: str | None
     created_at: float
     updated_at: float
     status: Status = Status.QUEUED
@@ -70,8 +69,11 @@ class Job:
     media_urls: tuple[str, ...] = ()
     media_type: str = "video/mp4"
     webhook_url: str | None = None
-    duration_seconds: float | None = None
+    aspect_ratio: str | None = None
+    seconds: float | None = None  # the output's planned length, when the request chose it
+    duration_seconds: float | None = None  # the output's length, once known
     cost: Decimal | None = None
+    per: str = "output_second"  # what its model's price is for: "request" or "output_second"
     charged: Decimal | None = None  # what the wallet captured when the job ended
     polls: int = 0
     extra_fields: tuple[str, ...] = ()
@@ -111,9 +113,10 @@ class Job:
             "request_id": self.request_id,
             "model_id": self.model_id,
             "key": self.key,
-            "image_url": self.image_url,
-            "audio_url": self.audio_url,
+            "inputs": [list(pair) for pair in self.inputs],
             "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio,
+            "seconds": self.seconds,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "status": self.status.value,
@@ -124,6 +127,7 @@ class Job:
             "webhook_url": self.webhook_url,
             "duration_seconds": self.duration_seconds,
             "cost": None if self.cost is None else str(self.cost),
+            "per": self.per,
             "charged": None if self.charged is None else str(self.charged),
             "polls": self.polls,
             "extra_fields": list(self.extra_fields),
@@ -147,9 +151,10 @@ class Job:
             request_id=data["request_id"],
             model_id=data["model_id"],
             key=data["key"],
-            image_url=data["image_url"],
-            audio_url=data["audio_url"],
+            inputs=_inputs_of(data),
             resolution=data["resolution"],
+            aspect_ratio=data.get("aspect_ratio"),
+            seconds=data.get("seconds"),
             created_at=data["created_at"],
             updated_at=data["updated_at"],
             status=Status(data["status"]),
@@ -160,6 +165,7 @@ class Job:
             webhook_url=data["webhook_url"],
             duration_seconds=data["duration_seconds"],
             cost=None if data["cost"] is None else Decimal(data["cost"]),
+            per=data.get("per", "output_second"),
             charged=None if data["charged"] is None else Decimal(data["charged"]),
             polls=data["polls"],
             extra_fields=tuple(data["extra_fields"]),
@@ -174,6 +180,13 @@ class Job:
             held_webhooks=list(data["held_webhooks"]),
             seq=data["seq"],
         )
+
+
+def _inputs_of(data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A stored job's inputs; a job stored before models were data kept its two URLs apart."""
+    if "inputs" in data:
+        return tuple((field, url) for field, url in data["inputs"])
+    return (("image_url", data["image_url"]), ("audio_url", data["audio_url"]))
 
 
 def _plan_dict(plan: JobPlan) -> dict[str, Any]:
@@ -241,17 +254,29 @@ def billing_record(job: Job) -> dict[str, Any]:
     """What a job cost its wallet, as plain data for the journal and the checker.
 
     ``billed_seconds`` counts only charged seconds: an ERROR (and a FAILED job, unless
-    ``[billing] charge_failed``) is not charged. ``price_per_second`` is the model's price the
-    job was costed at, None when its duration was never known.
+    ``[billing] charge_failed``) is not charged, and a model priced per request bills none.
+    ``price_per_second`` is the model's price the job was costed at, None when its duration was
+    never known or its model is priced per request; ``price`` is the model's price for what
+    ``per`` says ("request" or "output_second").
     """
     charged = job.charged or Decimal(0)
-    seconds = billed_seconds(job.duration_seconds) if job.duration_seconds is not None else 0
+    per_request = job.per == "request"
+    seconds = (
+        billed_seconds(job.duration_seconds)
+        if job.duration_seconds is not None and not per_request
+        else 0
+    )
     price = job.cost / seconds if job.cost is not None and seconds else None
+    if per_request:
+        price = None
     pending = job.cost if job.cost is not None and not job.status.terminal else None
+    unit = job.cost if per_request else price
     return {
         "status": job.status.value,
         "billed_seconds": seconds if charged else 0,
         "price_per_second": money_str(price) if price is not None else None,
+        "price": money_str(unit) if unit is not None else None,
+        "per": job.per,
         "charged": money_str(charged),
         # what a job still running would be charged if it completed (None: not priced yet)
         "pending": money_str(pending) if pending is not None else None,

@@ -16,9 +16,9 @@ from dataclasses import replace
 from typing import Any
 
 from ._accounts import Accounts
-from ._billing import WalletState, cost_of, money_str
+from ._billing import WalletState, money_str
 from ._clock import Clock
-from ._config import GatewayConfig, ModelConfig
+from ._config import GatewayConfig
 from ._delivery import Webhooks
 from ._errors import (
     INSUFFICIENT_BALANCE,
@@ -35,9 +35,9 @@ from ._errors import (
 from ._ids import new_request_id, request_time
 from ._jobs import Job, Status, rendered_status
 from ._timeline import Timeline
-from ._validation import GenerateRequest
 from .faults import FaultEngine
-from .media import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
+from .media import InputRejected, JobInputs, MediaKind, MediaPipeline, Probe, RenderedMedia
+from .models import GenerateRequest, ModelSpec
 from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
 
 log = logging.getLogger("mockgateway")
@@ -67,7 +67,7 @@ class Lifecycle:
         self.media = media
         self.webhooks = webhooks
         self.timeline = timeline
-        self.models: dict[str, ModelConfig] = {m.id: m for m in config.models}
+        self.models: dict[str, ModelSpec] = {m.id: m for m in config.models}
         self._working: dict[str, asyncio.Task[None]] = {}  # jobs whose work runs here
         self._renders: dict[str, asyncio.Future[RenderedMedia]] = {}  # outputs still rendering
         self._listeners: list[Callable[[Job], None]] = []
@@ -75,7 +75,7 @@ class Lifecycle:
 
     # requests ---------------------------------------------------------------------------------
 
-    def model(self, model_id: str) -> ModelConfig:
+    def model(self, model_id: str) -> ModelSpec:
         model = self.models.get(model_id)
         if model is None or not model.enabled:
             raise ModelNotFound(model_id)
@@ -84,14 +84,15 @@ class Lifecycle:
     async def submit(
         self,
         wallet: WalletState,
-        model: ModelConfig,
+        model: ModelSpec,
         request: GenerateRequest,
         *,
         webhook_url: str | None,
         media_base_url: str,
         scenario: str | None = None,
     ) -> Job:
-        """Queue a job. The wallet must cover at least one billable second ([mock]).
+        """Queue a job. The wallet must cover at least one billable second, or the price of a
+        model priced per request ([mock]).
 
         Its phase durations and any injected end come from the fault engine's plan. The job is
         stored (committed) before this returns, so a 202 is never lost.
@@ -104,24 +105,25 @@ class Lifecycle:
                 if too_many is not None:
                     raise too_many
             current = await store.get_wallet(key) or wallet
-            if not current.can_cover(model.price_per_second):
+            if not current.can_cover(model.least_cost):
                 raise InsufficientBalance()
             now = self.clock.now()
             request_id = new_request_id(model.id, now)
-            lifecycle = self.config.lifecycle
             job = Job(
                 request_id=request_id,
                 model_id=model.id,
                 key=key,
-                image_url=request.image_url,
-                audio_url=request.audio_url,
+                inputs=request.inputs,
                 resolution=request.resolution,
+                aspect_ratio=request.aspect_ratio,
+                seconds=request.seconds,
                 created_at=now,
                 updated_at=now,
-                media_type=lifecycle.media_type,
+                media_type=self.media_type(model),
+                per=model.per.value,
                 webhook_url=webhook_url,
                 extra_fields=request.extra_fields,
-                media_urls=(f"{media_base_url}/v1/{request_id}/{lifecycle.output_filename}",),
+                media_urls=(f"{media_base_url}/v1/{request_id}/{self.output_filename(model)}",),
                 plan=await self.faults.plan_job(key, model.id, scenario, request.resolution),
             )
             job.history.append((Status.QUEUED, now))
@@ -135,7 +137,25 @@ class Lifecycle:
         """What the media pipeline says about a job's inputs before fetching them (for example
         that a bundled sample will stand in), for the generate request's journal entry."""
         notes = getattr(self.media, "input_notes", None)
-        return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
+        model = self.models.get(job.model_id)
+        if notes is None or model is None:
+            return ()
+        return tuple(notes(model.input_refs(job.inputs)))
+
+    def media_type(self, model: ModelSpec) -> str:
+        """A model's output type: a video's is ``[lifecycle] media_type``, others their kind's."""
+        return (
+            self.config.lifecycle.media_type
+            if model.output is MediaKind.VIDEO
+            else (model.media_type)
+        )
+
+    def output_filename(self, model: ModelSpec) -> str:
+        """The file name of a model's output in its media URL (``[lifecycle] output_filename``
+        for a video)."""
+        if model.output is MediaKind.VIDEO:
+            return self.config.lifecycle.output_filename
+        return model.output_filename
 
     @staticmethod
     def plan_notes(job: Job) -> tuple[str, ...]:
@@ -198,18 +218,25 @@ class Lifecycle:
             raise MediaNotFound(f"No media for request '{request_id}'")
         return await self._rerender(job)
 
-    async def forgotten(self, request_id: str) -> bool:
-        """Whether ``request_id`` names a job retention has let go (its links have expired)."""
+    def job_filename(self, job: Job) -> str:
+        """The file name a job's media URL ends in."""
+        model = self.models.get(job.model_id)
+        return self.output_filename(model) if model is not None else ""
+
+    async def forgotten(self, request_id: str, filename: str) -> bool:
+        """Whether ``request_id`` (with its model's output ``filename``) names a job retention
+        has let go (its links have expired)."""
         model_id, _, tail = request_id.rpartition("_")
         made = request_time(tail)
-        if model_id not in self.models or made is None:
+        model = self.models.get(model_id)
+        if model is None or made is None or filename != self.output_filename(model):
             return False
         until = await self.store.get_meta(FORGOTTEN_UNTIL)
         return until is not None and made <= float(until)
 
     async def _rerender(self, job: Job) -> RenderedMedia:
         try:
-            probe = await self.media.probe(_inputs(job))
+            probe = await self.media.probe(self._inputs(job))
             media = await self.media.render(probe)
         except Exception as exc:
             log.exception("rendering %s again failed", job.request_id)
@@ -328,14 +355,14 @@ class Lifecycle:
         for the render: a video still rendering when its job completes is served when ready)."""
         store = self.store
         try:
-            probe = await self.media.probe(_inputs(seen))
+            probe = await self.media.probe(self._inputs(seen))
             async with store.atomic():
                 job = await store.get_job(request_id)
                 if job is None or job.status is not Status.PROCESSING or job.outcome is not None:
                     return  # ended (or forgotten by a reset) while its inputs were fetched
                 job.notes += probe.notes
                 job.duration_seconds = probe.duration_seconds
-                cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
+                cost = self.models[job.model_id].cost(probe.duration_seconds)
                 job.cost = cost
                 await self.accounts.wallet(job.key)
                 if await store.held_for(job.key, request_id) is None and not await store.hold(
@@ -504,6 +531,20 @@ class Lifecycle:
             if (cursor := page.next_cursor) is None:
                 return
 
+    def _inputs(self, job: Job) -> JobInputs:
+        """What the media pipeline needs to make a job's output, from its model's declaration."""
+        model = self.models.get(job.model_id)
+        if model is None:  # a stored job of a model this configuration no longer declares
+            raise ProcessingFailure(f"model {job.model_id!r} is not declared here")
+        return JobInputs(
+            request_id=job.request_id,
+            model_id=job.model_id,
+            inputs=model.input_refs(job.inputs),
+            output=model.output_plan(
+                resolution=job.resolution, aspect_ratio=job.aspect_ratio, seconds=job.seconds
+            ),
+        )
+
     def cancel(self) -> None:
         for work in list(self._working.values()):
             work.cancel()
@@ -511,13 +552,3 @@ class Lifecycle:
             rendering.cancel()
         self._working.clear()
         self._renders.clear()
-
-
-def _inputs(job: Job) -> JobInputs:
-    return JobInputs(
-        request_id=job.request_id,
-        model_id=job.model_id,
-        image_url=job.image_url,
-        audio_url=job.audio_url,
-        resolution=job.resolution,
-    )

@@ -101,8 +101,10 @@ def make_job(n: int, key: str = "key-a", at: float = 0.0, **fields: Any) -> Job:
         request_id=f"req-{n:05d}",
         model_id="bytedance-omnihuman-v1-5-290",
         key=key,
-        image_url="https://example.test/face.png",
-        audio_url="https://example.test/voice.wav",
+        inputs=(
+            ("image_url", "https://example.test/face.png"),
+            ("audio_url", "https://example.test/voice.wav"),
+        ),
         resolution="720p",
         created_at=at,
         updated_at=at,

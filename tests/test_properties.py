@@ -17,12 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockgateway import ApiError, ThreadedGateway, config_from_mapping, serve_in_thread
-from mockgateway._validation import (
-    INPUT_URL_PATTERN,
-    WEBHOOK_URL_PATTERN,
-    parse_generate,
-    parse_webhook_url,
-)
+from mockgateway._validation import INPUT_URL_PATTERN, WEBHOOK_URL_PATTERN, parse_webhook_url
 from mockgateway.contract import check_response, schema_errors, status_body_problems
 from mockgateway.contract.strategies import (
     STATUSES,
@@ -36,6 +31,7 @@ from mockgateway.contract.strategies import (
     timestamps,
     webhook_bodies,
 )
+from mockgateway.models import builtin_models, parse_request
 from tests.support import memory_of
 
 DOC_BODY = {"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3"}
@@ -50,6 +46,9 @@ LIVE = settings(
 # the strategies against the schemas (no server) --------------------------------------------------
 
 
+OMNIHUMAN = builtin_models()[0]
+
+
 @PURE
 @given(generate_requests())
 def test_valid_requests_match_the_request_schema(body: dict[str, Any]) -> None:
@@ -59,8 +58,8 @@ def test_valid_requests_match_the_request_schema(body: dict[str, Any]) -> None:
 @PURE
 @given(generate_calls())
 def test_valid_calls_parse(call: GenerateCall) -> None:
-    parsed = parse_generate(call.raw, max_bytes=64 * 1024, default_resolution="1080p")
-    assert parsed.image_url == call.body["image_url"]
+    parsed = parse_request(OMNIHUMAN, call.raw, max_bytes=64 * 1024)
+    assert dict(parsed.inputs)["image_url"] == call.body["image_url"]
     assert parse_webhook_url(call.headers.get("X-Webhook-URL")) == call.headers.get("X-Webhook-URL")
 
 
@@ -88,7 +87,7 @@ def test_the_gateways_parser_rejects_each_invalid_call_naming_the_field(
     call: InvalidGenerate,
 ) -> None:
     def parse() -> None:
-        parse_generate(call.raw, max_bytes=64 * 1024, default_resolution="1080p")
+        parse_request(OMNIHUMAN, call.raw, max_bytes=64 * 1024)
         parse_webhook_url(call.headers.get("X-Webhook-URL"))
 
     with pytest.raises(ApiError) as caught:
@@ -99,7 +98,7 @@ def test_the_gateways_parser_rejects_each_invalid_call_naming_the_field(
 
 def _gateway_accepts(body: dict[str, Any]) -> bool:
     try:
-        parse_generate(json.dumps(body).encode(), max_bytes=64 * 1024, default_resolution="1080p")
+        parse_request(OMNIHUMAN, json.dumps(body).encode(), max_bytes=64 * 1024)
     except ApiError:
         return False
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ import mockgateway.proxy as package
 from mockgateway import ConfigError, load_config
 from mockgateway.faults import faults_from_toml
 from mockgateway.faults._distributions import Kind
+from mockgateway.models import builtin_models
 from mockgateway.proxy import (
     DriftKind,
     DriftLog,
@@ -195,19 +197,19 @@ def test_known_drift_files(tmp_path: Path) -> None:
 
 # the spend guard ------------------------------------------------------------------------------
 
-PRICES = {"m": Decimal("0.16")}
+MODELS = {"m": replace(builtin_models()[0], id="m")}  # 0.16 USD a second, 30 s at 1080p
 
 
 def test_generate_needs_allow_billable_and_a_known_price() -> None:
-    assert "--allow-billable" in (SpendGuard(prices=PRICES).check("m") or "")
-    guard = SpendGuard(allow_billable=True, prices=PRICES)
+    assert "--allow-billable" in (SpendGuard(models=MODELS).check("m") or "")
+    guard = SpendGuard(allow_billable=True, models=MODELS)
     assert guard.check("m") is None
     assert "no price is known for model 'x'" in (guard.check("x") or "")
     assert guard.refused == 1
 
 
 def test_spend_counts_the_most_a_job_can_cost_until_it_is_measured() -> None:
-    guard = SpendGuard(allow_billable=True, budget=Decimal("10.00"), prices=PRICES)
+    guard = SpendGuard(allow_billable=True, budget=Decimal("10.00"), models=MODELS)
     guard.accepted("a", "m", "480p")
     assert guard.spend == Decimal("9.60")  # 60 s at 480p
     assert "more than the 0.40 USD left of --budget 10.00 USD" in (guard.check("m") or "")
@@ -223,7 +225,7 @@ def test_spend_counts_the_most_a_job_can_cost_until_it_is_measured() -> None:
 
 def test_failed_jobs_cost_only_when_the_configuration_charges_them() -> None:
     for charge_failed, want in ((False, Decimal(0)), (True, Decimal("0.32"))):
-        guard = SpendGuard(allow_billable=True, prices=PRICES, charge_failed=charge_failed)
+        guard = SpendGuard(allow_billable=True, models=MODELS, charge_failed=charge_failed)
         guard.accepted("a", "m", "720p")
         guard.measured("a", 2.0)
         guard.observed("a", "FAILED")
@@ -346,11 +348,11 @@ def test_a_fitted_scenario_loads_as_the_gateway_configuration(tmp_path: Path) ->
 def test_the_budget_counts_the_new_jobs_own_maximum() -> None:
     """spend + in flight + this job's most must stay within the budget: the first 1080p job
     (at most 4.80 USD) already does not fit in 1.00."""
-    guard = SpendGuard(allow_billable=True, budget=Decimal("1.00"), prices=PRICES)
+    guard = SpendGuard(allow_billable=True, budget=Decimal("1.00"), models=MODELS)
     refused = guard.check("m", "1080p") or ""
     assert "this job could cost up to 4.80 USD" in refused
     assert "more than the 1.00 USD left of --budget 1.00 USD" in refused
-    exact = SpendGuard(allow_billable=True, budget=Decimal("4.80"), prices=PRICES)
+    exact = SpendGuard(allow_billable=True, budget=Decimal("4.80"), models=MODELS)
     assert exact.check("m", "1080p") is None  # exactly the budget: never past it
     exact.accepted("a", "m", "1080p")
     exact.measured("a", 0.5)  # 1 billed second: 0.16
@@ -380,7 +382,7 @@ def test_a_file_that_is_not_a_proxy_recording_is_named() -> None:
 
 
 def test_a_generate_on_its_way_counts_until_its_answer() -> None:
-    guard = SpendGuard(allow_billable=True, budget=Decimal("10.00"), prices=PRICES)
+    guard = SpendGuard(allow_billable=True, budget=Decimal("10.00"), models=MODELS)
     held = guard.reserve("m", None)  # 1080p: at most 30 s
     assert held == Decimal("4.80")
     assert guard.check("m") is None  # 4.80 + 4.80 <= 10.00

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 from mockgateway import Gateway, ManualClock
-from mockgateway._validation import parse_generate
 from mockgateway.media import JobInputs, Probe, RenderedMedia
+from mockgateway.models import builtin_models, parse_request
 from mockgateway.store import FORGOTTEN_UNTIL, Retention
 from mockgateway.store._redis import RedisStore
 
@@ -79,7 +79,7 @@ class Gated:
 
     async def probe(self, inputs: JobInputs) -> Probe:
         await self.gate.wait()
-        return Probe(duration_seconds=2.0, resolution=inputs.resolution)
+        return Probe(duration_seconds=2.0, resolution=inputs.output.resolution)
 
     async def render(self, probe: Probe) -> RenderedMedia:
         return RenderedMedia.of(b"\x00\x00\x00\x18ftypmp42")
@@ -110,10 +110,10 @@ async def test_a_replicas_unfinished_work_is_taken_over_when_it_dies() -> None:
         runner = asyncio.ensure_future(second.run_forever())
         try:
             wallet = await first.accounts.authenticate(KEY)
-            request = parse_generate(
+            request = parse_request(
+                builtin_models()[0],
                 b'{"image_url": "https://a.test/i.png", "audio_url": "https://a.test/a.mp3"}',
                 max_bytes=65536,
-                default_resolution="1080p",
             )
             job = await first.lifecycle.submit(
                 wallet,

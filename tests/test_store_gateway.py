@@ -113,7 +113,7 @@ async def test_the_journal_reads_in_pages_with_next_since() -> None:
 
 async def test_forgetting_many_jobs_keeps_the_creation_order_short_and_the_listing_right() -> None:
     from mockgateway._gateway import open_gateway
-    from mockgateway._validation import parse_generate
+    from mockgateway.models import builtin_models, parse_request
 
     gateway = await open_gateway(
         retained(5, keys={"default_balance": "100000"}, media={"mode": "sample"})
@@ -122,7 +122,7 @@ async def test_forgetting_many_jobs_keeps_the_creation_order_short_and_the_listi
         store = memory_of(gateway)
         model = gateway.lifecycle.model(gateway.config.models[0].id)
         body = b'{"image_url": "https://x.example/i.png", "audio_url": "https://x.example/a.mp3"}'
-        request = parse_generate(body, max_bytes=65536, default_resolution="480p")
+        request = parse_request(builtin_models("480p")[0], body, max_bytes=65536)
         ids = []
         for _ in range(3):  # each round forgets what the one before made
             for _ in range(1200):

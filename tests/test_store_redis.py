@@ -88,8 +88,10 @@ def a_job(n: int, key: str = "team") -> Job:
         request_id=f"req-{n}",
         model_id="omnihuman-1.5",
         key=key,
-        image_url="https://example.test/a.png",
-        audio_url="https://example.test/a.mp3",
+        inputs=(
+            ("image_url", "https://example.test/a.png"),
+            ("audio_url", "https://example.test/a.mp3"),
+        ),
         resolution="720p",
         created_at=float(n),
         updated_at=float(n),

@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from hypothesis import strategies as st
 
-from .._config import OMNIHUMAN_MODEL_ID
 from .._timefmt import iso_ms
 from .._validation import INPUT_URL_PATTERN, RESOLUTIONS, WEBHOOK_URL_PATTERN
+from ..models import OMNIHUMAN_MODEL_ID
 
 STATUSES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR")
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "ERROR")

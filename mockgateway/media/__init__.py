@@ -18,7 +18,16 @@ from ._config import (
     read_media_config,
 )
 from ._samples import SAMPLE_ROUTE, SAMPLES, sample_bytes, samples_dir
-from ._types import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
+from ._types import (
+    InputRef,
+    InputRejected,
+    JobInputs,
+    MediaKind,
+    MediaPipeline,
+    OutputPlan,
+    Probe,
+    RenderedMedia,
+)
 
 if _typing.TYPE_CHECKING:
     from ._fetch import Fetched, Fetcher
@@ -60,12 +69,15 @@ __all__ = [
     "Fetcher",
     "ImageInfo",
     "InputPolicy",
+    "InputRef",
     "InputRejected",
     "InputsConfig",
     "JobInputs",
     "MediaConfig",
+    "MediaKind",
     "MediaPipeline",
     "OutputMode",
+    "OutputPlan",
     "Probe",
     "RenderExecutor",
     "RenderedMedia",

@@ -24,7 +24,7 @@ from ._fetch import Fetched, Fetcher
 from ._pool import shared_pool
 from ._probe import AudioInfo, check_duration
 from ._samples import sample_bytes, sample_digest
-from ._types import InputRejected, JobInputs, Probe, RenderedMedia
+from ._types import InputRef, InputRejected, JobInputs, Probe, RenderedMedia
 
 V = TypeVar("V")
 
@@ -109,20 +109,14 @@ class AvPipeline:
         self.probes = 0  # probes actually run (cache misses), for tests
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
-    def input_notes(self, image_url: str, audio_url: str) -> tuple[str, ...]:
+    def input_notes(self, inputs: tuple[InputRef, ...]) -> tuple[str, ...]:
         """What the gateway journals on a generate request: the inputs that samples stand in for."""
-        notes = (
-            self.fetcher.stand_in_note("image_url", image_url, "image"),
-            self.fetcher.stand_in_note("audio_url", audio_url, "audio"),
-        )
+        notes = (self.fetcher.stand_in_note(i.field, i.url, i.kind.value) for i in inputs)
         return tuple(n for n in notes if n)
 
     async def _fetch(self, inputs: JobInputs) -> tuple[Fetched, Fetched]:
         """Both inputs, the ones needing I/O read concurrently; image_url's failure first."""
-        wanted = (
-            ("image_url", inputs.image_url, "image"),
-            ("audio_url", inputs.audio_url, "audio"),
-        )
+        wanted = tuple((i.field, i.url, i.kind.value) for i in inputs.inputs)
         found: list[Fetched | BaseException | None] = []
         for field, url, kind in wanted:
             try:
@@ -151,12 +145,13 @@ class AvPipeline:
         if self.media.mode is OutputMode.SAMPLE:
             picture, picture_hash = sample_bytes("portrait.png"), sample_digest("portrait.png")
         info = await self._probe_once(image.data, audio.data, (image_hash, audio_hash))
-        check_duration("audio_url", info.duration, inputs.resolution)
+        resolution = inputs.output.resolution or "1080p"
+        check_duration("audio_url", info.duration, resolution)
         notes = tuple(n for n in (image.note, audio.note) if n)
-        key = (picture_hash, audio_hash, inputs.resolution)
+        key = (picture_hash, audio_hash, resolution)
         return Probe(
             duration_seconds=info.duration,
-            resolution=inputs.resolution,
+            resolution=resolution,
             notes=notes,
             payload=_Inputs(picture, audio.data, key),
         )

@@ -114,7 +114,7 @@ class Proxy:
         self.spend = SpendGuard(
             allow_billable=settings.allow_billable,
             budget=settings.budget,
-            prices={m.id: m.price_per_second for m in config.models if m.enabled},
+            models={m.id: m for m in config.models if m.enabled},
             charge_failed=config.billing.charge_failed,
         )
         self.journal = Journal(

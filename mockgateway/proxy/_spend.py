@@ -3,9 +3,10 @@
 Generate costs money on the real gateway, so it is refused unless the operator allowed billable
 requests, and then only when the run's spend, plus the generates on their way, plus the most this
 one can cost, stays within the budget: the spend never passes it. The spend counts every job
-the upstream accepted: at its price times its billed seconds (the output's length rounded up)
-once that is known, and until then at the most it can cost (the longest audio its resolution
-takes), so a job whose length the proxy has not learnt yet never leaves room it does not have.
+the upstream accepted: at its model's price (per request, or times its billed seconds: the
+output's length rounded up) once that is known, and until then at the most it can cost (the
+longest output its model allows at its resolution), so a job whose length the proxy has not learnt
+yet never leaves room it does not have.
 A generate on its way upstream counts the same way until its answer is in, so requests sent at
 once cannot all pass on the same spend.
 ERROR is never charged; FAILED only when the configuration charges it ([billing]).
@@ -13,14 +14,13 @@ ERROR is never charged; FAILED only when the configuration charges it ([billing]
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .._billing import money_str
+from ..models import ModelSpec, Per
 
-# [inferred] the longest audio each resolution takes, in seconds (media/_probe.py checks it)
-MAX_OUTPUT_SECONDS = {"1080p": 30, "720p": 60, "480p": 60}
 DEFAULT_RESOLUTION = "1080p"
 
 
@@ -29,24 +29,31 @@ class JobSpend:
     request_id: str
     model_id: str
     resolution: str
-    price: Decimal
+    model: ModelSpec | None
     output_seconds: float | None = None
     status: str | None = None
 
     @property
+    def per_request(self) -> bool:
+        return self.model is not None and self.model.per is Per.REQUEST
+
+    @property
     def billed_seconds(self) -> int | None:
-        if self.output_seconds is None:
+        if self.per_request:
+            return 0
+        if self.output_seconds is None or self.model is None:
             return None
-        return max(1, math.ceil(self.output_seconds - 1e-9))
+        return self.model.billed_seconds(self.output_seconds)
 
     def charge(self, charge_failed: bool) -> Decimal:
         """What the job costs now: exact once its length is known, at most until then."""
         if self.status == "ERROR" or (self.status == "FAILED" and not charge_failed):
             return Decimal(0)
-        seconds = self.billed_seconds
-        if seconds is None:
-            seconds = MAX_OUTPUT_SECONDS.get(self.resolution, max(MAX_OUTPUT_SECONDS.values()))
-        return self.price * seconds
+        if self.model is None:
+            return Decimal(0)
+        if self.per_request or self.output_seconds is not None:
+            return self.model.cost(self.output_seconds)
+        return self.model.max_cost(self.resolution)
 
     @property
     def priced(self) -> bool:
@@ -57,7 +64,7 @@ class JobSpend:
 class SpendGuard:
     allow_billable: bool = False
     budget: Decimal | None = None
-    prices: dict[str, Decimal] = field(default_factory=dict)
+    models: Mapping[str, ModelSpec] = field(default_factory=dict)
     charge_failed: bool = False
     jobs: dict[str, JobSpend] = field(default_factory=dict)
     refused: int = 0
@@ -66,14 +73,17 @@ class SpendGuard:
     def refusal(self, model_id: str, resolution: str | None = None) -> str | None:
         """Why a generate for ``model_id`` at ``resolution`` may not go upstream now, or None
         when it may: never when the most it could cost would take the spend past the budget."""
-        price = self.prices.get(model_id)
+        model = self.models.get(model_id)
         if not self.allow_billable:
-            what = f"{money_str(price)} USD per second of output" if price else "money"
+            what = "money"
+            if model is not None:
+                unit = "request" if model.per is Per.REQUEST else "second of output"
+                what = f"{money_str(model.price)} USD per {unit}"
             return (
                 f"generate costs {what} on the real gateway; the proxy forwards it only when "
                 "started with --allow-billable (and --budget USD to cap the run)"
             )
-        if price is None:
+        if model is None:
             return (
                 f"no price is known for model {model_id!r}, so its spend cannot be guarded; "
                 "declare it in [[models]] of --config"
@@ -97,7 +107,7 @@ class SpendGuard:
         """The most a generate for ``model_id`` at ``resolution`` can cost."""
         probe = JobSpend(
             request_id="", model_id=model_id, resolution=resolution or DEFAULT_RESOLUTION,
-            price=self.prices.get(model_id, Decimal(0)),
+            model=self.models.get(model_id),
         )  # fmt: skip
         return probe.charge(self.charge_failed)
 
@@ -121,7 +131,7 @@ class SpendGuard:
             request_id=request_id,
             model_id=model_id,
             resolution=resolution or DEFAULT_RESOLUTION,
-            price=self.prices.get(model_id, Decimal(0)),
+            model=self.models.get(model_id),
         )
 
     def observed(self, request_id: str, status: str) -> None:
@@ -175,10 +185,15 @@ class SpendGuard:
             return None
         charged = job.charge(self.charge_failed) if job.billed_seconds is not None else Decimal(0)
         terminal = job.status in ("COMPLETED", "FAILED", "ERROR")
+        model = job.model
         return {
             "status": job.status,
             "billed_seconds": job.billed_seconds if charged else 0,
-            "price_per_second": money_str(job.price),
+            "price_per_second": money_str(model.price)
+            if model is not None and not job.per_request
+            else None,
+            "price": money_str(model.price) if model is not None else None,
+            "per": model.per.value if model is not None else None,
             "charged": money_str(charged if terminal else Decimal(0)),
             "pending": None if terminal else money_str(job.charge(self.charge_failed)),
         }

@@ -50,8 +50,8 @@ def _job_view(job: Job) -> dict[str, Any]:
     view = status_body(job)
     view["key"] = redact_key(job.key)
     view["resolution"] = job.resolution
-    view["image_url"] = job.image_url
-    view["audio_url"] = job.audio_url
+    view["aspect_ratio"] = job.aspect_ratio
+    view["inputs"] = dict(job.inputs)
     view["webhook_url"] = job.webhook_url
     view["duration_seconds"] = job.duration_seconds
     view["cost"] = money_str(job.cost) if job.cost is not None else None

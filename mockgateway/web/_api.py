@@ -7,8 +7,9 @@ from aiohttp import web
 
 from .._errors import link_expired, method_not_allowed, not_found, resource_not_found
 from .._jobs import final_billing
-from .._validation import parse_generate, parse_webhook_url
+from .._validation import parse_webhook_url
 from ..media import media_response, sample_response, samples_index
+from ..models import parse_request
 from ._bind import endpoint
 from ._exchange import Exchange, base_url, json_answer, read_body
 
@@ -25,11 +26,7 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
         raise resource_not_found()
     config = gateway.config
     raw = await read_body(request, ex, config.server.max_body_bytes)
-    parsed = parse_generate(
-        raw,
-        max_bytes=config.server.max_body_bytes,
-        default_resolution=config.lifecycle.default_resolution,
-    )
+    parsed = parse_request(model, raw, max_bytes=config.server.max_body_bytes)
     webhook_url = parse_webhook_url(request.headers.get("X-Webhook-URL"))
     if parsed.extra_fields:
         ignored = ", ".join(parsed.extra_fields)
@@ -76,11 +73,11 @@ async def media(request: web.Request, ex: Exchange) -> web.StreamResponse:
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
     job = await gateway.store.get_job(request_id)
-    expected = gateway.config.lifecycle.output_filename
-    named = request.match_info["filename"] == expected
-    if job is None and named and await gateway.lifecycle.forgotten(request_id):
+    lifecycle = gateway.lifecycle
+    filename = request.match_info["filename"]
+    if job is None and await lifecycle.forgotten(request_id, filename):
         raise link_expired()  # retention let it go
-    if job is None or request.match_info["filename"] != expected:
+    if job is None or filename != lifecycle.job_filename(job):
         raise not_found(f"No media at {request.path}")
     file = await gateway.lifecycle.media_file(request_id)
     ttl = gateway.config.media.link_ttl_seconds

@@ -1,0 +1,41 @@
+"""Models as data: every model the gateway serves is a declaration (``[[models]]`` in TOML) with
+its request schema, media inputs, output kind, length, resolution, price and limits.
+
+The built-in OmniHuman v1.5 is one such declaration, shipped in ``schemas/models/``; a user's
+configuration adds others without any code.
+"""
+
+from ._builtin import OMNIHUMAN_MODEL_ID, OMNIHUMAN_OPERATION, builtin_dir, builtin_models
+from ._read import check_schema, read_declarations, read_models, validator_for
+from ._request import GenerateRequest, parse_request
+from ._spec import (
+    FORMATS,
+    MAX_OUTPUT_SECONDS,
+    MEDIA_TYPES,
+    RESOLUTION_NAMES,
+    FieldRule,
+    LengthRule,
+    ModelSpec,
+    Per,
+)
+
+__all__ = [
+    "FORMATS",
+    "MAX_OUTPUT_SECONDS",
+    "MEDIA_TYPES",
+    "OMNIHUMAN_MODEL_ID",
+    "OMNIHUMAN_OPERATION",
+    "RESOLUTION_NAMES",
+    "FieldRule",
+    "GenerateRequest",
+    "LengthRule",
+    "ModelSpec",
+    "Per",
+    "builtin_dir",
+    "builtin_models",
+    "check_schema",
+    "parse_request",
+    "read_declarations",
+    "read_models",
+    "validator_for",
+]
