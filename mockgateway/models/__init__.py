@@ -6,7 +6,7 @@ configuration adds others without any code.
 """
 
 from ._builtin import OMNIHUMAN_MODEL_ID, OMNIHUMAN_OPERATION, builtin_dir, builtin_models
-from ._read import check_schema, read_declarations, read_models, validator_for
+from ._read import KEYS, check_schema, read_declarations, read_models, validator_for
 from ._request import GenerateRequest, parse_request
 from ._spec import (
     FORMATS,
@@ -21,6 +21,7 @@ from ._spec import (
 
 __all__ = [
     "FORMATS",
+    "KEYS",
     "MAX_OUTPUT_SECONDS",
     "MEDIA_TYPES",
     "OMNIHUMAN_MODEL_ID",

@@ -38,6 +38,23 @@ from ._spec import (
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ASPECT = re.compile(r"^([1-9][0-9]{0,2}):([1-9][0-9]{0,2})$")
 INPUT_KINDS = (MediaKind.IMAGE, MediaKind.AUDIO)
+KEYS = (  # what a [[models]] table may say (docs/models.md has a row for each)
+    "id",
+    "operation",
+    "title",
+    "output",
+    "format",
+    "price",
+    "per",
+    "price_per_second",
+    "request_schema",
+    "inputs",
+    "duration",
+    "resolution",
+    "aspect_ratio",
+    "limits",
+    "enabled",
+)
 _UNBOUNDED = Bounds(max_bytes=None)
 MAX_SCHEMA_BYTES = 1024 * 1024
 
@@ -114,6 +131,9 @@ def read_model(
     """One declaration; ``base`` is the model of that id declared before (its keys are kept),
     ``like`` a model a new one takes what it does not say from (its id and operation aside)."""
     model_id = _model_id(row)
+    unknown = [k for k in row.table if k not in KEYS]
+    if unknown:
+        raise row.error(unknown[0], f"unknown key; a model declares {', '.join(KEYS)}")
     operation = row.get("operation", str, base.operation if base else "")
     new = base is None
     if new and like is not None:

@@ -122,7 +122,7 @@ def _describe(error: Any, spec: ModelSpec) -> str:
     where = _where(error.absolute_path)
     if keyword == "required":
         name = _required_name(error)
-        return f"{name if error.absolute_path == [] else f'{where}.{name}'} is required"
+        return f"{f'{where}.{name}' if error.absolute_path else name} is required"
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if keyword == "type":
         wanted = error.validator_value

@@ -114,15 +114,24 @@ export function pollMarks(entries) {
   });
 }
 
+/** A job's media inputs, one per line: the body field and the URL it gave. */
+function inputs(given) {
+  const entries = Object.entries(given || {});
+  if (!entries.length) return "\u2013";
+  return h("ul", { class: "inputs" }, ...entries.map(([field, url]) => h("li", { class: "mono" }, `${field}: ${url}`)));
+}
+
 function describe(job, marks) {
   const close = marks.filter((m) => m.tooClose).length;
   const rows = [
     ["Status", statusBadge(job.status)],
     ["Model", job.model_id],
     ["Key", h("span", { class: "mono" }, job.key || "\u2013")],
-    ["Resolution", job.resolution],
+    ["Inputs", inputs(job.inputs)],
+    ["Resolution", job.resolution || "\u2013"],
     ["Output seconds", job.duration_seconds === null ? "\u2013" : job.duration_seconds.toFixed(3)],
     ["Cost (USD)", cost(job)],
+    ["Priced", job.billing.per === "request" ? "per request" : "per second of output"],
     ["Billed seconds", String(job.billing.billed_seconds)],
     ["Created", job.created_at],
     ["Completed", job.completed_at || "\u2013"],
