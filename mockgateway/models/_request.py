@@ -20,6 +20,7 @@ from typing import Any
 from .._bodyparse import json_body
 from .._errors import bad_request
 from .._validation import type_name, url_field
+from ._quick import Check, quick_check
 from ._read import ASPECT, validator_for
 from ._spec import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec
 
@@ -50,6 +51,11 @@ class GenerateRequest:
 @cache
 def _validator(spec: ModelSpec) -> Any:
     return validator_for(spec.request_schema)
+
+
+@cache
+def _quick(spec: ModelSpec) -> Check | None:
+    return quick_check(spec.request_schema)
 
 
 def _listed(names: tuple[str, ...]) -> str:
@@ -95,6 +101,9 @@ def parse_request(spec: ModelSpec, raw: bytes, *, max_bytes: int) -> GenerateReq
 
 
 def _check_schema(spec: ModelSpec, body: dict[str, Any]) -> None:
+    quick = _quick(spec)
+    if quick is not None and quick(body):
+        return
     validator = _validator(spec)
     order = {name: i for i, name in enumerate(spec.properties)}
 
