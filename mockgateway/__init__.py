@@ -1,4 +1,6 @@
-"""mockgateway: a faithful local emulator of the OmniHuman v1.5 lipsync video API.
+"""mockgateway: a faithful local emulator of the gateway's asynchronous generation API, with
+OmniHuman v1.5 lipsync built in and any other model of the gateway declared as data
+(:mod:`mockgateway.models`).
 
 Serve it in-process with :func:`serve` (async) or :func:`serve_in_thread` (sync), configure it
 with :class:`GatewayConfig` or :func:`load_config`, and reach its core through ``.gateway``.
