@@ -37,7 +37,17 @@ from ._jobs import Job, Status, rendered_status
 from ._timeline import Timeline
 from ._validation import GenerateRequest
 from .faults import FaultEngine
-from .media import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
+from .media import (
+    OMNIHUMAN_MAX_SECONDS,
+    InputRef,
+    InputRejected,
+    JobInputs,
+    MediaKind,
+    MediaPipeline,
+    OutputPlan,
+    Probe,
+    RenderedMedia,
+)
 from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
 
 log = logging.getLogger("mockgateway")
@@ -135,7 +145,7 @@ class Lifecycle:
         """What the media pipeline says about a job's inputs before fetching them (for example
         that a bundled sample will stand in), for the generate request's journal entry."""
         notes = getattr(self.media, "input_notes", None)
-        return tuple(notes(job.image_url, job.audio_url)) if notes is not None else ()
+        return tuple(notes(_inputs(job).inputs)) if notes is not None else ()
 
     @staticmethod
     def plan_notes(job: Job) -> tuple[str, ...]:
@@ -335,7 +345,9 @@ class Lifecycle:
                     return  # ended (or forgotten by a reset) while its inputs were fetched
                 job.notes += probe.notes
                 job.duration_seconds = probe.duration_seconds
-                cost = cost_of(probe.duration_seconds, self.models[job.model_id].price_per_second)
+                cost = cost_of(
+                    probe.duration_seconds or 0.0, self.models[job.model_id].price_per_second
+                )
                 job.cost = cost
                 await self.accounts.wallet(job.key)
                 if await store.held_for(job.key, request_id) is None and not await store.hold(
@@ -517,7 +529,15 @@ def _inputs(job: Job) -> JobInputs:
     return JobInputs(
         request_id=job.request_id,
         model_id=job.model_id,
-        image_url=job.image_url,
-        audio_url=job.audio_url,
-        resolution=job.resolution,
+        inputs=(
+            InputRef(field="image_url", kind=MediaKind.IMAGE, url=job.image_url),
+            InputRef(field="audio_url", kind=MediaKind.AUDIO, url=job.audio_url),
+        ),
+        output=OutputPlan(
+            kind=MediaKind.VIDEO,
+            format="mp4",
+            resolution=job.resolution,
+            length_from="audio_url",
+            max_seconds=OMNIHUMAN_MAX_SECONDS,
+        ),
     )

@@ -21,7 +21,7 @@ class FixedPipeline:
     async def probe(self, inputs: JobInputs) -> Probe:
         if self.reject:
             raise InputRejected(self.reject)
-        return Probe(duration_seconds=self.seconds, resolution=inputs.resolution)
+        return Probe(duration_seconds=self.seconds, resolution=inputs.output.resolution)
 
     async def render(self, probe: Probe) -> RenderedMedia:
         if self.crash:

@@ -41,7 +41,7 @@ class GatedPipeline:
     async def probe(self, inputs: JobInputs) -> Probe:
         await self.gate(inputs.request_id).wait()
         seconds = self.seconds.get(inputs.request_id, 5.0)
-        return Probe(duration_seconds=seconds, resolution=inputs.resolution)
+        return Probe(duration_seconds=seconds, resolution=inputs.output.resolution)
 
     async def render(self, probe: Probe) -> RenderedMedia:
         await asyncio.sleep(0)

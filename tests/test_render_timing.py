@@ -24,7 +24,7 @@ class SlowRenders:
         self.started = 0
 
     async def probe(self, inputs: JobInputs) -> Probe:
-        return Probe(duration_seconds=3.0, resolution=inputs.resolution)
+        return Probe(duration_seconds=3.0, resolution=inputs.output.resolution)
 
     async def render(self, probe: Probe) -> RenderedMedia:
         self.started += 1

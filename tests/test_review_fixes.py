@@ -79,7 +79,7 @@ class Gated:
 
     async def probe(self, inputs: JobInputs) -> Probe:
         await self.gate.wait()
-        return Probe(duration_seconds=2.0, resolution=inputs.resolution)
+        return Probe(duration_seconds=2.0, resolution=inputs.output.resolution)
 
     async def render(self, probe: Probe) -> RenderedMedia:
         return RenderedMedia.of(b"\x00\x00\x00\x18ftypmp42")
