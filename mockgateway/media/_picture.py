@@ -1,7 +1,8 @@
-"""What each frame shows: the scaled image plus a mouth and a level meter driven by loudness.
+"""What each frame shows: the scaled image plus a mouth and a level meter driven by loudness
+(or, in a video without audio, by a smooth open-and-close).
 
 The image is scaled and converted to yuv420p once; the animated parts are small patches prepared
-once per loudness level, so building any frame is a few small copies.
+once per level, so building any frame is a few small copies.
 """
 
 from __future__ import annotations

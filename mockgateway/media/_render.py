@@ -1,4 +1,4 @@
-"""Encode the output MP4: H.264 pictures from :mod:`._picture` and the input audio as AAC.
+"""Encode an MP4: H.264 pictures from :mod:`._picture` and the audio, if any, as AAC.
 
 Pure and deterministic: bytes in, bytes out, no I/O and no event loop, so it runs in a worker
 process or thread. By default x264 encodes one P-frame per loudness level, all predicting from one
