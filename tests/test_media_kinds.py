@@ -487,3 +487,20 @@ async def test_omnihuman_renders_the_same_bytes_as_before(pipeline: AvPipeline) 
         seconds, media = await produce(pipeline, inputs)
         assert seconds == pytest.approx(3.0)
         assert hashlib.sha256(media.data).hexdigest() == digest, (picture, voice, resolution)
+
+
+def test_input_notes_name_each_declared_input_a_sample_stands_in_for() -> None:
+    pipeline = AvPipeline()  # offline: other hosts are never contacted
+    notes = pipeline.input_notes(
+        (
+            InputRef(field="first_frame", kind=IMAGE, url="https://cdn.example/a.jpg"),
+            InputRef(field="voice", kind=AUDIO, url="https://cdn.example/v.wav"),
+            InputRef(field="inline", kind=IMAGE, url=data_url(ms.png(8, 8))),
+        )
+    )
+    assert notes == (
+        "first_frame: cdn.example was not contacted (input policy 'offline'); "
+        "the bundled sample portrait.jpg stood in",
+        "voice: cdn.example was not contacted (input policy 'offline'); "
+        "the bundled sample speech.wav stood in",
+    )
