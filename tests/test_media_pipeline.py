@@ -11,13 +11,17 @@ import av
 import pytest
 
 from mockgateway.media import (
+    OMNIHUMAN_MAX_SECONDS,
     AvPipeline,
     InputPolicy,
+    InputRef,
     InputRejected,
     InputsConfig,
     JobInputs,
     MediaConfig,
+    MediaKind,
     OutputMode,
+    OutputPlan,
     sample_bytes,
 )
 from tests import media_support as ms
@@ -28,8 +32,21 @@ def data_url(data: bytes) -> str:
 
 
 def job(image: str, audio: str, resolution: str = "480p") -> JobInputs:
+    """An OmniHuman job: an image and an audio input, a lipsync video as long as the audio."""
     return JobInputs(
-        request_id="r1", model_id="m", image_url=image, audio_url=audio, resolution=resolution
+        request_id="r1",
+        model_id="m",
+        inputs=(
+            InputRef(field="image_url", kind=MediaKind.IMAGE, url=image),
+            InputRef(field="audio_url", kind=MediaKind.AUDIO, url=audio),
+        ),
+        output=OutputPlan(
+            kind=MediaKind.VIDEO,
+            format="mp4",
+            resolution=resolution,
+            length_from="audio_url",
+            max_seconds=OMNIHUMAN_MAX_SECONDS,
+        ),
     )
 
 

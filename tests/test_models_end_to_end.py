@@ -133,7 +133,7 @@ async def test_text_to_speech_makes_an_mp3_of_its_length_billed_per_second() -> 
     assert job["billing"]["per"] == "output_second"
     with av.open(io.BytesIO(data)) as container:
         audio = container.streams.audio[0]
-        assert audio.codec_context.name == "mp3"
+        assert audio.codec_context.name.startswith("mp3")  # the decoder: mp3 or mp3float
         decoded = sum(frame.samples for frame in container.decode(audio=0))
         assert decoded / audio.codec_context.sample_rate == pytest.approx(2.5, abs=0.06)
 
@@ -172,11 +172,7 @@ async def test_a_prompt_is_noted_as_undocumented_only_where_the_model_does_not_d
         i2v = {"image_url": IMAGE_URL, "prompt": "smile"}
         assert (await submit(client, "acme-image-to-video-v2", i2v)).status == 202
         journal = await client.admin("GET", "journal")
-    notes = {
-        e["request"]["path"]: e.get("notes", [])
-        for e in journal["entries"]
-        if e["request"]["method"] == "POST"
-    }
+    notes = {e["path"]: e["notes"] for e in journal["entries"] if e["method"] == "POST"}
     assert any("undocumented fields ignored: prompt" in n for n in notes[path_of_omni()])
     assert not any("undocumented" in n for n in notes[path_of("acme-image-to-video-v2")])
 

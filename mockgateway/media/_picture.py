@@ -1,7 +1,8 @@
-"""What each frame shows: the scaled image plus a mouth and a level meter driven by loudness.
+"""What each frame shows: the scaled image plus a mouth and a level meter driven by loudness
+(or, in a video without audio, by a smooth open-and-close).
 
 The image is scaled and converted to yuv420p once; the animated parts are small patches prepared
-once per loudness level, so building any frame is a few small copies.
+once per level, so building any frame is a few small copies.
 """
 
 from __future__ import annotations
@@ -13,27 +14,14 @@ from typing import Any
 import numpy as np
 
 from ._decode import DecodedAudio, decode_image_rgb
+from ._plans import output_size
 from ._synth import MOUTH_X, MOUTH_Y
 
 FPS = 25
 LEVELS = 16
-SHORT_SIDES = {"480p": 480, "720p": 720, "1080p": 1080}
+MOTION_PERIOD_SECONDS = 2.0  # a video without audio opens and closes once in this long
 
 _U8 = np.ndarray[Any, np.dtype[np.uint8]]
-
-
-def output_size(width: int, height: int, resolution: str) -> tuple[int, int]:
-    """The output size for an image: its aspect ratio, short side from the resolution, even sides.
-
-    >>> output_size(1600, 900, "720p"), output_size(900, 1600, "1080p")
-    ((1280, 720), (1080, 1920))
-    """
-    short = SHORT_SIDES[resolution]
-    if width >= height:
-        long = 2 * round(short * width / height / 2)
-        return max(2, long), short
-    long = 2 * round(short * height / width / 2)
-    return short, max(2, long)
 
 
 def loudness(audio: DecodedAudio, frames: int) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -169,11 +157,54 @@ class Picture:
 
 
 def prepare(image: bytes, audio: DecodedAudio, resolution: str) -> Picture:
+    """The lipsync picture: the image at its own aspect, animated by the audio's loudness."""
     rgb = decode_image_rgb(image)
     width, height = output_size(rgb.shape[1], rgb.shape[0], resolution)
+    return prepare_rgb(rgb, loudness(audio, frame_count(audio.duration)), width, height)
+
+
+def prepare_rgb(
+    rgb: _U8, levels: np.ndarray[Any, np.dtype[np.int64]], width: int, height: int
+) -> Picture:
+    """The picture of ``rgb`` scaled to ``width`` x ``height``, showing ``levels`` frame by
+    frame."""
     base = _to_yuv420(rgb, width, height)
-    levels = loudness(audio, frame_count(audio.duration))
     return Picture(base, _patches(base, width, height), levels, width, height)
+
+
+def motion(frames: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Levels for a video without audio: a smooth open-and-close every
+    ``MOTION_PERIOD_SECONDS``, starting closed (so keyframes fall where it is)."""
+    phase = 2 * np.pi * np.arange(frames) / (MOTION_PERIOD_SECONDS * FPS)
+    levels: np.ndarray[Any, np.dtype[np.int64]] = np.rint(
+        (LEVELS - 1) * (0.5 - 0.5 * np.cos(phase))
+    ).astype(np.int64)
+    return levels
+
+
+def crop_to(rgb: _U8, width: int, height: int) -> _U8:
+    """The centre of ``rgb`` at the aspect of ``width`` x ``height`` (what fits it, cut to fill
+    the frame rather than letterboxed)."""
+    h, w = rgb.shape[0], rgb.shape[1]
+    if w * height > h * width:  # wider than the frame: cut the sides
+        keep = max(1, min(w, round(h * width / height)))
+        x0 = (w - keep) // 2
+        return np.ascontiguousarray(rgb[:, x0 : x0 + keep])
+    keep = max(1, min(h, round(w * height / width)))
+    y0 = (h - keep) // 2
+    return np.ascontiguousarray(rgb[y0 : y0 + keep])
+
+
+def scale_rgb(rgb: _U8, width: int, height: int) -> _U8:
+    """``rgb`` resized to ``width`` x ``height`` (bilinear)."""
+    import av
+
+    if rgb.shape[1] == width and rgb.shape[0] == height:
+        return rgb
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    scaled = frame.reformat(width=width, height=height, format="rgb24", interpolation="BILINEAR")
+    out: _U8 = np.ascontiguousarray(scaled.to_ndarray(), dtype=np.uint8)
+    return out
 
 
 def frame_count(duration: float) -> int:

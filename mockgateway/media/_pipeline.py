@@ -1,10 +1,12 @@
-"""The real media pipeline: fetch and validate inputs, render the MP4 off the event loop, cache it.
+"""The real media pipeline: fetch and validate a job's declared inputs, render the planned output
+(video, image or audio) off the event loop, cache it.
 
 Probing and rendering run in worker processes (:mod:`._pool`) shared by every pipeline in this
 process: one for probes, so pricing a job never waits behind a render, and ``[media] workers``
 for renders, so encoding never competes with the event loop for the GIL and numpy and PyAV never
-load in the serving process. Identical (image, audio, resolution) renders are done once: finished
-ones sit in a bounded LRU cache and a second request for one still rendering waits for the first.
+load in the serving process. Identical renders (the same input digests and the same plan: kind,
+format, resolution, aspect and length) are done once: finished ones sit in a bounded LRU cache
+and a second request for one still rendering waits for the first.
 Probes are remembered the same way, by the inputs' content digests: jobs on the bundled samples
 or on the same inputs decode them once, not once each (a probe costs milliseconds of CPU).
 """
@@ -21,25 +23,28 @@ from typing import Any, TypeVar
 
 from ._config import InputsConfig, MediaConfig, OutputMode, RenderExecutor
 from ._fetch import Fetched, Fetcher
+from ._limits import check_length
+from ._plans import PlanError, RenderJob, check_plan, content_type, length_source
 from ._pool import shared_pool
-from ._probe import AudioInfo, check_duration
+from ._probe import AudioInfo, ImageInfo
 from ._samples import sample_bytes, sample_digest
-from ._types import InputRef, InputRejected, JobInputs, Probe, RenderedMedia
+from ._types import InputRef, InputRejected, JobInputs, MediaKind, OutputPlan, Probe, RenderedMedia
 
 V = TypeVar("V")
 
-_CacheKey = tuple[str, str, str]
-PROBES_KEPT = 256  # successful probes remembered, by (image digest, audio digest)
+_CacheKey = tuple[Any, ...]
+_ProbeKey = tuple[tuple[str, MediaKind, str], ...]  # (field, kind, digest) per input
+PROBES_KEPT = 256  # successful probes remembered, by their inputs' digests
 INLINE_HASH_BYTES = 256 * 1024  # inputs up to this size are hashed on the loop, not in a thread
 
 
 @dataclass(frozen=True, slots=True)
-class _Inputs:
-    """The probe's payload: validated input bytes and the render cache key."""
+class _Planned:
+    """The probe's payload: the render job, its cache key and the output's content type."""
 
-    image: bytes
-    audio: bytes
+    job: RenderJob
     key: _CacheKey
+    content_type: str
 
 
 _thread_pools: dict[int, Executor] = {}
@@ -86,7 +91,7 @@ def _sample_digest(fetched: Fetched) -> str | None:
 
 
 class AvPipeline:
-    """The default :class:`~mockgateway.media.MediaPipeline`: real inputs, a real MP4."""
+    """The default :class:`~mockgateway.media.MediaPipeline`: real inputs, a real output."""
 
     def __init__(
         self,
@@ -104,73 +109,136 @@ class AvPipeline:
             self._executor = _thread_pool(self.media.workers)
         self._cache: OrderedDict[_CacheKey, RenderedMedia] = OrderedDict()
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}
-        self._probed: OrderedDict[tuple[str, str], AudioInfo] = OrderedDict()
-        self._probing: dict[tuple[str, str], asyncio.Future[AudioInfo]] = {}
+        self._probed: OrderedDict[_ProbeKey, tuple[ImageInfo | AudioInfo, ...]] = OrderedDict()
+        self._probing: dict[_ProbeKey, asyncio.Future[tuple[ImageInfo | AudioInfo, ...]]] = {}
         self.probes = 0  # probes actually run (cache misses), for tests
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
     def input_notes(self, inputs: tuple[InputRef, ...]) -> tuple[str, ...]:
         """What the gateway journals on a generate request: the inputs that samples stand in for."""
-        notes = (self.fetcher.stand_in_note(i.field, i.url, i.kind.value) for i in inputs)
+        notes = (self.fetcher.stand_in_note(ref.field, ref.url, ref.kind) for ref in inputs)
         return tuple(n for n in notes if n)
 
-    async def _fetch(self, inputs: JobInputs) -> tuple[Fetched, Fetched]:
-        """Both inputs, the ones needing I/O read concurrently; image_url's failure first."""
-        wanted = tuple((i.field, i.url, i.kind.value) for i in inputs.inputs)
+    async def _fetch(self, refs: tuple[InputRef, ...]) -> list[Fetched]:
+        """Every input, the ones needing I/O read concurrently; failures in declared order."""
         found: list[Fetched | BaseException | None] = []
-        for field, url, kind in wanted:
+        for ref in refs:
             try:
-                found.append(self.fetcher.fetch_at_once(field, url, kind))
+                found.append(self.fetcher.fetch_at_once(ref.field, ref.url, ref.kind))
             except Exception as exc:
                 found.append(exc)
         reads = [i for i, result in enumerate(found) if result is None]
         if reads:
             read = await asyncio.gather(
-                *(self.fetcher.fetch(*wanted[i]) for i in reads), return_exceptions=True
+                *(self.fetcher.fetch(refs[i].field, refs[i].url, refs[i].kind) for i in reads),
+                return_exceptions=True,
             )
             for i, got in zip(reads, read, strict=True):
                 found[i] = got
-        for outcome in found:  # report image_url before audio_url
+        fetched: list[Fetched] = []
+        for outcome in found:  # the first declared input's failure is the one reported
             if isinstance(outcome, BaseException):
                 raise outcome
-        image, audio = found
-        assert isinstance(image, Fetched)
-        assert isinstance(audio, Fetched)
-        return image, audio
+            assert isinstance(outcome, Fetched)
+            fetched.append(outcome)
+        return fetched
 
     async def probe(self, inputs: JobInputs) -> Probe:
-        image, audio = await self._fetch(inputs)
-        image_hash, audio_hash = await _digests(image, audio)
-        picture, picture_hash = image.data, image_hash
-        if self.media.mode is OutputMode.SAMPLE:
-            picture, picture_hash = sample_bytes("portrait.png"), sample_digest("portrait.png")
-        info = await self._probe_once(image.data, audio.data, (image_hash, audio_hash))
-        resolution = inputs.output.resolution or "1080p"
-        check_duration("audio_url", info.duration, resolution)
-        notes = tuple(n for n in (image.note, audio.note) if n)
-        key = (picture_hash, audio_hash, resolution)
+        plan, refs = inputs.output, inputs.inputs
+        try:
+            check_plan(plan, refs)
+            source = length_source(plan, refs)
+            kind = content_type(plan)
+        except PlanError as exc:
+            raise InputRejected(str(exc)) from None
+        fetched = await self._fetch(refs)
+        digests = await _digests(*fetched)
+        infos = await self._probe_once(
+            tuple((ref.field, ref.kind, f.data) for ref, f in zip(refs, fetched, strict=True)),
+            tuple((ref.field, ref.kind, d) for ref, d in zip(refs, digests, strict=True)),
+        )
+        seconds = plan.seconds
+        if source is not None:
+            info = infos[refs.index(source)]
+            assert isinstance(info, AudioInfo)
+            seconds = info.duration
+            check_length(source.field, seconds, plan.resolution, plan.max_seconds, "audio")
+        elif seconds is not None:
+            check_length(
+                plan.length_field,
+                seconds,
+                plan.resolution,
+                plan.max_seconds,
+                plan.kind,
+                requested=True,
+            )
+        notes = tuple(f.note for f in fetched if f.note)
         return Probe(
-            duration_seconds=info.duration,
-            resolution=resolution,
+            duration_seconds=seconds,
+            resolution=plan.resolution,
             notes=notes,
-            payload=_Inputs(picture, audio.data, key),
+            payload=self._planned(plan, refs, source, seconds, fetched, digests, kind),
         )
 
-    async def _probe_once(self, image: bytes, audio: bytes, digests: tuple[str, str]) -> AudioInfo:
+    def _planned(
+        self,
+        plan: OutputPlan,
+        refs: tuple[InputRef, ...],
+        source: InputRef | None,
+        seconds: float | None,
+        fetched: list[Fetched],
+        digests: list[str],
+        kind: str,
+    ) -> _Planned:
+        """The render job for a probed plan and its cache key: the bytes (and digests) the
+        output is drawn from, and everything in the plan that changes it."""
+        image = audio = None
+        image_hash = audio_hash = None
+        if plan.kind is not MediaKind.AUDIO:
+            at = next((i for i, ref in enumerate(refs) if ref.kind is MediaKind.IMAGE), None)
+            if self.media.mode is OutputMode.SAMPLE:
+                image, image_hash = sample_bytes("portrait.png"), sample_digest("portrait.png")
+            elif at is not None:
+                image, image_hash = fetched[at].data, digests[at]
+        length = seconds
+        if plan.kind is MediaKind.VIDEO:
+            sound = source or next((ref for ref in refs if ref.kind is MediaKind.AUDIO), None)
+            if sound is not None:
+                at = refs.index(sound)
+                audio, audio_hash = fetched[at].data, digests[at]
+                if source is not None:
+                    length = None  # the audio's own length
+        job = RenderJob(
+            kind=plan.kind,
+            format=plan.format,
+            resolution=plan.resolution,
+            aspect_ratio=plan.aspect_ratio,
+            seconds=length,
+            image=image,
+            audio=audio,
+        )
+        key = (plan.kind, plan.format, plan.resolution, plan.aspect_ratio, length)
+        return _Planned(job, (image_hash, audio_hash, *key), kind)
+
+    async def _probe_once(
+        self, inputs: tuple[tuple[str, MediaKind, bytes], ...], digests: _ProbeKey
+    ) -> tuple[ImageInfo | AudioInfo, ...]:
         """Decode-probe the inputs once: the same bytes again, or while their probe runs, get
         what it found (a rejection is not remembered, only shared with those waiting for it)."""
+        if not inputs:
+            return ()
         known = self._probed.get(digests)
         if known is not None:
             self._probed.move_to_end(digests)
             return known
 
-        async def probe() -> AudioInfo:
-            info: AudioInfo = await self._run("probe", image, audio)
+        async def probe() -> tuple[ImageInfo | AudioInfo, ...]:
+            infos: tuple[ImageInfo | AudioInfo, ...] = await self._run("probe", inputs)
             self.probes += 1
-            self._probed[digests] = info
+            self._probed[digests] = infos
             while len(self._probed) > PROBES_KEPT:
                 self._probed.popitem(last=False)
-            return info
+            return infos
 
         return await _shared(self._probing, digests, probe)
 
@@ -178,7 +246,7 @@ class AvPipeline:
         """The render of these inputs when it is already done and cached, else None: a job
         on inputs rendered before needs no render task of its own."""
         payload = probe.payload
-        if not isinstance(payload, _Inputs):
+        if not isinstance(payload, _Planned):
             return None
         cached = self._cache.get(payload.key)
         if cached is not None:
@@ -187,7 +255,7 @@ class AvPipeline:
 
     async def render(self, probe: Probe) -> RenderedMedia:
         payload = probe.payload
-        if not isinstance(payload, _Inputs):
+        if not isinstance(payload, _Planned):
             raise InputRejected("the inputs were not probed by this pipeline")
         cached = self.rendered(probe)
         if cached is not None:
@@ -195,9 +263,9 @@ class AvPipeline:
         key = payload.key
 
         async def render() -> RenderedMedia:
-            data = await self._run("render", payload.image, payload.audio, probe.resolution)
+            data = await self._run("render", payload.job)
             self.renders += 1
-            media = RenderedMedia.of(data)
+            media = RenderedMedia.of(data, payload.content_type)
             self._remember(key, media)
             return media
 

@@ -11,14 +11,14 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from ._types import InputRejected
+from ._limits import OMNIHUMAN_MAX_SECONDS, Limits, check_length
+from ._plans import MAX_ASPECT
+from ._types import InputRejected, MediaKind
 
 IMAGE_CODECS = {"png": "PNG", "mjpeg": "JPEG", "webp": "WebP"}
 AUDIO_CONTAINERS = {"mp3": "MP3", "wav": "WAV"}
-MAX_AUDIO_SECONDS = {"1080p": 30.0, "720p": 60.0, "480p": 60.0}
 MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = 40_000_000
-MAX_ASPECT = 4  # keeps a 1080p output within 4320 pixels on its long side
 _FORMAT_NAMES = {"mov": "MP4/M4A", "matroska": "Matroska/WebM", "ogg": "Ogg", "flac": "FLAC"}
 
 _STILL_CODECS = frozenset({"png", "mjpeg", "webp", "gif", "bmp", "tiff", "jpegls", "jpeg2000"})
@@ -141,15 +141,18 @@ def probe_audio(field: str, data: bytes) -> AudioInfo:
         return AudioInfo(samples / rate, rate, channels, AUDIO_CONTAINERS[fmt])
 
 
-def check_duration(field: str, seconds: float, resolution: str) -> None:
-    """Audio must be shorter than 30 s at 1080p and 60 s at 720p and 480p."""
-    limit = MAX_AUDIO_SECONDS[resolution]
-    if seconds >= limit:
-        shown = f"{seconds:.1f}"
-        if seconds > limit and float(shown) <= limit:  # 30.04 s must not print as "30.0 s"
-            shown = f"{seconds:.3f}".rstrip("0")
-        raise InputRejected(
-            f"{field}: {shown} s of audio exceeds the {limit:g} s limit at {resolution}"
-            f" (use audio shorter than {limit:g} s"
-            + (", or resolution 720p or 480p for up to 60 s)" if resolution == "1080p" else ")")
-        )
+def check_duration(
+    field: str, seconds: float, resolution: str, limits: Limits = OMNIHUMAN_MAX_SECONDS
+) -> None:
+    """Audio must be shorter than the limit at ``resolution`` (by default OmniHuman's: 30 s at
+    1080p and 60 s at 720p and 480p)."""
+    check_length(field, seconds, resolution, limits, "audio")
+
+
+def probe_input(field: str, kind: MediaKind, data: bytes) -> ImageInfo | AudioInfo:
+    """Validate ``data`` as an input of ``kind``, naming ``field`` in any refusal."""
+    if kind is MediaKind.IMAGE:
+        return probe_image(field, data)
+    if kind is MediaKind.AUDIO:
+        return probe_audio(field, data)
+    raise InputRejected(f"{field}: {kind} inputs are not supported")

@@ -1,4 +1,4 @@
-"""Encode the output MP4: H.264 pictures from :mod:`._picture` and the input audio as AAC.
+"""Encode an MP4: H.264 pictures from :mod:`._picture` and the audio, if any, as AAC.
 
 Pure and deterministic: bytes in, bytes out, no I/O and no event loop, so it runs in a worker
 process or thread. By default x264 encodes one P-frame per loudness level, all predicting from one
@@ -42,10 +42,14 @@ def render_mp4(image: bytes, audio: bytes, resolution: str, *, every_frame: bool
     By default x264 encodes one P-frame per loudness level and the stream reuses them (see
     :mod:`._h264`); ``every_frame`` (also the fallback) has x264 encode every frame instead.
     """
+    decoded = decode_audio(audio)
+    return encode_mp4(prepare(image, decoded, resolution), decoded, every_frame=every_frame)
+
+
+def encode_mp4(picture: Picture, sound: DecodedAudio | None, *, every_frame: bool = False) -> bytes:
+    """The MP4 of ``picture``'s frames, with ``sound`` as its AAC track (None: no audio track)."""
     import av
 
-    decoded = decode_audio(audio)
-    picture = prepare(image, decoded, resolution)
     video_plan = None
     if not every_frame:
         try:
@@ -68,16 +72,19 @@ def render_mp4(image: bytes, audio: bytes, resolution: str, *, every_frame: bool
                 "threads": "2",
                 "x264-params": _X264_PARAMS,
             }
-        sound = container.add_stream("aac", rate=decoded.rate, layout=decoded.layout)
-        sound.bit_rate = 96000 if decoded.layout == "mono" else 128000
-        sound.codec_context.options = {"aac_coder": "fast"}  # a third of the default's time
+        track = None
+        if sound is not None:
+            track = container.add_stream("aac", rate=sound.rate, layout=sound.layout)
+            track.bit_rate = 96000 if sound.layout == "mono" else 128000
+            track.codec_context.options = {"aac_coder": "fast"}  # a third of the default's time
 
         if video_plan is not None:
             _mux_level_frames(container, video, video_plan, picture.levels)
             video_plan.close()
         else:
             _encode_every_frame(container, video, picture)
-        _encode_audio(container, sound, decoded)
+        if track is not None and sound is not None:
+            _encode_audio(container, track, sound)
     return out.getvalue()
 
 

@@ -1,4 +1,10 @@
-"""The seam between the job lifecycle and media handling."""
+"""The seam between the job lifecycle and media handling.
+
+A job reaches the pipeline as :class:`JobInputs`: the media inputs its model declares
+(:class:`InputRef`, in declared order) and what the model outputs (:class:`OutputPlan`). The
+pipeline answers with a :class:`Probe` (enough to price the job) and later the
+:class:`RenderedMedia` of the declared kind.
+"""
 
 from __future__ import annotations
 
@@ -20,30 +26,41 @@ class MediaKind(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InputRef:
-    field: str  # the body field it came from, e.g. "image_url" (used in every message)
-    kind: MediaKind  # IMAGE or AUDIO: what its bytes must decode as
+    """One media input of a job: the body field it came from (named in every message), what
+    its bytes must decode as (IMAGE or AUDIO), and its URL."""
+
+    field: str
+    kind: MediaKind
     url: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutputPlan:
+    """What a model outputs for a job.
+
+    ``format`` is ``mp4`` for video, ``png`` or ``jpeg`` for an image, ``wav`` or ``mp3`` for
+    audio. ``resolution`` (``480p``, ``720p``, ``1080p``: the short side) is None for audio.
+    ``aspect_ratio`` (``W:H``) None means the input image's, or 16:9 without one. The length is
+    ``seconds``, or when that is None the decoded duration of the AUDIO input named by
+    ``length_from``. ``max_seconds`` is the model's limit on the length per resolution (``""``:
+    any resolution); a length at or over it is refused.
+    """
+
     kind: MediaKind
-    format: str  # "mp4" for video; "png" or "jpeg" for image; "wav" or "mp3" for audio
-    resolution: str | None  # "480p", "720p" or "1080p" (the short side); None for audio
-    aspect_ratio: str | None = None  # "W:H" such as "16:9", "9:16", "1:1"; None: the input image's
-    # aspect, or 16:9 when there is no image input
-    seconds: float | None = None  # planned length (video, audio); None: the length of the
-    # audio input named by length_from
-    length_from: str | None = None  # field of the AUDIO input whose decoded duration is the length
-    max_seconds: tuple[tuple[str, float], ...] = ()  # the model's limit on the length, per
-    # resolution ("" = any resolution); length >= limit is refused
+    format: str
+    resolution: str | None
+    aspect_ratio: str | None = None
+    seconds: float | None = None
+    length_from: str | None = None
+    max_seconds: tuple[tuple[str, float], ...] = ()
+    length_field: str | None = None  # the body field a requested length came from (for messages)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobInputs:
     request_id: str
     model_id: str
-    inputs: tuple[InputRef, ...]  # in declared order; may be empty (text-to-image, text-to-speech)
+    inputs: tuple[InputRef, ...]  # in declared order; may be empty (text-to-image, -speech)
     output: OutputPlan
 
 
@@ -51,8 +68,8 @@ class JobInputs:
 class Probe:
     """What is known once inputs are fetched and decoded: enough to price the job."""
 
-    duration_seconds: float
-    resolution: str
+    duration_seconds: float | None  # the output's length; None for an image
+    resolution: str | None
     notes: tuple[str, ...] = ()
     payload: Any = field(default=None, compare=False, repr=False)
 
@@ -78,7 +95,7 @@ class MediaPipeline(Protocol):
         ...
 
     async def render(self, probe: Probe) -> RenderedMedia:
-        """Produce the output video without blocking the event loop."""
+        """Produce the output of the planned kind without blocking the event loop."""
         ...
 
     async def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""The work a render worker does: decode-probe inputs and render the MP4.
+"""The work a render worker does: decode-probe inputs and render the output.
 
 Plain functions over bytes, shared by the worker process (:mod:`._worker`) and the in-process
 thread executor. This is the module that brings numpy and PyAV in; the serving process imports
@@ -10,18 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._probe import AudioInfo, probe_audio, probe_image
-from ._render import render_mp4
+from ._outputs import render as render_output
+from ._plans import RenderJob
+from ._probe import AudioInfo, ImageInfo, probe_input
+from ._types import MediaKind
 
 
-def probe(image: bytes, audio: bytes) -> AudioInfo:
-    """Validate both inputs by decoding them (image first) and measure the audio."""
-    probe_image("image_url", image)
-    return probe_audio("audio_url", audio)
+def probe(inputs: tuple[tuple[str, MediaKind, bytes], ...]) -> tuple[ImageInfo | AudioInfo, ...]:
+    """Validate each ``(field, kind, bytes)`` input by decoding it, in declared order (the
+    first refusal is the one reported), and measure what it holds."""
+    return tuple(probe_input(field, kind, data) for field, kind, data in inputs)
 
 
-def render(image: bytes, audio: bytes, resolution: str) -> bytes:
-    return render_mp4(image, audio, resolution)
+def render(job: RenderJob) -> bytes:
+    return render_output(job)
 
 
 def warm() -> None:

@@ -9,9 +9,7 @@ from ._builtin import OMNIHUMAN_MODEL_ID, OMNIHUMAN_OPERATION, builtin_dir, buil
 from ._read import KEYS, check_schema, read_declarations, read_models, validator_for
 from ._request import GenerateRequest, parse_request
 from ._spec import (
-    FORMATS,
     MAX_OUTPUT_SECONDS,
-    MEDIA_TYPES,
     RESOLUTION_NAMES,
     FieldRule,
     LengthRule,
@@ -20,10 +18,8 @@ from ._spec import (
 )
 
 __all__ = [
-    "FORMATS",
     "KEYS",
     "MAX_OUTPUT_SECONDS",
-    "MEDIA_TYPES",
     "OMNIHUMAN_MODEL_ID",
     "OMNIHUMAN_OPERATION",
     "RESOLUTION_NAMES",

@@ -23,9 +23,8 @@ from referencing import Registry
 from .._bodyparse import BodyError, Bounds, parse_json, toml_config
 from .._errors import ConfigError
 from .._reader import Reader
-from ..media import MediaKind
+from ..media import FORMATS, InputRef, MediaKind, PlanError, check_plan, parse_aspect
 from ._spec import (
-    FORMATS,
     MAX_OUTPUT_SECONDS,
     RESOLUTION_NAMES,
     FieldRule,
@@ -36,7 +35,6 @@ from ._spec import (
 
 # a model id or an operation: one path segment
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-ASPECT = re.compile(r"^([1-9][0-9]{0,2}):([1-9][0-9]{0,2})$")
 INPUT_KINDS = (MediaKind.IMAGE, MediaKind.AUDIO)
 KEYS = (  # what a [[models]] table may say (docs/models.md has a row for each)
     "id",
@@ -170,8 +168,26 @@ def read_model(
         max_seconds=_limits(row, spec, base),
     )
     row.finish()
+    _check_output(row, spec)
     _check_examples(row, spec)
     return spec
+
+
+def _check_output(row: _Row, spec: ModelSpec) -> None:
+    """The media pipeline can make what the model declares (from its defaults)."""
+    length = spec.length
+    seconds = None
+    if length is not None and length.audio is None:
+        seconds = length.seconds or length.default or 1.0  # a required field: any length
+    plan = spec.output_plan(
+        resolution=spec.resolution.default if spec.resolution is not None else None,
+        aspect_ratio=spec.aspect_ratio.default if spec.aspect_ratio is not None else None,
+        seconds=seconds,
+    )
+    try:
+        check_plan(plan, tuple(InputRef(field=f, kind=k, url="") for f, k in spec.inputs))
+    except PlanError as exc:
+        raise row.error("output", f"cannot be made: {exc}") from None
 
 
 def _redeclares(row: _Row) -> bool:
@@ -196,7 +212,7 @@ def _output(row: _Row, base: ModelSpec | None) -> MediaKind:
 
 
 def _format(row: _Row, output: MediaKind, base: ModelSpec | None) -> str:
-    formats = FORMATS[output]
+    formats = tuple(FORMATS[output])
     kept = base.format if base is not None and base.output is output else formats[0]
     raw = row.get("format", str, kept)
     if raw == "jpg":
@@ -448,8 +464,13 @@ def _known(
         if value not in names:
             shown = ", ".join(names)
             raise row.error(key, f"{what} {value!r}; the gateway renders {shown}")
-    elif not isinstance(value, str) or not ASPECT.fullmatch(value):
+    elif not isinstance(value, str):
         raise row.error(key, f'{what} {value!r}; an aspect ratio is "W:H", such as "16:9"')
+    else:
+        try:
+            parse_aspect(value)
+        except PlanError as exc:
+            raise row.error(key, f"{what} {value!r}: {exc}") from None
 
 
 def _limits(row: _Row, spec: ModelSpec, base: ModelSpec | None) -> tuple[tuple[str, float], ...]:

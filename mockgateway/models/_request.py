@@ -20,8 +20,9 @@ from typing import Any
 from .._bodyparse import json_body
 from .._errors import bad_request
 from .._validation import type_name, url_field
+from ..media import PlanError, parse_aspect
 from ._quick import Check, quick_check
-from ._read import ASPECT, validator_for
+from ._read import validator_for
 from ._spec import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec
 
 MAX_SHOWN = 80  # characters of a value quoted back in a message
@@ -167,11 +168,19 @@ def _choice(rule: Any, body: Mapping[str, Any], names: tuple[str, ...] | None) -
         if value not in names:
             options = ", ".join(f'"{n}"' for n in names)
             raise bad_request(f"{rule.field} must be one of {options}; got {_shown(value)}")
-    elif not isinstance(value, str) or not ASPECT.fullmatch(value):
+    elif not _aspect(value):
         raise bad_request(
             f'{rule.field} must be an aspect ratio "W:H", such as "16:9"; got {_shown(value)}'
         )
     return str(value)
+
+
+def _aspect(value: Any) -> bool:
+    try:
+        parse_aspect(value)
+    except (PlanError, AttributeError):
+        return False
+    return True
 
 
 def _seconds(spec: ModelSpec, body: Mapping[str, Any]) -> float | None:

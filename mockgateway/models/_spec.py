@@ -15,22 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 from .._billing import billed_seconds
-from ..media import InputRef, MediaKind, OutputPlan
+from ..media import SHORT_SIDES, InputRef, MediaKind, OutputPlan, content_type, output_filename
 
-RESOLUTION_NAMES = ("480p", "720p", "1080p")  # what the renderer makes (the short side)
-FORMATS: Mapping[MediaKind, tuple[str, ...]] = {
-    MediaKind.VIDEO: ("mp4",),
-    MediaKind.IMAGE: ("png", "jpeg"),
-    MediaKind.AUDIO: ("wav", "mp3"),
-}
-MEDIA_TYPES = {
-    "mp4": "video/mp4",
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-}
-FILE_EXTENSIONS = {"mp4": "mp4", "png": "png", "jpeg": "jpg", "wav": "wav", "mp3": "mp3"}
+RESOLUTION_NAMES = tuple(SHORT_SIDES)  # what the renderer makes (the short side)
 MAX_OUTPUT_SECONDS = 600.0  # the longest output any model may plan ([mock]: renders stay cheap)
 
 
@@ -76,7 +63,7 @@ class ModelSpec:
     id: str  # served at POST /{id}/v1/{operation}
     operation: str
     output: MediaKind
-    format: str  # one of FORMATS[output]
+    format: str  # one of media.FORMATS[output]
     price: Decimal
     per: Per
     # the JSON Schema (2020-12) of the body; compared and hashed through its canonical text
@@ -110,11 +97,16 @@ class ModelSpec:
 
     @property
     def media_type(self) -> str:
-        return MEDIA_TYPES[self.format]
+        return content_type(self._bare_plan)
 
     @property
     def output_filename(self) -> str:
-        return f"output.{FILE_EXTENSIONS[self.format]}"
+        return output_filename(self._bare_plan)
+
+    @property
+    def _bare_plan(self) -> OutputPlan:
+        """An output plan that only names the output's kind and format."""
+        return OutputPlan(kind=self.output, format=self.format, resolution=None)
 
     @property
     def price_per_second(self) -> Decimal | None:
@@ -169,6 +161,7 @@ class ModelSpec:
             seconds=seconds,
             length_from=self.length.audio if self.length is not None else None,
             max_seconds=self.max_seconds,
+            length_field=self.length.field if self.length is not None else None,
         )
 
     def max_cost(self, resolution: str | None) -> Decimal:
