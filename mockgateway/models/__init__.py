@@ -6,8 +6,9 @@ configuration adds others without any code.
 """
 
 from ._builtin import OMNIHUMAN_MODEL_ID, OMNIHUMAN_OPERATION, builtin_dir, builtin_models
-from ._read import KEYS, check_schema, read_declarations, read_models, validator_for
+from ._read import KEYS, read_declarations, read_models
 from ._request import GenerateRequest, parse_request
+from ._schema import SchemaProblem, check_schema, validator_for
 from ._spec import (
     MAX_OUTPUT_SECONDS,
     RESOLUTION_NAMES,
@@ -28,6 +29,7 @@ __all__ = [
     "LengthRule",
     "ModelSpec",
     "Per",
+    "SchemaProblem",
     "builtin_dir",
     "builtin_models",
     "check_schema",

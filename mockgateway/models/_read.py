@@ -16,14 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
-from referencing import Registry
-
-from .._bodyparse import BodyError, Bounds, parse_json, toml_config
+from .._bodyparse import toml_config
 from .._errors import ConfigError
 from .._reader import Reader
 from ..media import FORMATS, InputRef, MediaKind, PlanError, check_plan, parse_aspect
+from ._schema import SchemaProblem, check_schema, example_problem, numeric, read_schema_file
 from ._spec import (
     MAX_OUTPUT_SECONDS,
     RESOLUTION_NAMES,
@@ -53,8 +50,6 @@ KEYS = (  # what a [[models]] table may say (docs/models.md has a row for each)
     "limits",
     "enabled",
 )
-_UNBOUNDED = Bounds(max_bytes=None)
-MAX_SCHEMA_BYTES = 1024 * 1024
 
 
 class _Row(Reader):
@@ -169,7 +164,9 @@ def read_model(
     )
     row.finish()
     _check_output(row, spec)
-    _check_examples(row, spec)
+    problem = example_problem(spec.request_schema)
+    if problem is not None:
+        raise row.error("request_schema", problem)
     return spec
 
 
@@ -245,66 +242,12 @@ def _schema(row: _Row, base_dir: Path | None, base: ModelSpec | None) -> Mapping
             )
         return base.request_schema
     raw = row.get("request_schema", (str, dict), "")
-    schema = _schema_file(row, raw, base_dir) if isinstance(raw, str) else dict(raw)
-    return check_schema(schema, lambda message: row.error("request_schema", message))
-
-
-def _schema_file(row: _Row, name: str, base_dir: Path | None) -> dict[str, Any]:
-    if not name:
+    if isinstance(raw, str) and not raw:
         raise row.error("request_schema", "must name a JSON Schema file or be a table")
-    path = Path(name)
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
     try:
-        with path.open("rb") as file:
-            data = file.read(MAX_SCHEMA_BYTES + 1)
-    except OSError as exc:
-        raise row.error("request_schema", f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_SCHEMA_BYTES:
-        raise row.error("request_schema", f"{path} is over {MAX_SCHEMA_BYTES} bytes")
-    try:
-        schema = parse_json(data, _UNBOUNDED, what=str(path))
-    except BodyError as exc:
+        return check_schema(read_schema_file(raw, base_dir) if isinstance(raw, str) else dict(raw))
+    except SchemaProblem as exc:
         raise row.error("request_schema", str(exc)) from None
-    if not isinstance(schema, dict):
-        raise row.error("request_schema", f"{path} must hold a JSON object (a JSON Schema)")
-    return schema
-
-
-def check_schema(schema: dict[str, Any], error: Any) -> dict[str, Any]:
-    """``schema`` when it is a JSON Schema (2020-12) for a JSON object body that needs no other
-    document; ``error(message)`` makes the exception otherwise."""
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
-        raise error(f"is not a valid JSON Schema (2020-12) at {where}: {exc.message}") from None
-    remote = _remote_ref(schema)
-    if remote is not None:
-        raise error(f"refers to another document ($ref {remote!r}); put the definition inline")
-    kind = schema.get("type", "object")
-    if kind != "object":
-        raise error(f'must describe a JSON object (type "object"), got type {kind!r}')
-    return schema
-
-
-def _remote_ref(schema: Any) -> str | None:
-    stack = [schema]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            ref = item.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                return ref
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return None
-
-
-def validator_for(schema: Mapping[str, Any]) -> Any:
-    """A validator for a request schema that never fetches anything (an empty registry)."""
-    return Draft202012Validator(schema, registry=Registry())
 
 
 def _inputs(
@@ -368,7 +311,7 @@ def _length(row: _Row, spec: ModelSpec, base: ModelSpec | None) -> LengthRule | 
         raise row.error(
             "duration.field", f"{name!r} is not defined in the request schema's properties"
         )
-    if not _numeric(spec.properties[name]):
+    if not numeric(spec.properties[name]):
         shown = (
             spec.properties[name].get("type") if isinstance(spec.properties[name], dict) else None
         )
@@ -381,22 +324,6 @@ def _length(row: _Row, spec: ModelSpec, base: ModelSpec | None) -> LengthRule | 
     return LengthRule(
         field=name,
         default=None if default is None else _seconds(row, "duration.default", default),
-    )
-
-
-def _numeric(schema: Any) -> bool:
-    """Whether a property's schema admits only numbers (its type, or every value of its enum)."""
-    if not isinstance(schema, Mapping):
-        return False
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    if kinds:
-        return all(k in ("integer", "number") for k in kinds)
-    enum = schema.get("enum")
-    return (
-        isinstance(enum, list)
-        and bool(enum)
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in enum)
     )
 
 
@@ -493,21 +420,6 @@ def _limits(row: _Row, spec: ModelSpec, base: ModelSpec | None) -> tuple[tuple[s
             )
         table.append((resolution, _seconds(row, f"limits.max_seconds.{resolution}", value)))
     return tuple(table)
-
-
-def _check_examples(row: _Row, spec: ModelSpec) -> None:
-    """The schema's own examples must meet it: the contract and the checker show them."""
-    examples = spec.request_schema.get("examples", [])
-    if not isinstance(examples, list):
-        raise row.error("request_schema", "its examples must be an array of bodies")
-    validator = validator_for(spec.request_schema)
-    for i, example in enumerate(examples):
-        try:
-            error = next(iter(validator.iter_errors(example)), None)
-        except Exception as exc:  # an unresolvable local $ref, for one
-            raise row.error("request_schema", f"cannot be applied: {exc}") from None
-        if error is not None:
-            raise row.error("request_schema", f"its example {i} does not meet it: {error.message}")
 
 
 def read_declarations(path: Path, default_resolution: str) -> tuple[ModelSpec, ...]:

@@ -22,7 +22,7 @@ from .._errors import bad_request
 from .._validation import type_name, url_field
 from ..media import PlanError, parse_aspect
 from ._quick import Check, quick_check
-from ._read import validator_for
+from ._schema import validator_for
 from ._spec import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec
 
 MAX_SHOWN = 80  # characters of a value quoted back in a message

@@ -1,0 +1,115 @@
+"""A model's request schema: read from its file, checked to be a usable JSON Schema, and turned
+into a validator that never fetches anything."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
+from referencing import Registry
+
+from .._bodyparse import BodyError, Bounds, parse_json
+
+MAX_SCHEMA_BYTES = 1024 * 1024
+_UNBOUNDED = Bounds(max_bytes=None)
+
+
+class SchemaProblem(ValueError):
+    """A request schema cannot be used; the message says why (after the key it came from)."""
+
+
+def read_schema_file(name: str, base_dir: Path | None) -> dict[str, Any]:
+    """The JSON Schema in file ``name`` (relative to ``base_dir``, else the current directory)."""
+    path = Path(name)
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_SCHEMA_BYTES + 1)
+    except OSError as exc:
+        raise SchemaProblem(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_SCHEMA_BYTES:
+        raise SchemaProblem(f"{path} is over {MAX_SCHEMA_BYTES} bytes")
+    try:
+        schema = parse_json(data, _UNBOUNDED, what=str(path))
+    except BodyError as exc:
+        raise SchemaProblem(str(exc)) from None
+    if not isinstance(schema, dict):
+        raise SchemaProblem(f"{path} must hold a JSON object (a JSON Schema)")
+    return schema
+
+
+def check_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` when it is a JSON Schema (2020-12) for a JSON object body that needs no other
+    document; a :class:`SchemaProblem` otherwise."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        raise SchemaProblem(
+            f"is not a valid JSON Schema (2020-12) at {where}: {exc.message}"
+        ) from None
+    remote = _remote_ref(schema)
+    if remote is not None:
+        raise SchemaProblem(
+            f"refers to another document ($ref {remote!r}); put the definition inline"
+        )
+    kind = schema.get("type", "object")
+    if kind != "object":
+        raise SchemaProblem(f'must describe a JSON object (type "object"), got type {kind!r}')
+    return schema
+
+
+def _remote_ref(schema: Any) -> str | None:
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return ref
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def validator_for(schema: Mapping[str, Any]) -> Any:
+    """A validator for a request schema that never fetches anything (an empty registry)."""
+    return Draft202012Validator(schema, registry=Registry())
+
+
+def example_problem(schema: Mapping[str, Any]) -> str | None:
+    """Why the schema's own examples do not meet it (the contract and the checker show them),
+    or None when they all do."""
+    examples = schema.get("examples", [])
+    if not isinstance(examples, list):
+        return "its examples must be an array of bodies"
+    validator = validator_for(schema)
+    for i, example in enumerate(examples):
+        try:
+            error = next(iter(validator.iter_errors(example)), None)
+        except Exception as exc:  # an unresolvable local $ref, for one
+            return f"cannot be applied: {exc}"
+        if error is not None:
+            return f"its example {i} does not meet it: {error.message}"
+    return None
+
+
+def numeric(schema: Any) -> bool:
+    """Whether a property's schema admits only numbers (its type, or every value of its enum)."""
+    if not isinstance(schema, Mapping):
+        return False
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
+    if kinds:
+        return all(k in ("integer", "number") for k in kinds)
+    enum = schema.get("enum")
+    return (
+        isinstance(enum, list)
+        and bool(enum)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in enum)
+    )
