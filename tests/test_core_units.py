@@ -243,3 +243,17 @@ def test_webhook_host_policy_allows_loopback_and_listed_hosts_only() -> None:
 def test_backoff_doubles_from_the_initial_delay() -> None:
     config = WebhookConfig(initial_backoff_seconds=0.5, backoff_factor=3)
     assert [backoff_delay(n, config) for n in (1, 2, 3)] == [0.5, 1.5, 4.5]
+
+
+def test_a_job_stored_before_models_were_data_reads_with_its_two_inputs() -> None:
+    stored = job().to_dict()
+    del stored["inputs"], stored["aspect_ratio"], stored["seconds"], stored["per"]
+    stored["image_url"], stored["audio_url"] = "https://a.test/i.png", "https://a.test/a.mp3"
+    read = Job.from_dict(stored)
+    assert read.inputs == (
+        ("image_url", "https://a.test/i.png"),
+        ("audio_url", "https://a.test/a.mp3"),
+    )
+    assert read.per == "output_second"
+    assert (read.aspect_ratio, read.seconds) == (None, None)
+    assert Job.from_dict(read.to_dict()) == read

@@ -18,7 +18,7 @@ import mockgateway.proxy as package
 from mockgateway import ConfigError, load_config
 from mockgateway.faults import faults_from_toml
 from mockgateway.faults._distributions import Kind
-from mockgateway.models import builtin_models
+from mockgateway.models import Per, builtin_models
 from mockgateway.proxy import (
     DriftKind,
     DriftLog,
@@ -230,6 +230,25 @@ def test_failed_jobs_cost_only_when_the_configuration_charges_them() -> None:
         guard.measured("a", 2.0)
         guard.observed("a", "FAILED")
         assert guard.spend == want
+
+
+def test_a_model_priced_per_request_costs_its_price_whatever_its_length() -> None:
+    flat = {"v": replace(builtin_models()[0], id="v", price=Decimal("0.35"), per=Per.REQUEST)}
+    guard = SpendGuard(allow_billable=True, budget=Decimal("1.00"), models=flat)
+    assert guard.check("v") is None
+    guard.accepted("a", "v", "1080p")
+    assert guard.spend == Decimal("0.35")  # its most is its price: nothing waits on a length
+    assert guard.unpriced == 0
+    guard.measured("a", 59.0)
+    guard.observed("a", "COMPLETED")
+    assert guard.spend == Decimal("0.35")
+    bill = guard.billing("a")
+    assert bill is not None
+    assert (bill["per"], bill["price"], bill["billed_seconds"]) == ("request", "0.35", 0)
+    assert bill["price_per_second"] is None
+    assert "USD per request" in (SpendGuard(models=flat).check("v") or "")
+    guard.accepted("b", "v", None)
+    assert "could cost up to 0.35 USD" in (guard.check("v") or "")  # 0.70 + 0.35 > 1.00
 
 
 # the MP4 length reader ------------------------------------------------------------------------
