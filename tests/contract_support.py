@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from mockgateway import GatewayConfig, config_from_mapping
 from mockgateway.contract import schema_dir
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_TOML = REPO / "examples" / "models.toml"
+
+
+def models_config(**sections: dict[str, Any]) -> GatewayConfig:
+    """examples/models.toml, with ``sections`` added (such as ``clock={"mode": "manual"}``)."""
+    data = tomllib.loads(MODELS_TOML.read_text())
+    return config_from_mapping(
+        {**data, **sections}, source=str(MODELS_TOML), base_dir=MODELS_TOML.parent
+    )
 
 
 def served_document(url: str, token: str | None = None) -> dict[str, Any]:
