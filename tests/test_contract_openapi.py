@@ -14,6 +14,7 @@ from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.readers import read_from_filename
 
 from mockgateway import config_from_mapping, load_config, serve_in_thread
+from mockgateway._validation import INPUT_URL_PATTERN
 from mockgateway.contract import (
     check_response,
     load_openapi,
@@ -103,7 +104,15 @@ def test_each_model_has_its_request_schema_examples_and_the_documented_answers()
             assert body["schema"] == {"$ref": "generate-request.schema.json"}
             continue
         schema = _resolve(document, body["schema"]["$ref"])
-        assert schema["properties"] == dict(model.request_schema["properties"])
+        assert list(schema["properties"]) == list(model.request_schema["properties"])
+        for name, prop in schema["properties"].items():
+            declared = model.request_schema["properties"][name]
+            if name in dict(model.inputs):  # the gateway's URL rule, stated
+                assert prop["pattern"] == INPUT_URL_PATTERN
+                assert prop["description"].startswith(declared["description"])
+                prop = {k: v for k, v in prop.items() if k not in ("pattern", "description")}
+                declared = {k: v for k, v in declared.items() if k != "description"}
+            assert prop == declared
         assert schema["examples"] == model.request_schema["examples"]
         assert body["example"] == model.request_schema["examples"][0]
         assert Draft202012Validator(schema).is_valid(body["example"])

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._validation import INPUT_URL_PATTERN
 from ._schemas import load_openapi, load_schema
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ MEDIA_ID = "getMedia"
 SHARED_REQUEST = "generate-request.schema.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _NOUNS = {"video": "video", "image": "image", "audio": "audio"}
+_URL_RULE = (
+    "[mock] A media input the gateway fetches: an absolute http(s) URL with a host, a data: URL "
+    "or a file: URL, with no spaces or control characters; anything else is a 400 naming it."
+)
 
 
 def _canonical(value: Any) -> str:
@@ -159,7 +164,10 @@ def openapi_for(
         else:
             name = _unique(f"{sanitised(model.id)}_request", set(schemas))
             pointer = f"#/components/schemas/{name}"
-            inline = {k: v for k, v in model.request_schema.items() if k not in ("$id", "$schema")}
+            inline = _with_url_rule(
+                {k: v for k, v in model.request_schema.items() if k not in ("$id", "$schema")},
+                model,
+            )
             schemas[name] = _rebased(inline, pointer)
             media_type["schema"] = {"$ref": pointer}
         operation[MODEL_EXTENSION] = model_extension(model, outputs)
@@ -176,6 +184,21 @@ def openapi_for(
     if schemas:
         base.setdefault("components", {})["schemas"] = schemas
     return base
+
+
+def _with_url_rule(schema: dict[str, Any], model: ModelSpec) -> dict[str, Any]:
+    """``schema`` stating the gateway's URL rule on each media input that has no pattern of its
+    own, so that a string meets the schema when the gateway takes it."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return schema
+    ruled = dict(properties)
+    for name, _kind in model.inputs:
+        prop = ruled.get(name)
+        if isinstance(prop, Mapping) and "pattern" not in prop:
+            described = f"{prop.get('description', '')} {_URL_RULE}".strip()
+            ruled[name] = {**prop, "pattern": INPUT_URL_PATTERN, "description": described}
+    return {**schema, "properties": ruled}
 
 
 def _request_body(model: ModelSpec) -> dict[str, Any]:
