@@ -19,7 +19,7 @@ def test_python_example_runs(block: str) -> None:
 
 
 def test_there_are_examples() -> None:
-    assert len(BLOCKS) == 2
+    assert len(BLOCKS) == 3
 
 
 def test_every_suite_option_is_documented_and_no_other() -> None:

@@ -171,6 +171,20 @@ def test_provider_suite_command_passes_against_mockgateway(tmp_path: Path) -> No
     assert re.search(rf"\b{len(suite_checks())} passed in\b", done.stdout), done.stdout[-2000:]
 
 
+def test_provider_suite_command_for_a_declared_model_passes(tmp_path: Path) -> None:
+    start = "mockgateway serve --port 8080 --config examples/models.toml &\npytest --pyargs"
+    block = with_port(block_starting("docs/contract.md", start, "shell"), free_port())
+    serve, run = block.split("\n", 1)
+    assert "--mockgateway-gateway-model acme-text-to-image-v1" in run
+    with served(serve, REPO):
+        done = sh(run, tmp_path, timeout=180)  # from any directory
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    counts = re.search(r"\b(\d+) passed, (\d+) skipped in\b", done.stdout)
+    assert counts, done.stdout[-2000:]
+    assert int(counts[1]) + int(counts[2]) == len(suite_checks())
+    assert int(counts[1]) == 7  # the free checks, the model's own example and schema
+
+
 @pytest.mark.parametrize(
     ("name", "start", "languages"),
     [

@@ -682,6 +682,14 @@ async def _get_sample() -> Seen:
         return t.seen
 
 
+@exercises("getOpenapi")
+async def _get_openapi() -> Seen:
+    async with touring() as t:
+        served = (await t.call("GET", "/_mock/openapi.json", 200)).body
+        assert served == contract.load_openapi()
+        return t.seen
+
+
 @exercises("getVerdict")
 async def _get_verdict() -> Seen:
     async with touring() as t:

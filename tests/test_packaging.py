@@ -106,9 +106,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     _ok(shell.run("python -m pip uninstall -y -q mockgateway", clone))  # the wheel next, alone
     _ok(shell.run(wheel_block, clone, timeout=INSTALL_TIMEOUT))
     (wheel,) = (clone / "dist").glob("mockgateway-*.whl")
-    # pytest is the user's own test runner; hypothesis is what docs/contract.md says to add for the
-    # strategies.
-    _ok(shell.run("python -m pip install -q pytest hypothesis", clone, timeout=INSTALL_TIMEOUT))
+    # pytest is the user's own test runner; hypothesis and hypothesis-jsonschema are what
+    # docs/contract.md says to add for the strategies.
+    install = "python -m pip install -q pytest hypothesis hypothesis-jsonschema"
+    _ok(shell.run(install, clone, timeout=INSTALL_TIMEOUT))
     return Installed(bin_dir, wheel)
 
 

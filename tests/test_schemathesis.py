@@ -21,6 +21,7 @@ import pytest
 
 from mockgateway import config_from_mapping, serve_in_thread
 from mockgateway.contract import openapi_path, operator_openapi_path
+from tests.contract_support import models_config, saved_beside_schemas, served_document
 from tests.support import memory_of
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -114,6 +115,54 @@ def test_schemathesis_default_checks_pass(tmp_path: Path) -> None:
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in done.stdout
     assert 200 in media_answers
+
+
+def test_schemathesis_passes_on_the_served_document_of_the_example_models(tmp_path: Path) -> None:
+    """``GET /_mock/openapi.json`` of a gateway serving examples/models.toml: every model's
+    generate operation, the status operation and the media operation of each output file."""
+    config = models_config(
+        clock={"mode": "manual"},
+        keys={"mode": "strict", "accounts": [{"key": KEY, "balance": "1000.00"}]},
+    )
+    with serve_in_thread(config) as gw:
+        request_id = _completed_job(gw.url, gw)
+        document = served_document(gw.url)
+        done = subprocess.run(
+            [
+                *_st_command(),
+                "--config-file",
+                str(_config(tmp_path / "schemathesis.toml", request_id)),
+                "run",
+                str(saved_beside_schemas(document, tmp_path / "served")),
+                "--url",
+                gw.url,
+                "--header",
+                f"Ocp-Apim-Subscription-Key: {KEY}",
+                "--max-examples",
+                "25",
+                "--seed",
+                "20260331",
+                "--workers",
+                "1",
+                "--no-color",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
+        )
+        generated = gw.run(
+            lambda: {
+                e.path.split("/")[1] for e in memory_of(gw.gateway).journal if e.route == "generate"
+            }
+        )
+    assert done.returncode == 0, done.stdout[-8000:]
+    operations = sum(1 for item in document["paths"].values() for m in item if m in _METHODS)
+    assert operations == 8  # four models, the status, three output files
+    assert f"Tested: {operations}" in done.stdout
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in done.stdout
+    assert generated >= {m.id for m in config.models}
 
 
 def _operator_config(path: Path, request_id: str) -> Path:

@@ -4,6 +4,7 @@ Hypothesis strategies for the same messages live in :mod:`mockgateway.contract.s
 (imported on its own, since Hypothesis is a test dependency).
 """
 
+from ._openapi import openapi_for
 from ._schemas import (
     OPERATOR_OPENAPI_FILE,
     SCHEMA_NAMES,
@@ -34,6 +35,7 @@ __all__ = [
     "load_openapi",
     "load_operator_openapi",
     "load_schema",
+    "openapi_for",
     "openapi_path",
     "operation_for",
     "operator_openapi_path",

@@ -25,6 +25,7 @@ TIMESTAMP_FIELDS = ("created_at", "updated_at", "completed_at")
 _GENERATE = re.compile(r"^/[^/]+/v1/[^/]+$")
 _STATUS = re.compile(r"^/v2/requests/status/[^/]+$")
 _MEDIA = re.compile(r"^/v1/[^/]+/[^/]+$")
+_BUILTIN_IDS = ("generate", "getMedia")
 _RETRY_IN = re.compile(r"Try again in (\d+) seconds")
 
 
@@ -82,36 +83,74 @@ def status_body_problems(body: Any, *, require_timestamps: bool = True) -> list[
 class Operation:
     operation_id: str
     responses: Mapping[str, Any]
+    kind: str = ""  # its first tag: "generate", "status" or "media"
 
 
-def _operation(openapi: Mapping[str, Any], operation_id: str) -> Operation:
-    for item in openapi["paths"].values():
-        for method_spec in item.values():
-            if isinstance(method_spec, dict) and method_spec.get("operationId") == operation_id:
-                return Operation(operation_id, method_spec["responses"])
-    raise LookupError(f"operationId {operation_id!r} is not in the OpenAPI document")
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """A document's operations, found from a method and a concrete path."""
+
+    templated: tuple[tuple[str, re.Pattern[str], Operation], ...]
+    by_kind: Mapping[str, Operation]
+
+    def find(self, method: str, path: str) -> Operation | None:
+        for allowed, pattern, operation in self.templated:
+            if (method == allowed or (method, allowed) == ("HEAD", "GET")) and pattern.match(path):
+                return operation
+        # Any POST /{model_id}/v1/{operation} is a generate ([doc] the path shape): an unknown or
+        # disabled model's answers are every model's; any /v1/{id}/{file} is a media download.
+        if method == "POST" and _GENERATE.match(path):
+            return self.by_kind.get("generate")
+        if method in ("GET", "HEAD") and _MEDIA.match(path):
+            return self.by_kind.get("media")
+        if method in ("GET", "HEAD") and _STATUS.match(path):
+            return self.by_kind.get("status")
+        return None
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    return re.compile(
+        "^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$"
+    )
+
+
+def _index_of(openapi: Mapping[str, Any]) -> _Index:
+    templated: list[tuple[str, re.Pattern[str], Operation]] = []
+    by_kind: dict[str, Operation] = {}
+    for path, item in openapi.get("paths", {}).items():
+        for method, spec in item.items():
+            if not isinstance(spec, dict) or "operationId" not in spec:
+                continue
+            tags = spec.get("tags") or [""]
+            operation = Operation(spec["operationId"], spec.get("responses", {}), str(tags[0]))
+            templated.append((method.upper(), _pattern(path), operation))
+            # for paths of its shape the document leaves out: the built-in operation of a kind
+            # (generate, getMedia) when there is one, else the kind's first
+            if operation.kind not in by_kind or operation.operation_id in _BUILTIN_IDS:
+                by_kind[operation.kind] = operation
+    return _Index(tuple(templated), by_kind)
 
 
 @cache
-def _operations(directory: Path) -> dict[str, Operation]:
-    openapi = load_openapi(directory)
-    return {op: _operation(openapi, op) for op in ("generate", "getStatus", "getMedia")}
+def _builtin_index(directory: Path) -> _Index:
+    return _index_of(load_openapi(directory))
 
 
-def operation_for(method: str, path: str) -> str | None:
+def _index(document: Mapping[str, Any] | None) -> _Index:
+    return _builtin_index(schema_dir()) if document is None else _index_of(document)
+
+
+def operation_for(method: str, path: str, document: Mapping[str, Any] | None = None) -> str | None:
     """The documented operation a request reaches, or None (admin and unknown paths).
 
-    Any ``POST /{model_id}/v1/{operation}`` is the generate operation ([doc] the path shape);
-    the OpenAPI document spells it out for the OmniHuman model.
+    ``document`` is the OpenAPI document to look in: a gateway's served one
+    (``GET /_mock/openapi.json``), where each declared model has its own generate operation; by
+    default the built-in ``openapi.json``. A generate path the document does not list (an unknown
+    model) is its first generate operation, as is a media file name it does not list.
     """
-    method = method.upper()
-    if method in ("GET", "HEAD") and _STATUS.match(path):
-        return "getStatus"
-    if method == "POST" and _GENERATE.match(path):
-        return "generate"
-    if method in ("GET", "HEAD") and _MEDIA.match(path):
-        return "getMedia"
-    return None
+    operation = _index(document).find(method.upper(), path)
+    return operation.operation_id if operation is not None else None
 
 
 def _schema_of(response_spec: Mapping[str, Any]) -> str | None:
@@ -140,19 +179,20 @@ def check_response(
     *,
     undocumented_errors_ok: bool = False,
     require_timestamps: bool = True,
+    document: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Every way one HTTP answer departs from the contract; empty when it conforms.
 
     ``undocumented_errors_ok`` accepts an error status the OpenAPI document does not list for the
     operation (an injected fault, a 405) as long as its body is a gateway or API-management error.
+    ``document`` is the OpenAPI document to check against (see :func:`operation_for`).
     """
-    directory = schema_dir()
-    operation_id = operation_for(method, path)
-    if operation_id is None:
+    operation = _index(document).find(method.upper(), path)
+    if operation is None:
         if status >= 400 and not path.startswith("/_mock/"):
             return _error_body_problems(raw)
         return []
-    operation = _operations(directory)[operation_id]
+    operation_id = operation.operation_id
     spec = operation.responses.get(str(status))
     if spec is None:
         if status >= 400 and undocumented_errors_ok:
@@ -179,7 +219,7 @@ def check_response(
         found = schema_errors(schema, body)
     problems += [f"{operation_id} {status} ({schema}) {p}" for p in found]
     if not found:
-        problems += _semantic_problems(operation_id, status, headers, body, path)
+        problems += _semantic_problems(operation.kind, status, headers, body, path)
     return problems
 
 
@@ -194,7 +234,7 @@ def _error_body_problems(raw: bytes) -> list[str]:
 
 
 def _semantic_problems(
-    operation_id: str, status: int, headers: Mapping[str, str], body: Any, path: str
+    kind: str, status: int, headers: Mapping[str, str], body: Any, path: str
 ) -> list[str]:
     problems: list[str] = []
     if status == 429:
@@ -204,11 +244,11 @@ def _semantic_problems(
             problems.append(f"429: Retry-After {retry} but the message says {said.group(1)}")
     if "statusCode" in body and body["statusCode"] != status:
         problems.append(f"{status}: body statusCode is {body['statusCode']}")
-    if operation_id == "generate" and status == 202:
+    if kind == "generate" and status == 202:
         want = f"/v2/requests/status/{body['request_id']}"
         if not body["polling_url"].endswith(want):
             problems.append(f"202: polling_url {body['polling_url']} does not end with {want}")
-    if operation_id == "getStatus" and status == 200:
+    if kind == "status" and status == 200:
         asked = path.rsplit("/", 1)[-1]
         if body["request_id"] != asked:
             problems.append(f"200: request_id {body['request_id']!r} but {asked!r} was asked")

@@ -13,6 +13,10 @@ Needs Hypothesis (``pip install mockgateway[test]``)::
 Valid requests match ``generate-request.schema.json`` (and the X-Webhook-URL pattern of the
 OpenAPI document); every invalid one is a valid request broken in exactly one way, and says which
 field it broke and how, so a test can demand a 400 naming that field.
+
+For any declared model (a :class:`~mockgateway.models.ModelSpec`), :func:`valid_bodies` and
+:func:`invalid_bodies` do the same from its request schema (values drawn by
+``hypothesis-jsonschema``), its media inputs getting URLs the gateway accepts.
 """
 
 from __future__ import annotations
@@ -20,81 +24,30 @@ from __future__ import annotations
 import json
 import re
 import string
-from dataclasses import dataclass
-from dataclasses import field as _field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from hypothesis import strategies as st
 
 from .._timefmt import iso_ms
-from .._validation import INPUT_URL_PATTERN, RESOLUTIONS, WEBHOOK_URL_PATTERN
+from .._validation import RESOLUTIONS, WEBHOOK_URL_PATTERN
 from ..models import OMNIHUMAN_MODEL_ID
+from ._model_bodies import invalid_bodies, valid_bodies
+from ._strategy_parts import (
+    MISSING,
+    GenerateCall,
+    InvalidGenerate,
+    broken_url_field,
+    hosts,
+    http_url,
+    input_urls,
+    not_object_bodies,
+)
 
 STATUSES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR")
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "ERROR")
-DOC_IMAGE_URL = (
-    "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_image.png"
-)
-DOC_AUDIO_URL = (
-    "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_audio.mp3"
-)
-_INPUT_URL = re.compile(INPUT_URL_PATTERN)
 _WEBHOOK_URL = re.compile(WEBHOOK_URL_PATTERN)
-_MISSING = object()
 _HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
-
-
-@dataclass(frozen=True, slots=True)
-class GenerateCall:
-    """A valid generate request: its JSON body and extra headers (perhaps X-Webhook-URL)."""
-
-    body: dict[str, Any]
-    headers: dict[str, str] = _field(default_factory=dict)
-
-    @property
-    def raw(self) -> bytes:
-        return json.dumps(self.body).encode()
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidGenerate:
-    """A generate request broken in one way: ``field`` is what a 400 must name, ``reason`` why."""
-
-    raw: bytes
-    field: str
-    reason: str
-    headers: dict[str, str] = _field(default_factory=dict)
-
-
-# URLs ------------------------------------------------------------------------------------------
-
-_hosts = st.from_regex(r"[a-z][a-z0-9-]{0,14}(\.[a-z][a-z0-9-]{0,10}){1,2}", fullmatch=True)
-_segments = st.lists(st.from_regex(r"[A-Za-z0-9_.~-]{1,12}", fullmatch=True), max_size=3)
-
-
-def _http_url(extensions: tuple[str, ...]) -> st.SearchStrategy[str]:
-    return st.builds(
-        lambda scheme, host, parts, stem, ext: f"{scheme}://{host}/{'/'.join([*parts, stem])}{ext}",
-        st.sampled_from(("http", "https")),
-        _hosts,
-        _segments,
-        st.from_regex(r"[a-z0-9_]{1,12}", fullmatch=True),
-        st.sampled_from(extensions),
-    )
-
-
-def input_urls(kind: Literal["image", "audio"] = "image") -> st.SearchStrategy[str]:
-    """Strings the contract accepts as image_url / audio_url: realistic and edge-case forms."""
-    doc = DOC_IMAGE_URL if kind == "image" else DOC_AUDIO_URL
-    extensions = (".png", ".jpg", ".webp") if kind == "image" else (".mp3", ".wav")
-    data = "data:image/png;base64," if kind == "image" else "data:audio/wav;base64,"
-    return st.one_of(
-        st.just(doc),
-        _http_url(extensions),
-        st.builds(lambda b: data + b, st.from_regex(r"[A-Za-z0-9+/]{0,40}={0,2}", fullmatch=True)),
-        st.from_regex(INPUT_URL_PATTERN, fullmatch=True),
-    )
 
 
 def webhook_urls() -> st.SearchStrategy[str]:
@@ -149,31 +102,6 @@ def generate_calls() -> st.SearchStrategy[GenerateCall]:
 
 # invalid requests ------------------------------------------------------------------------------
 
-_not_strings = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
-)
-
-
-def _broken_url_field(name: str) -> st.SearchStrategy[tuple[str, str, Any]]:
-    """(field, reason, value or _MISSING) for one URL field."""
-    not_url = st.one_of(
-        st.sampled_from(
-            ("images/face.png", "ftp://host/a.png", "http://", "http:///path", "http://a b/c", "x")
-        ),
-        st.text(max_size=30).filter(lambda s: bool(s.strip()) and not _INPUT_URL.search(s)),
-    )
-    return st.one_of(
-        st.just((name, "missing", _MISSING)),
-        _not_strings.map(lambda v: (name, "not a string", v)),
-        st.sampled_from(("", " ", "\t")).map(lambda v: (name, "empty", v)),
-        not_url.map(lambda v: (name, "not an accepted URL", v)),
-    )
-
 
 def _broken_resolution() -> st.SearchStrategy[tuple[str, str, Any]]:
     wrong_type = st.one_of(
@@ -193,30 +121,16 @@ def _invalid_by_field() -> st.SearchStrategy[InvalidGenerate]:
     def build(base: dict[str, Any], broken: tuple[str, str, Any]) -> InvalidGenerate:
         name, reason, value = broken
         body = dict(base)
-        if value is _MISSING:
+        if value is MISSING:
             body.pop(name, None)
         else:
             body[name] = value
         return InvalidGenerate(json.dumps(body).encode(), name, reason)
 
     broken = st.one_of(
-        _broken_url_field("image_url"), _broken_url_field("audio_url"), _broken_resolution()
+        broken_url_field("image_url"), broken_url_field("audio_url"), _broken_resolution()
     )
     return st.builds(build, generate_requests(extra_fields=False), broken)
-
-
-def _invalid_bodies() -> st.SearchStrategy[InvalidGenerate]:
-    not_json = st.sampled_from(
-        (b"{", b"image_url=https://a.b/c.png", b"{'image_url': 'x'}", b"\xff\xfe\xfa", b"[1,]")
-    )
-    not_object = st.one_of(
-        st.lists(st.integers(), max_size=2), st.text(max_size=10), st.integers(), st.none()
-    ).map(lambda v: json.dumps(v).encode())
-    return st.one_of(
-        st.sampled_from((b"", b"  \n")).map(lambda raw: InvalidGenerate(raw, "body", "empty")),
-        not_json.map(lambda raw: InvalidGenerate(raw, "body", "not JSON")),
-        not_object.map(lambda raw: InvalidGenerate(raw, "body", "not a JSON object")),
-    )
 
 
 def _invalid_webhook_headers() -> st.SearchStrategy[InvalidGenerate]:
@@ -247,7 +161,7 @@ def _invalid_webhook_headers() -> st.SearchStrategy[InvalidGenerate]:
 
 def invalid_generate_calls() -> st.SearchStrategy[InvalidGenerate]:
     """Generate requests each invalid in exactly one known way (a field, the body or a header)."""
-    return st.one_of(_invalid_by_field(), _invalid_bodies(), _invalid_webhook_headers())
+    return st.one_of(_invalid_by_field(), not_object_bodies(), _invalid_webhook_headers())
 
 
 # status bodies ---------------------------------------------------------------------------------
@@ -310,7 +224,7 @@ def status_bodies(
         request_ids(model_id),
         _moments,
         st.floats(min_value=0, max_value=3600),
-        st.lists(_http_url((".mp4",)), min_size=1, max_size=2) if completed else st.just([]),
+        st.lists(http_url((".mp4",)), min_size=1, max_size=2) if completed else st.just([]),
         st.sampled_from(("video/mp4", "application/octet-stream")),
         _error_texts if failed else st.just(""),
     )
@@ -333,7 +247,7 @@ def accepted_bodies(model_id: str = OMNIHUMAN_MODEL_ID) -> st.SearchStrategy[dic
             "polling_url": f"{origin}/v2/requests/status/{rid}",
         },
         request_ids(model_id),
-        st.builds(lambda host: f"https://{host}", _hosts),
+        st.builds(lambda host: f"https://{host}", hosts),
     )
 
 
@@ -346,10 +260,12 @@ __all__ = [
     "generate_calls",
     "generate_requests",
     "input_urls",
+    "invalid_bodies",
     "invalid_generate_calls",
     "request_ids",
     "status_bodies",
     "timestamps",
+    "valid_bodies",
     "webhook_bodies",
     "webhook_urls",
 ]

@@ -13,6 +13,8 @@ import pytest
 
 from ._doc import TERMINAL
 from ._http import Seen, request
+from ._model import ModelCase, ModelNotDescribed, builtin_document, case_for, load_document
+from .plugin import DOC_MODEL_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +23,18 @@ class Target:
 
     url: str
     api_key: str | None
-    model: str
-    operation: str
-    image_url: str
-    audio_url: str
-    resolution: str
+    case: ModelCase
     timeout: float
     poll_interval: float
     request_timeout: float
+
+    @property
+    def model(self) -> str:
+        return self.case.model
+
+    @property
+    def operation(self) -> str:
+        return self.case.operation
 
     @property
     def generate_url(self) -> str:
@@ -37,12 +43,9 @@ class Target:
     def status_url(self, request_id: str) -> str:
         return f"{self.url}/v2/requests/status/{request_id}"
 
-    def doc_body(self) -> dict[str, str]:
-        return {
-            "image_url": self.image_url,
-            "audio_url": self.audio_url,
-            "resolution": self.resolution,
-        }
+    def doc_body(self) -> dict[str, Any]:
+        """The model's example request (a fresh copy)."""
+        return json.loads(json.dumps(self.case.body))  # type: ignore[no-any-return]
 
     def send(
         self,
@@ -94,18 +97,34 @@ class Lifecycle:
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Target:
     option = request.config.getoption
-    url = option("--mockgateway-gateway-url")
+    url = str(option("--mockgateway-gateway-url")).rstrip("/")
+    model = option("--mockgateway-gateway-model")
+    timeout = option("--mockgateway-gateway-request-timeout")
+    where = option("--mockgateway-gateway-openapi")
+    try:
+        if where is None and model == DOC_MODEL_ID:
+            document = builtin_document()
+        else:
+            document = load_document(where or f"{url}/_mock/openapi.json", timeout)
+        case = case_for(
+            document,
+            model,
+            operation=option("--mockgateway-gateway-operation"),
+            urls={
+                "image": option("--mockgateway-gateway-image-url"),
+                "audio": option("--mockgateway-gateway-audio-url"),
+            },
+            resolution=option("--mockgateway-gateway-resolution"),
+        )
+    except ModelNotDescribed as exc:
+        pytest.fail(f"{exc} (--mockgateway-gateway-openapi names the document)", pytrace=False)
     return Target(
-        url=str(url).rstrip("/"),
+        url=url,
         api_key=option("--mockgateway-gateway-api-key"),
-        model=option("--mockgateway-gateway-model"),
-        operation=option("--mockgateway-gateway-operation"),
-        image_url=option("--mockgateway-gateway-image-url"),
-        audio_url=option("--mockgateway-gateway-audio-url"),
-        resolution=option("--mockgateway-gateway-resolution"),
+        case=case,
         timeout=option("--mockgateway-gateway-timeout"),
         poll_interval=option("--mockgateway-gateway-poll-interval"),
-        request_timeout=option("--mockgateway-gateway-request-timeout"),
+        request_timeout=timeout,
     )
 
 

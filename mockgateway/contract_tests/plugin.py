@@ -13,7 +13,6 @@ from __future__ import annotations
 import pytest
 
 DOC_MODEL_ID = "bytedance-omnihuman-v1-5-290"
-DOC_OPERATION = "bytedance-omnihuman-v1-5-request"
 DOC_IMAGE_URL = (
     "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_image.png"
 )
@@ -58,21 +57,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="timeout of each HTTP request (default 30)",
     )
     group.addoption(
-        "--mockgateway-gateway-model", default=DOC_MODEL_ID, help="model id in the generate path"
+        "--mockgateway-gateway-model",
+        default=DOC_MODEL_ID,
+        metavar="ID",
+        help="the model to check: its generate path and a body from its request schema's "
+        "examples (default: the doc's OmniHuman v1.5)",
     )
     group.addoption(
-        "--mockgateway-gateway-operation", default=DOC_OPERATION, help="operation in the path"
+        "--mockgateway-gateway-operation",
+        default=None,
+        help="operation in the generate path (default: the model's, from the document)",
     )
     group.addoption(
-        "--mockgateway-gateway-image-url", default=DOC_IMAGE_URL, help="image_url to submit"
+        "--mockgateway-gateway-openapi",
+        default=None,
+        metavar="URL_OR_FILE",
+        help="the OpenAPI document describing the model (default: the built-in one for the "
+        "doc's model, else the gateway's URL/_mock/openapi.json)",
     )
     group.addoption(
-        "--mockgateway-gateway-audio-url", default=DOC_AUDIO_URL, help="audio_url to submit"
+        "--mockgateway-gateway-image-url",
+        default=DOC_IMAGE_URL,
+        help="URL sent in the body's image inputs",
+    )
+    group.addoption(
+        "--mockgateway-gateway-audio-url",
+        default=DOC_AUDIO_URL,
+        help="URL sent in the body's audio inputs",
     )
     group.addoption(
         "--mockgateway-gateway-resolution",
-        default="1080p",
-        help="resolution to submit (default 1080p)",
+        default=None,
+        help="resolution to submit, for a model with a resolution field (default: the example's)",
     )
 
 

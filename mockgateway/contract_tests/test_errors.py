@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from mockgateway.contract import schema_errors
 
@@ -70,21 +73,45 @@ def test_malformed_json_is_400(target: Target) -> None:
     expect(seen.status == 400, "a body that is not JSON answers 400 Bad Request", seen.describe())
 
 
-def test_missing_image_url_is_400(target: Target) -> None:
-    body = {k: v for k, v in target.doc_body().items() if k != "image_url"}
+def test_missing_required_field_is_400(target: Target) -> None:
+    required = [r for r in target.case.schema.get("required", []) if r in target.doc_body()]
+    if not required:
+        pytest.skip(f"the request schema of {target.model} requires no field")
+    name = required[0]
+    body = {k: v for k, v in target.doc_body().items() if k != name}
     seen = target.send("POST", target.generate_url, body=json.dumps(body).encode())
     expect(
         seen.status == 400,
-        "image_url is a required parameter; a request without it answers 400 Bad Request",
+        f"{name} is a required parameter; a request without it answers 400 Bad Request",
         seen.describe(),
     )
 
 
-def test_unsupported_resolution_is_400(target: Target) -> None:
-    body = {**target.doc_body(), "resolution": "4k"}
+def _outside(enum: list[Any]) -> Any:
+    """A value of the enum's own type that it does not list."""
+    if all(isinstance(v, str) for v in enum):
+        return next(v for v in ("4k", "not-listed", "x" * 40) if v not in enum)
+    numbers = [v for v in enum if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return max(numbers) + 1 if len(numbers) == len(enum) else None
+
+
+def test_value_outside_its_enum_is_400(target: Target) -> None:
+    properties = target.case.schema.get("properties", {})
+    listed = {
+        name: prop["enum"]
+        for name, prop in properties.items()
+        if isinstance(prop, dict) and isinstance(prop.get("enum"), list) and prop["enum"]
+    }
+    names = [n for n in ("resolution", *listed) if n in listed and _outside(listed[n]) is not None]
+    if not names:
+        pytest.skip(f"the request schema of {target.model} lists no enum of strings or numbers")
+    name = names[0]
+    value = _outside(listed[name])
+    body = {**target.doc_body(), name: value}
     seen = target.send("POST", target.generate_url, body=json.dumps(body).encode())
+    options = ", ".join(json.dumps(v) for v in listed[name])
     expect(
         seen.status == 400,
-        'resolution supports "720p", "1080p" and "480p"; "4k" answers 400 Bad Request',
+        f"{name} supports {options}; {json.dumps(value)} answers 400 Bad Request",
         seen.describe(),
     )

@@ -7,6 +7,7 @@ from aiohttp import web
 from .._gateway import Gateway
 from .._metrics import Metrics
 from ._admin import add_admin_routes
+from ._admin_contract import add_contract_routes
 from ._admin_faults import add_fault_admin_routes
 from ._admin_verdict import add_verdict_routes
 from ._api import generate, media, sample, samples, status, unknown
@@ -26,6 +27,7 @@ def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
     routes.get("/_mock/samples", samples, "admin.samples")
     routes.get("/_mock/samples/{name}", sample, "admin.sample")
     add_admin_routes(routes)
+    add_contract_routes(routes)
     add_fault_admin_routes(routes)
     add_verdict_routes(routes)
     add_ui_routes(routes)
