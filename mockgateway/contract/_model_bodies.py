@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+from ..media import PlanError, parse_aspect
 from ..models import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec, validator_for
-from ..models._read import ASPECT
 from ._strategy_parts import (
     MISSING,
     InvalidGenerate,
@@ -63,7 +63,7 @@ def _read_fields(spec: ModelSpec, urls: URLS | None) -> dict[str, st.SearchStrat
         allowed = [
             v
             for v in options
-            if (v in known if known is not None else isinstance(v, str) and ASPECT.fullmatch(v))
+            if (v in known if known is not None else isinstance(v, str) and _aspect(v))
         ]
         found[rule.field] = st.sampled_from(allowed)
     length = spec.length
@@ -72,6 +72,14 @@ def _read_fields(spec: ModelSpec, urls: URLS | None) -> dict[str, st.SearchStrat
             lambda v: isinstance(v, (int, float)) and 0 < v <= MAX_OUTPUT_SECONDS
         )
     return {name: values.filter(_fits(properties.get(name, {}))) for name, values in found.items()}
+
+
+def _aspect(value: str) -> bool:
+    try:
+        parse_aspect(value)
+    except PlanError:
+        return False
+    return True
 
 
 def _needed(spec: ModelSpec) -> set[str]:
