@@ -9,7 +9,7 @@ import pytest
 
 from mockgateway.checker import RULE_IDS, RULES, CheckerSettings, Severity, Source, check
 from mockgateway.checker._rules_retry import retry_after_seconds
-from tests.checker_builders import BASE, GOOD_BODY, GOOD_HEADERS, T0, JournalBuilder, rid
+from tests.checker_builders import BASE, GOOD_BODY, GOOD_HEADERS, MODEL, T0, JournalBuilder, rid
 
 
 def careful() -> JournalBuilder:
@@ -42,6 +42,12 @@ def no_cache_control() -> JournalBuilder:
     j.generate(0, headers=headers)
     j.poll(5, "COMPLETED")
     j.media(5.1)
+    return j
+
+
+def unknown_model() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0, path="/omnihuman-v2/v1/omnihuman-v2-request", status=404, response={})
     return j
 
 
@@ -136,6 +142,7 @@ CARELESS: dict[str, Callable[[], JournalBuilder]] = {
     "key-header": missing_key,
     "generate-content-type": form_encoded,
     "generate-cache-control": no_cache_control,
+    "generate-model": unknown_model,
     "generate-body-schema": bad_resolution,
     "generate-undocumented-field": extra_field,
     "poll-interval": polls_fast,
@@ -353,7 +360,7 @@ def test_non_json_and_missing_bodies() -> None:
     j.generate(0, body="image_url=x", status=400, response={})
     j.generate(1, body={"image_url": 5}, status=400, response={})
     messages = [v.message for v in check(j.entries).result("generate-body-schema").violations]
-    assert messages[0] == "generate body is empty or not JSON"
+    assert messages[0] == f"generate body for {MODEL} is empty or not JSON"
     assert "at $.image_url: 5 is not of type 'string'" in messages[1]
     assert "'audio_url' is a required property" in messages[1]
 
