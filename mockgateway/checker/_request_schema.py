@@ -65,21 +65,25 @@ def documented_fields(spec: ModelSpec) -> tuple[str, ...]:
     return tuple(spec.properties)
 
 
-def schema_errors(spec: ModelSpec, body: Any, *, accepted: bool = False) -> list[str]:
-    """Readable reasons a body breaks ``spec``'s request schema (``at $.field: reason``), then,
-    unless the gateway ``accepted`` it, what the gateway refuses beyond the schema (a URL that
-    is not absolute, a duration out of range); ``[]`` when the body is good."""
+def schema_errors(spec: ModelSpec, body: Any) -> list[str]:
+    """Readable reasons a body breaks ``spec``'s request schema (``at $.field: reason``), ``[]``
+    when it meets it."""
     errors = sorted(_validator(spec).iter_errors(body), key=lambda e: list(e.absolute_path))
-    problems = [f"at {error.json_path}: {error.message}" for error in errors]
-    if problems or accepted or not isinstance(body, Mapping):
-        return problems
+    return [f"at {error.json_path}: {error.message}" for error in errors]
+
+
+def refusal(spec: ModelSpec, body: Any) -> str | None:
+    """What the gateway refuses in a body that meets ``spec``'s schema (a URL that is not
+    absolute, a length out of range), in its 400's words; None when it takes the body."""
+    if not isinstance(body, Mapping):
+        return None
     raw = json.dumps(body).encode()
     try:
         parse_request(spec, raw, max_bytes=len(raw) + 1)
     except ApiError as exc:
         message = exc.body.get("message")
-        return [f"the gateway refuses it: {message}"]
-    return []
+        return str(message)
+    return None
 
 
 def undocumented_fields(spec: ModelSpec, body: Any) -> list[str]:

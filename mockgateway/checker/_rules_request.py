@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from .._journal import KEY_HEADER, JournalEntry
 from ..models import OMNIHUMAN_MODEL_ID, builtin_models
 from ._model import Finding, Rule, Severity, Source
-from ._request_schema import schema_errors, undocumented_fields
+from ._request_schema import refusal, schema_errors, undocumented_fields
 from ._settings import CheckerSettings
 from ._view import JournalView, as_json, has_key_header, header
 
@@ -68,13 +68,16 @@ def _body_schema(view: JournalView, settings: CheckerSettings) -> Iterator[Findi
         if body is None:
             yield Finding(f"generate body for {spec.id} is empty or not JSON", (e,), e.key)
             continue
-        problems = schema_errors(spec, body, accepted=e.status == 202)
+        problems = schema_errors(spec, body)
+        refused = refusal(spec, body) if not problems and e.status != 202 else None
         if problems:
             yield Finding(
                 f"generate body for {spec.id} breaks its request schema: " + "; ".join(problems),
                 (e,),
                 e.key,
             )
+        elif refused is not None:  # the schema allows it, the gateway's own checks do not
+            yield Finding(f"generate body for {spec.id} is refused: {refused}", (e,), e.key)
 
 
 def _undocumented(view: JournalView, settings: CheckerSettings) -> Iterator[Finding]:
