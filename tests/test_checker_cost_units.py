@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from mockgateway._billing import money_str
 from mockgateway._jobs import billing_record
-from mockgateway.checker import check, cost_of
+from mockgateway.checker import Cost, JobCost, check, cost_of
+from mockgateway.checker._summary import cost_lines, decode_cost, encode_cost
 from tests.checker_builders import JournalBuilder, rid
 from tests.support import manual_config, memory_of, served
 
@@ -176,9 +177,6 @@ def test_a_running_job_priced_per_request_is_pending_at_its_price() -> None:
 
 
 def test_the_pytest_summary_counts_jobs_charged_per_request() -> None:
-    from mockgateway.checker._cost import Cost, JobCost
-    from mockgateway.checker._summary import cost_lines, decode_cost, encode_cost
-
     jobs = (
         JobCost(request_id="a_1", client=None, status="COMPLETED", usd=Decimal("0.35"),
                 per="request"),

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mockgateway import GatewayConfig, config_from_mapping
+from mockgateway import GatewayConfig, config_from_mapping, serve_in_thread
 from mockgateway.checker import CheckerSettings, Verdict
 from mockgateway.checker._run import CheckSetup, run_check
 
@@ -239,3 +240,22 @@ def test_per_request_and_per_second_jobs_add_up_in_one_run(tmp_path: Path) -> No
         f"{total:.2f} USD: {omni.billed_seconds} billed second(s) for {omni.usd:.2f} USD, "
         "1 per-request charge(s) for 0.30 USD, 2 of 2 job(s) charged (COMPLETED 2)"
     )
+
+
+def test_a_running_gateway_judges_its_journal_by_its_own_models() -> None:
+    """``GET /_mock/verdict`` reads the models the gateway serves, declared ones included."""
+    with serve_in_thread(models_config()) as gw:
+        url = f"{gw.url}/acme-text-to-image-v1/v1/acme-text-to-image-v1-request"
+        body = json.dumps({"prompt": "a lighthouse", "seed": 7}).encode()
+        headers = {"Content-Type": "application/json", "Cache-Control": "no-cache",
+                   "Ocp-Apim-Subscription-Key": "k-0001"}  # fmt: skip
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=10) as r:
+            assert r.status == 202
+        with urllib.request.urlopen(f"{gw.url}/_mock/verdict", timeout=10) as r:
+            verdict = json.load(r)
+    rules = {r["id"]: r for r in verdict["rules"]}
+    assert rules["generate-model"]["passed"]
+    assert rules["generate-body-schema"]["passed"]
+    (v,) = rules["generate-undocumented-field"]["violations"]
+    assert v["message"].endswith("acme-text-to-image-v1 carries field(s) its request schema does "
+                                 "not document: seed")  # fmt: skip
