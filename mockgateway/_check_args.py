@@ -20,7 +20,8 @@ def add_check_command(commands: Any) -> None:
         "check",
         help="judge a client against the documented contract",
         description="Serve a gateway on a free port, run CMD against it with MOCKGATEWAY_URL, "
-        "MOCKGATEWAY_API_KEY and MOCKGATEWAY_SPEED set, and judge its requests.",
+        "MOCKGATEWAY_API_KEY, MOCKGATEWAY_SPEED, MOCKGATEWAY_MODEL and MOCKGATEWAY_GENERATE_URL "
+        "set, and judge its requests, each against the model it called.",
         usage="mockgateway check [options] -- CMD [ARGS...]\n"
         "       mockgateway check [options] --journal FILE",
     )
@@ -34,6 +35,12 @@ def add_check_command(commands: Any) -> None:
     )
     p.add_argument("--journal", metavar="FILE", help="judge a saved journal instead of running")
     p.add_argument("--api-key", default=DEFAULT_API_KEY, help="key handed to the client")
+    p.add_argument(
+        "--model",
+        metavar="ID",
+        help="the model the client is to call, in MOCKGATEWAY_MODEL and MOCKGATEWAY_GENERATE_URL "
+        "(default: the first one the configuration serves)",
+    )
     p.add_argument(
         "--speed",
         type=float,

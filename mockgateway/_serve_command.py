@@ -109,6 +109,13 @@ def serve_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return ServeOptions(config, host, port, tls, ca_file, access_log)
 
 
+def generate_lines(url: str, config: GatewayConfig) -> list[str]:
+    """One ``generate:`` line per model the gateway serves, in declared order."""
+    served = [m for m in config.models if m.enabled]
+    lines = [f"POST {url}/{m.id}/v1/{m.operation}" for m in served] or ["none (no model enabled)"]
+    return [f"  generate:  {line}" for line in lines]
+
+
 async def _serve(options: ServeOptions) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -140,10 +147,9 @@ async def _serve(options: ServeOptions) -> None:
                 gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
                 _say(f"mockgateway listening on {running.url}")
                 _say(f"  dashboard: {running.url}/_mock/ui/")
-                model = options.config.models[0]
                 _say(
-                    f"  generate:  POST {running.url}/{model.id}/v1/{model.operation}\n"
-                    f"  status:    GET  {running.url}/v2/requests/status/{{request_id}}\n"
+                    "\n".join(generate_lines(running.url, options.config))
+                    + f"\n  status:    GET  {running.url}/v2/requests/status/{{request_id}}\n"
                     f"  admin:     {running.url}/_mock/health"
                 )
                 if ca_file is not None:

@@ -26,11 +26,12 @@ OPTIONS = {
     "speed": "run the gateway clock N times faster (rules still measure gateway time)",
     "check": "fail a test on broken rules of severity 'error' (default), 'warning', or 'off'",
     "api_key": "API key the mock_gateway fixture hands out",
+    "model": "model id mock_gateway.generate_url aims at (default: the first one served)",
     "budget": "fail the run when its tests' jobs would cost more than this many USD in all",
 }
 MARKER = (
     "mockgateway(scenario=None, api_key=None, check=True, config=None, speed=None, clock=None, "
-    "disable=(), severity={}): per-test gateway settings for the mock_gateway fixture"
+    "disable=(), severity={}, model=None): per-test gateway settings for the mock_gateway fixture"
 )
 TLS_HELP = "serve HTTPS from a local CA; mock_gateway.ca_file (and .env) name its certificate"
 _HANDLE: pytest.StashKey[MockGateway] = pytest.StashKey()

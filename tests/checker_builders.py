@@ -82,6 +82,7 @@ class JournalBuilder:
         response: Any = None,
         response_headers: dict[str, str] | None = None,
         error: str | None = None,
+        path: str = GENERATE_PATH,
     ) -> JournalEntry:
         body = dict(GOOD_BODY) if body is None else body
         raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
@@ -98,7 +99,7 @@ class JournalBuilder:
             t,
             route="generate",
             method="POST",
-            path=GENERATE_PATH,
+            path=path,
             headers=hdrs,
             key=key,
             request_id=rid(n) if status == 202 else None,

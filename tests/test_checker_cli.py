@@ -14,6 +14,7 @@ import pytest
 
 from mockgateway import config_from_mapping, serve_in_thread
 from mockgateway._cli import main
+from mockgateway._config import load_config
 from mockgateway.checker._run import client_env, run_client
 from tests.checker_builders import assert_junit_shape
 
@@ -256,3 +257,65 @@ def test_the_quiet_line_says_why_the_check_failed(client: list[str], code: int, 
     assert len(verdict) == 1
     assert verdict[0].startswith("mockgateway check: FAILED: ")
     assert verdict[0].endswith(why)
+
+
+MODELS_TOML = ROOT / "examples" / "models.toml"
+
+
+def test_check_model_aims_the_client_and_a_model_not_served_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    env_dump = tmp_path / "env.json"
+    client = [sys.executable, "-c", "import json, os, sys; json.dump(dict(os.environ), "
+              f"open({str(env_dump)!r}, 'w'))"]  # fmt: skip
+    aimed = cli("--config", str(MODELS_TOML), "--model", "acme-text-to-speech-v1", "--", *client)
+    assert aimed.returncode == 1, aimed.stderr  # no traffic: the client only wrote its env
+    env = json.loads(env_dump.read_text())
+    assert env["MOCKGATEWAY_MODEL"] == "acme-text-to-speech-v1"
+    assert env["MOCKGATEWAY_GENERATE_URL"] == (
+        f"{env['MOCKGATEWAY_URL']}/acme-text-to-speech-v1/v1/acme-text-to-speech-v1-request"
+    )
+    cli("--", *client)
+    assert json.loads(env_dump.read_text())["MOCKGATEWAY_MODEL"] == "bytedance-omnihuman-v1-5-290"
+
+    unknown = cli("--config", str(MODELS_TOML), "--model", "acme-video-v9", "--", *client)
+    assert unknown.returncode == 2
+    assert unknown.stderr == (
+        "mockgateway check: --model: model 'acme-video-v9' is not declared (served: "
+        "bytedance-omnihuman-v1-5-290, acme-image-to-video-v2, acme-text-to-image-v1, "
+        "acme-text-to-speech-v1)\n"
+    )
+    off = tmp_path / "off.toml"
+    off.write_text('[[models]]\nid = "bytedance-omnihuman-v1-5-290"\nenabled = false\n')
+    switched = cli("--config", str(off), "--model", "bytedance-omnihuman-v1-5-290", "--", *client)
+    assert switched.returncode == 2
+    assert "is declared but switched off (served: none)" in switched.stderr
+    journal = tmp_path / "j.json"
+    journal.write_text('{"entries": []}')
+    both = cli("--model", "bytedance-omnihuman-v1-5-290", "--journal", str(journal))
+    assert both.returncode == 2
+    assert "--model names the model a client is to call; a saved journal has no client" in (
+        both.stderr
+    )
+
+
+def test_a_saved_journal_is_judged_by_the_models_of_its_configuration(tmp_path: Path) -> None:
+    config = load_config(MODELS_TOML)
+    body = json.dumps({"prompt": "a lighthouse", "seed": 7}).encode()
+    with serve_in_thread(config) as gw:
+        url = f"{gw.url}/acme-text-to-image-v1/v1/acme-text-to-image-v1-request"
+        headers = {"Content-Type": "application/json", "Cache-Control": "no-cache",
+                   "Ocp-Apim-Subscription-Key": "k-0001"}  # fmt: skip
+        request = urllib.request.Request(url, data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202
+        with urllib.request.urlopen(f"{gw.url}/_mock/journal", timeout=10) as answer:
+            (tmp_path / "journal.json").write_bytes(answer.read())
+    with_models = cli("--journal", str(tmp_path / "journal.json"), "--config", str(MODELS_TOML))
+    assert "generate-undocumented-field" in with_models.stdout
+    assert "carries field(s) its request schema does not document: seed" in with_models.stdout
+    alone = cli("--journal", str(tmp_path / "journal.json"))
+    assert "generate request to /acme-text-to-image-v1/v1/acme-text-to-image-v1-request: no " in (
+        alone.stdout
+    )
+    assert alone.returncode == 1

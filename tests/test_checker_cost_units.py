@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from mockgateway._billing import money_str
 from mockgateway._jobs import billing_record
-from mockgateway.checker import check, cost_of
+from mockgateway.checker import Cost, JobCost, check, cost_of
+from mockgateway.checker._summary import cost_lines, decode_cost, encode_cost
 from tests.checker_builders import JournalBuilder, rid
 from tests.support import manual_config, memory_of, served
 
@@ -111,3 +112,85 @@ async def test_the_gateway_prices_a_running_job_as_pending_and_a_budget_sees_it(
         verdict = check(entries, billing={job.request_id: record}, budget=job.cost / 2)
     assert verdict.cost.pending_usd == job.cost
     assert verdict.over_budget  # abandoned, it would still have been charged in full
+
+
+def per_request(status: str, charged: str, pending: str | None = None) -> dict[str, object]:
+    """A billing record as the gateway writes one for a model priced per request."""
+    return {"status": status, "billed_seconds": 0, "price_per_second": None, "price": "0.35",
+            "per": "request", "charged": charged, "pending": pending}  # fmt: skip
+
+
+def test_jobs_priced_per_request_are_billed_apart_from_billed_seconds() -> None:
+    flat = "acme-image-to-video-v2"
+    j = JournalBuilder()
+    j.generate(0, n=1)
+    for n in (2, 3):
+        e = j.generate(n - 1, n=n, path=f"/{flat}/v1/{flat}-request")
+        j.entries[-1] = replace(e, request_id=f"{flat}_{n}")
+    live = {
+        rid(1): billing("COMPLETED", 3, "0.48"),
+        f"{flat}_2": per_request("COMPLETED", "0.35"),
+        f"{flat}_3": per_request("ERROR", "0.00"),
+    }
+    cost = cost_of(j.entries, live)
+    assert [(c.model_id, c.per, c.billed_seconds, c.usd) for c in cost.jobs] == [
+        ("bytedance-omnihuman-v1-5-290", None, 3, Decimal("0.48")),
+        (flat, "request", 0, Decimal("0.35")),
+        (flat, "request", 0, Decimal(0)),
+    ]
+    assert (cost.usd, cost.per_request_usd, cost.per_second_usd) == (
+        Decimal("0.83"), Decimal("0.35"), Decimal("0.48"),
+    )  # fmt: skip
+    assert cost.per_request_jobs == 1  # the ERROR was not charged
+    assert cost.describe() == (
+        "0.83 USD: 3 billed second(s) for 0.48 USD, 1 per-request charge(s) for 0.35 USD,"
+        " 2 of 3 job(s) charged (COMPLETED 2, ERROR 1)"
+    )
+    data = cost.to_dict()
+    assert (data["per_request_jobs"], data["per_request_usd"]) == (1, "0.35")
+    assert [row["per"] for row in data["per_job"]] == [None, "request", "request"]
+    alone = cost_of(j.entries, {f"{flat}_2": per_request("COMPLETED", "0.35")})
+    assert alone.describe() == (
+        "0.35 USD: 1 per-request charge(s), 1 of 3 job(s) charged (COMPLETED 1, unfinished 2)"
+    )
+
+
+def test_what_a_model_is_priced_for_comes_from_its_declaration_until_a_record_says() -> None:
+    j = JournalBuilder()
+    j.generate(0, n=1)
+    pricing = {"bytedance-omnihuman-v1-5-290": "output_second"}
+    (job,) = cost_of(j.entries, None, pricing).jobs
+    assert (job.status, job.per) == (None, "output_second")
+    (job,) = check(j.entries).cost.jobs  # the engine reads the models it judges by
+    assert job.per == "output_second"
+
+
+def test_a_running_job_priced_per_request_is_pending_at_its_price() -> None:
+    j = JournalBuilder()
+    j.generate(0, n=1)
+    verdict = check(
+        j.entries, billing={rid(1): per_request("PROCESSING", "0.00", "0.35")},
+        budget=Decimal("0.30"),
+    )  # fmt: skip
+    assert (verdict.cost.pending_usd, verdict.cost.unpriced) == (Decimal("0.35"), 0)
+    assert verdict.over_budget
+
+
+def test_the_pytest_summary_counts_jobs_charged_per_request() -> None:
+    jobs = (
+        JobCost(request_id="a_1", client=None, status="COMPLETED", usd=Decimal("0.35"),
+                per="request"),
+        JobCost(request_id="b_1", client=None, status="COMPLETED", billed_seconds=3,
+                usd=Decimal("0.48"), per="output_second"),
+    )  # fmt: skip
+    text = encode_cost(Cost(jobs=jobs))
+    assert text == "0.83 USD, 3 billed s, 2 job(s), 1 per request"
+    decoded = decode_cost(text)
+    assert (decoded.usd, decoded.billed_seconds, decoded.jobs, decoded.per_request) == (
+        Decimal("0.83"), 3, 2, 1,
+    )  # fmt: skip
+    assert decode_cost("0.48 USD, 3 billed s, 1 job(s)").per_request == 0
+    lines = cost_lines([("t.py::a", text), ("t.py::b", "0.48 USD, 3 billed s, 1 job(s)")])
+    assert lines[0] == (
+        "cost: 1.31 USD in total, 6 billed second(s) over 3 job(s), 1 of them charged per request"
+    )

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from mockgateway import config_from_mapping
 from mockgateway.checker import RULE_IDS, RULES, CheckerSettings, Severity, Source, check
 from mockgateway.checker._rules_retry import retry_after_seconds
-from tests.checker_builders import BASE, GOOD_BODY, GOOD_HEADERS, T0, JournalBuilder, rid
+from mockgateway.models import ModelSpec
+from tests.checker_builders import BASE, GOOD_BODY, GOOD_HEADERS, MODEL, T0, JournalBuilder, rid
 
 
 def careful() -> JournalBuilder:
@@ -42,6 +44,12 @@ def no_cache_control() -> JournalBuilder:
     j.generate(0, headers=headers)
     j.poll(5, "COMPLETED")
     j.media(5.1)
+    return j
+
+
+def unknown_model() -> JournalBuilder:
+    j = JournalBuilder()
+    j.generate(0, path="/omnihuman-v2/v1/omnihuman-v2-request", status=404, response={})
     return j
 
 
@@ -136,6 +144,7 @@ CARELESS: dict[str, Callable[[], JournalBuilder]] = {
     "key-header": missing_key,
     "generate-content-type": form_encoded,
     "generate-cache-control": no_cache_control,
+    "generate-model": unknown_model,
     "generate-body-schema": bad_resolution,
     "generate-undocumented-field": extra_field,
     "poll-interval": polls_fast,
@@ -353,7 +362,7 @@ def test_non_json_and_missing_bodies() -> None:
     j.generate(0, body="image_url=x", status=400, response={})
     j.generate(1, body={"image_url": 5}, status=400, response={})
     messages = [v.message for v in check(j.entries).result("generate-body-schema").violations]
-    assert messages[0] == "generate body is empty or not JSON"
+    assert messages[0] == f"generate body for {MODEL} is empty or not JSON"
     assert "at $.image_url: 5 is not of type 'string'" in messages[1]
     assert "'audio_url' is a required property" in messages[1]
 
@@ -459,3 +468,72 @@ def test_the_webhook_answer_budget_is_real_time_under_a_scaled_clock() -> None:
         "webhook-receiver-2xx",
     )
     assert CheckerSettings().at_speed(1) == CheckerSettings()
+
+
+def declared(*rows: dict[str, object]) -> tuple[ModelSpec, ...]:
+    """The built-in models with ``rows`` declared beside them, as a configuration does."""
+    return config_from_mapping({"models": list(rows)}).models
+
+
+TTI = {
+    "id": "tti", "operation": "tti-request", "output": "image", "price": "0.04",
+    "request_schema": {
+        "type": "object", "required": ["prompt"],
+        "properties": {"prompt": {"type": "string", "minLength": 1}},
+    },
+}  # fmt: skip
+
+
+def test_a_body_is_judged_by_the_schema_of_the_model_its_path_calls() -> None:
+    models = declared(TTI)
+    j = JournalBuilder()
+    j.generate(0, n=1, path="/tti/v1/tti-request", body={"prompt": "a lighthouse"})
+    j.generate(1, n=2, path="/tti/v1/tti-request", body=GOOD_BODY, status=400, response={})
+    j.generate(2, n=3, body={**GOOD_BODY, "prompt": "smile"})
+    verdict = check(j.entries, models=models)
+    (schema,) = verdict.result("generate-body-schema").violations
+    assert schema.message == (
+        "generate body for tti breaks its request schema: at $: 'prompt' is a required property"
+    )
+    assert schema.evidence[0].seq == 2
+    extra = [v.message for v in verdict.result("generate-undocumented-field").violations]
+    assert extra == [
+        "generate body for tti carries field(s) its request schema does not document: "
+        "audio_url, image_url, resolution",
+        f"generate body for {MODEL} carries field(s) its request schema does not document: prompt",
+    ]
+    # judged by the built-in models alone, the tti path names no model
+    (unknown,) = check(j.entries[:1]).result("generate-model").violations
+    assert unknown.message == (
+        f"generate request to /tti/v1/tti-request: no model 'tti' is declared here (served: {MODEL})"
+    )
+
+
+def test_a_wrong_operation_or_a_switched_off_model_is_no_model_served() -> None:
+    models = declared(TTI, {"id": "tti-old", "operation": "o", "price": "1", "enabled": False})
+    j = JournalBuilder()
+    j.generate(0, path="/tti/v1/bytedance-omnihuman-v1-5-request", status=404, response={})
+    j.generate(1, path="/tti-old/v1/o", body={"nonsense": True}, status=404, response={})
+    verdict = check(j.entries, models=models)
+    assert verdict.broken_rules == ("generate-model",)  # no schema to judge either body by
+    assert [v.message for v in verdict.result("generate-model").violations] == [
+        "generate request to /tti/v1/bytedance-omnihuman-v1-5-request: model 'tti' has no "
+        "operation 'bytedance-omnihuman-v1-5-request'; its generate path is /tti/v1/tti-request",
+        "generate request to /tti-old/v1/o: model 'tti-old' is declared but switched off "
+        "(enabled = false)",
+    ]
+
+
+def test_what_the_gateway_refuses_beyond_the_schema_is_named() -> None:
+    itv = {**TTI, "id": "itv", "operation": "itv-request", "output": "video",
+           "inputs": {"image_url": "image"}, "duration": {"seconds": 5},
+           "request_schema": {"type": "object", "required": ["image_url"],
+                              "properties": {"image_url": {"type": "string"}}}}  # fmt: skip
+    j = JournalBuilder()
+    j.generate(0, path="/itv/v1/itv-request", body={"image_url": "face.png"}, status=400,
+               response={})  # fmt: skip
+    (v,) = check(j.entries, models=declared(itv)).result("generate-body-schema").violations
+    assert v.message == (
+        "generate body for itv is refused: image_url must be an absolute http(s) or data: URL,"
+        " got 'face.png'"
+    )

@@ -92,3 +92,37 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=15)
+
+
+def _banner(*args: str) -> list[str]:
+    """What ``serve`` prints before it is stopped: its URL and endpoints."""
+    process, _url = start(*args)
+    try:
+        assert process.stdout is not None
+        lines = []
+        while not (line := process.stdout.readline()).startswith("  admin:"):
+            lines.append(line.rstrip("\n"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    return lines
+
+
+def test_serve_prints_the_generate_url_of_every_model_it_serves(tmp_path: Path) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    lines = _banner("--config", str(examples / "models.toml"))
+    generate = [ln.split()[-1].split("/", 3)[-1] for ln in lines if ln.startswith("  generate:")]
+    assert generate == [
+        "bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request",
+        "acme-image-to-video-v2/v1/acme-image-to-video-v2-request",
+        "acme-text-to-image-v1/v1/acme-text-to-image-v1-request",
+        "acme-text-to-speech-v1/v1/acme-text-to-speech-v1-request",
+    ]
+    off = tmp_path / "off.toml"
+    off.write_text(
+        (examples / "models.toml").read_text().replace("models/", f"{examples}/models/")
+        + '\n[[models]]\nid = "bytedance-omnihuman-v1-5-290"\nenabled = false\n'
+    )
+    lines = _banner("--config", str(off))
+    assert [ln for ln in lines if "omnihuman" in ln] == []
+    assert sum(ln.startswith("  generate:  POST ") for ln in lines) == 3

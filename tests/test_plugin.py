@@ -453,3 +453,72 @@ def test_the_budget_adds_up_every_xdist_workers_tests(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["cost: *.** USD in total, * billed second(s) over 2 job(s)"])
     result.stdout.fnmatch_lines(["BUDGET EXCEEDED: *over the budget of 0.01 USD"])
+
+
+MODELS_TOML = ROOT / "examples" / "models.toml"
+
+
+def test_a_test_aims_at_a_model_and_is_judged_by_its_schema(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_models="""
+        import json, time
+        import pytest
+        from client_helpers import BODY, call
+
+        TTI = "acme-text-to-image-v1"
+
+        def run(gw, body):
+            status, raw = call("POST", gw.generate_url, gw.headers, body)
+            if status != 202:
+                return status
+            accepted = json.loads(raw)
+            while True:
+                time.sleep(gw.real_seconds(5))
+                job = json.loads(call("GET", accepted["polling_url"], gw.headers)[1])
+                if job["status"] in ("COMPLETED", "FAILED", "ERROR"):
+                    break
+            for url in (job["output"] or {}).get("media_url", []):
+                assert call("GET", url, {})[0] == 200
+            return job["status"]
+
+        def test_the_first_model_by_default(mock_gateway):
+            assert mock_gateway.model.id == "bytedance-omnihuman-v1-5-290"
+
+        @pytest.mark.mockgateway(model=TTI)
+        def test_a_careful_client_of_the_image_model(mock_gateway):
+            assert mock_gateway.model.id == TTI
+            assert mock_gateway.generate_url == f"{mock_gateway.url}/{TTI}/v1/{TTI}-request"
+            assert mock_gateway.env["MOCKGATEWAY_GENERATE_URL"] == mock_gateway.generate_url
+            assert mock_gateway.env["MOCKGATEWAY_MODEL"] == TTI
+            assert run(mock_gateway, {"prompt": "a lighthouse"}) in ("COMPLETED", "ERROR")
+
+        @pytest.mark.mockgateway(model=TTI)
+        def test_a_lipsync_body_sent_to_the_image_model(mock_gateway):
+            assert run(mock_gateway, BODY) == 400
+
+        @pytest.mark.mockgateway(model="acme-text-to-video-v9")
+        def test_a_model_not_served(mock_gateway):
+            pass
+        """
+    )
+    result = suite.runpytest(
+        *PLUGIN, f"--mockgateway-config={MODELS_TOML}", "--mockgateway-speed=50"
+    )
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*mockgateway model: model 'acme-text-to-video-v9' is not declared (served: bytedance-"
+            "omnihuman-v1-5-290, acme-image-to-video-v2, acme-text-to-image-v1, acme-text-to-spee"
+            "ch-v1)*",
+            "*ContractViolation: generate-body-schema: generate body for acme-text-to-image-v1 "
+            "breaks its request schema: at $: 'prompt' is a required property",
+        ]
+    )
+    suite.makepyfile(
+        test_option="""
+        def test_aimed_by_the_option(mock_gateway):
+            assert mock_gateway.model.id == "acme-text-to-speech-v1"
+        """
+    )
+    options = (f"--mockgateway-config={MODELS_TOML}", "--mockgateway-model=acme-text-to-speech-v1")
+    suite.runpytest(*PLUGIN, *options, "test_option.py").assert_outcomes(passed=1)

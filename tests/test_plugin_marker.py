@@ -53,6 +53,13 @@ def test_own_config_clock_and_speed_get_a_dedicated_gateway() -> None:
     assert mapped.own_config.clock.speed == 30  # the session's speed carries over
 
 
+def test_a_marker_model_wins_over_the_option() -> None:
+    assert wish().model is None  # the first model served
+    assert wish(PluginOptions(model="acme-a")).model == "acme-a"
+    assert wish(PluginOptions(model="acme-a"), model="acme-b").model == "acme-b"
+    assert wish(model="acme-b").own_config is None  # a model needs no gateway of its own
+
+
 def test_rules_can_be_tuned_per_test() -> None:
     w = wish(
         disable="download-output",
@@ -75,6 +82,8 @@ def test_rules_can_be_tuned_per_test() -> None:
         ({"speed": float("nan")}, "speed must be positive and at most 1000000"),
         ({"clock": "sundial"}, "clock must be real, scaled or manual"),
         ({"config": 42}, "config must be a file path or a mapping"),
+        ({"model": 5}, "model must be a model id, got 5"),
+        ({"model": ""}, "model must be a model id, got ''"),
     ],
 )
 def test_bad_marker_arguments_are_named(kwargs: dict[str, Any], message: str) -> None:

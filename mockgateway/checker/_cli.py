@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._billing import parse_money
 from .._check_defaults import SPEED_RULE, speed_ok
-from .._errors import TlsError
+from .._errors import ConfigError, TlsError
 from ..proxy._check import run_upstream_check
 from ..proxy._drift_log import load_known
 from ..proxy._proxy import Proxy
@@ -26,7 +26,7 @@ from ._engine import RULES, check
 from ._model import Verdict
 from ._report_files import REPORT_SUFFIXES, write_report
 from ._report_text import render_text
-from ._run import load_saved, load_setup, run_check
+from ._run import load_saved, load_setup, run_check, served_model
 
 EXIT_OK = 0
 EXIT_RULES = 1
@@ -74,6 +74,8 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
         return f"{given[0]} applies to --upstream only"
     if args.upstream is not None and (args.speed is not None or args.tls or args.journal):
         return "--upstream runs the client against that gateway: drop --speed, --tls and --journal"
+    if args.journal and args.model is not None:
+        return "--model names the model a client is to call; a saved journal has no client"
     return None
 
 
@@ -107,6 +109,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"mockgateway check: --budget: {exc}", file=sys.stderr)
             return EXIT_USAGE
     setup = load_setup(args.config)
+    try:
+        model = served_model(setup.gateway.models, args.model) if not args.journal else None
+    except ConfigError as exc:
+        print(f"mockgateway check: --model: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.upstream is not None:
         known = load_known(args.known_drift) if args.known_drift else ()
         # the proxy's recording, every exchange as it happens (see the reports below)
@@ -125,12 +132,19 @@ def run(args: argparse.Namespace) -> int:
             log=sys.stderr,
             port=args.proxy_port,
             record=record,
+            model=model,
         )
         print(f"mockgateway check: upstream {proxy.spend.summary()}", file=sys.stderr)
         drifted = proxy.drifts.failed
     elif args.journal:
         entries = load_saved(args.journal)
-        verdict = check(entries, setup.checker, require_traffic=True, budget=budget)
+        verdict = check(
+            entries,
+            setup.checker,
+            require_traffic=True,
+            budget=budget,
+            models=setup.gateway.models,
+        )
     else:
         sys.stdout.flush()
         try:
@@ -142,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 tls=args.tls,
                 budget=budget,
+                model=args.model,
             )
         except TlsError as exc:
             print(f"mockgateway check: --tls: {exc}", file=sys.stderr)

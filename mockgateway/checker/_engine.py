@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from .._journal import JournalEntry
+from ..models import ModelSpec
 from ._cost import cost_of
 from ._model import ClientRun, Evidence, Rule, RuleResult, Verdict, Violation
 from ._rules_polling import POLLING_RULES
@@ -37,15 +38,18 @@ def check(
     require_traffic: bool = False,
     budget: Decimal | None = None,
     billing: Mapping[str, Mapping[str, Any]] | None = None,
+    models: Iterable[ModelSpec] | None = None,
 ) -> Verdict:
     """Judge a journal against every rule; pure, so a saved journal judges the same way.
 
     ``billing``: the gateway's billing record per request id, for a live run (a saved journal
-    carries what it knows in its status entries).
+    carries what it knows in its status entries). ``models``: the models the gateway ran with
+    (``GatewayConfig.models``; the built-in ones unless given), each generate request judged by
+    the one its path calls.
     """
     settings = settings or CheckerSettings()
     entries = list(entries)
-    view = JournalView(entries)
+    view = JournalView(entries, models)
     results: list[RuleResult] = []
     for r in RULES:
         severity = settings.severities.get(r.id, r.severity)
@@ -71,6 +75,6 @@ def check(
         client_run=client_run,
         traffic=sum(1 for e in view.requests if e.route in API_ROUTES),
         require_traffic=require_traffic,
-        cost=cost_of(entries, billing),
+        cost=cost_of(entries, billing, {m.id: m.per.value for m in view.models.values()}),
         budget=budget,
     )

@@ -2,7 +2,8 @@
 
 The plugin module stays thin; this module owns the behaviour. A session starts its shared
 gateway only when a test first asks for it, resets it before every test, and starts a dedicated
-gateway for a test whose marker (:mod:`._marker`) asks for its own configuration or clock. With
+gateway for a test whose marker (:mod:`._marker`) asks for its own configuration or clock, and
+aims the handle at the model the marker (or ``--mockgateway-model``) names. With
 ``--mockgateway-tls`` every gateway serves HTTPS from a local CA whose certificate the session
 writes to a file (``ca_file``, and in ``env`` for a subprocess client).
 """
@@ -20,13 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock, ClockMode
-from .._errors import ContractViolation, MockGatewayError
+from .._errors import ConfigError, ContractViolation, MockGatewayError
 from .._journal import KEY_HEADER, JournalEntry
 from ._engine import check
-from ._marker import PluginOptions, config_with_clock, read_marker
+from ._marker import PluginOptions, PluginUsageError, config_with_clock, read_marker
 from ._model import Severity, Verdict
 from ._report_text import render_text
-from ._run import CheckSetup, client_env, load_setup, write_ca_file
+from ._run import CheckSetup, client_env, generate_url, load_setup, served_model, write_ca_file
 from ._settings import CheckerSettings
 
 _JSON = "application/json"
@@ -36,14 +37,16 @@ if TYPE_CHECKING:
 
     from .._gateway import Gateway
     from .._server import ThreadedGateway
+    from ..models import ModelSpec
 
 
 @dataclass
 class MockGateway:
     """The handle a test receives as ``mock_gateway``.
 
-    ``url`` and ``api_key`` are what a client needs; ``env`` carries them (and the clock speed)
-    for a subprocess; ``journal()`` lists this test's requests; ``clock`` is the gateway's clock.
+    ``url`` and ``api_key`` are what a client needs; ``model`` is the model the test aims at and
+    ``generate_url`` where to submit its jobs; ``env`` carries them (and the clock speed) for a
+    subprocess; ``journal()`` lists this test's requests; ``clock`` is the gateway's clock.
     Over TLS, ``ca_file`` is the CA certificate to trust (``env`` names it for the usual TLS
     libraries).
     Sleep ``real_seconds(5)`` between polls and the gateway sees 5 s pass.
@@ -55,6 +58,7 @@ class MockGateway:
     check_level: str
     settings: CheckerSettings
     ca_file: str | None = None
+    model_id: str | None = None  # None: the first model the gateway serves
     verdict: Verdict | None = field(default=None, init=False)
 
     @property
@@ -78,9 +82,14 @@ class MockGateway:
         )
 
     @property
+    def model(self) -> ModelSpec:
+        """The model this test aims at (the marker's ``model``, else the first one served)."""
+        return served_model(self.threaded.gateway.config.models, self.model_id)
+
+    @property
     def generate_url(self) -> str:
-        model = self.threaded.gateway.config.models[0]
-        return f"{self.url}/{model.id}/v1/{model.operation}"
+        """Where to submit a job of :attr:`model`: ``{url}/{model_id}/v1/{operation}``."""
+        return generate_url(self.url, self.model)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -93,7 +102,7 @@ class MockGateway:
 
     @property
     def env(self) -> dict[str, str]:
-        return client_env(self.url, self.api_key, self.speed, os.environ, self.ca_file)
+        return client_env(self.url, self.api_key, self.speed, os.environ, self.ca_file, self.model)
 
     def real_seconds(self, gateway_seconds: float) -> float:
         """Real seconds to sleep for ``gateway_seconds`` of gateway time to pass (0: manual)."""
@@ -161,7 +170,8 @@ class MockGateway:
             return await gateway.journal(), await gateway.bills()
 
         entries, billing = self.threaded.call(both)
-        return check(entries, self.settings.at_speed(self.speed), billing=billing)
+        settings = self.settings.at_speed(self.speed)
+        return check(entries, settings, billing=billing, models=gateway.config.models)
 
     def record_quietly(self) -> None:
         """Judge for the record (the run's summary), never raising."""
@@ -187,6 +197,14 @@ class MockGateway:
             first = min(broken, key=lambda v: v.rule_id)
             raise ContractViolation(f"{ids}: {first.message}\n\n{render_text(verdict)}")
         return verdict
+
+
+def _aim(threaded: ThreadedGateway, model_id: str | None) -> None:
+    """Refuse a test's model unless the gateway it gets serves it."""
+    try:
+        served_model(threaded.gateway.config.models, model_id)
+    except ConfigError as exc:
+        raise PluginUsageError(f"mockgateway model: {exc}") from None
 
 
 class GatewaySession:
@@ -238,6 +256,7 @@ class GatewaySession:
                 await gateway.set_scenario(None)  # undo a scenario an earlier test set at runtime
                 await gateway.reset()
 
+            _aim(threaded, wish.model)
             threaded.call(fresh)
             yield MockGateway(
                 threaded,
@@ -246,13 +265,17 @@ class GatewaySession:
                 wish.check,
                 wish.settings,
                 self.ca_file(threaded),
+                wish.model,
             )
             return
         from .._server import serve_in_thread
 
         with serve_in_thread(wish.own_config, port=0, tls=self.options.tls) as own:
+            _aim(own, wish.model)
             ca_file = self.ca_file(own)
-            yield MockGateway(own, wish.api_key, wish.scenario, wish.check, wish.settings, ca_file)
+            yield MockGateway(
+                own, wish.api_key, wish.scenario, wish.check, wish.settings, ca_file, wish.model
+            )
 
     def close(self) -> None:
         self._stack.close()

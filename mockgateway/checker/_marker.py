@@ -21,7 +21,7 @@ from ._settings import CheckerSettings, settings_from_mapping
 
 CHECK_LEVELS = ("error", "warning", "off")
 MARKER_KEYS = frozenset(
-    {"scenario", "api_key", "check", "config", "speed", "clock", "disable", "severity"}
+    {"scenario", "api_key", "check", "config", "speed", "clock", "disable", "severity", "model"}
 )
 
 
@@ -38,6 +38,7 @@ class PluginOptions:
     check: str = "error"
     api_key: str = DEFAULT_API_KEY
     tls: bool = False  # serve HTTPS from a local CA
+    model: str | None = None  # the model id generate_url aims at (None: the first served)
 
     @classmethod
     def parse(
@@ -48,6 +49,7 @@ class PluginOptions:
         check: str | None,
         api_key: str | None,
         tls: bool = False,
+        model: str | None = None,
     ) -> PluginOptions:
         try:
             rate = float(speed) if speed not in (None, "") else 1.0
@@ -66,6 +68,7 @@ class PluginOptions:
             check=level,
             api_key=api_key or DEFAULT_API_KEY,
             tls=tls,
+            model=model or None,
         )
 
 
@@ -78,6 +81,7 @@ class MarkerWish:
     check: str
     settings: CheckerSettings
     own_config: GatewayConfig | None
+    model: str | None = None  # the model id the test aims at (None: the first served)
 
 
 def scenario_key(name: str) -> str:
@@ -162,10 +166,14 @@ def read_marker(kwargs: Mapping[str, Any], options: PluginOptions, base: CheckSe
         own = config_with_clock(base.gateway, speed, clock)
     scenario = kwargs.get("scenario")
     api_key = kwargs.get("api_key") or (scenario_key(scenario) if scenario else options.api_key)
+    model = kwargs.get("model", options.model)
+    if model is not None and (not isinstance(model, str) or not model):
+        raise PluginUsageError(f"mockgateway marker: model must be a model id, got {model!r}")
     return MarkerWish(
         api_key=str(api_key),
         scenario=scenario,
         check=level,
         settings=settings,
         own_config=own,
+        model=model,
     )

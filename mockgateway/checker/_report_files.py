@@ -84,6 +84,7 @@ def to_junit_xml(verdict: Verdict, *, timestamp: datetime | None = None) -> str:
         ("traffic", str(verdict.traffic)),
         ("cost_usd", money_str(verdict.cost.usd)),
         ("billed_seconds", str(verdict.cost.billed_seconds)),
+        ("per_request_jobs", str(verdict.cost.per_request_jobs)),
         ("jobs", str(len(verdict.cost.jobs))),
         ("cost", verdict.cost.describe()),
     ):

@@ -1,13 +1,14 @@
 """Run a client command against a freshly served gateway and judge what it did.
 
 The gateway runs in a background thread on a free loopback port; the command gets
-``MOCKGATEWAY_URL``, ``MOCKGATEWAY_API_KEY`` and ``MOCKGATEWAY_SPEED`` (the clock's time scale,
-so a client can shorten its sleeps) in its environment. With TLS (``check --tls``) the gateway
-serves HTTPS from a local CA, and the client finds the CA's certificate through
-``MOCKGATEWAY_CA_FILE`` and the variables its TLS library reads (``SSL_CERT_FILE``,
-``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``). The rules then read the
-journal, whose times are the gateway's, so a scaled clock leaves every timing rule meaning the
-same thing.
+``MOCKGATEWAY_URL``, ``MOCKGATEWAY_API_KEY``, ``MOCKGATEWAY_SPEED`` (the clock's time scale,
+so a client can shorten its sleeps), and ``MOCKGATEWAY_MODEL`` and ``MOCKGATEWAY_GENERATE_URL``
+(the model it is to call: ``check --model ID``, else the first one served) in its environment.
+With TLS (``check --tls``) the gateway serves HTTPS from a local CA, and the client finds the
+CA's certificate through ``MOCKGATEWAY_CA_FILE`` and the variables its TLS library reads
+(``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``). The
+rules then read the journal, whose times are the gateway's, so a scaled clock leaves every
+timing rule meaning the same thing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .._clock import ClockMode
 from .._config import ClockConfig, GatewayConfig, config_from_mapping
 from .._errors import ConfigError
 from .._journal import Journal, JournalEntry
+from ..models import ModelSpec
 from ._engine import RULE_IDS, check
 from ._model import ClientRun, Verdict
 from ._settings import CheckerSettings, settings_from_mapping
@@ -61,7 +63,7 @@ def load_setup(path: str | Path | None) -> CheckSetup:
     if not isinstance(table, Mapping):
         raise ConfigError("expected a table", key="checker", source=str(path))
     return CheckSetup(
-        gateway=config_from_mapping(data, str(path)),
+        gateway=config_from_mapping(data, str(path), path.parent),
         checker=settings_from_mapping(table, source=str(path), known_rules=RULE_IDS),
     )
 
@@ -75,20 +77,45 @@ def scaled(config: GatewayConfig, speed: float | None) -> GatewayConfig:
     return config.with_(clock=ClockConfig(mode=ClockMode.SCALED, speed=speed))
 
 
+def served_model(models: Sequence[ModelSpec], model_id: str | None) -> ModelSpec:
+    """The model a client is aimed at: ``model_id``, or the first model the gateway serves;
+    a :class:`ConfigError` names the models served when there is no such one."""
+    served = [m for m in models if m.enabled]
+    for spec in served:
+        if model_id is None or spec.id == model_id:
+            return spec
+    listed = ", ".join(m.id for m in served) or "none"
+    if model_id is None:
+        raise ConfigError("no model is enabled, so there is none to call", key="models")
+    declared = any(m.id == model_id for m in models)
+    why = "is declared but switched off" if declared else "is not declared"
+    raise ConfigError(f"model {model_id!r} {why} (served: {listed})")
+
+
+def generate_url(url: str, model: ModelSpec) -> str:
+    """Where a client submits a job of ``model`` on the gateway at ``url``."""
+    return f"{url}/{model.id}/v1/{model.operation}"
+
+
 def client_env(
     url: str,
     api_key: str,
     speed: float,
     base: Mapping[str, str],
     ca_file: str | Path | None = None,
+    model: ModelSpec | None = None,
 ) -> dict[str, str]:
-    """``base`` with what a client needs to reach the gateway (and trust it, with a CA file)."""
+    """``base`` with what a client needs to reach the gateway (and trust it, with a CA file),
+    and with ``model`` the model to call and its generate URL."""
     env = dict(base)
     env.update(
         MOCKGATEWAY_URL=url,
         MOCKGATEWAY_API_KEY=api_key,
         MOCKGATEWAY_SPEED=f"{speed:g}",
     )
+    if model is not None:
+        env["MOCKGATEWAY_MODEL"] = model.id
+        env["MOCKGATEWAY_GENERATE_URL"] = generate_url(url, model)
     if ca_file is not None:
         env["MOCKGATEWAY_CA_FILE"] = str(ca_file)
         env.update(dict.fromkeys(CA_ENV_VARS, str(ca_file)))
@@ -167,9 +194,11 @@ def run_check(
     drain_timeout: float = 10.0,
     tls: bool = False,
     budget: Decimal | None = None,
+    model: str | None = None,
 ) -> tuple[Verdict, list[JournalEntry]]:
     """Serve a gateway (HTTPS from a local CA with ``tls``), run the client against it, and judge
-    the journal it left.
+    the journal it left; ``model`` is the id of the model the client is told to call (the first
+    served unless given). Each generate request is judged by the model its path calls.
 
     A client that made no request to the vendor API fails the verdict as "no traffic".
     """
@@ -177,10 +206,11 @@ def run_check(
 
     setup = setup or load_setup(None)
     config = scaled(setup.gateway, speed)
+    aimed = served_model(config.models, model)
     with contextlib.ExitStack() as stack:
         gw = stack.enter_context(serve_in_thread(config, port=0, tls=tls))
         ca_file = write_ca_file(gw.ca_pem, stack.enter_context(tempfile.TemporaryDirectory()))
-        env = client_env(gw.url, api_key, config.clock.speed, os.environ, ca_file)
+        env = client_env(gw.url, api_key, config.clock.speed, os.environ, ca_file, aimed)
         run = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
         # webhook attempts still in flight when the client ends belong in the journal
         gw.call(gw.gateway.webhooks.drain, timeout=drain_timeout)
@@ -194,6 +224,7 @@ def run_check(
         require_traffic=True,
         budget=budget,
         billing=billing,
+        models=config.models,
     )
     return verdict, entries
 
@@ -221,10 +252,15 @@ def load_saved(path: str | Path) -> list[JournalEntry]:
 
 
 def judge_saved(
-    path: str | Path, settings: CheckerSettings | None = None, *, budget: Decimal | None = None
+    path: str | Path,
+    settings: CheckerSettings | None = None,
+    *,
+    budget: Decimal | None = None,
+    models: Sequence[ModelSpec] | None = None,
 ) -> Verdict:
-    """Judge a saved journal; its status entries carry what the jobs they saw end cost."""
-    return check(load_saved(path), settings, require_traffic=True, budget=budget)
+    """Judge a saved journal; its status entries carry what the jobs they saw end cost.
+    ``models``: the models the gateway that kept it ran with (the built-in ones unless given)."""
+    return check(load_saved(path), settings, require_traffic=True, budget=budget, models=models)
 
 
 def _malformed(entry: JournalEntry) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ COST_PROPERTY = "mockgateway-cost"
 _OFF = " [check off]"
 _COST = re.compile(
     r"(?P<usd>[0-9.]+) USD, (?P<seconds>\d+) billed s, (?P<jobs>\d+) job\(s\)"
+    r"(?:, (?P<per_request>\d+) per request)?"
     r"(?:, (?P<pending>[0-9.]+) USD pending)?"
 )
 
@@ -92,26 +94,45 @@ def short_message(exc: BaseException) -> str | None:
 
 def encode_cost(cost: Cost) -> str:
     """``"0.48 USD, 3 billed s, 1 job(s)"``: one test's bill, readable in ``--junitxml`` too;
-    ``", 0.32 USD pending"`` follows when jobs still running would be charged that on completing."""
+    ``", 1 per request"`` follows when jobs of models priced per request were charged, and
+    ``", 0.32 USD pending"`` when jobs still running would be charged that on completing."""
     text = f"{money_str(cost.usd)} USD, {cost.billed_seconds} billed s, {len(cost.jobs)} job(s)"
+    if cost.per_request_jobs:
+        text += f", {cost.per_request_jobs} per request"
     return text + (f", {money_str(cost.pending_usd)} USD pending" if cost.pending_usd else "")
 
 
-def decode_cost(value: str) -> tuple[Decimal, int, int, Decimal]:
-    """A test's ``(charged, billed seconds, jobs, pending)`` from :func:`encode_cost`'s text."""
+@dataclass(frozen=True, slots=True)
+class ItemCost:
+    """One test's bill as :func:`encode_cost` wrote it."""
+
+    usd: Decimal = Decimal(0)
+    billed_seconds: int = 0
+    jobs: int = 0
+    per_request: int = 0  # jobs charged at a price per request
+    pending: Decimal = Decimal(0)
+
+
+def decode_cost(value: str) -> ItemCost:
+    """A test's bill from :func:`encode_cost`'s text (nothing, for text of another shape)."""
     match = _COST.fullmatch(value)
     if match is None:
-        return Decimal(0), 0, 0, Decimal(0)
-    pending = Decimal(match["pending"]) if match["pending"] else Decimal(0)
-    return Decimal(match["usd"]), int(match["seconds"]), int(match["jobs"]), pending
+        return ItemCost()
+    return ItemCost(
+        usd=Decimal(match["usd"]),
+        billed_seconds=int(match["seconds"]),
+        jobs=int(match["jobs"]),
+        per_request=int(match["per_request"] or 0),
+        pending=Decimal(match["pending"]) if match["pending"] else Decimal(0),
+    )
 
 
 def total_cost(rows: Iterable[tuple[str, str]]) -> Decimal:
     """Charged plus pending over all tests: what a budget is held against."""
     total = Decimal(0)
     for _, value in rows:
-        usd, _seconds, _jobs, pending = decode_cost(value)
-        total += usd + pending
+        cost = decode_cost(value)
+        total += cost.usd + cost.pending
     return total
 
 
@@ -122,15 +143,18 @@ def budget_message(total: Decimal, budget: Decimal) -> str:
 
 def cost_lines(rows: Iterable[tuple[str, str]], budget: Decimal | None = None) -> list[str]:
     """The run's bill: the total, then each test that submitted jobs, then the budget."""
-    usd, seconds, jobs, pending = Decimal(0), 0, 0, Decimal(0)
+    usd, seconds, jobs, per_request, pending = Decimal(0), 0, 0, 0, Decimal(0)
     lines: list[str] = []
     for nodeid, value in sorted(rows):
-        test_usd, test_seconds, test_jobs, test_pending = decode_cost(value)
-        usd, seconds, jobs = usd + test_usd, seconds + test_seconds, jobs + test_jobs
-        pending += test_pending
-        if test_jobs:
+        test = decode_cost(value)
+        usd, seconds, jobs = usd + test.usd, seconds + test.billed_seconds, jobs + test.jobs
+        per_request += test.per_request
+        pending += test.pending
+        if test.jobs:
             lines.append(f"  {nodeid}: {value}")
     head = f"cost: {money_str(usd)} USD in total, {seconds} billed second(s) over {jobs} job(s)"
+    if per_request:
+        head += f", {per_request} of them charged per request"
     if pending:
         head += f", and {money_str(pending)} USD pending for jobs still running"
     tail = []

@@ -14,6 +14,8 @@ from typing import Any
 
 from .._bodyparse import BodyError, Bounds, parse_json
 from .._journal import KEY_HEADER, JournalEntry, split_url
+from ..models import ModelSpec, builtin_models
+from ._request_schema import Target, target_of
 
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "ERROR"})
 STATUS_PREFIX = "/v2/requests/status/"
@@ -100,9 +102,18 @@ class Submission:
 
 
 class JournalView:
-    """The journal sorted by gateway time and indexed the ways the rules ask for."""
+    """The journal sorted by gateway time and indexed the ways the rules ask for.
 
-    def __init__(self, entries: Iterable[JournalEntry]) -> None:
+    ``models``: the models the gateway ran with (the built-in ones unless given), for the rules
+    that judge a generate request by the model it called.
+    """
+
+    def __init__(
+        self, entries: Iterable[JournalEntry], models: Iterable[ModelSpec] | None = None
+    ) -> None:
+        self.models: dict[str, ModelSpec] = {
+            m.id: m for m in (builtin_models() if models is None else models)
+        }
         ordered = sorted(entries, key=lambda e: (e.started_at, e.seq))
         self.entries: tuple[JournalEntry, ...] = tuple(ordered)
         self.requests = tuple(
@@ -127,6 +138,10 @@ class JournalView:
                 self.submissions[rid] = Submission(
                     e, rid, polling if isinstance(polling, str) else None
                 )
+
+    def target(self, entry: JournalEntry) -> Target:
+        """The model a generate request called, from its path."""
+        return target_of(entry.path or split_url(entry.url).path, self.models)
 
     @property
     def origin(self) -> float | None:

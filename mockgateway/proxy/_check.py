@@ -13,6 +13,7 @@ from .._journal import JournalEntry
 from ..checker._engine import check
 from ..checker._model import Verdict
 from ..checker._run import CheckSetup, client_env, run_client
+from ..models import ModelSpec
 from ._drift_log import Known
 from ._proxy import Proxy, ProxySettings
 from ._serve import proxy_in_thread
@@ -35,10 +36,12 @@ def run_upstream_check(
     cwd: str | None = None,
     stdout: Any = None,
     stderr: Any = None,
+    model: ModelSpec | None = None,
 ) -> tuple[Verdict, list[JournalEntry], Proxy]:
     """Serve the proxy, run the client against it, judge what the client did; the proxy comes
     back too, with the drifts and the spend of the run. With ``record``, every exchange is
-    recorded there (:meth:`Proxy.finish_recording` writes the HAR)."""
+    recorded there (:meth:`Proxy.finish_recording` writes the HAR). ``model``: the model the
+    client is told to call (``MOCKGATEWAY_GENERATE_URL``)."""
     settings = ProxySettings(
         upstream=upstream,
         webhook_base_url=webhook_base_url,
@@ -49,7 +52,7 @@ def run_upstream_check(
         record=record,
     )
     with proxy_in_thread(settings, log=log, port=port) as running:
-        env = client_env(running.url, api_key, 1.0, os.environ)
+        env = client_env(running.url, api_key, 1.0, os.environ, model=model)
         client = run_client(command, env, timeout=timeout, cwd=cwd, stdout=stdout, stderr=stderr)
         running.settle()
         proxy = running.proxy
@@ -62,5 +65,6 @@ def run_upstream_check(
         require_traffic=True,
         budget=budget,
         billing={rid: record for rid, record in billing.items() if record is not None},
+        models=setup.gateway.models,
     )
     return verdict, entries, proxy

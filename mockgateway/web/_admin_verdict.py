@@ -78,9 +78,10 @@ async def _verdict(gateway: Gateway) -> dict[str, Any]:
     if clock.mode is ClockMode.SCALED:  # a receiver's answer time is real time, stretched
         settings = settings.at_speed(clock.speed)
     journal, bills = await gateway.journal(), await gateway.bills()
+    models = gateway.config.models
 
     def judge() -> dict[str, Any]:  # pure, over copies: the event loop goes on serving meanwhile
-        return bounded(check(journal, settings, billing=bills).to_dict())
+        return bounded(check(journal, settings, billing=bills, models=models).to_dict())
 
     return await asyncio.to_thread(judge)
 

@@ -1,14 +1,16 @@
-"""An example client of the lipsync API, careful by default, careless on request.
+"""An example client of the gateway's API, careful by default, careless on request.
 
 Reads MOCKGATEWAY_URL, MOCKGATEWAY_API_KEY and MOCKGATEWAY_SPEED (every sleep is divided by
 the speed, so a gateway with a scaled clock sees 5 s between polls while a test waits
-milliseconds). Standard library only, so it runs wherever Python does.
+milliseconds), and MOCKGATEWAY_GENERATE_URL, the model to call (OmniHuman v1.5 without it).
+Standard library only, so it runs wherever Python does.
 
     python client.py                       # careful: follows the documented contract
     python client.py --webhook             # careful, takes a webhook instead of polling
     python client.py --careless RULE_ID    # breaks exactly that rule
+    python client.py --body '{"prompt": "a lighthouse"}'   # another model's body
 
-Exit status: 0 when a video was downloaded, 2 when the API refused the request, 1 otherwise.
+Exit status: 0 when the output was downloaded, 2 when the API refused the request, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from typing import Any
 BASE = os.environ.get("MOCKGATEWAY_URL", "http://127.0.0.1:8080").rstrip("/")
 KEY = os.environ.get("MOCKGATEWAY_API_KEY", "my-key")
 SPEED = float(os.environ.get("MOCKGATEWAY_SPEED", "1"))
-GENERATE = f"{BASE}/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request"
+GENERATE = os.environ.get(
+    "MOCKGATEWAY_GENERATE_URL",
+    f"{BASE}/bytedance-omnihuman-v1-5-290/v1/bytedance-omnihuman-v1-5-request",
+)
 BODY = {
     "image_url": "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_image.png",
     "audio_url": "https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_audio.mp3",
@@ -40,6 +45,7 @@ MISTAKES = (
     "key-header",
     "generate-content-type",
     "generate-cache-control",
+    "generate-model",
     "generate-body-schema",
     "generate-undocumented-field",
     "poll-interval",
@@ -63,8 +69,9 @@ def sleep(gateway_seconds: float) -> None:
 
 
 class Client:
-    def __init__(self, careless: str | None) -> None:
+    def __init__(self, careless: str | None, body: dict[str, Any] | None = None) -> None:
         self.careless = careless
+        self.body = dict(BODY) if body is None else body
 
     def call(
         self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
@@ -107,7 +114,8 @@ class Client:
         return {"Ocp-Apim-Subscription-Key": KEY}
 
     def submit(self, webhook_url: str | None = None) -> dict[str, Any]:
-        body: Any = dict(BODY)
+        body: Any = dict(self.body)
+        url = GENERATE
         headers = {
             "Content-Type": "application/json",
             "Cache-Control": "no-cache",
@@ -117,20 +125,23 @@ class Client:
             headers["Content-Type"] = "text/plain"
         if self.careless == "generate-cache-control":
             del headers["Cache-Control"]
-        if self.careless == "generate-body-schema":
-            body["resolution"] = "4k"
+        if self.careless == "generate-model":  # a model the gateway does not serve
+            model, _, operation = url.rpartition("/v1/")
+            url = f"{model}-preview/v1/{operation}"
+        if self.careless == "generate-body-schema":  # every example body's first field is required
+            del body[next(iter(body))]
         if self.careless == "generate-undocumented-field":
-            body["prompt"] = "a friendly smile"
+            body["turbo_mode"] = True
         if webhook_url:
             headers["X-Webhook-URL"] = webhook_url
-        status, raw = self.with_retries("POST", GENERATE, body, headers)
+        status, raw = self.with_retries("POST", url, body, headers)
         if self.careless == "resubmit-after-rejection":
             for _ in range(2):
                 if status not in (400, 401, 402, 403):
                     break
                 sleep(1)
-                status, raw = self.with_retries("POST", GENERATE, body, headers)
-        if status in (400, 401, 402, 403):
+                status, raw = self.with_retries("POST", url, body, headers)
+        if status in (400, 401, 402, 403, 404):
             raise Refused(f"generate refused with {status}: {raw.decode(errors='replace')}")
         if status != 202:
             raise RuntimeError(f"generate answered {status}")
@@ -209,8 +220,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--careless", choices=MISTAKES, help="break this rule on purpose")
     parser.add_argument("--webhook", action="store_true", help="receive a webhook, do not poll")
+    parser.add_argument("--body", type=json.loads, help="the generate body, as JSON")
     args = parser.parse_args()
-    client = Client(args.careless)
+    client = Client(args.careless, args.body)
     try:
         webhook = args.webhook or args.careless == "webhook-receiver-2xx"
         return client.run_webhook() if webhook else client.run_polling()

@@ -52,7 +52,8 @@ export function contractView() {
             : verdictBadge("broken", `Contract broken: ${summary.broken_rules.join(", ")}`),
           ` ${summary.entries} journal entries, ${summary.traffic} client requests; ` +
             `${summary.errors} errors, ${summary.warnings} warnings, ${summary.infos} notes. ` +
-            `Cost on the real gateway: ${verdict.cost.usd} USD for ${verdict.cost.billed_seconds} billed seconds.`,
+            `Cost on the real gateway: ${verdict.cost.usd} USD for ${verdict.cost.billed_seconds} billed seconds` +
+            (verdict.cost.per_request_jobs ? ` and ${verdict.cost.per_request_jobs} per-request charges.` : "."),
         ),
       );
       showKeepingFocus(rules, verdict.rules.map(ruleCard));
