@@ -9,7 +9,6 @@ names the field a 400 must name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..models import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec, validator_
 from ._strategy_parts import (
     MISSING,
     InvalidGenerate,
+    broken_body,
     broken_url_field,
     input_urls,
     not_object_bodies,
@@ -229,17 +229,8 @@ def invalid_bodies(
     its enum or its bounds, a media input that is not an accepted URL, an undocumented field where
     the schema forbids them, or a body that is not a JSON object (``field`` is ``"body"``)."""
 
-    def build(base: dict[str, Any], broken: Broken) -> InvalidGenerate:
-        name, reason, value = broken
-        body = dict(base)
-        if value is MISSING:
-            body.pop(name, None)
-        else:
-            body[name] = value
-        return InvalidGenerate(json.dumps(body).encode(), name, reason)
-
     by_field = st.builds(
-        build, valid_bodies(spec, urls=urls, extra_fields=False), st.one_of(_breaks(spec))
+        broken_body, valid_bodies(spec, urls=urls, extra_fields=False), st.one_of(_breaks(spec))
     )
     return st.one_of(by_field, not_object_bodies())
 

@@ -101,6 +101,18 @@ def broken_url_field(name: str) -> st.SearchStrategy[tuple[str, str, Any]]:
     )
 
 
+def broken_body(base: dict[str, Any], broken: tuple[str, str, Any]) -> InvalidGenerate:
+    """``base`` with one field broken: ``(name, reason, value)``, the value :data:`MISSING` to
+    leave the field out."""
+    name, reason, value = broken
+    body = dict(base)
+    if value is MISSING:
+        body.pop(name, None)
+    else:
+        body[name] = value
+    return InvalidGenerate(json.dumps(body).encode(), name, reason)
+
+
 def not_object_bodies() -> st.SearchStrategy[InvalidGenerate]:
     not_json = st.sampled_from(
         (b"{", b"image_url=https://a.b/c.png", b"{'image_url': 'x'}", b"\xff\xfe\xfa", b"[1,]")

@@ -34,9 +34,9 @@ from .._validation import RESOLUTIONS, WEBHOOK_URL_PATTERN
 from ..models import OMNIHUMAN_MODEL_ID
 from ._model_bodies import invalid_bodies, valid_bodies
 from ._strategy_parts import (
-    MISSING,
     GenerateCall,
     InvalidGenerate,
+    broken_body,
     broken_url_field,
     hosts,
     http_url,
@@ -118,19 +118,10 @@ def _broken_resolution() -> st.SearchStrategy[tuple[str, str, Any]]:
 
 
 def _invalid_by_field() -> st.SearchStrategy[InvalidGenerate]:
-    def build(base: dict[str, Any], broken: tuple[str, str, Any]) -> InvalidGenerate:
-        name, reason, value = broken
-        body = dict(base)
-        if value is MISSING:
-            body.pop(name, None)
-        else:
-            body[name] = value
-        return InvalidGenerate(json.dumps(body).encode(), name, reason)
-
     broken = st.one_of(
         broken_url_field("image_url"), broken_url_field("audio_url"), _broken_resolution()
     )
-    return st.builds(build, generate_requests(extra_fields=False), broken)
+    return st.builds(broken_body, generate_requests(extra_fields=False), broken)
 
 
 def _invalid_webhook_headers() -> st.SearchStrategy[InvalidGenerate]:
