@@ -232,7 +232,7 @@ def bind(
             body = ex.body
             size = (len(body) if body else 0) + min(ex.answer_size, cap) + last.header_bytes
             kept = last.exchange
-            if kept is not None and ex == kept:
+            if kept is not None and ex.repeats(kept):
                 ex = kept
             else:
                 last.exchange = ex

@@ -89,6 +89,29 @@ class Exchange:
     answer_truncated: bool = False
     billing: dict[str, Any] | None = None  # a status answer that showed the job ended: its bill
 
+    def repeats(self, other: Exchange) -> bool:
+        """Whether ``other`` learned the very same (a poll repeated: its request id, answer and
+        bill), so the journal may keep it for both. The objects a handler reuses (cached answers,
+        bills, empty notes) are compared by identity, the rest by value; a false answer only
+        costs the sharing."""
+        return (
+            self.answer is other.answer
+            and self.request_id == other.request_id
+            and self.key == other.key
+            and self.billing is other.billing
+            and self.body is other.body
+            and self.notes is other.notes
+            and self.answered is other.answered
+            and self.answer_size == other.answer_size
+            and self.answer_truncated is other.answer_truncated
+            and self.model_id == other.model_id
+            and self.fault == other.fault
+            and self.scenario == other.scenario
+            and self.body_size == other.body_size
+            and self.body_sha256 == other.body_sha256
+            and self.gateway is other.gateway
+        )
+
     def keep_body(self, raw: bytes) -> None:
         """Note the request body for the journal: whole up to the journal's cap, else its first
         part with the whole body's size and digest."""
