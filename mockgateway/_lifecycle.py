@@ -156,11 +156,7 @@ class Lifecycle:
 
     async def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes, Job]:
         """The status body (and its bytes) a key sees for one of its requests, and the job."""
-        store = self.store
-        seen = await store.get_job(request_id)  # a stranger's poll counts nothing on the job
-        if seen is None or seen.key != key:
-            raise RequestNotFound(request_id)
-        job = await store.poll_job(request_id)
+        job = await self.store.poll_job(request_id, key)  # a stranger's counts nothing
         if job is None:
             raise RequestNotFound(request_id)
         answer = rendered_status(job)

@@ -252,11 +252,12 @@ class MemoryStore:
             dropped = 0
         self._order_head = dropped
 
-    async def poll_job(self, request_id: str) -> Job | None:
+    async def poll_job(self, request_id: str, key: str | None = None) -> Job | None:
         job = self._jobs.get(request_id)
-        if job is not None:
-            job.polls += 1
-            job.phase_polls += 1
+        if job is None or (key is not None and job.key != key):
+            return None
+        job.polls += 1
+        job.phase_polls += 1
         return job
 
     async def list_jobs(
