@@ -95,12 +95,13 @@ class GatewayRequestHandler(RequestHandler):
             and self._header_timer is None
         )
 
-    async def finish_response(
-        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
-    ) -> tuple[web.StreamResponse, bool]:
-        answered = await super().finish_response(request, resp, start_time)
+    def log_access(
+        self, request: BaseRequest, response: web.StreamResponse, time: float | None
+    ) -> None:
+        """Called as an answer has been sent (``finish_response``'s last step, whether the
+        client stayed or not): the connection is idle from now until its next request."""
         self.idle_since = self._loop.time()
-        return answered
+        super().log_access(request, response, time)
 
     def data_received(self, data: bytes) -> None:
         if data:
@@ -109,12 +110,14 @@ class GatewayRequestHandler(RequestHandler):
         parsed = self._request_count
         super().data_received(data)
         if self._request_count > parsed:  # a request's headers are complete
-            self._cancel(self._header_timer)
-            self._header_timer = None
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
             if self._messages:
                 payload = self._messages[-1][1]
-                self._cancel(self._body_timer)
-                self._body_timer = None
+                if self._body_timer is not None:
+                    self._body_timer.cancel()
+                    self._body_timer = None
                 if not payload.is_eof():  # a poll's empty body needs no deadline, nor its timer
                     self._body_timer = self._loop.call_later(
                         self._limits.body_timeout, self._body_overdue, payload

@@ -209,9 +209,8 @@ class Journal:
         self.enabled = enabled
         self.max_bytes = max_bytes
         self.max_body_bytes = max_body_bytes
-        self._entries: deque[JournalEntry | tuple[int, Builder, tuple[Any, ...]]] = deque(
-            maxlen=max_entries
-        )
+        # An entry, or ``(seq, build, *pieces)`` until it is read: one tuple per request.
+        self._entries: deque[JournalEntry | tuple[Any, ...]] = deque(maxlen=max_entries)
         self._sizes: deque[int] = deque(maxlen=max_entries)  # beside _entries, one per entry
         self._bytes = 0
         self._seq = itertools.count(1)
@@ -256,9 +255,9 @@ class Journal:
     def append_lazy(self, build: Builder, *pieces: Any, size: int = 0) -> None:
         """Record ``build(seq, *pieces)``, called when the journal is next read; ``size`` is what
         the pieces keep alive (bodies and headers), in bytes."""
-        self._push((next(self._seq), build, pieces), size)
+        self._push((next(self._seq), build, *pieces), size)
 
-    def _push(self, item: JournalEntry | tuple[int, Builder, tuple[Any, ...]], size: int) -> None:
+    def _push(self, item: JournalEntry | tuple[Any, ...], size: int) -> None:
         entries, sizes = self._entries, self._sizes
         size += ENTRY_OVERHEAD
         if len(sizes) == sizes.maxlen:
@@ -272,7 +271,7 @@ class Journal:
 
     def _materialize(self) -> list[JournalEntry]:
         entries = [
-            item if isinstance(item, JournalEntry) else item[1](item[0], *item[2])
+            item if isinstance(item, JournalEntry) else item[1](item[0], *item[2:])
             for item in self._entries
         ]
         self._entries.clear()

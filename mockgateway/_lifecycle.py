@@ -167,17 +167,11 @@ class Lifecycle:
         rule = f"fault rule {plan.fired[0]!r}: " if plan.fired else ""
         return (f"{rule}the job will end {end.status} at {end.at}",)
 
-    async def job_for(self, key: str, request_id: str) -> Job:
-        """A key sees only its own jobs; anyone else's answer as unknown ([mock], no leak)."""
-        job = await self.store.get_job(request_id)
-        if job is None or job.key != key:
-            raise RequestNotFound(request_id)
-        return job
-
     async def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes, Job]:
-        """The status body (and its bytes) a key sees for one of its requests, and the job."""
-        await self.job_for(key, request_id)  # a stranger's poll counts nothing on the job
-        job = await self.store.poll_job(request_id)
+        """The status body (and its bytes) a key sees for one of its requests, and the job. A key
+        sees only its own jobs: anyone else's answers as unknown ([mock], no leak) and its poll
+        counts nothing on the job."""
+        job = await self.store.poll_job(request_id, key)
         if job is None:
             raise RequestNotFound(request_id)
         answer = rendered_status(job)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
 TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """One whole second as text: the jobs of a run share their seconds, and formatting a
+    datetime is the slow part of a timestamp."""
+    return f"{datetime.fromtimestamp(seconds, tz=UTC):%Y-%m-%dT%H:%M:%S}"
+
+
 def iso_ms(t: float) -> str:
     ms = round(t * 1000)
-    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 def parse_iso_ms(text: str) -> float:

@@ -179,3 +179,40 @@ async def test_the_checker_does_not_judge_a_generate_body_kept_only_in_part() ->
     (judged,) = check(entries).result("generate-body-schema").violations
     assert "not JSON" in judged.message
     assert judged.evidence[0].seq == entries[1].seq
+
+
+async def test_repeated_polls_are_each_journaled_as_they_were_answered() -> None:
+    # A poll that repeats the one before may share what the journal keeps of it; each entry
+    # still says exactly what its own request was answered, as soon as anything differs.
+    async with served() as (gw, client):
+        first = (await client.generate()).body["request_id"]
+        other = (await client.generate()).body["request_id"]
+        answers = [await client.status(first), await client.status(first)]
+        answers.append(await client.status(first, key="another-key-5678"))  # a stranger: 404
+        await gw.advance(10)
+        answers += [await client.status(first), await client.status(other)]
+        answers.append(await client.status(first))
+        data = await client.admin("GET", "journal")
+        polls = [e for e in data["entries"] if e["route"] == "status"]
+        assert len(polls) == len(answers) == 6
+        for entry, answer in zip(polls, answers, strict=True):
+            assert entry["status"] == answer.status
+            assert entry["response_body"] == answer.body
+            sent = {name.lower(): value for name, value in entry["response_headers"].items()}
+            assert int(sent["content-length"]) == len(answer.raw)
+            assert entry["request_id"] == answer.path.rsplit("/", 1)[1]
+        assert [e["response_body"].get("status") for e in polls] == [
+            "QUEUED",
+            "QUEUED",
+            None,
+            "COMPLETED",
+            "COMPLETED",
+            "COMPLETED",
+        ]
+        assert polls[2]["key"] == "****5678"
+        assert [e["key"] for e in polls[:2] + polls[3:]] == ["****" + KEY[-4:]] * 5
+        assert [e["billing"] is not None for e in polls] == [False, False, False, True, True, True]
+        assert polls[5]["billing"] == polls[3]["billing"]
+        assert len({e["seq"] for e in polls}) == 6
+        assert polls[1]["started_at"] == polls[0]["started_at"]
+        assert polls[3]["started_at"] == polls[0]["started_at"] + 10

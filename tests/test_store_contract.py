@@ -124,6 +124,25 @@ async def test_a_poll_counts_polls_and_polls_in_the_phase(backend: Backend) -> N
             assert (polled.polls, polled.phase_polls) == (5, 2)
 
 
+async def test_a_poll_with_a_key_counts_only_that_keys_job(backend: Backend) -> None:
+    async with backend.store() as store:
+        job = make_job(1)
+        await store.create_job(job)
+        assert await store.poll_job(job.request_id, "someone-else") is None  # counts nothing
+        polled = await store.poll_job(job.request_id, job.key)
+        assert polled is not None
+        assert polled.request_id == job.request_id
+        assert (polled.polls, polled.phase_polls) == (1, 1)
+        assert await store.poll_job("req-missing", job.key) is None
+        assert await store.poll_job(job.request_id, "someone-else") is None
+        current = await store.get_job(job.request_id)
+        assert current is not None
+        assert (current.polls, current.phase_polls) == (1, 1)
+        polled = await store.poll_job(job.request_id)  # no key: any job
+        assert polled is not None
+        assert polled.polls == 2
+
+
 async def test_concurrent_polls_lose_no_count(backend: Backend) -> None:
     async with backend.store() as store:
         job = make_job(1)

@@ -8,12 +8,11 @@ ended, media by bytes, each wallet's ledger by entries.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import heapq
 import itertools
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +42,39 @@ class _Wallet:
         self.state = state
         self.holds: dict[str, Decimal] = {}
         self.ledger: deque[LedgerEntry] = deque(maxlen=max_ledger)
+
+
+class _Step:
+    """One step of a :class:`MemoryStore` (its ``atomic()``): the store's lock, held from enter to
+    exit; a step inside a step is part of it. A class rather than a generator-based context
+    manager: every job's phase change is a step, and this enters and leaves in two calls."""
+
+    __slots__ = ("_store", "_token")
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._token: contextvars.Token[object] | None = None
+
+    async def __aenter__(self) -> None:
+        store = self._store
+        if store._step is not None and _IN_STEP.get() is store._step:
+            return  # nested: the outer step holds the lock
+        lock = store._lock
+        if lock is None:
+            lock = store._lock = asyncio.Lock()  # made in the running loop
+        await lock.acquire()
+        step = store._step = object()
+        self._token = _IN_STEP.set(step)
+
+    async def __aexit__(self, *exc: object) -> None:
+        token = self._token
+        if token is None:
+            return
+        store = self._store
+        store._step = None
+        _IN_STEP.reset(token)
+        assert store._lock is not None
+        store._lock.release()
 
 
 class MemoryStore:
@@ -126,23 +158,10 @@ class MemoryStore:
     async def close(self) -> None:
         return None
 
-    @contextlib.asynccontextmanager
-    async def atomic(self) -> AsyncIterator[None]:
+    def atomic(self) -> _Step:
         # One process, one thread: a step that does not await is atomic by itself; the lock keeps
         # a step that does await (anything but this store) from running beside another.
-        if self._step is not None and _IN_STEP.get() is self._step:
-            yield  # a step inside a step is part of it
-            return
-        if self._lock is None:
-            self._lock = asyncio.Lock()  # made in the running loop
-        async with self._lock:
-            step = self._step = object()
-            token = _IN_STEP.set(step)
-            try:
-                yield
-            finally:
-                self._step = None
-                _IN_STEP.reset(token)
+        return _Step(self)
 
     async def reset(self) -> None:
         self._clear()
@@ -233,11 +252,12 @@ class MemoryStore:
             dropped = 0
         self._order_head = dropped
 
-    async def poll_job(self, request_id: str) -> Job | None:
+    async def poll_job(self, request_id: str, key: str | None = None) -> Job | None:
         job = self._jobs.get(request_id)
-        if job is not None:
-            job.polls += 1
-            job.phase_polls += 1
+        if job is None or (key is not None and job.key != key):
+            return None
+        job.polls += 1
+        job.phase_polls += 1
         return job
 
     async def list_jobs(
@@ -462,8 +482,9 @@ class MemoryStore:
     # journal ----------------------------------------------------------------------------------
 
     def journal_append(self, build: Builder, *pieces: Any, size: int = 0) -> None:
-        if self.journal_enabled:
-            self.journal.append_lazy(build, *pieces, size=size)
+        journal = self.journal
+        if journal.enabled:
+            journal.append_lazy(build, *pieces, size=size)
 
     async def journal_entries(
         self, *, since: int = 0, limit: int | None = None

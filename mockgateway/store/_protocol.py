@@ -80,9 +80,10 @@ class Store(Protocol):
         """Write a changed job back. A job that has ended stops counting as active, and older
         ended jobs beyond :attr:`retention` are forgotten (with their media and deliveries)."""
 
-    async def poll_job(self, request_id: str) -> Job | None:
+    async def poll_job(self, request_id: str, key: str | None = None) -> Job | None:
         """The job with ``polls`` and ``phase_polls`` counted up by one (atomic per counter, not
-        a step: a poll never waits for one)."""
+        a step: a poll never waits for one). With ``key``, a job of another key is None and
+        counts nothing: a status poll reads and counts its job in one call."""
 
     async def list_jobs(
         self,

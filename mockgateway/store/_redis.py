@@ -395,8 +395,9 @@ class RedisStore:
             step.save_job(job, json.dumps(job.to_dict(), separators=(",", ":")), prior)
 
     @_guard
-    async def poll_job(self, request_id: str) -> Job | None:
-        row = await self._poll_job(args=[self.keys.p, request_id])
+    async def poll_job(self, request_id: str, key: str | None = None) -> Job | None:
+        args = [self.keys.p, request_id] if key is None else [self.keys.p, request_id, key]
+        row = await self._poll_job(args=args)
         if not row:
             return None
         step = self._step()

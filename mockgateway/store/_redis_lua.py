@@ -82,14 +82,16 @@ if v[1] then pp = redis.call('HGET', jc, 'pp:' .. v[1]) end
 return {j, v[1] or false, v[2] or '0', pp or '0'}
 """
 
-# ARGV: P, rid -> as GET_JOB, the counters first counted up by one
+# ARGV: P, rid[, key] -> as GET_JOB, the counters first counted up by one; nil, counting
+# nothing, for a job of another key than the one given
 POLL_JOB = """
-local P, rid = ARGV[1], ARGV[2]
+local P, rid, key = ARGV[1], ARGV[2], ARGV[3]
 local jc = P .. 'jc:' .. rid
 local s = redis.call('HGET', jc, 's')
 if not s then return false end
 local j = redis.call('GET', P .. 'j:' .. rid)
 if not j then return false end
+if key and cjson.decode(j)['key'] ~= key then return false end
 local p = redis.call('HINCRBY', jc, 'p', 1)
 local pp = redis.call('HINCRBY', jc, 'pp:' .. s, 1)
 return {j, s, tostring(p), tostring(pp)}

@@ -210,8 +210,8 @@ class SqliteStore:
     async def save_job(self, job: Job) -> None:
         self._jobs.save(job)
 
-    async def poll_job(self, request_id: str) -> Job | None:
-        return self._jobs.poll(request_id)
+    async def poll_job(self, request_id: str, key: str | None = None) -> Job | None:
+        return self._jobs.poll(request_id, key)
 
     async def list_jobs(
         self,

@@ -245,9 +245,9 @@ class JobTable:
         self._media.drop(step, request_id)
         self._deliveries.forget(step, request_id)
 
-    def poll(self, request_id: str) -> Job | None:
+    def poll(self, request_id: str, key: str | None = None) -> Job | None:
         job = self.get(request_id)
-        if job is None:
+        if job is None or (key is not None and job.key != key):
             return None
         job.polls += 1
         job.phase_polls += 1

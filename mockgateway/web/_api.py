@@ -32,14 +32,13 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
         ignored = ", ".join(parsed.extra_fields)
         ex.notes = (f"undocumented fields ignored: {ignored}",)
     origin = base_url(request, config.server.public_base_url)
+    media_base = config.server.media_base_url
     job = await lifecycle.submit(
         wallet,
         model,
         parsed,
         webhook_url=webhook_url,
-        media_base_url=base_url(
-            request, config.server.media_base_url or config.server.public_base_url
-        ),
+        media_base_url=base_url(request, media_base) if media_base else origin,
         scenario=ex.scenario,
     )
     ex.request_id = job.request_id

@@ -127,6 +127,9 @@ def endpoint(route: Route) -> Callable[[RouteHandler], Endpoint]:
     return declare
 
 
+_NOTHING: Mapping[str, str] = {}
+
+
 class _Last:
     """The path and wire headers last journaled on one route.
 
@@ -135,15 +138,18 @@ class _Last:
     is still in cache.
     """
 
-    __slots__ = ("header_bytes", "headers", "path")
+    __slots__ = ("exchange", "header_bytes", "headers", "path", "response_headers")
 
     def __init__(self) -> None:
         self.path = ""
         self.headers: tuple[tuple[bytes, bytes], ...] = ()
         self.header_bytes = 0  # what the kept headers weigh, charged to each entry that uses them
-
-
-_NOTHING: Mapping[str, str] = {}
+        # The header map of the route's last answer, as sent: the next one equal to it (the same
+        # Date second, the same Content-Length) journals this one, and its own is freed.
+        self.response_headers: Mapping[str, str] = _NOTHING
+        # The route's last exchange: a poll repeated learns the same things (the same request id,
+        # answer and bill), and an equal exchange journals this one.
+        self.exchange: Exchange | None = None
 
 
 def bind(
@@ -210,7 +216,26 @@ def bind(
             if raw_headers != last.headers:
                 last.headers = raw_headers
                 last.header_bytes = sum(len(n) + len(v) for n, v in raw_headers) + len(path)
+            sent: Mapping[str, str] = _NOTHING
+            if answered:
+                if type(response) is web.Response and not response.prepared:
+                    # Its header map as it will be sent (Date, Server, Content-Length and
+                    # Connection added). A Response only buffers its headers here: they leave
+                    # with its body when aiohttp writes it, as before.
+                    await response.prepare(request)
+                sent = response.headers
+                if response.prepared:  # final: a later answer with the same map journals this
+                    if sent == last.response_headers:
+                        sent = last.response_headers
+                    else:
+                        last.response_headers = sent
             body = ex.body
+            size = (len(body) if body else 0) + min(ex.answer_size, cap) + last.header_bytes
+            kept = last.exchange
+            if kept is not None and ex.repeats(kept):
+                ex = kept
+            else:
+                last.exchange = ex
             append(
                 _entry,
                 route,
@@ -219,12 +244,12 @@ def bind(
                 last.headers,
                 ex,
                 response.status if answered else None,
-                response.headers if answered else _NOTHING,
+                sent,
                 started,
                 now(),
                 error,
                 scheme,
-                size=(len(body) if body else 0) + min(ex.answer_size, cap) + last.header_bytes,
+                size=size,
             )
         return response
 

@@ -31,6 +31,38 @@ SCENARIO_HEADER_ID = istr(HEADER)
 _JSON = "application/json"
 
 
+def _not_serializable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encoder() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults, its C encoder made once rather than on every call (no
+    circular-reference check: answers are trees the gateway builds)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.dumps
+    # markers, default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan
+    encode = make(
+        None,
+        _not_serializable,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+dumps = _encoder()
+
+
 @dataclass(slots=True)
 class Exchange:
     """One request in flight: the gateway serving it and what the handler learned, for the journal.
@@ -56,6 +88,29 @@ class Exchange:
     answer_size: int = 0
     answer_truncated: bool = False
     billing: dict[str, Any] | None = None  # a status answer that showed the job ended: its bill
+
+    def repeats(self, other: Exchange) -> bool:
+        """Whether ``other`` learned the very same (a poll repeated: its request id, answer and
+        bill), so the journal may keep it for both. The objects a handler reuses (cached answers,
+        bills, empty notes) are compared by identity, the rest by value; a false answer only
+        costs the sharing."""
+        return (
+            self.answer is other.answer
+            and self.request_id == other.request_id
+            and self.key == other.key
+            and self.billing is other.billing
+            and self.body is other.body
+            and self.notes is other.notes
+            and self.answered is other.answered
+            and self.answer_size == other.answer_size
+            and self.answer_truncated is other.answer_truncated
+            and self.model_id == other.model_id
+            and self.fault == other.fault
+            and self.scenario == other.scenario
+            and self.body_size == other.body_size
+            and self.body_sha256 == other.body_sha256
+            and self.gateway is other.gateway
+        )
 
     def keep_body(self, raw: bytes) -> None:
         """Note the request body for the journal: whole up to the journal's cap, else its first
@@ -85,10 +140,10 @@ def json_answer(
     raw: bytes | None = None,
 ) -> web.Response:
     """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
-    encoded = json.dumps(body).encode() if raw is None else raw
+    encoded = dumps(body).encode() if raw is None else raw
     if b"\\ud" in encoded and valid_unicode(body) != body:  # a header's bytes echoed back
         body = valid_unicode(body)
-        encoded = json.dumps(body).encode()
+        encoded = dumps(body).encode()
     ex.answer_size = size = len(encoded)
     cap = ex.gateway.store.journal_max_body_bytes
     if size > cap:  # the journal keeps the first part, as text
