@@ -137,23 +137,26 @@ def _operation(entry: JournalEntry) -> tuple[str, ...]:
 
 
 def _judge_backoff(chain: list[JournalEntry], settings: CheckerSettings) -> str | None:
-    """Why the waits between a failure and its retries did not back off, or None if they did."""
-    previous: float | None = None
-    for before, after in itertools.pairwise(chain):
+    """Why the waits between a failure and its retries did not back off, or None if they did.
+
+    The waits are held to a schedule: the first at least ``min_retry_delay``, each further one
+    at least ``backoff_factor`` times the wait required before it, up to ``backoff_cap``. The
+    schedule, not the waits measured: a client's sleeps only ever run long (a busy machine, a
+    scaled clock), so a careful client is never judged by its own jitter, while a client
+    retrying at once or at a fixed pace is caught as soon as the schedule passes its pace."""
+    needed = settings.min_retry_delay
+    for i, (before, after) in enumerate(itertools.pairwise(chain)):
+        if i:
+            needed = min(needed * settings.backoff_factor, settings.backoff_cap)
         gap = max(0.0, after.started_at - before.finished_at)
-        if previous is None:
-            needed = settings.min_retry_delay
-        else:
-            needed = min(previous * settings.backoff_factor, settings.backoff_cap)
         if gap < needed - settings.tolerance:
-            what = "first retry" if previous is None else "retry"
+            what = "retry" if i else "first retry"
             return (
                 f"{what} came {gap:.3f} s after a "
                 f"{before.status if before.status is not None else 'broken connection'}"
                 f"{'' if before.error is None else f' ({before.error})'}; "
                 f"it should have waited at least {needed:.3f} s"
             )
-        previous = gap
     return None
 
 

@@ -21,8 +21,8 @@ class CheckerSettings:
 
     ``min_poll_interval`` is the documented 5 s; ``tolerance`` absorbs the timer jitter of a
     client whose sleeps are compressed by a scaled clock, in every timing rule. A retry after a
-    server error must wait ``min_retry_delay``, and each further wait must grow by
-    ``backoff_factor`` until it reaches ``backoff_cap``. A webhook receiver must answer within
+    server error must wait ``min_retry_delay``, and each further one ``backoff_factor`` times the
+    wait required before it, up to ``backoff_cap``. A webhook receiver must answer within
     ``webhook_answer_within``.
     """
 
