@@ -143,7 +143,10 @@ def _add_serve_command(commands: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mockgateway",
-        description="A local emulator of the OmniHuman v1.5 lipsync video API.",
+        description=(
+            "A local emulator of the gateway's asynchronous generation API: OmniHuman v1.5"
+            " lipsync built in, other models declared as data."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"mockgateway {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -200,6 +200,22 @@ def test_a_bad_declaration_stops_serve_with_exit_2_naming_model_key_and_file(
             {"type": "object", "required": ["p"], "examples": [{}]},
             "its example 0 does not meet it",
         ),
+        (
+            {"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}}},
+            "its $ref '#/$defs/nope' points at nothing in the schema",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"$dynamicRef": "https://x.test/s#m"}}},
+            "refers to another document ($dynamicRef 'https://x.test/s#m')",
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"$ref": "#/$defs/a"}},
+                "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}},
+            },
+            "goes round in a loop of references",
+        ),
     ],
 )
 def test_a_request_schema_that_is_not_usable_is_refused(
@@ -317,8 +333,113 @@ def test_a_length_over_the_gateways_bound_is_refused_naming_the_field(tmp_path: 
         'request_schema = "m.schema.json"\nduration = { field = "seconds", default = 2 }\n'
     )
     spec = model_of(declare(tmp_path, text, schema=schema), "long")
-    assert refused(spec, {"seconds": 1e6}).startswith(
-        "seconds must be more than 0 and at most 600 seconds"
+    assert (
+        refused(spec, {"seconds": 1e6}) == "seconds must be from 0.04 to 600 seconds, got 1000000.0"
     )
-    assert refused(spec, {"seconds": 0}).startswith("seconds must be more than 0")
+    assert refused(spec, {"seconds": 1e-5}).startswith("seconds must be from 0.04 to 600")
     assert parse_request(spec, b"{}", max_bytes=65536).seconds == 2.0
+
+
+def test_a_schema_with_local_references_and_anchors_that_resolve_is_taken(tmp_path: Path) -> None:
+    schema = {
+        "type": "object",
+        "required": ["prompt"],
+        "properties": {"prompt": {"$ref": "#/$defs/text"}, "tag": {"$ref": "#short"}},
+        "$defs": {
+            "text": {"type": "string", "minLength": 1},
+            "s": {"$anchor": "short", "type": "string", "maxLength": 3},
+        },
+    }
+    text = 'id = "refs"\noperation = "refs-request"\noutput = "image"\nprice = "0.1"\n'
+    spec = model_of(
+        declare(tmp_path, text + 'request_schema = "m.schema.json"\n', schema=schema), "refs"
+    )
+    assert parse_request(spec, b'{"prompt": "a", "tag": "ab"}', max_bytes=65536).inputs == ()
+    assert refused(spec, {"prompt": "a", "tag": "abcd"}).startswith("tag: 'abcd' is too long")
+
+
+# what the gateway reads from a body must agree with what the schema publishes -----------------
+
+AGREE = {
+    "type": "object",
+    "required": ["image_url"],
+    "properties": {
+        "image_url": {"type": "string"},
+        "d": {"type": "integer", "enum": [5, 10]},
+        "r": {"type": "string", "enum": ["480p", "720p"]},
+        "free": {},
+        "count": {"type": "integer"},
+    },
+}
+BASE = (
+    'id = "agree"\noperation = "agree-request"\noutput = "video"\nprice = "0.2"\n'
+    'request_schema = "m.schema.json"\ninputs = { image_url = "image" }\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "schema_change", "key", "detail"),
+    [
+        ('duration = { field = "d" }\n', {}, "duration.default", "'d' is optional in the schema"),
+        (
+            'duration = { field = "d", default = 7 }\n',
+            {},
+            "duration.default",
+            "7 is not a value the schema allows for 'd'",
+        ),
+        (
+            'resolution = { field = "free", default = "720p" }\n',
+            {},
+            "resolution.field",
+            "the schema must list the values of 'free' (an enum)",
+        ),
+        (
+            'aspect_ratio = { field = "free", default = "16:9" }\n',
+            {},
+            "aspect_ratio.field",
+            "the schema must list the values of 'free'",
+        ),
+        (
+            'inputs = { count = "image" }\n',
+            {},
+            "inputs",
+            "input field 'count' holds a URL, but the schema gives it type 'integer'",
+        ),
+        (
+            "",
+            {"examples": [{"image_url": "not a url"}]},
+            "request_schema",
+            "its example 0 is refused by the gateway: image_url must be an absolute http(s)",
+        ),
+        ("duration = 1e-9\n", {}, "duration", "must be from 0.04 to 600 seconds"),
+    ],
+)
+def test_a_declaration_the_gateway_would_read_otherwise_than_its_schema_is_refused(
+    tmp_path: Path, extra: str, schema_change: dict[str, object], key: str, detail: str
+) -> None:
+    text = BASE + extra
+    if extra.startswith("inputs"):
+        text = text.replace('inputs = { image_url = "image" }\n', "")
+    path = declare(tmp_path, text, schema={**AGREE, **schema_change})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert f"key 'models[0].{key}'" in message
+    assert detail in message
+
+
+def test_an_image_is_priced_per_request_only(tmp_path: Path) -> None:
+    text = GOOD.replace('output = "video"', 'output = "image"').replace(
+        'duration = { field = "duration", default = 5 }\n', ""
+    )
+    path = declare(tmp_path, text.replace('per = "request"', 'per = "output_second"'))
+    with pytest.raises(ConfigError, match=r"models\[0\]\.per.*price it per = \"request\""):
+        load_config(path)
+
+
+def test_a_new_model_given_a_price_without_per_is_priced_per_request(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text('[[models]]\nid = "other"\noperation = "other-request"\nprice = "0.5"\n')
+    spec = model_of(path, "other")
+    assert spec.per is Per.REQUEST
+    assert spec.price == Decimal("0.5")

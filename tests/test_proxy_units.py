@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import mockgateway.proxy as package
-from mockgateway import ConfigError, load_config
+from mockgateway import ConfigError, config_from_mapping, load_config
 from mockgateway.faults import faults_from_toml
 from mockgateway.faults._distributions import Kind
 from mockgateway.models import Per, builtin_models
@@ -249,6 +249,41 @@ def test_a_model_priced_per_request_costs_its_price_whatever_its_length() -> Non
     assert "USD per request" in (SpendGuard(models=flat).check("v") or "")
     guard.accepted("b", "v", None)
     assert "could cost up to 0.35 USD" in (guard.check("v") or "")  # 0.70 + 0.35 > 1.00
+
+
+def test_the_spend_guard_reads_a_models_resolution_by_its_own_rule() -> None:
+    """A model whose resolution field is "quality" (default 720p, 60 s there): a body leaving it
+    out is costed at 720p's 60 s, not at 1080p's 5 s."""
+    config = config_from_mapping(
+        {
+            "models": [
+                {
+                    "id": "vx",
+                    "operation": "go",
+                    "output": "video",
+                    "price_per_second": "1.00",
+                    "resolution": {"field": "quality", "default": "720p"},
+                    "duration": {"field": "d", "default": 5},
+                    "limits": {"max_seconds": {"1080p": 5, "720p": 60}},
+                    "request_schema": {
+                        "type": "object",
+                        "properties": {
+                            "quality": {"type": "string", "enum": ["720p", "1080p"]},
+                            "d": {"type": "number", "maximum": 59},
+                        },
+                    },
+                }
+            ]
+        }
+    )
+    model = next(m for m in config.models if m.id == "vx")
+    assert model.resolution_in({"d": 59}) == "720p"
+    assert model.resolution_in({"quality": "1080p"}) == "1080p"
+    assert model.resolution_in({"quality": "4k"}) == "720p"
+    guard = SpendGuard(allow_billable=True, budget=Decimal("10"), models={"vx": model})
+    refusal = guard.check("vx", model.resolution_in({"d": 59}))
+    assert refusal is not None
+    assert "could cost up to 60.00 USD" in refusal
 
 
 # the MP4 length reader ------------------------------------------------------------------------

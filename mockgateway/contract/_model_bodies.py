@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from ..media import PlanError, parse_aspect
-from ..models import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec, validator_for
+from ..models import (
+    MAX_OUTPUT_SECONDS,
+    MIN_OUTPUT_SECONDS,
+    RESOLUTION_NAMES,
+    ModelSpec,
+    validator_for,
+)
 from ._strategy_parts import (
     MISSING,
     InvalidGenerate,
@@ -69,7 +75,7 @@ def _read_fields(spec: ModelSpec, urls: URLS | None) -> dict[str, st.SearchStrat
     length = spec.length
     if length is not None and length.field is not None:
         found[length.field] = from_schema(dict(properties.get(length.field, {}))).filter(
-            lambda v: isinstance(v, (int, float)) and 0 < v <= MAX_OUTPUT_SECONDS
+            lambda v: isinstance(v, (int, float)) and MIN_OUTPUT_SECONDS <= v <= MAX_OUTPUT_SECONDS
         )
     return {name: values.filter(_fits(properties.get(name, {}))) for name, values in found.items()}
 

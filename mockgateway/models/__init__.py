@@ -11,6 +11,7 @@ from ._request import GenerateRequest, parse_request
 from ._schema import SchemaProblem, check_schema, validator_for
 from ._spec import (
     MAX_OUTPUT_SECONDS,
+    MIN_OUTPUT_SECONDS,
     RESOLUTION_NAMES,
     FieldRule,
     LengthRule,
@@ -21,6 +22,7 @@ from ._spec import (
 __all__ = [
     "KEYS",
     "MAX_OUTPUT_SECONDS",
+    "MIN_OUTPUT_SECONDS",
     "OMNIHUMAN_MODEL_ID",
     "OMNIHUMAN_OPERATION",
     "RESOLUTION_NAMES",

@@ -8,6 +8,7 @@ model, the key and the file.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -17,12 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from .._bodyparse import toml_config
-from .._errors import ConfigError
+from .._errors import ApiError, ConfigError
 from .._reader import Reader
 from ..media import FORMATS, InputRef, MediaKind, PlanError, check_plan, parse_aspect
-from ._schema import SchemaProblem, check_schema, example_problem, numeric, read_schema_file
+from ._request import parse_request
+from ._schema import (
+    MAX_SCHEMA_BYTES,
+    SchemaProblem,
+    check_schema,
+    example_problem,
+    numeric,
+    read_schema_file,
+    value_allowed,
+)
 from ._spec import (
     MAX_OUTPUT_SECONDS,
+    MIN_OUTPUT_SECONDS,
     RESOLUTION_NAMES,
     FieldRule,
     LengthRule,
@@ -136,7 +147,7 @@ def read_model(
     if not NAME.fullmatch(operation):
         raise row.error("operation", "must be one path segment of letters, digits, '.', '_', '-'")
     output = _output(row, base)
-    price, per = _price(row, base)
+    price, per = _price(row, None if new else base, like)
     schema = _schema(row, base_dir, base)
     spec = ModelSpec(
         id=model_id,
@@ -163,11 +174,68 @@ def read_model(
         max_seconds=_limits(row, spec, base),
     )
     row.finish()
+    _check_fields(row, spec)
     _check_output(row, spec)
     problem = example_problem(spec.request_schema)
     if problem is not None:
         raise row.error("request_schema", problem)
+    _check_examples_accepted(row, spec)
     return spec
+
+
+def _check_fields(row: _Row, spec: ModelSpec) -> None:
+    """What the gateway reads from a body agrees with what the schema publishes, so a body the
+    served document calls valid is one the gateway accepts."""
+    properties = spec.properties
+    if spec.output is MediaKind.IMAGE and spec.per is Per.OUTPUT_SECOND:
+        raise row.error("per", 'an image has no seconds of output; price it per = "request"')
+    for name, _kind in spec.inputs:
+        kind = properties[name].get("type") if isinstance(properties[name], Mapping) else None
+        if kind is not None and kind != "string":
+            raise row.error(
+                "inputs", f"input field {name!r} holds a URL, but the schema gives it type {kind!r}"
+            )
+    length = spec.length
+    if length is not None and length.field is not None:
+        prop = properties[length.field]
+        if length.default is None and length.field not in spec.required:
+            raise row.error(
+                "duration.default",
+                f"{length.field!r} is optional in the schema: give the duration a default, or"
+                " list the field in the schema's required",
+            )
+        if length.default is not None and not value_allowed(prop, length.default):
+            raise row.error(
+                "duration.default",
+                f"{length.default:g} is not a value the schema allows for {length.field!r}",
+            )
+    for key, rule in (("resolution", spec.resolution), ("aspect_ratio", spec.aspect_ratio)):
+        if rule is None or not rule.field:
+            continue
+        enum = (
+            properties[rule.field].get("enum")
+            if isinstance(properties[rule.field], Mapping)
+            else None
+        )
+        if not isinstance(enum, list):
+            raise row.error(
+                f"{key}.field",
+                f"the schema must list the values of {rule.field!r} (an enum), so clients and the"
+                " served document know which the gateway renders",
+            )
+
+
+def _check_examples_accepted(row: _Row, spec: ModelSpec) -> None:
+    """The schema's examples are bodies the gateway accepts (they are what the contract shows)."""
+    examples = spec.request_schema.get("examples", [])
+    for i, example in enumerate(examples if isinstance(examples, list) else []):
+        try:
+            parse_request(spec, json.dumps(example).encode(), max_bytes=MAX_SCHEMA_BYTES)
+        except ApiError as exc:
+            raise row.error(
+                "request_schema",
+                f"its example {i} is refused by the gateway: {exc.body.get('message')}",
+            ) from None
 
 
 def _check_output(row: _Row, spec: ModelSpec) -> None:
@@ -220,12 +288,17 @@ def _format(row: _Row, output: MediaKind, base: ModelSpec | None) -> str:
     return raw
 
 
-def _price(row: _Row, base: ModelSpec | None) -> tuple[Decimal, Per]:
+def _price(row: _Row, base: ModelSpec | None, like: ModelSpec | None = None) -> tuple[Decimal, Per]:
+    """The price and what it is for: a known model keeps what a row leaves out; a new one
+    states its price (a row of the short form, like an earlier version's, takes ``like``'s),
+    and ``per`` is ``request`` unless it says otherwise."""
     if "price_per_second" in row.table:  # the short form: a price per second of output
         if "price" in row.table or "per" in row.table:
             raise row.error("price_per_second", "give either price_per_second or price and per")
         return row.money("price_per_second", Decimal(0)), Per.OUTPUT_SECOND
     if "price" not in row.table and base is None:
+        if like is not None and "per" not in row.table:
+            return like.price, like.per
         raise row.error("price", 'a new model needs its price, such as price = "0.35"')
     price = row.money("price", base.price if base else Decimal(0))
     per = row.choice("per", Per, base.per if base else Per.REQUEST)
@@ -331,8 +404,12 @@ def _seconds(row: _Row, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise row.error(key, f"expected a number of seconds, got {value!r}")
     seconds = float(value)
-    if not math.isfinite(seconds) or not 0 < seconds <= MAX_OUTPUT_SECONDS:
-        raise row.error(key, f"must be more than 0 and at most {MAX_OUTPUT_SECONDS:g} seconds")
+    if not math.isfinite(seconds) or not MIN_OUTPUT_SECONDS <= seconds <= MAX_OUTPUT_SECONDS:
+        raise row.error(
+            key,
+            f"must be from {MIN_OUTPUT_SECONDS:g} to {MAX_OUTPUT_SECONDS:g} seconds,"
+            f" got {seconds:g}",
+        )
     return seconds
 
 
@@ -403,7 +480,9 @@ def _known(
 def _limits(row: _Row, spec: ModelSpec, base: ModelSpec | None) -> tuple[tuple[str, float], ...]:
     if "limits" not in row.table:
         row.used.add("limits")
-        return base.max_seconds if base is not None else ()
+        if base is None or base.output is not spec.output or spec.length is None:
+            return ()
+        return base.max_seconds
     limits = Reader(row.get("limits", dict, {}), row._name("limits"), row.source)
     raw: dict[str, Any] | float = limits.get("max_seconds", (dict, int, float), {})
     limits.finish()

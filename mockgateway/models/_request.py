@@ -23,7 +23,7 @@ from .._validation import type_name, url_field
 from ..media import PlanError, parse_aspect
 from ._quick import Check, quick_check
 from ._schema import validator_for
-from ._spec import MAX_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec
+from ._spec import MAX_OUTPUT_SECONDS, MIN_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec
 
 MAX_SHOWN = 80  # characters of a value quoted back in a message
 MAX_MESSAGE = 300
@@ -195,9 +195,9 @@ def _seconds(spec: ModelSpec, body: Mapping[str, Any]) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad_request(f"{rule.field} must be a number of seconds, got {type_name(value)}")
     seconds = float(value)
-    if not math.isfinite(seconds) or not 0 < seconds <= MAX_OUTPUT_SECONDS:
+    if not math.isfinite(seconds) or not MIN_OUTPUT_SECONDS <= seconds <= MAX_OUTPUT_SECONDS:
         raise bad_request(
-            f"{rule.field} must be more than 0 and at most {MAX_OUTPUT_SECONDS:g} seconds,"
+            f"{rule.field} must be from {MIN_OUTPUT_SECONDS:g} to {MAX_OUTPUT_SECONDS:g} seconds,"
             f" got {_shown(value)}"
         )
     return seconds

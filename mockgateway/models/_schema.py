@@ -9,7 +9,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
-from referencing import Registry
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from .._bodyparse import BodyError, Bounds, parse_json
 
@@ -52,29 +53,69 @@ def check_schema(schema: dict[str, Any]) -> dict[str, Any]:
         raise SchemaProblem(
             f"is not a valid JSON Schema (2020-12) at {where}: {exc.message}"
         ) from None
-    remote = _remote_ref(schema)
-    if remote is not None:
-        raise SchemaProblem(
-            f"refers to another document ($ref {remote!r}); put the definition inline"
-        )
+    _check_refs(schema)
     kind = schema.get("type", "object")
     if kind != "object":
         raise SchemaProblem(f'must describe a JSON object (type "object"), got type {kind!r}')
     return schema
 
 
-def _remote_ref(schema: Any) -> str | None:
+_REF_KEYS = ("$ref", "$dynamicRef")
+_HERE = "urn:mockgateway:request-schema"
+
+
+def _refs(schema: Any) -> list[tuple[str, str]]:
+    """Every reference in a schema, as (keyword, target)."""
+    found: list[tuple[str, str]] = []
     stack = [schema]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            ref = item.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                return ref
+            found.extend((k, item[k]) for k in _REF_KEYS if isinstance(item.get(k), str))
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return None
+    return found
+
+
+def _check_refs(schema: dict[str, Any]) -> None:
+    """Every reference points into the schema itself, at something there, and no chain of bare
+    references goes round in a loop (each would fail every body that reaches it)."""
+    refs = _refs(schema)
+    if not refs:
+        return
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    resolver = Registry().with_resource(_HERE, resource).resolver(base_uri=_HERE)
+    for keyword, target in refs:
+        if not target.startswith("#"):
+            raise SchemaProblem(
+                f"refers to another document ({keyword} {target!r}); put the definition inline"
+            )
+        seen = {target}
+        node: Any = _lookup(resolver, keyword, target)
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            following = node["$ref"]
+            if following in seen:
+                raise SchemaProblem(f"its $ref {target!r} goes round in a loop of references")
+            seen.add(following)
+            node = _lookup(resolver, "$ref", following)
+
+
+def _lookup(resolver: Any, keyword: str, target: str) -> Any:
+    try:
+        return resolver.lookup(target).contents
+    except Exception:  # referencing's PointerToNowhere, NoSuchAnchor, Unresolvable...
+        raise SchemaProblem(f"its {keyword} {target!r} points at nothing in the schema") from None
+
+
+def value_allowed(schema: Any, value: Any) -> bool:
+    """Whether one property's schema (on its own) admits ``value``."""
+    if not isinstance(schema, Mapping):
+        return True
+    try:
+        return bool(Draft202012Validator(schema, registry=Registry()).is_valid(value))
+    except Exception:  # a reference into the rest of the schema: judged with the body
+        return True
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:

@@ -19,6 +19,7 @@ from ..media import SHORT_SIDES, InputRef, MediaKind, OutputPlan, content_type, 
 
 RESOLUTION_NAMES = tuple(SHORT_SIDES)  # what the renderer makes (the short side)
 MAX_OUTPUT_SECONDS = 600.0  # the longest output any model may plan ([mock]: renders stay cheap)
+MIN_OUTPUT_SECONDS = 0.04  # the shortest: one video frame
 
 
 class Per(StrEnum):
@@ -142,6 +143,15 @@ class ModelSpec:
         if limit is None and self.length is not None and self.length.field is not None:
             limit = _schema_maximum(self.properties.get(self.length.field))
         return min(limit, MAX_OUTPUT_SECONDS) if limit is not None else MAX_OUTPUT_SECONDS
+
+    def resolution_in(self, body: Mapping[str, Any]) -> str | None:
+        """The resolution a body asks for by this model's rule: its field's value when it names
+        one the gateway renders, else the rule's default (None: the model has none)."""
+        rule = self.resolution
+        if rule is None:
+            return None
+        value = body.get(rule.field) if rule.field else None
+        return value if isinstance(value, str) and value in RESOLUTION_NAMES else rule.default
 
     def input_refs(self, given: tuple[tuple[str, str], ...]) -> tuple[InputRef, ...]:
         """A job's media inputs (``(field, URL)`` pairs from its request) as the pipeline takes

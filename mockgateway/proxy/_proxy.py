@@ -333,7 +333,8 @@ class Proxy:
                 "generate is not sent upstream"
             )
             return local(400, {"error": "Bad Request", "message": message}, "webhook")
-        resolution = _resolution(body)
+        model = self.spend.models.get(model_id)
+        resolution = model.resolution_in(_object(body) or {}) if model else _resolution(body)
         refusal = self.spend.check(model_id, resolution)
         if refusal is not None:
             print(f"mockgateway proxy: generate refused: {refusal}", file=self.log, flush=True)
