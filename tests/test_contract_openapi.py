@@ -216,6 +216,21 @@ def test_local_references_of_an_inline_schema_still_resolve() -> None:
     assert _resolve(document, ref) == {"enum": ["s", "m"]}
 
 
+def test_a_reference_to_an_anchor_is_left_to_name_its_schema() -> None:
+    spec = _declared(
+        "anchors",
+        "image",
+        "png",
+        properties={"tag": {"$ref": "#short"}},
+        **{"$defs": {"s": {"$anchor": "short", "type": "string", "maxLength": 3}}},
+    )
+    schema = openapi_for((spec,))["components"]["schemas"]["anchors_request"]
+    assert schema["properties"]["tag"]["$ref"] == "#short"
+    assert schema["$defs"]["s"]["$anchor"] == "short"
+    assert Draft202012Validator(schema).is_valid({"tag": "abc"})
+    assert not Draft202012Validator(schema).is_valid({"tag": "abcd"})
+
+
 def test_the_served_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
     with serve_in_thread(load_config(MODELS_TOML)) as gw:
         document = served_document(gw.url)

@@ -64,12 +64,15 @@ def _find(document: Mapping[str, Any], operation_id: str) -> tuple[str, str, dic
 
 
 def _rebased(schema: Any, pointer: str) -> Any:
-    """``schema`` with its local ``$ref`` (``#/...``) pointing under ``pointer`` instead."""
+    """``schema`` with its local JSON-pointer references (``#`` and ``#/...``) pointing under
+    ``pointer`` instead. A reference to an anchor (``#name``) stays: an anchor names its schema
+    wherever that sits in the document."""
     if isinstance(schema, dict):
         moved = {k: _rebased(v, pointer) for k, v in schema.items()}
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#"):
-            moved["$ref"] = pointer + ref[1:]
+        for key in ("$ref", "$dynamicRef"):
+            ref = schema.get(key)
+            if isinstance(ref, str) and (ref == "#" or ref.startswith("#/")):
+                moved[key] = pointer + ref[1:]
         return moved
     if isinstance(schema, list):
         return [_rebased(v, pointer) for v in schema]
