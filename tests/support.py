@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -183,3 +186,14 @@ def memory_of(gateway: Gateway) -> MemoryStore:
     store = gateway.store
     assert isinstance(store, MemoryStore), f"expected the memory store, got {store.kind}"
     return store
+
+
+def serve_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """``mockgateway serve --config PATH`` run to its end: for configurations it must refuse."""
+    return subprocess.run(
+        [sys.executable, "-m", "mockgateway", "serve", "--port", "0", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parent.parent,
+    )

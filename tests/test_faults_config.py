@@ -7,8 +7,6 @@ import asyncio
 import json
 import re
 import signal
-import subprocess
-import sys
 import tomllib
 import urllib.error
 import urllib.request
@@ -21,6 +19,7 @@ import pytest
 
 from mockgateway import ConfigError, ManualClock, config_from_mapping, load_config
 from mockgateway.faults import Break, BreakKind
+from tests.support import serve_config
 
 from .faults_support import START, eventually
 from .support import DOC_BODY, GENERATE_PATH, RunningGateway, memory_of, served
@@ -60,13 +59,7 @@ def test_bad_scenario_file_stops_the_cli_with_exit_2_naming_key_and_file(
 ) -> None:
     path = tmp_path / "my-scenario.toml"
     path.write_text(text)
-    result = subprocess.run(
-        [sys.executable, "-m", "mockgateway", "serve", "--port", "0", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    result = serve_config(path)
     assert result.returncode == 2, result.stderr
     assert f"key '{key}'" in result.stderr
     assert str(path) in result.stderr

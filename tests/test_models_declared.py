@@ -4,8 +4,6 @@ model, the key and the file."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from mockgateway.models import (
     builtin_models,
     parse_request,
 )
+from tests.support import serve_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "models.toml"
@@ -173,13 +172,7 @@ def test_a_bad_declaration_stops_serve_with_exit_2_naming_model_key_and_file(
     tmp_path: Path, text: str, key: str, detail: str
 ) -> None:
     path = declare(tmp_path, text)
-    result = subprocess.run(
-        [sys.executable, "-m", "mockgateway", "serve", "--port", "0", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    result = serve_config(path)
     assert result.returncode == 2, result.stderr
     assert f"key 'models[0].{key}' in {path}: model 'acme-v2': " in result.stderr, result.stderr
     assert detail in result.stderr

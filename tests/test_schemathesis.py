@@ -74,6 +74,36 @@ def _config(path: Path, request_id: str) -> Path:
     return path
 
 
+def _run_schemathesis(
+    tmp_path: Path, request_id: str, document: Path, url: str, *, examples: int, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``st run`` of ``document`` against ``url`` with this suite's settings and key."""
+    return subprocess.run(
+        [
+            *_st_command(),
+            "--config-file",
+            str(_config(tmp_path / "schemathesis.toml", request_id)),
+            "run",
+            str(document),
+            "--url",
+            url,
+            "--header",
+            f"Ocp-Apim-Subscription-Key: {KEY}",
+            "--max-examples",
+            str(examples),
+            "--seed",
+            "20260331",
+            "--workers",
+            "1",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
+
+
 def test_schemathesis_default_checks_pass(tmp_path: Path) -> None:
     config = config_from_mapping(
         {
@@ -83,29 +113,8 @@ def test_schemathesis_default_checks_pass(tmp_path: Path) -> None:
     )
     with serve_in_thread(config) as gw:
         request_id = _completed_job(gw.url, gw)
-        done = subprocess.run(
-            [
-                *_st_command(),
-                "--config-file",
-                str(_config(tmp_path / "schemathesis.toml", request_id)),
-                "run",
-                str(openapi_path()),
-                "--url",
-                gw.url,
-                "--header",
-                f"Ocp-Apim-Subscription-Key: {KEY}",
-                "--max-examples",
-                "40",
-                "--seed",
-                "20260331",
-                "--workers",
-                "1",
-                "--no-color",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
+        done = _run_schemathesis(
+            tmp_path, request_id, openapi_path(), gw.url, examples=40, timeout=120
         )
         media_answers = gw.run(
             lambda: [e.status for e in memory_of(gw.gateway).journal if e.route == "media"]
@@ -127,30 +136,8 @@ def test_schemathesis_passes_on_the_served_document_of_the_example_models(tmp_pa
     with serve_in_thread(config) as gw:
         request_id = _completed_job(gw.url, gw)
         document = served_document(gw.url)
-        done = subprocess.run(
-            [
-                *_st_command(),
-                "--config-file",
-                str(_config(tmp_path / "schemathesis.toml", request_id)),
-                "run",
-                str(saved_beside_schemas(document, tmp_path / "served")),
-                "--url",
-                gw.url,
-                "--header",
-                f"Ocp-Apim-Subscription-Key: {KEY}",
-                "--max-examples",
-                "25",
-                "--seed",
-                "20260331",
-                "--workers",
-                "1",
-                "--no-color",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            cwd=tmp_path,
-        )
+        served = saved_beside_schemas(document, tmp_path / "served")
+        done = _run_schemathesis(tmp_path, request_id, served, gw.url, examples=25, timeout=240)
         generated = gw.run(
             lambda: {
                 e.path.split("/")[1] for e in memory_of(gw.gateway).journal if e.route == "generate"
