@@ -36,7 +36,7 @@ from ._ids import new_request_id, request_time
 from ._jobs import Job, Status, rendered_status
 from ._timeline import Timeline
 from .faults import FaultEngine
-from .media import InputRejected, JobInputs, MediaKind, MediaPipeline, Probe, RenderedMedia
+from .media import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
 from .models import GenerateRequest, ModelSpec
 from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
 
@@ -144,18 +144,12 @@ class Lifecycle:
 
     def media_type(self, model: ModelSpec) -> str:
         """A model's output type: a video's is ``[lifecycle] media_type``, others their kind's."""
-        return (
-            self.config.lifecycle.media_type
-            if model.output is MediaKind.VIDEO
-            else (model.media_type)
-        )
+        return model.served_media_type(self.config.lifecycle.media_type)
 
     def output_filename(self, model: ModelSpec) -> str:
         """The file name of a model's output in its media URL (``[lifecycle] output_filename``
         for a video)."""
-        if model.output is MediaKind.VIDEO:
-            return self.config.lifecycle.output_filename
-        return model.output_filename
+        return model.served_filename(self.config.lifecycle.output_filename)
 
     @staticmethod
     def plan_notes(job: Job) -> tuple[str, ...]:

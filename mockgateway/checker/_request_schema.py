@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from .._errors import ApiError
-from ..models import ModelSpec, parse_request, validator_for
+from ..models import ModelSpec, parse_request, spec_validator
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,11 +54,6 @@ def target_of(path: str, models: Mapping[str, ModelSpec]) -> Target:
     return Target(model_id=model_id, operation=operation, spec=spec)
 
 
-@cache
-def _validator(spec: ModelSpec) -> Any:
-    return validator_for(spec.request_schema)
-
-
 def documented_fields(spec: ModelSpec) -> tuple[str, ...]:
     """The body fields ``spec``'s request schema documents (its properties)."""
     return tuple(spec.properties)
@@ -68,7 +62,7 @@ def documented_fields(spec: ModelSpec) -> tuple[str, ...]:
 def schema_errors(spec: ModelSpec, body: Any) -> list[str]:
     """Readable reasons a body breaks ``spec``'s request schema (``at $.field: reason``), ``[]``
     when it meets it."""
-    errors = sorted(_validator(spec).iter_errors(body), key=lambda e: list(e.absolute_path))
+    errors = sorted(spec_validator(spec).iter_errors(body), key=lambda e: list(e.absolute_path))
     return [f"at {error.json_path}: {error.message}" for error in errors]
 
 

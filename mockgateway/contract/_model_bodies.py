@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from ..media import PlanError, parse_aspect
+from ..media import is_aspect
 from ..models import (
     MAX_OUTPUT_SECONDS,
     MIN_OUTPUT_SECONDS,
@@ -66,11 +66,7 @@ def _read_fields(spec: ModelSpec, urls: URLS | None) -> dict[str, st.SearchStrat
             continue
         enum = properties.get(rule.field, {}).get("enum")
         options = [v for v in enum] if isinstance(enum, list) else list(known or _ASPECTS)
-        allowed = [
-            v
-            for v in options
-            if (v in known if known is not None else isinstance(v, str) and _aspect(v))
-        ]
+        allowed = [v for v in options if (v in known if known is not None else is_aspect(v))]
         found[rule.field] = st.sampled_from(allowed)
     length = spec.length
     if length is not None and length.field is not None:
@@ -78,14 +74,6 @@ def _read_fields(spec: ModelSpec, urls: URLS | None) -> dict[str, st.SearchStrat
             lambda v: isinstance(v, (int, float)) and MIN_OUTPUT_SECONDS <= v <= MAX_OUTPUT_SECONDS
         )
     return {name: values.filter(_fits(properties.get(name, {}))) for name, values in found.items()}
-
-
-def _aspect(value: str) -> bool:
-    try:
-        parse_aspect(value)
-    except PlanError:
-        return False
-    return True
 
 
 def _needed(spec: ModelSpec) -> set[str]:

@@ -87,10 +87,10 @@ class _Outputs:
         self.video_media_type = video_media_type
 
     def filename(self, model: ModelSpec) -> str:
-        return self.video_filename if model.output.value == "video" else model.output_filename
+        return model.served_filename(self.video_filename)
 
     def media_type(self, model: ModelSpec) -> str:
-        return self.video_media_type if model.output.value == "video" else model.media_type
+        return model.served_media_type(self.video_media_type)
 
 
 def model_extension(model: ModelSpec, outputs: _Outputs) -> dict[str, Any]:

@@ -71,6 +71,17 @@ def parse_aspect(aspect: str) -> tuple[int, int]:
     return w, h
 
 
+def is_aspect(value: object) -> bool:
+    """Whether ``value`` is an aspect ratio an output may have (:func:`parse_aspect` takes it)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_aspect(value)
+    except PlanError:
+        return False
+    return True
+
+
 def output_size(width: int, height: int, resolution: str) -> tuple[int, int]:
     """The output size for a picture: its aspect ratio, short side from the resolution, even
     sides.

@@ -7,7 +7,7 @@ configuration adds others without any code.
 
 from ._builtin import OMNIHUMAN_MODEL_ID, OMNIHUMAN_OPERATION, builtin_dir, builtin_models
 from ._read import KEYS, read_declarations, read_models
-from ._request import GenerateRequest, parse_request
+from ._request import GenerateRequest, parse_request, spec_validator
 from ._schema import SchemaProblem, check_schema, validator_for
 from ._spec import (
     MAX_OUTPUT_SECONDS,
@@ -38,5 +38,6 @@ __all__ = [
     "parse_request",
     "read_declarations",
     "read_models",
+    "spec_validator",
     "validator_for",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from .._bodyparse import json_body
 from .._errors import bad_request
 from .._validation import type_name, url_field
-from ..media import PlanError, parse_aspect
+from ..media import is_aspect
 from ._quick import Check, quick_check
 from ._schema import validator_for
 from ._spec import MAX_OUTPUT_SECONDS, MIN_OUTPUT_SECONDS, RESOLUTION_NAMES, ModelSpec
@@ -50,7 +50,8 @@ class GenerateRequest:
 
 
 @cache
-def _validator(spec: ModelSpec) -> Any:
+def spec_validator(spec: ModelSpec) -> Any:
+    """The full validator of a model's request schema, made once per model."""
     return validator_for(spec.request_schema)
 
 
@@ -105,7 +106,7 @@ def _check_schema(spec: ModelSpec, body: dict[str, Any]) -> None:
     quick = _quick(spec)
     if quick is not None and quick(body):
         return
-    validator = _validator(spec)
+    validator = spec_validator(spec)
     order = {name: i for i, name in enumerate(spec.properties)}
 
     def rank(error: Any) -> tuple[int, int, list[str]]:
@@ -168,19 +169,11 @@ def _choice(rule: Any, body: Mapping[str, Any], names: tuple[str, ...] | None) -
         if value not in names:
             options = ", ".join(f'"{n}"' for n in names)
             raise bad_request(f"{rule.field} must be one of {options}; got {_shown(value)}")
-    elif not _aspect(value):
+    elif not is_aspect(value):
         raise bad_request(
             f'{rule.field} must be an aspect ratio "W:H", such as "16:9"; got {_shown(value)}'
         )
     return str(value)
-
-
-def _aspect(value: Any) -> bool:
-    try:
-        parse_aspect(value)
-    except (PlanError, AttributeError):
-        return False
-    return True
 
 
 def _seconds(spec: ModelSpec, body: Mapping[str, Any]) -> float | None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from .._billing import billed_seconds
+from .._billing import billed_seconds, cost_of
 from ..media import SHORT_SIDES, InputRef, MediaKind, OutputPlan, content_type, output_filename
 
 RESOLUTION_NAMES = tuple(SHORT_SIDES)  # what the renderer makes (the short side)
@@ -46,17 +46,6 @@ class LengthRule:
     default: float | None = None
     audio: str | None = None
     seconds: float | None = None
-
-    def describe(self) -> str:
-        if self.audio is not None:
-            return f"the length of {self.audio}"
-        if self.field is not None:
-            return (
-                f"the {self.field} field (default {self.default:g} s)"
-                if self.default
-                else (f"the {self.field} field")
-            )
-        return f"{self.seconds:g} s"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,15 +93,19 @@ class ModelSpec:
     def output_filename(self) -> str:
         return output_filename(self._bare_plan)
 
+    def served_filename(self, video_filename: str) -> str:
+        """The file name its outputs are served under: a video's is ``video_filename`` (the
+        ``[lifecycle] output_filename``), any other kind's its format's."""
+        return video_filename if self.output is MediaKind.VIDEO else self.output_filename
+
+    def served_media_type(self, video_media_type: str) -> str:
+        """The media type its outputs are served as (a video's is ``[lifecycle] media_type``)."""
+        return video_media_type if self.output is MediaKind.VIDEO else self.media_type
+
     @property
     def _bare_plan(self) -> OutputPlan:
         """An output plan that only names the output's kind and format."""
         return OutputPlan(kind=self.output, format=self.format, resolution=None)
-
-    @property
-    def price_per_second(self) -> Decimal | None:
-        """The price of one billed second, for a model priced per output second."""
-        return self.price if self.per is Per.OUTPUT_SECOND else None
 
     @property
     def least_cost(self) -> Decimal:
@@ -123,7 +116,7 @@ class ModelSpec:
         """What a job costs once its output's length is known (None: it has no length)."""
         if self.per is Per.REQUEST:
             return self.price
-        return self.price * billed_seconds(seconds if seconds is not None else 0.0)
+        return cost_of(seconds if seconds is not None else 0.0, self.price)
 
     def billed_seconds(self, seconds: float | None) -> int:
         """The seconds a job is billed for: none when the price is per request."""
