@@ -108,6 +108,11 @@ class ModelSpec:
         return OutputPlan(kind=self.output, format=self.format, resolution=None)
 
     @property
+    def price_per_second(self) -> Decimal | None:
+        """The price of one billed second, for a model priced per output second."""
+        return self.price if self.per is Per.OUTPUT_SECOND else None
+
+    @property
     def least_cost(self) -> Decimal:
         """What a wallet must cover to start a job: one billed second, or the request's price."""
         return self.price
