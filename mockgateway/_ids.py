@@ -8,20 +8,31 @@ import uuid
 
 def uuid7(unix_seconds: float) -> uuid.UUID:
     """A version-7 UUID: 48 bits of milliseconds, then random bits (RFC 9562)."""
-    ms = int(unix_seconds * 1000) & ((1 << 48) - 1)
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (
-        (ms << 80)
-        | (0x7 << 76)
-        | ((rand >> 64) & 0xFFF) << 64
-        | (0b10 << 62)
-        | (rand & ((1 << 62) - 1))
-    )
-    return uuid.UUID(int=value)
+    return uuid.UUID(new_request_id("", unix_seconds)[1:])
+
+
+_BATCH = 4096  # random bytes read from the OS at a time: ten per id
+_pool = bytearray()
+
+
+def _random_bytes() -> bytes:
+    """Ten bytes from the OS's random source, read in batches (a read per id costs a call)."""
+    global _pool
+    if len(_pool) < 10:
+        _pool = bytearray(os.urandom(_BATCH))
+    taken = bytes(_pool[-10:])
+    del _pool[-10:]
+    return taken
 
 
 def new_request_id(model_id: str, now: float) -> str:
-    return f"{model_id}_{uuid7(now)}"
+    """``{model_id}_{uuid7}``: the UUID's text made directly from its bits (as ``str(uuid7(now))``
+    gives it, without building the UUID object)."""
+    ms = int(now * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(_random_bytes(), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 64) & 0xFFF) << 64 | (0b10 << 62)
+    h = f"{value | (rand & ((1 << 62) - 1)):032x}"
+    return f"{model_id}_{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def request_time(uuid_text: str) -> float | None:

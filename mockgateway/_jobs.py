@@ -11,13 +11,13 @@ A job may also end FAILED or ERROR straight from QUEUED (an injected fault or an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from ._billing import billed_seconds, money_str
+from ._jsonfmt import dumps
 from ._timefmt import iso_ms
 from .faults import EndJob, JobPlan
 
@@ -93,7 +93,7 @@ class Job:
 
     def move(self, target: Status, now: float, *, error: str | None = None) -> None:
         """Apply one transition; raise :class:`IllegalTransition` for anything the flow forbids."""
-        if not can_move(self.status, target):
+        if target not in _NEXT[self.status]:
             raise IllegalTransition(f"{self.request_id}: {self.status.value} -> {target.value}")
         self.status = target
         self.updated_at = now
@@ -221,7 +221,7 @@ def rendered_status(job: Job) -> tuple[dict[str, Any], bytes]:
     """The status body and its JSON bytes, computed once per state (polls repeat it unchanged)."""
     if job.rendered is None:
         body = status_body(job)
-        job.rendered = (body, json.dumps(body).encode())
+        job.rendered = (body, dumps(body).encode())
     return job.rendered
 
 

@@ -36,7 +36,15 @@ from ._ids import new_request_id, request_time
 from ._jobs import Job, Status, rendered_status
 from ._timeline import Timeline
 from .faults import FaultEngine
-from .media import InputRejected, JobInputs, MediaPipeline, Probe, RenderedMedia
+from .media import (
+    InputRef,
+    InputRejected,
+    JobInputs,
+    MediaPipeline,
+    OutputPlan,
+    Probe,
+    RenderedMedia,
+)
 from .models import GenerateRequest, ModelSpec
 from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
 
@@ -44,6 +52,8 @@ log = logging.getLogger("mockgateway")
 
 INSUFFICIENT_BALANCE_ERROR = f"{INSUFFICIENT_BALANCE}: {INSUFFICIENT_BALANCE_MESSAGE}"
 COMMANDS = ("advance", "complete", "fail", "error")
+SHARED_KEPT = 1024  # input lists and output plans jobs share, remembered
+SHARED_URL_CHARS = 4096  # an input list whose URLs are longer is not remembered
 
 
 class Lifecycle:
@@ -68,6 +78,15 @@ class Lifecycle:
         self.webhooks = webhooks
         self.timeline = timeline
         self.models: dict[str, ModelSpec] = {m.id: m for m in config.models}
+        # each model's served media type and file name (the configuration names a video's)
+        self._served = {
+            m.id: (m.served_media_type(config.lifecycle.media_type), self._filename(m))
+            for m in config.models
+        }
+        # what jobs of the same request share, made once: their inputs as the pipeline takes
+        # them and their output plan (both frozen), by model and what the request chose
+        self._refs: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[InputRef, ...]] = {}
+        self._plans: dict[tuple[str, str | None, str | None, float | None], OutputPlan] = {}
         self._working: dict[str, asyncio.Task[None]] = {}  # jobs whose work runs here
         self._renders: dict[str, asyncio.Future[RenderedMedia]] = {}  # outputs still rendering
         self._listeners: list[Callable[[Job], None]] = []
@@ -109,6 +128,8 @@ class Lifecycle:
                 raise InsufficientBalance()
             now = self.clock.now()
             request_id = new_request_id(model.id, now)
+            media_type, filename = self._served.get(model.id) or self._serve(model)
+            plan = await self.faults.plan_job(key, model.id, scenario, request.resolution)
             job = Job(
                 request_id=request_id,
                 model_id=model.id,
@@ -119,18 +140,17 @@ class Lifecycle:
                 seconds=request.seconds,
                 created_at=now,
                 updated_at=now,
-                media_type=self.media_type(model),
+                media_type=media_type,
                 per=model.per.value,
                 webhook_url=webhook_url,
                 extra_fields=request.extra_fields,
-                media_urls=(f"{media_base_url}/v1/{request_id}/{self.output_filename(model)}",),
-                plan=await self.faults.plan_job(key, model.id, scenario, request.resolution),
+                media_urls=(f"{media_base_url}/v1/{request_id}/{filename}",),
+                plan=plan,
+                history=[(Status.QUEUED, now)],
             )
-            job.history.append((Status.QUEUED, now))
             await store.create_job(job)
-            assert job.plan is not None
-            if job.plan.queue_seconds is not None:
-                await self.timeline.at(now + job.plan.queue_seconds, TaskKind.START, request_id)
+            if plan.queue_seconds is not None:
+                await self.timeline.at(now + plan.queue_seconds, TaskKind.START, request_id)
         return job
 
     def input_notes(self, job: Job) -> tuple[str, ...]:
@@ -140,16 +160,23 @@ class Lifecycle:
         model = self.models.get(job.model_id)
         if notes is None or model is None:
             return ()
-        return tuple(notes(model.input_refs(job.inputs)))
+        return tuple(notes(self._input_refs(model, job.inputs)))
 
     def media_type(self, model: ModelSpec) -> str:
         """A model's output type: a video's is ``[lifecycle] media_type``, others their kind's."""
-        return model.served_media_type(self.config.lifecycle.media_type)
+        return (self._served.get(model.id) or self._serve(model))[0]
 
     def output_filename(self, model: ModelSpec) -> str:
         """The file name of a model's output in its media URL (``[lifecycle] output_filename``
         for a video)."""
+        return (self._served.get(model.id) or self._serve(model))[1]
+
+    def _filename(self, model: ModelSpec) -> str:
         return model.served_filename(self.config.lifecycle.output_filename)
+
+    def _serve(self, model: ModelSpec) -> tuple[str, str]:
+        """The media type and file name of a model this lifecycle was not made with."""
+        return model.served_media_type(self.config.lifecycle.media_type), self._filename(model)
 
     @staticmethod
     def plan_notes(job: Job) -> tuple[str, ...]:
@@ -252,7 +279,8 @@ class Lifecycle:
         job.move(target, self.clock.now(), error=error)
         for listener in self._listeners:
             listener(job)
-        await self.webhooks.job_moved(job)
+        if job.webhook_url:  # a job without one has nothing to send
+            await self.webhooks.job_moved(job)
         if target.terminal:  # the plan has served its purpose
             job.plan = None
         await self.store.save_job(job)
@@ -273,7 +301,22 @@ class Lifecycle:
             seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
             if seconds is not None:
                 await self.timeline.at(self.clock.now() + seconds, TaskKind.DEADLINE, request_id)
+            known = self._probe_at_once(job)
+            if known is not None:  # its work is known now: no task, no step of its own
+                await self._use_probe(job, *known)
+                return
         self._start_work(job)
+
+    def _probe_at_once(self, job: Job) -> tuple[Probe, RenderedMedia] | None:
+        """The job's probe and output when the pipeline knows its probe without reading
+        anything and has its output rendered already (optional: a pipeline without
+        ``probe_at_once`` probes every job)."""
+        at_once = getattr(self.media, "probe_at_once", None)
+        if at_once is None or job.model_id not in self.models:
+            return None
+        probe: Probe | None = at_once(self._inputs(job))
+        ready = None if probe is None else self._ready(probe)
+        return None if probe is None or ready is None else (probe, ready)
 
     def _start_work(self, job: Job) -> None:
         if job.request_id not in self._working:
@@ -348,25 +391,9 @@ class Lifecycle:
                 job = await store.get_job(request_id)
                 if job is None or job.status is not Status.PROCESSING or job.outcome is not None:
                     return  # ended (or forgotten by a reset) while its inputs were fetched
-                job.notes += probe.notes
-                job.duration_seconds = probe.duration_seconds
-                cost = self.models[job.model_id].cost(probe.duration_seconds)
-                job.cost = cost
-                await self.accounts.wallet(job.key)
-                if await store.held_for(job.key, request_id) is None and not await store.hold(
-                    job.key, request_id, cost, self.clock.now()
-                ):
-                    await self._found(job, Status.FAILED, INSUFFICIENT_BALANCE_ERROR)
-                    return
-                ready = self._ready(probe)
-                if ready is not None:  # rendered before: kept now, with no render task
-                    await self._found(job, Status.COMPLETED, None)
-                    await self._keep_media(request_id, ready)
-                    return
-                rendering = asyncio.ensure_future(self.media.render(probe))
-                self._renders[request_id] = rendering
-                rendering.add_done_callback(lambda f: self._rendered(request_id, f))
-                await self._found(job, Status.COMPLETED, None)
+                rendering = await self._use_probe(job, probe)
+            if rendering is None:
+                return
             try:
                 await asyncio.shield(rendering)
             except asyncio.CancelledError:
@@ -382,6 +409,33 @@ class Lifecycle:
         except Exception as exc:  # a bug or a broken codec is a system error, never a crash
             log.exception("processing %s failed", request_id)
             await self._found_outside(request_id, Status.ERROR, f"Internal processing error: {exc}")
+
+    async def _use_probe(
+        self, job: Job, probe: Probe, ready: RenderedMedia | None = None
+    ) -> asyncio.Future[RenderedMedia] | None:
+        """Inside a step: price the probed job and hold its cost, then find its outcome; the
+        render started for it, when its output is not rendered yet (``ready``: it is)."""
+        store, request_id = self.store, job.request_id
+        job.notes += probe.notes
+        job.duration_seconds = probe.duration_seconds
+        cost = self.models[job.model_id].cost(probe.duration_seconds)
+        job.cost = cost
+        await self.accounts.wallet(job.key)
+        if await store.held_for(job.key, request_id) is None and not await store.hold(
+            job.key, request_id, cost, self.clock.now()
+        ):
+            await self._found(job, Status.FAILED, INSUFFICIENT_BALANCE_ERROR)
+            return None
+        ready = ready or self._ready(probe)
+        if ready is not None:  # rendered before: kept now, with no render task
+            await self._found(job, Status.COMPLETED, None)
+            await store.put_media(request_id, ready)
+            return None
+        rendering = asyncio.ensure_future(self.media.render(probe))
+        self._renders[request_id] = rendering
+        rendering.add_done_callback(lambda f: self._rendered(request_id, f))
+        await self._found(job, Status.COMPLETED, None)
+        return rendering
 
     def _ready(self, probe: Probe) -> RenderedMedia | None:
         """The pipeline's finished render of these inputs, when it keeps one (optional: a
@@ -524,14 +578,33 @@ class Lifecycle:
         model = self.models.get(job.model_id)
         if model is None:  # a stored job of a model this configuration no longer declares
             raise ProcessingFailure(f"model {job.model_id!r} is not declared here")
+        plan_key = (model.id, job.resolution, job.aspect_ratio, job.seconds)
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            if len(self._plans) >= SHARED_KEPT:
+                self._plans.clear()
+            plan = self._plans[plan_key] = model.output_plan(
+                resolution=job.resolution, aspect_ratio=job.aspect_ratio, seconds=job.seconds
+            )
         return JobInputs(
             request_id=job.request_id,
             model_id=job.model_id,
-            inputs=model.input_refs(job.inputs),
-            output=model.output_plan(
-                resolution=job.resolution, aspect_ratio=job.aspect_ratio, seconds=job.seconds
-            ),
+            inputs=self._input_refs(model, job.inputs),
+            output=plan,
         )
+
+    def _input_refs(
+        self, model: ModelSpec, given: tuple[tuple[str, str], ...]
+    ) -> tuple[InputRef, ...]:
+        key = (model.id, given)
+        refs = self._refs.get(key)
+        if refs is None:
+            refs = model.input_refs(given)
+            if sum(len(url) for _, url in given) <= SHARED_URL_CHARS:  # kept small in bytes
+                if len(self._refs) >= SHARED_KEPT:
+                    self._refs.clear()
+                self._refs[key] = refs
+        return refs
 
     def cancel(self) -> None:
         for work in list(self._working.values()):

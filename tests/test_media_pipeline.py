@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import av
 import pytest
@@ -128,8 +129,47 @@ async def test_the_same_inputs_are_probed_once_and_a_rejection_is_not_kept(
             await pipeline.probe(job(image, audio))
         assert pipeline.probes == 4
         assert len(pipeline._probed) == 3
-        await pipeline.probe(job(*sample))
+        await pipeline.probe(job(*sample, "1080p"))  # inputs and plan not seen: probed again
         assert pipeline.probes == 5
+    finally:
+        await pipeline.close()
+
+
+async def test_sample_inputs_probed_before_are_known_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockgateway.media import _pipeline
+
+    monkeypatch.setattr(_pipeline, "AT_ONCE_KEPT", 2)
+    pipeline = AvPipeline(InputsConfig(policy=InputPolicy.OFFLINE))
+    sample = "https://storage.example/portrait.png", "https://storage.example/speech.mp3"
+    reads: list[str] = []
+    fetch_at_once = pipeline.fetcher.fetch_at_once
+
+    def counted(field: str, url: str, kind: str) -> Any:
+        reads.append(url)
+        return fetch_at_once(field, url, kind)
+
+    monkeypatch.setattr(pipeline.fetcher, "fetch_at_once", counted)
+    try:
+        assert pipeline.probe_at_once(job(*sample)) is None  # never probed
+        first = await pipeline.probe(job(*sample))
+        assert len(reads) == 2
+        assert pipeline.probe_at_once(job(*sample)) is first
+        assert await pipeline.probe(job(*sample)) is first
+        assert len(reads) == 2  # known: nothing fetched, hashed or probed again
+        assert pipeline.probe_at_once(job(*sample, "720p")) is None  # another plan
+        # a data: URL is not a bundled sample: its probe is not kept by URL
+        await pipeline.probe(job(data_url(ms.png(32, 32)), sample[1]))
+        assert pipeline.probe_at_once(job(data_url(ms.png(32, 32)), sample[1])) is None
+        # at most AT_ONCE_KEPT are kept, the least recently used let go
+        await pipeline.probe(job(*sample, "720p"))
+        await pipeline.probe(job(*sample, "1080p"))
+        assert pipeline.probe_at_once(job(*sample)) is None
+        assert pipeline.probe_at_once(job(*sample, "1080p")) is not None
+        long = f"https://storage.example/{'a' * 5000}/portrait.png"
+        await pipeline.probe(job(long, sample[1]))
+        assert pipeline.probe_at_once(job(long, sample[1])) is None  # too long to keep
     finally:
         await pipeline.close()
 

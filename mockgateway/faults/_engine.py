@@ -33,6 +33,7 @@ from ._rules import (
 )
 
 _NO_DRAW = random.Random(0)  # handed to a fixed distribution, which never draws from it
+DISTRIBUTIONS_KEPT = 1024  # (model, resolution, phase) lookups remembered
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +127,13 @@ class FaultEngine:
             )
         )
         self.poll_driven = bool(delays.queue_polls or delays.processing_polls)
+        # each (model, resolution, phase)'s distribution, looked up once through the levels
+        self._dists: dict[tuple[str | None, str | None, str], Distribution | None] = {}
+        self._per_output: dict[tuple[str | None, str | None], float] = {}
+        self._job_family = self._families[Family.JOB]
+        # a job's plan when nothing in it is drawn (fixed delays, no job rule): the same for
+        # every job of a model, resolution and scenario
+        self._fixed_plans: dict[tuple[str, str | None, str | None], JobPlan] = {}
 
     async def reset(self) -> None:
         """Back to the start of the run: counters to zero, streams reseeded, buckets full."""
@@ -184,8 +192,32 @@ class FaultEngine:
     async def _fired(self, family: Family, ctx: Context) -> list[tuple[int, FaultRule]]:
         return [(i, rule) for i, rule in self._families[family] if await self._fires(i, rule, ctx)]
 
-    async def _draw(self, phase: str, model: str | None, resolution: str | None = None) -> float:
+    def _distribution(
+        self, phase: str, model: str | None, resolution: str | None
+    ) -> Distribution | None:
+        """The delay distribution of ``phase`` for a job of ``model`` at ``resolution``."""
+        key = (model, resolution, phase)
+        try:
+            return self._dists[key]
+        except KeyError:
+            pass
+        if len(self._dists) >= DISTRIBUTIONS_KEPT:  # model ids and resolutions are few
+            self._dists.clear()
         dist = self.config.delays.for_model(model, phase, resolution) or self._base.get(phase)
+        self._dists[key] = dist
+        return dist
+
+    def _per_output_second(self, model: str | None, resolution: str | None) -> float:
+        key = (model, resolution)
+        found = self._per_output.get(key)
+        if found is None:
+            if len(self._per_output) >= DISTRIBUTIONS_KEPT:
+                self._per_output.clear()
+            found = self._per_output[key] = self.config.delays.per_output_second(model, resolution)
+        return found
+
+    async def _draw(self, phase: str, model: str | None, resolution: str | None = None) -> float:
+        dist = self._distribution(phase, model, resolution)
         if dist is None:
             return 0.0
         if dist.kind is Kind.FIXED:  # no randomness to draw: nothing to count either
@@ -224,19 +256,47 @@ class FaultEngine:
         self, key: str, model: str, scenario: str | None, resolution: str | None = None
     ) -> JobPlan:
         """A new job's phase durations and, if a job rule fires, how it ends."""
+        fixed = self._fixed_plans.get((model, resolution, scenario))
+        if fixed is not None:
+            return fixed
+        plan = await self._plan_job(key, model, scenario, resolution)
+        if self._no_job_rules(scenario) and self._fixed(model, resolution):  # nothing drawn
+            if len(self._fixed_plans) >= DISTRIBUTIONS_KEPT:
+                self._fixed_plans.clear()
+            self._fixed_plans[(model, resolution, scenario)] = plan  # frozen: jobs share it
+        return plan
+
+    def _no_job_rules(self, scenario: str | None) -> bool:
+        """Whether no job rule can apply to a job of ``scenario`` (a rule of another scenario
+        never matches): its plan then counts nothing."""
+        return all(r.scenario is not None and r.scenario != scenario for _, r in self._job_family)
+
+    def _fixed(self, model: str, resolution: str | None) -> bool:
+        """Whether every phase a job of ``model`` at ``resolution`` is planned with is fixed."""
+        for phase in ("queue", "processing"):
+            dist = self._distribution(phase, model, resolution)
+            if dist is not None and dist.kind is not Kind.FIXED:
+                return False
+        return True
+
+    async def _plan_job(
+        self, key: str, model: str, scenario: str | None, resolution: str | None
+    ) -> JobPlan:
         delays = self.config.delays
         queue = None if delays.queue_polls else await self._draw("queue", model, resolution)
         processing = (
             None if delays.processing_polls else await self._draw("processing", model, resolution)
         )
-        ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
-        fired = await self._fired(Family.JOB, ctx)
+        fired: list[tuple[int, FaultRule]] = []
+        if not self._no_job_rules(scenario):
+            ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
+            fired = await self._fired(Family.JOB, ctx)
         end = next((r.action for _, r in fired if isinstance(r.action, EndJob)), None)
         return JobPlan(
             queue_seconds=queue,
             processing_seconds=processing,
             processing_per_output_second=self.config.scenario.time_scale
-            * delays.per_output_second(model, resolution),
+            * self._per_output_second(model, resolution),
             end=end,
             scenario=scenario,
             fired=tuple(r.name for _, r in fired[:1]),

@@ -34,7 +34,13 @@ V = TypeVar("V")
 
 _CacheKey = tuple[Any, ...]
 _ProbeKey = tuple[tuple[str, MediaKind, str], ...]  # (field, kind, digest) per input
+_AtOnceKey = tuple[tuple[InputRef, ...], OutputPlan]  # a job's inputs and output plan
 PROBES_KEPT = 256  # successful probes remembered, by their inputs' digests
+# Probes of inputs read without I/O (bundled samples) remembered by the inputs and plan: a job on
+# the same URLs is then priced at once, with no fetch, hash or probe. Keys longer than this
+# (their URLs' characters) are not kept, so the cache stays small in bytes.
+AT_ONCE_KEPT = 256
+AT_ONCE_KEY_CHARS = 4096
 INLINE_HASH_BYTES = 256 * 1024  # inputs up to this size are hashed on the loop, not in a thread
 
 
@@ -111,13 +117,23 @@ class AvPipeline:
         self._rendering: dict[_CacheKey, asyncio.Future[RenderedMedia]] = {}
         self._probed: OrderedDict[_ProbeKey, tuple[ImageInfo | AudioInfo, ...]] = OrderedDict()
         self._probing: dict[_ProbeKey, asyncio.Future[tuple[ImageInfo | AudioInfo, ...]]] = {}
+        self._at_once: OrderedDict[_AtOnceKey, Probe] = OrderedDict()
+        self._notes: dict[tuple[InputRef, ...], tuple[str, ...]] = {}
         self.probes = 0  # probes actually run (cache misses), for tests
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
     def input_notes(self, inputs: tuple[InputRef, ...]) -> tuple[str, ...]:
         """What the gateway journals on a generate request: the inputs that samples stand in for."""
+        known = self._notes.get(inputs)
+        if known is not None:
+            return known
         notes = (self.fetcher.stand_in_note(ref.field, ref.url, ref.kind) for ref in inputs)
-        return tuple(n for n in notes if n)
+        found = tuple(n for n in notes if n)
+        if sum(len(ref.url) for ref in inputs) <= AT_ONCE_KEY_CHARS:  # a function of the URLs
+            if len(self._notes) >= AT_ONCE_KEPT:
+                self._notes.clear()
+            self._notes[inputs] = found
+        return found
 
     async def _fetch(self, refs: tuple[InputRef, ...]) -> list[Fetched]:
         """Every input, the ones needing I/O read concurrently; failures in declared order."""
@@ -143,7 +159,28 @@ class AvPipeline:
             fetched.append(outcome)
         return fetched
 
+    def probe_at_once(self, inputs: JobInputs) -> Probe | None:
+        """The probe of ``inputs`` when it is known without reading anything: inputs only
+        bundled samples stand for (always the same bytes), probed before. None otherwise."""
+        key = (inputs.inputs, inputs.output)
+        known = self._at_once.get(key)
+        if known is not None:
+            self._at_once.move_to_end(key)
+        return known
+
+    def _keep_at_once(self, inputs: JobInputs, fetched: list[Fetched], probe: Probe) -> None:
+        if not all(f.source.startswith("sample:") for f in fetched):
+            return
+        if sum(len(ref.url) for ref in inputs.inputs) > AT_ONCE_KEY_CHARS:
+            return
+        self._at_once[(inputs.inputs, inputs.output)] = probe
+        while len(self._at_once) > AT_ONCE_KEPT:
+            self._at_once.popitem(last=False)
+
     async def probe(self, inputs: JobInputs) -> Probe:
+        known = self.probe_at_once(inputs)
+        if known is not None:
+            return known
         plan, refs = inputs.output, inputs.inputs
         try:
             check_plan(plan, refs)
@@ -173,12 +210,14 @@ class AvPipeline:
                 requested=True,
             )
         notes = tuple(f.note for f in fetched if f.note)
-        return Probe(
+        probed = Probe(
             duration_seconds=seconds,
             resolution=plan.resolution,
             notes=notes,
             payload=self._planned(plan, refs, source, seconds, fetched, digests, kind),
         )
+        self._keep_at_once(inputs, fetched, probed)
+        return probed
 
     def _planned(
         self,
@@ -300,6 +339,7 @@ class AvPipeline:
         await self.fetcher.close()
         self._cache.clear()
         self._probed.clear()
+        self._at_once.clear()
 
 
 async def _shared(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from .._errors import link_expired, method_not_allowed, not_found, resource_not_found
-from .._jobs import final_billing
 from .._validation import parse_webhook_url
 from ..media import media_response, sample_response, samples_index
 from ..models import parse_request
@@ -61,8 +60,8 @@ async def status(request: web.Request, ex: Exchange) -> web.Response:
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
     body, raw, job = await gateway.lifecycle.poll(key, request_id)
-    if job.status.terminal:  # its money is settled: the journal keeps the bill
-        ex.billing = final_billing(job)
+    if job.status.terminal:  # its money is settled: the journal shows the bill
+        ex.billed = job
     return json_answer(ex, 200, body, raw=raw)
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 from .._bodyparse import json_or_text
 from .._errors import ApiError, DomainError, Unavailable, internal_error, wire_error
 from .._gateway import Gateway
+from .._jobs import final_billing
 from .._journal import (
     JournalEntry,
     Route,
@@ -99,7 +100,7 @@ def _entry(
         finished_at=finished,
         error=valid_unicode(error or ex.fault),
         notes=valid_unicode(ex.notes),
-        billing=ex.billing,
+        billing=None if ex.billed is None else final_billing(ex.billed),
         body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
         body_unparsed=not parsed,
         response_body_size=ex.answer_size,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,11 +14,13 @@ from multidict import istr
 from .._connections import BodyOverdue
 from .._errors import ApiError, bad_request
 from .._gateway import Gateway
+from .._jobs import Job
 from .._journal import (
     KEY_HEADER,
     body_digest,
     valid_unicode,
 )
+from .._jsonfmt import dumps
 from ..faults import HEADER
 
 log = logging.getLogger("mockgateway.web")
@@ -29,38 +30,6 @@ _KEY_HEADER_LOWER = KEY_HEADER.lower()
 KEY_HEADER_ID = istr(KEY_HEADER)
 SCENARIO_HEADER_ID = istr(HEADER)
 _JSON = "application/json"
-
-
-def _not_serializable(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _encoder() -> Callable[[Any], str]:
-    """``json.dumps`` with its defaults, its C encoder made once rather than on every call (no
-    circular-reference check: answers are trees the gateway builds)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # a Python without the C accelerator
-        return json.dumps
-    # markers, default, string encoder, indent, separators, sort_keys, skipkeys, allow_nan
-    encode = make(
-        None,
-        _not_serializable,
-        json.encoder.encode_basestring_ascii,
-        None,
-        ": ",
-        ", ",
-        False,
-        False,
-        True,
-    )
-
-    def dumps(value: Any) -> str:
-        return "".join(encode(value, 0))
-
-    return dumps
-
-
-dumps = _encoder()
 
 
 @dataclass(slots=True)
@@ -87,7 +56,9 @@ class Exchange:
     body_sha256: str | None = None
     answer_size: int = 0
     answer_truncated: bool = False
-    billing: dict[str, Any] | None = None  # a status answer that showed the job ended: its bill
+    # a status answer that showed the job ended: the job, whose bill the journal shows (made
+    # only when the journal is read: an ended job's money never moves again)
+    billed: Job | None = None
 
     def repeats(self, other: Exchange) -> bool:
         """Whether ``other`` learned the very same (a poll repeated: its request id, answer and
@@ -98,7 +69,7 @@ class Exchange:
             self.answer is other.answer
             and self.request_id == other.request_id
             and self.key == other.key
-            and self.billing is other.billing
+            and self.billed is other.billed
             and self.body is other.body
             and self.notes is other.notes
             and self.answered is other.answered
@@ -175,8 +146,10 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
         raise bad_request(f"request body is {declared} bytes, over the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
+    content = request.content
     try:
-        while chunk := await request.content.read(64 * 1024):
+        # at_eof: a body that came whole is read in one call, not one and an empty one
+        while not content.at_eof() and (chunk := await content.read(64 * 1024)):
             size += len(chunk)
             if size > limit:
                 raise bad_request(f"request body is over the limit of {limit} bytes")

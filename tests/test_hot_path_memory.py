@@ -1,0 +1,179 @@
+"""What the hot path remembers instead of working out again, and that remembering never changes an
+answer: parsed bodies, fixed job plans, and jobs on inputs known at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from mockgateway._config import GatewayConfig
+from mockgateway._errors import ApiError
+from mockgateway._gateway import open_gateway
+from mockgateway._ids import new_request_id, request_time
+from mockgateway._jobs import Status, billing_record
+from mockgateway._lifecycle import Lifecycle
+from mockgateway.faults import FaultEngine, faults_from_mapping
+from mockgateway.models import _request, parse_request
+
+from .support import DOC_BODY, manual_config, memory_of, served
+
+RAW = json.dumps(DOC_BODY).encode()
+
+
+def omnihuman() -> Any:
+    return GatewayConfig().models[0]
+
+
+# parsed bodies ---------------------------------------------------------------------------------
+
+
+def test_the_same_body_is_parsed_once_for_the_same_model() -> None:
+    spec = omnihuman()
+    first = parse_request(spec, RAW, max_bytes=1 << 20)
+    assert parse_request(spec, bytes(bytearray(RAW)), max_bytes=1 << 20) is first
+    assert first.inputs == (
+        ("image_url", DOC_BODY["image_url"]),
+        ("audio_url", DOC_BODY["audio_url"]),
+    )
+
+
+def test_a_body_remembered_for_one_model_is_parsed_again_for_another() -> None:
+    spec = omnihuman()
+    parse_request(spec, RAW, max_bytes=1 << 20)
+    schema = dict(spec.request_schema)
+    schema["required"] = [*schema["required"], "prompt"]
+    stricter = dataclasses.replace(spec, request_schema=schema)  # same id, another contract
+    with pytest.raises(ApiError, match="prompt is required"):
+        parse_request(stricter, RAW, max_bytes=1 << 20)
+
+
+def test_a_failing_body_is_not_remembered_and_the_limit_still_applies() -> None:
+    spec = omnihuman()
+    bad = json.dumps({**DOC_BODY, "resolution": "4k"}).encode()
+    for _ in range(2):
+        with pytest.raises(ApiError, match="resolution"):
+            parse_request(spec, bad, max_bytes=1 << 20)
+    assert all(raw != bad for _id, raw in _request._parsed)
+    parse_request(spec, RAW, max_bytes=1 << 20)
+    with pytest.raises(ApiError, match="over the limit"):  # remembered, yet too large here
+        parse_request(spec, RAW, max_bytes=len(RAW) - 1)
+
+
+def test_remembered_bodies_are_bounded_in_count_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_request, "_parsed", {})
+    monkeypatch.setattr(_request, "PARSED_KEPT", 4)
+    spec = omnihuman()
+    for n in range(10):
+        body = json.dumps({**DOC_BODY, "prompt": f"take {n}"}).encode()
+        parse_request(spec, body, max_bytes=1 << 20)
+        assert len(_request._parsed) <= 4
+    large = json.dumps({**DOC_BODY, "prompt": "x" * (_request.PARSED_BODY_BYTES + 1)}).encode()
+    parse_request(spec, large, max_bytes=1 << 20)
+    assert all(raw != large for _id, raw in _request._parsed)
+
+
+# job plans -------------------------------------------------------------------------------------
+
+
+def engine(**sections: Any) -> FaultEngine:
+    return FaultEngine(faults_from_mapping(sections, "unit"))
+
+
+async def test_a_fixed_plan_is_made_once_and_shared() -> None:
+    e = engine(delays={"queue": 3, "processing": 4})
+    first = await e.plan_job("k", "m", None, "720p")
+    assert (first.queue_seconds, first.processing_seconds) == (3.0, 4.0)
+    assert await e.plan_job("other-key", "m", None, "720p") is first
+    assert await e.plan_job("k", "m", None, "1080p") is not first  # another resolution
+
+
+async def test_drawn_delays_are_drawn_for_each_job() -> None:
+    e = engine(
+        scenario={"seed": 7}, delays={"processing": {"kind": "uniform", "low": 1, "high": 9}}
+    )
+    drawn = {(await e.plan_job("k", "m", None)).processing_seconds for _ in range(5)}
+    assert len(drawn) == 5
+    assert all(d is not None and 1 <= d <= 9 for d in drawn)
+
+
+async def test_a_job_rule_of_the_scenario_counts_every_job_and_others_are_shared() -> None:
+    rule = {"action": "fail", "at": "queued", "nth": [2], "scenario": "flaky"}
+    e = engine(faults=[rule])
+    ends = [(await e.plan_job("k", "m", "flaky")).end for _ in range(3)]
+    assert [end is not None for end in ends] == [False, True, False]  # the 2nd job of flaky fails
+    plain = await e.plan_job("k", "m", None)
+    assert plain.end is None
+    assert await e.plan_job("k", "m", None) is plain  # the rule never applies without flaky
+
+
+async def test_a_new_scenario_plans_with_its_own_delays() -> None:
+    e = engine(delays={"queue": 3})
+    assert (await e.plan_job("k", "m", None)).queue_seconds == 3.0
+    await e.load(faults_from_mapping({"delays": {"queue": 5}}, "unit"))
+    assert (await e.plan_job("k", "m", None)).queue_seconds == 5.0
+
+
+# jobs on inputs known at once ------------------------------------------------------------------
+
+
+async def test_a_job_on_inputs_probed_before_is_priced_in_its_start_step() -> None:
+    gateway = await open_gateway(manual_config())
+    try:
+        lifecycle: Lifecycle = gateway.lifecycle
+        spec = lifecycle.model(omnihuman().id)
+        wallet = await gateway.accounts.authenticate("key-1")
+        request = parse_request(spec, RAW, max_bytes=1 << 20)
+        first = await lifecycle.submit(wallet, spec, request, webhook_url=None, media_base_url="x")
+        await gateway.advance(10)
+        done = await gateway.store.get_job(first.request_id)
+        assert done is not None
+        assert done.status is Status.COMPLETED
+
+        second = await lifecycle.submit(wallet, spec, request, webhook_url=None, media_base_url="x")
+        await lifecycle.start_processing(second.request_id)
+        assert lifecycle.working == []  # no task of its own: its outcome is known already
+        now = await gateway.store.get_job(second.request_id)
+        assert now is not None
+        assert (now.status, now.outcome) == (Status.PROCESSING, Status.COMPLETED)
+        assert now.cost == done.cost
+        assert now.duration_seconds == done.duration_seconds
+        assert await gateway.store.held_for("key-1", second.request_id) == done.cost
+        await gateway.advance(10)
+        ended = await gateway.store.get_job(second.request_id)
+        assert ended is not None
+        assert ended.status is Status.COMPLETED
+        assert ended.charged == done.charged
+        assert ended.notes == done.notes  # the stand-in notes, as for the first
+        media = await gateway.store.get_media(second.request_id)
+        before = await gateway.store.get_media(first.request_id)
+        assert media is not None
+        assert before is not None
+        assert media.data == before.data
+    finally:
+        await gateway.close()
+
+
+async def test_a_poll_of_an_ended_job_is_journaled_with_its_bill() -> None:
+    async with served() as (gw, client):
+        rid = (await client.generate()).body["request_id"]
+        await gw.advance(10)
+        assert (await client.status(rid)).body["status"] == "COMPLETED"
+        job = memory_of(gw.gateway).jobs[rid]
+        polls = [e for e in memory_of(gw.gateway).journal if e.route == "status"]
+        assert polls[-1].billing == billing_record(job)
+        assert Decimal(polls[-1].billing["charged"]) == job.charged
+
+
+def test_request_ids_are_unique_and_carry_their_time() -> None:
+    made = {new_request_id("m", 1_774_951_215.123) for _ in range(20_000)}
+    assert len(made) == 20_000
+    for rid in list(made)[:50]:
+        model, _, tail = rid.rpartition("_")
+        assert model == "m"
+        assert request_time(tail) == pytest.approx(1_774_951_215.123, abs=0.001)
+        assert tail[14] == "7"  # version 7
+        assert tail[19] in "89ab"  # the RFC 9562 variant
