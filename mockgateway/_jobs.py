@@ -48,10 +48,6 @@ class IllegalTransition(ValueError):
     pass
 
 
-def can_move(current: Status, target: Status) -> bool:
-    return target in _NEXT[current]
-
-
 @dataclass(slots=True, kw_only=True)
 class Job:
     """One generate request as the gateway tracks it."""
