@@ -340,6 +340,7 @@ class AvPipeline:
         self._cache.clear()
         self._probed.clear()
         self._at_once.clear()
+        self._notes.clear()
 
 
 async def _shared(
