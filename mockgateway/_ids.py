@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 
 
@@ -12,16 +13,16 @@ def uuid7(unix_seconds: float) -> uuid.UUID:
 
 
 _BATCH = 4096  # random bytes read from the OS at a time: ten per id
-_pool = bytearray()
+_pools = threading.local()  # each thread's own (gateways may run in several threads)
 
 
 def _random_bytes() -> bytes:
     """Ten bytes from the OS's random source, read in batches (a read per id costs a call)."""
-    global _pool
-    if len(_pool) < 10:
-        _pool = bytearray(os.urandom(_BATCH))
-    taken = bytes(_pool[-10:])
-    del _pool[-10:]
+    pool: bytearray | None = getattr(_pools, "pool", None)
+    if pool is None or len(pool) < 10:
+        pool = _pools.pool = bytearray(os.urandom(_BATCH))
+    taken = bytes(pool[-10:])
+    del pool[-10:]
     return taken
 
 

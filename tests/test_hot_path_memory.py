@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -177,3 +178,12 @@ def test_request_ids_are_unique_and_carry_their_time() -> None:
         assert request_time(tail) == pytest.approx(1_774_951_215.123, abs=0.001)
         assert tail[14] == "7"  # version 7
         assert tail[19] in "89ab"  # the RFC 9562 variant
+
+
+def test_request_ids_made_in_several_threads_never_repeat() -> None:
+    def make() -> list[str]:
+        return [new_request_id("m", 1_774_951_215.0) for _ in range(5_000)]
+
+    with ThreadPoolExecutor(4) as pool:
+        made = [rid for batch in pool.map(lambda _: make(), range(8)) for rid in batch]
+    assert len(set(made)) == len(made) == 40_000
