@@ -34,6 +34,7 @@ from ._errors import (
 )
 from ._ids import new_request_id, request_time
 from ._jobs import Job, Status, rendered_status
+from ._memo import Memo
 from ._timeline import Timeline
 from .faults import FaultEngine
 from .media import (
@@ -79,14 +80,13 @@ class Lifecycle:
         self.timeline = timeline
         self.models: dict[str, ModelSpec] = {m.id: m for m in config.models}
         # each model's served media type and file name (the configuration names a video's)
-        self._served = {
-            m.id: (m.served_media_type(config.lifecycle.media_type), self._filename(m))
-            for m in config.models
-        }
+        self._served = {m.id: self._names(m) for m in config.models}
         # what jobs of the same request share, made once: their inputs as the pipeline takes
         # them and their output plan (both frozen), by model and what the request chose
-        self._refs: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[InputRef, ...]] = {}
-        self._plans: dict[tuple[str, str | None, str | None, float | None], OutputPlan] = {}
+        self._refs: Memo[tuple[str, tuple[tuple[str, str], ...]], tuple[InputRef, ...]]
+        self._refs = Memo(SHARED_KEPT)
+        self._plans: Memo[tuple[str, str | None, str | None, float | None], OutputPlan]
+        self._plans = Memo(SHARED_KEPT)
         self._working: dict[str, asyncio.Task[None]] = {}  # jobs whose work runs here
         self._renders: dict[str, asyncio.Future[RenderedMedia]] = {}  # outputs still rendering
         self._listeners: list[Callable[[Job], None]] = []
@@ -128,7 +128,7 @@ class Lifecycle:
                 raise InsufficientBalance()
             now = self.clock.now()
             request_id = new_request_id(model.id, now)
-            media_type, filename = self._served.get(model.id) or self._serve(model)
+            media_type, filename = self._served_names(model)
             plan = await self.faults.plan_job(key, model.id, scenario, request.resolution)
             job = Job(
                 request_id=request_id,
@@ -164,19 +164,23 @@ class Lifecycle:
 
     def media_type(self, model: ModelSpec) -> str:
         """A model's output type: a video's is ``[lifecycle] media_type``, others their kind's."""
-        return (self._served.get(model.id) or self._serve(model))[0]
+        return self._served_names(model)[0]
 
     def output_filename(self, model: ModelSpec) -> str:
         """The file name of a model's output in its media URL (``[lifecycle] output_filename``
         for a video)."""
-        return (self._served.get(model.id) or self._serve(model))[1]
+        return self._served_names(model)[1]
 
-    def _filename(self, model: ModelSpec) -> str:
-        return model.served_filename(self.config.lifecycle.output_filename)
+    def _served_names(self, model: ModelSpec) -> tuple[str, str]:
+        """A model's served media type and file name: made at start for the declared models."""
+        return self._served.get(model.id) or self._names(model)
 
-    def _serve(self, model: ModelSpec) -> tuple[str, str]:
-        """The media type and file name of a model this lifecycle was not made with."""
-        return model.served_media_type(self.config.lifecycle.media_type), self._filename(model)
+    def _names(self, model: ModelSpec) -> tuple[str, str]:
+        lifecycle = self.config.lifecycle
+        return (
+            model.served_media_type(lifecycle.media_type),
+            model.served_filename(lifecycle.output_filename),
+        )
 
     @staticmethod
     def plan_notes(job: Job) -> tuple[str, ...]:
@@ -581,10 +585,11 @@ class Lifecycle:
         plan_key = (model.id, job.resolution, job.aspect_ratio, job.seconds)
         plan = self._plans.get(plan_key)
         if plan is None:
-            if len(self._plans) >= SHARED_KEPT:
-                self._plans.clear()
-            plan = self._plans[plan_key] = model.output_plan(
-                resolution=job.resolution, aspect_ratio=job.aspect_ratio, seconds=job.seconds
+            plan = self._plans.keep(
+                plan_key,
+                model.output_plan(
+                    resolution=job.resolution, aspect_ratio=job.aspect_ratio, seconds=job.seconds
+                ),
             )
         return JobInputs(
             request_id=job.request_id,
@@ -601,9 +606,7 @@ class Lifecycle:
         if refs is None:
             refs = model.input_refs(given)
             if sum(len(url) for _, url in given) <= SHARED_URL_CHARS:  # kept small in bytes
-                if len(self._refs) >= SHARED_KEPT:
-                    self._refs.clear()
-                self._refs[key] = refs
+                self._refs.keep(key, refs)
         return refs
 
     def cancel(self) -> None:

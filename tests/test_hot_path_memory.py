@@ -17,6 +17,7 @@ from mockgateway._gateway import open_gateway
 from mockgateway._ids import new_request_id, request_time
 from mockgateway._jobs import Status, billing_record
 from mockgateway._lifecycle import Lifecycle
+from mockgateway._memo import Memo
 from mockgateway.faults import FaultEngine, faults_from_mapping
 from mockgateway.models import _request, parse_request
 
@@ -65,8 +66,7 @@ def test_a_failing_body_is_not_remembered_and_the_limit_still_applies() -> None:
 
 
 def test_remembered_bodies_are_bounded_in_count_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_request, "_parsed", {})
-    monkeypatch.setattr(_request, "PARSED_KEPT", 4)
+    monkeypatch.setattr(_request, "_parsed", Memo(4))
     spec = omnihuman()
     for n in range(10):
         body = json.dumps({**DOC_BODY, "prompt": f"take {n}"}).encode()

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from .._errors import ApiError, InvalidRequest, RateLimited, TooManyJobs
+from .._memo import Memo
 from ._builtin import KEY_PREFIX, BuiltinScenario, builtin_scenarios
 from ._config import FaultsConfig
 from ._counters import Counters, LocalCounters
@@ -128,12 +129,14 @@ class FaultEngine:
         )
         self.poll_driven = bool(delays.queue_polls or delays.processing_polls)
         # each (model, resolution, phase)'s distribution, looked up once through the levels
-        self._dists: dict[tuple[str | None, str | None, str], Distribution | None] = {}
-        self._per_output: dict[tuple[str | None, str | None], float] = {}
+        self._dists: Memo[tuple[str | None, str | None, str], Distribution | None]
+        self._dists = Memo(DISTRIBUTIONS_KEPT)
+        self._per_output: Memo[tuple[str | None, str | None], float] = Memo(DISTRIBUTIONS_KEPT)
         self._job_family = self._families[Family.JOB]
         # a job's plan when nothing in it is drawn (fixed delays, no job rule): the same for
         # every job of a model, resolution and scenario
-        self._fixed_plans: dict[tuple[str, str | None, str | None], JobPlan] = {}
+        self._fixed_plans: Memo[tuple[str, str | None, str | None], JobPlan]
+        self._fixed_plans = Memo(DISTRIBUTIONS_KEPT)
 
     async def reset(self) -> None:
         """Back to the start of the run: counters to zero, streams reseeded, buckets full."""
@@ -201,19 +204,16 @@ class FaultEngine:
             return self._dists[key]
         except KeyError:
             pass
-        if len(self._dists) >= DISTRIBUTIONS_KEPT:  # model ids and resolutions are few
-            self._dists.clear()
         dist = self.config.delays.for_model(model, phase, resolution) or self._base.get(phase)
-        self._dists[key] = dist
-        return dist
+        return self._dists.keep(key, dist)
 
     def _per_output_second(self, model: str | None, resolution: str | None) -> float:
         key = (model, resolution)
         found = self._per_output.get(key)
         if found is None:
-            if len(self._per_output) >= DISTRIBUTIONS_KEPT:
-                self._per_output.clear()
-            found = self._per_output[key] = self.config.delays.per_output_second(model, resolution)
+            found = self._per_output.keep(
+                key, self.config.delays.per_output_second(model, resolution)
+            )
         return found
 
     async def _draw(self, phase: str, model: str | None, resolution: str | None = None) -> float:
@@ -259,11 +259,10 @@ class FaultEngine:
         fixed = self._fixed_plans.get((model, resolution, scenario))
         if fixed is not None:
             return fixed
-        plan = await self._plan_job(key, model, scenario, resolution)
-        if self._no_job_rules(scenario) and self._fixed(model, resolution):  # nothing drawn
-            if len(self._fixed_plans) >= DISTRIBUTIONS_KEPT:
-                self._fixed_plans.clear()
-            self._fixed_plans[(model, resolution, scenario)] = plan  # frozen: jobs share it
+        ruled = not self._no_job_rules(scenario)
+        plan = await self._plan_job(key, model, scenario, resolution, ruled=ruled)
+        if not ruled and self._fixed(model, resolution):  # nothing drawn or counted
+            self._fixed_plans.keep((model, resolution, scenario), plan)  # frozen: jobs share it
         return plan
 
     def _no_job_rules(self, scenario: str | None) -> bool:
@@ -280,7 +279,7 @@ class FaultEngine:
         return True
 
     async def _plan_job(
-        self, key: str, model: str, scenario: str | None, resolution: str | None
+        self, key: str, model: str, scenario: str | None, resolution: str | None, *, ruled: bool
     ) -> JobPlan:
         delays = self.config.delays
         queue = None if delays.queue_polls else await self._draw("queue", model, resolution)
@@ -288,7 +287,7 @@ class FaultEngine:
             None if delays.processing_polls else await self._draw("processing", model, resolution)
         )
         fired: list[tuple[int, FaultRule]] = []
-        if not self._no_job_rules(scenario):
+        if ruled:  # a job rule may apply: each one is looked at (and counts)
             ctx = Context(route=Route.GENERATE, key=key, model=model, scenario=scenario)
             fired = await self._fired(Family.JOB, ctx)
         end = next((r.action for _, r in fired if isinstance(r.action, EndJob)), None)

@@ -27,6 +27,7 @@ from urllib.parse import unquote, unquote_to_bytes
 import aiohttp
 from yarl import URL
 
+from .._memo import Memo
 from .._netpolicy import (
     OutboundPolicy,
     OutboundRefused,
@@ -99,17 +100,15 @@ class Fetcher:
         )
         self._session: aiohttp.ClientSession | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._hosts: dict[str, tuple[bool, bool]] = {}
+        self._hosts: Memo[str, tuple[bool, bool]] = Memo(HOSTS_KEPT)
 
     def _judged(self, host: str) -> tuple[bool, bool]:
         """Whether ``host`` is the gateway's own and whether it may be looked up: a function of
         the name and the fixed policy, remembered (boundedly) since every job asks it twice."""
         known = self._hosts.get(host)
         if known is None:
-            if len(self._hosts) >= HOSTS_KEPT:
-                self._hosts.clear()
             own = _names_this_machine(host) or normalise_host(host) in self.own_hosts
-            known = self._hosts[host] = (own, may_look_up(host, self.policy))
+            known = self._hosts.keep(host, (own, may_look_up(host, self.policy)))
         return known
 
     def _is_own(self, host: str) -> bool:

@@ -21,6 +21,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._memo import Memo
 from ._config import InputsConfig, MediaConfig, OutputMode, RenderExecutor
 from ._fetch import Fetched, Fetcher
 from ._limits import check_length
@@ -118,7 +119,7 @@ class AvPipeline:
         self._probed: OrderedDict[_ProbeKey, tuple[ImageInfo | AudioInfo, ...]] = OrderedDict()
         self._probing: dict[_ProbeKey, asyncio.Future[tuple[ImageInfo | AudioInfo, ...]]] = {}
         self._at_once: OrderedDict[_AtOnceKey, Probe] = OrderedDict()
-        self._notes: dict[tuple[InputRef, ...], tuple[str, ...]] = {}
+        self._notes: Memo[tuple[InputRef, ...], tuple[str, ...]] = Memo(AT_ONCE_KEPT)
         self.probes = 0  # probes actually run (cache misses), for tests
         self.renders = 0  # renders actually run (cache misses), for tests and the admin view
 
@@ -130,9 +131,7 @@ class AvPipeline:
         notes = (self.fetcher.stand_in_note(ref.field, ref.url, ref.kind) for ref in inputs)
         found = tuple(n for n in notes if n)
         if sum(len(ref.url) for ref in inputs) <= AT_ONCE_KEY_CHARS:  # a function of the URLs
-            if len(self._notes) >= AT_ONCE_KEPT:
-                self._notes.clear()
-            self._notes[inputs] = found
+            self._notes.keep(inputs, found)
         return found
 
     async def _fetch(self, refs: tuple[InputRef, ...]) -> list[Fetched]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from .._bodyparse import json_body
 from .._errors import bad_request
+from .._memo import Memo
 from .._validation import type_name, url_field
 from ..media import is_aspect
 from ._quick import Check, quick_check
@@ -79,7 +80,7 @@ def _where(parts: Any) -> str:
 # and only this many, so the memory stays small; a body that fails is parsed again each time.
 PARSED_KEPT = 256
 PARSED_BODY_BYTES = 4096
-_parsed: dict[tuple[int, bytes], tuple[ModelSpec, GenerateRequest]] = {}
+_parsed: Memo[tuple[int, bytes], tuple[ModelSpec, GenerateRequest]] = Memo(PARSED_KEPT)
 
 
 def parse_request(spec: ModelSpec, raw: bytes, *, max_bytes: int) -> GenerateRequest:
@@ -95,9 +96,7 @@ def parse_request(spec: ModelSpec, raw: bytes, *, max_bytes: int) -> GenerateReq
         return known[1]
     parsed = _parse(spec, raw, max_bytes)
     if len(raw) <= PARSED_BODY_BYTES:
-        if len(_parsed) >= PARSED_KEPT:
-            _parsed.clear()
-        _parsed[key] = (spec, parsed)
+        _parsed.keep(key, (spec, parsed))
     return parsed
 
 
