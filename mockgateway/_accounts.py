@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeGuard
 
 from ._billing import WalletState
 from ._clock import Clock
@@ -31,6 +32,13 @@ class Accounts:
         self.clock = clock
         self._is_scenario_key = is_scenario_key
         self._configured = {a.key: a.balance for a in config.keys.accounts}
+
+    def admitted(self, key: str | None) -> TypeGuard[str]:
+        """Whether ``key`` is valid by configuration alone (open mode, or a configured key): the
+        status poll's check, with no store to ask. False means ask :meth:`admit`."""
+        if not key or key.isspace():
+            return False
+        return self.config.keys.mode is not KeyMode.STRICT or key in self._configured
 
     async def admit(self, key: str | None) -> str:
         """A valid key, or :class:`MissingKey` / :class:`InvalidKey`, without opening a wallet:

@@ -36,6 +36,7 @@ log = logging.getLogger("mockgateway.server")
 # webhook and input-fetch sockets, render worker pipes, log files, the journal.
 DESCRIPTOR_HEADROOM = 64
 _MESSAGE_LIMIT = 200  # characters of aiohttp's parse error quoted back to the client
+_monotonic = time.monotonic  # log_access's ``time`` argument hides the module there
 
 
 def connection_limit(configured: int = 0) -> int:
@@ -77,7 +78,7 @@ class GatewayRequestHandler(RequestHandler):
         self._on_lost: Callable[[], None] | None = on_lost
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
-        self.idle_since: float | None = None  # loop time its last answer was sent, until the next
+        self.idle_since: float | None = None  # monotonic time of its last answer, until the next
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -100,7 +101,7 @@ class GatewayRequestHandler(RequestHandler):
     ) -> None:
         """Called as an answer has been sent (``finish_response``'s last step, whether the
         client stayed or not): the connection is idle from now until its next request."""
-        self.idle_since = self._loop.time()
+        self.idle_since = _monotonic()
         super().log_access(request, response, time)
 
     def data_received(self, data: bytes) -> None:

@@ -17,24 +17,26 @@ from enum import StrEnum
 from typing import Any
 
 from ._billing import billed_seconds, money_str
-from ._jsonfmt import dumps
+from ._jsonfmt import wire_json
 from ._timefmt import iso_ms
 from .faults import EndJob, JobPlan
 
 
 class Status(StrEnum):
+    """A job's status. Hot paths read ``_value_``, the plain attribute behind the ``value``
+    property (which costs a descriptor call), and ``terminal``, set on each member."""
+
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     ERROR = "ERROR"
 
-    @property
-    def terminal(self) -> bool:
-        return self in _TERMINAL
+    def __init__(self, value: str) -> None:
+        # an attribute of each member, not a property: every step and poll reads it
+        self.terminal = value in ("COMPLETED", "FAILED", "ERROR")
 
 
-_TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.ERROR})
 _NEXT: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.PROCESSING, Status.FAILED, Status.ERROR}),
     Status.PROCESSING: frozenset({Status.COMPLETED, Status.FAILED, Status.ERROR}),
@@ -216,8 +218,7 @@ def _plan_of(data: dict[str, Any]) -> JobPlan:
 def rendered_status(job: Job) -> tuple[dict[str, Any], bytes]:
     """The status body and its JSON bytes, computed once per state (polls repeat it unchanged)."""
     if job.rendered is None:
-        body = status_body(job)
-        job.rendered = (body, dumps(body).encode())
+        job.rendered = wire_json(status_body(job))
     return job.rendered
 
 
@@ -228,7 +229,7 @@ def status_body(job: Job) -> dict[str, Any]:
         output = {"media_url": list(job.media_urls), "media_type": job.media_type}
     return {
         "request_id": job.request_id,
-        "status": job.status.value,
+        "status": job.status._value_,
         "model_id": job.model_id,
         "error": job.error if job.status in (Status.FAILED, Status.ERROR) else None,
         "output": output,

@@ -106,30 +106,6 @@ def request_path(raw_path: str) -> str:
         return path
 
 
-def valid_unicode(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings replaced by U+FFFD.
-
-    A header byte that is not UTF-8 reaches Python as a lone surrogate (aiohttp decodes headers
-    with ``surrogateescape``), and ``json.dumps`` writes it as an escape such as ``\\udcff``,
-    which strict JSON readers, the bounded reader of a saved journal among them, refuse. Data
-    without one comes back as it is."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            try:
-                raw = value.encode("utf-8", "surrogateescape")  # the bytes the client sent
-            except UnicodeEncodeError:
-                raw = value.encode("utf-8", "surrogatepass")
-            return raw.decode("utf-8", "replace")
-        return value
-    if isinstance(value, dict):
-        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(valid_unicode(v) for v in value)
-    return value
-
-
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -187,6 +163,11 @@ class JournalEntry:
 
 
 Builder = Callable[..., JournalEntry]
+
+
+def _made(seq: int, entry: JournalEntry) -> JournalEntry:
+    """The builder of an entry made already."""
+    return entry
 
 
 class Journal:
@@ -250,19 +231,20 @@ class Journal:
             size = min(entry.body_size, self.max_body_bytes) + sum(
                 len(n) + len(v) for n, v in entry.headers.items()
             )
-            self._push(entry, size + (len(kept) if isinstance(kept, (str, bytes)) else 0))
+            size += len(kept) if isinstance(kept, (str, bytes)) else 0
+            self.append_lazy(_made, entry, size=size, seq=entry.seq)
 
-    def append_lazy(self, build: Builder, *pieces: Any, size: int = 0) -> None:
+    def append_lazy(
+        self, build: Builder, *pieces: Any, size: int = 0, seq: int | None = None
+    ) -> None:
         """Record ``build(seq, *pieces)``, called when the journal is next read; ``size`` is what
-        the pieces keep alive (bodies and headers), in bytes."""
-        self._push((next(self._seq), build, *pieces), size)
-
-    def _push(self, item: JournalEntry | tuple[Any, ...], size: int) -> None:
+        the pieces keep alive (bodies and headers), in bytes; ``seq`` one taken already with
+        :meth:`next_seq` (else the next)."""
         entries, sizes = self._entries, self._sizes
         size += ENTRY_OVERHEAD
         if len(sizes) == sizes.maxlen:
             self._bytes -= sizes[0]  # about to be pushed out by the entry bound
-        entries.append(item)
+        entries.append((next(self._seq) if seq is None else seq, build, *pieces))
         sizes.append(size)
         self._bytes += size
         while self._bytes > self.max_bytes and len(entries) > 1:

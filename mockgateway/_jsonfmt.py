@@ -1,4 +1,5 @@
-"""JSON text the gateway writes: ``json.dumps`` with its defaults, its C encoder made once.
+"""JSON text the gateway writes: ``json.dumps`` with its defaults, its C encoder made once, and
+text a strict JSON reader takes (no lone surrogates).
 
 ``json.dumps`` builds a new encoder on every call; answers and status bodies are written on every
 request, so this module makes one and reuses it (no circular-reference check: what is written are
@@ -41,4 +42,40 @@ def _encoder() -> Callable[[Any], str]:
 
 dumps = _encoder()
 
-__all__ = ["dumps"]
+
+def valid_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD.
+
+    A header byte that is not UTF-8 reaches Python as a lone surrogate (aiohttp decodes headers
+    with ``surrogateescape``), and ``json.dumps`` writes it as an escape such as ``\\udcff``,
+    which strict JSON readers, the bounded reader of a saved journal among them, refuse. Data
+    without one comes back as it is."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = value.encode("utf-8", "surrogateescape")  # the bytes the client sent
+            except UnicodeEncodeError:
+                raw = value.encode("utf-8", "surrogatepass")
+            return raw.decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_unicode(v) for v in value)
+    return value
+
+
+def wire_json(body: Any) -> tuple[Any, bytes]:
+    """``body`` as the gateway answers it, and its bytes: a lone surrogate in it (a header's
+    bytes echoed back) becomes U+FFFD first."""
+    encoded = dumps(body).encode()
+    if b"\\ud" in encoded:
+        clean = valid_unicode(body)
+        if clean != body:
+            return clean, dumps(clean).encode()
+    return body, encoded
+
+
+__all__ = ["dumps", "valid_unicode", "wire_json"]

@@ -141,7 +141,7 @@ class Lifecycle:
                 created_at=now,
                 updated_at=now,
                 media_type=media_type,
-                per=model.per.value,
+                per=model.per._value_,
                 webhook_url=webhook_url,
                 extra_fields=request.extra_fields,
                 media_urls=(f"{media_base_url}/v1/{request_id}/{filename}",),
@@ -298,7 +298,7 @@ class Lifecycle:
             if job is None or job.status is not Status.QUEUED:
                 return
             plan = job.plan
-            if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED.value:
+            if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED._value_:
                 await self._finish(job, Status(plan.end.status), plan.end.message)
                 return
             await self._move(job, Status.PROCESSING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -178,6 +179,13 @@ def test_request_ids_are_unique_and_carry_their_time() -> None:
         assert request_time(tail) == pytest.approx(1_774_951_215.123, abs=0.001)
         assert tail[14] == "7"  # version 7
         assert tail[19] in "89ab"  # the RFC 9562 variant
+    for rid in made:  # every one whole, across many batches of random bytes
+        text = rid.rpartition("_")[2]
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 7
+        assert parsed.variant == uuid.RFC_4122
+    assert {rid[21] for rid in made} == set("89ab")  # the variant's free bit is random
 
 
 def test_request_ids_made_in_several_threads_never_repeat() -> None:

@@ -22,8 +22,8 @@ from .._journal import (
     body_digest,
     redact_headers,
     redact_key,
-    valid_unicode,
 )
+from .._jsonfmt import valid_unicode
 from ._tracked import TrackedJob
 
 LOCAL_NOTE = "answered by the proxy; not sent upstream"

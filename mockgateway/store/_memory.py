@@ -7,7 +7,6 @@ ended, media by bytes, each wallet's ledger by entries.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import heapq
 import itertools
@@ -29,6 +28,7 @@ from .._billing import (
 from .._jobs import Job, Status
 from .._journal import Builder, Journal, JournalEntry
 from ..media import RenderedMedia
+from ._turns import Turns
 from ._types import FORGOTTEN_UNTIL, DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
 
 Event = tuple[str, str]
@@ -44,8 +44,12 @@ class _Wallet:
         self.ledger: deque[LedgerEntry] = deque(maxlen=max_ledger)
 
 
+def _ignore(build: Builder, *pieces: Any, size: int = 0) -> None:
+    """The journal append of a store whose journal is off."""
+
+
 class _Step:
-    """One step of a :class:`MemoryStore` (its ``atomic()``): the store's lock, held from enter to
+    """One step of a :class:`MemoryStore` (its ``atomic()``): the store's turn, held from enter to
     exit; a step inside a step is part of it. A class rather than a generator-based context
     manager: every job's phase change is a step, and this enters and leaves in two calls."""
 
@@ -58,11 +62,10 @@ class _Step:
     async def __aenter__(self) -> None:
         store = self._store
         if store._step is not None and _IN_STEP.get() is store._step:
-            return  # nested: the outer step holds the lock
-        lock = store._lock
-        if lock is None:
-            lock = store._lock = asyncio.Lock()  # made in the running loop
-        await lock.acquire()
+            return  # nested: the outer step holds the turn
+        turns = store._turns
+        if not turns.try_take():
+            await turns.take()
         step = store._step = object()
         self._token = _IN_STEP.set(step)
 
@@ -73,8 +76,7 @@ class _Step:
         store = self._store
         store._step = None
         _IN_STEP.reset(token)
-        assert store._lock is not None
-        store._lock.release()
+        store._turns.give()
 
 
 class MemoryStore:
@@ -97,11 +99,15 @@ class MemoryStore:
             max_bytes=journal_max_bytes,
             max_body_bytes=journal_max_body_bytes,
         )
+        # the journal's own method (one call per journaled request), or nothing when it is off
+        self.journal_append: Callable[..., None] = (
+            self.journal.append_lazy if journal_enabled else _ignore
+        )
         self.journal_max_entries = journal_max_entries
         self.journal_max_bytes = journal_max_bytes
         self.journal_max_body_bytes = journal_max_body_bytes
         self._meta: dict[str, str] = {}
-        self._lock: asyncio.Lock | None = None
+        self._turns = Turns()
         self._step: object | None = None  # the step under way (a task it starts is not in it)
         self._clear()
 
@@ -159,7 +165,7 @@ class MemoryStore:
         return None
 
     def atomic(self) -> _Step:
-        # One process, one thread: a step that does not await is atomic by itself; the lock keeps
+        # One process, one thread: a step that does not await is atomic by itself; its turn keeps
         # a step that does await (anything but this store) from running beside another.
         return _Step(self)
 
@@ -480,11 +486,6 @@ class MemoryStore:
         return (1.0 - tokens) / rate
 
     # journal ----------------------------------------------------------------------------------
-
-    def journal_append(self, build: Builder, *pieces: Any, size: int = 0) -> None:
-        journal = self.journal
-        if journal.enabled:
-            journal.append_lazy(build, *pieces, size=size)
 
     async def journal_entries(
         self, *, since: int = 0, limit: int | None = None

@@ -47,7 +47,7 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
         202,
         {
             "request_id": job.request_id,
-            "status": job.status.value,
+            "status": job.status._value_,
             "polling_url": f"{origin}/v2/requests/status/{job.request_id}",
         },
     )
@@ -56,7 +56,9 @@ async def generate(request: web.Request, ex: Exchange) -> web.Response:
 @endpoint("status")
 async def status(request: web.Request, ex: Exchange) -> web.Response:
     gateway = ex.gateway
-    key = await gateway.accounts.admit(ex.key)  # no wallet: only a submitter has jobs to poll
+    accounts, key = gateway.accounts, ex.key
+    if not accounts.admitted(key):  # no wallet: only a submitter has jobs to poll
+        key = await accounts.admit(key)
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
     body, raw, job = await gateway.lifecycle.poll(key, request_id)

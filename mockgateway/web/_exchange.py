@@ -18,9 +18,8 @@ from .._jobs import Job
 from .._journal import (
     KEY_HEADER,
     body_digest,
-    valid_unicode,
 )
-from .._jsonfmt import dumps
+from .._jsonfmt import wire_json
 from ..faults import HEADER
 
 log = logging.getLogger("mockgateway.web")
@@ -110,11 +109,12 @@ def json_answer(
     *,
     raw: bytes | None = None,
 ) -> web.Response:
-    """A JSON response; ``raw`` is the body already encoded (cached status bodies)."""
-    encoded = dumps(body).encode() if raw is None else raw
-    if b"\\ud" in encoded and valid_unicode(body) != body:  # a header's bytes echoed back
-        body = valid_unicode(body)
-        encoded = dumps(body).encode()
+    """A JSON response; ``raw`` is the body already encoded by :func:`wire_json` (cached status
+    bodies)."""
+    if raw is None:
+        body, encoded = wire_json(body)
+    else:
+        encoded = raw
     ex.answer_size = size = len(encoded)
     cap = ex.gateway.store.journal_max_body_bytes
     if size > cap:  # the journal keeps the first part, as text
@@ -148,12 +148,17 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
     size = 0
     content = request.content
     try:
+        if content.is_eof():  # the whole body came with the headers: taken without waiting
+            chunks.append(content.read_nowait())
+            size = len(chunks[0])
         # at_eof: a body that came whole is read in one call, not one and an empty one
         while not content.at_eof() and (chunk := await content.read(64 * 1024)):
             size += len(chunk)
-            if size > limit:
-                raise bad_request(f"request body is over the limit of {limit} bytes")
             chunks.append(chunk)
+            if size > limit:
+                break
+        if size > limit:
+            raise bad_request(f"request body is over the limit of {limit} bytes")
     except ConnectionError as exc:
         ex.keep_body(b"".join(chunks))
         shown = "" if declared is None else f" of {declared}"
