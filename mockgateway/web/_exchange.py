@@ -151,7 +151,7 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
         if content.is_eof():  # the whole body came with the headers: taken without waiting
             chunks.append(content.read_nowait())
             size = len(chunks[0])
-        # at_eof: a body that came whole is read in one call, not one and an empty one
+        # the rest of a body still arriving; at_eof: no empty read after the last chunk
         while not content.at_eof() and (chunk := await content.read(64 * 1024)):
             size += len(chunk)
             chunks.append(chunk)
