@@ -15,7 +15,7 @@ from typing import TypeGuard
 from ._billing import WalletState
 from ._clock import Clock
 from ._config import GatewayConfig, KeyMode
-from ._errors import InvalidKey, MissingKey
+from ._errors import InvalidKey, MissingKey, TooManyWallets
 from .store import Store
 
 
@@ -65,6 +65,12 @@ class Accounts:
         configured = self._configured.get(key)
         if configured is not None:
             return await self.store.open_wallet(key, configured, self.clock.now(), "configured")
+        # A client can make up keys without end: each new one's wallet is kept, so they are
+        # bounded (configured accounts always open, above). With replicas, opens racing each
+        # other may pass the bound by as many as are in flight at once.
+        limit = self.config.keys.max_wallets
+        if await self.store.wallet_count() >= limit:
+            raise TooManyWallets(limit)
         balance = self.config.keys.default_balance
         return await self.store.open_wallet(key, balance, self.clock.now(), "opened")
 

@@ -58,6 +58,7 @@ class LifecycleConfig:
     default_resolution: str = "1080p"
     media_type: str = "video/mp4"
     output_filename: str = "output.mp4"
+    max_active_jobs: int = 100_000  # jobs not yet ended, all keys together
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +72,8 @@ class KeysConfig:
     mode: KeyMode = KeyMode.OPEN
     default_balance: Decimal = Decimal("10.00")
     accounts: tuple[AccountConfig, ...] = ()
+    # wallets a key that is not configured may open (each new key in open mode opens one)
+    max_wallets: int = 100_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +160,7 @@ def config_from_mapping(
         default_resolution=resolution,
         media_type=lc.get("media_type", str, "video/mp4"),
         output_filename=lc.get("output_filename", str, "output.mp4"),
+        max_active_jobs=lc.integer("max_active_jobs", 100_000, minimum=1, maximum=10**7),
     )
     lc.finish()
 
@@ -179,6 +183,7 @@ def config_from_mapping(
         mode=k.choice("mode", KeyMode, KeyMode.OPEN),
         default_balance=k.money("default_balance", Decimal("10.00")),
         accounts=tuple(accounts),
+        max_wallets=k.integer("max_wallets", 100_000, minimum=1, maximum=10**7),
     )
     k.finish()
 

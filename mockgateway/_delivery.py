@@ -67,10 +67,10 @@ class Webhooks:
             job.notes += (f"webhook for {body['status']} to {url} dropped by fault ({rules})",)
             return
         if webhook.reorder and not job.status.terminal:
-            job.held_webhooks.append(body)
+            job.held_webhooks += (body,)
             return
         bodies = [body, *reversed(job.held_webhooks)]
-        job.held_webhooks = []
+        job.held_webhooks = ()
         # one scaled tenth of a second apart, so the receiver sees them in this order
         step = self.faults.scale(0.1)
         ended = job.status.terminal and body.get("status") == job.status.value

@@ -227,6 +227,29 @@ class TooManyJobs(RateLimited):
     """The key already has as many unfinished jobs as the limit allows."""
 
 
+class TooManyActiveJobs(RateLimited):
+    """The gateway already holds ``[lifecycle] max_active_jobs`` jobs that have not ended."""
+
+    def __init__(self, limit: int, retry_after: int = 1) -> None:
+        super().__init__(retry_after)
+        self.limit = limit
+        self.message = (
+            f"Rate limit is exceeded: the gateway already holds {limit:,} unfinished jobs"
+            f" ([lifecycle] max_active_jobs). Try again in {retry_after} seconds."
+        )
+
+
+class TooManyWallets(DomainError):
+    """A key without a wallet would open one past ``[keys] max_wallets``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"This gateway keeps at most {limit:,} wallets ([keys] max_wallets) and has no room"
+            " for a new key's wallet: reset it, or raise the bound."
+        )
+
+
 class Unavailable(DomainError):
     """The state is out of reach for now (the store is lost, the gateway is closing)."""
 
@@ -251,10 +274,15 @@ def wire_error(error: DomainError) -> ApiError:
         return not_found(error.message)
     if isinstance(error, Conflict):
         return gateway_error(409, "Conflict", error.message)
+    if isinstance(error, TooManyActiveJobs):  # the documented 429, naming the bound
+        wait = str(error.retry_after)
+        return apim_error(429, error.message, **{"Retry-After": wait})
     if isinstance(error, RateLimited):
         return rate_limited(error.retry_after)
     if isinstance(error, InvalidRequest):
         return bad_request(error.message)
+    if isinstance(error, TooManyWallets):  # API management's refusal, as its quota 403 is
+        return apim_error(403, error.message)
     if isinstance(error, Unavailable):
         return service_unavailable(error.message or "The service is temporarily unavailable.")
     return internal_error()

@@ -76,7 +76,9 @@ class Job:
     polls: int = 0
     extra_fields: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what processing noted, e.g. a bundled sample standing in
-    history: list[tuple[Status, float]] = field(default_factory=list)
+    # (status, time) of each status it entered, oldest first; statuses as their plain text, so
+    # the collector stops walking the pairs after its first look at them
+    history: tuple[tuple[str, float], ...] = ()
     # its plan and its progress on it: what a restart or another replica needs to carry on
     plan: JobPlan | None = None  # dropped once the job has ended
     phase_polls: int = 0  # polls since the job entered its current status
@@ -84,9 +86,9 @@ class Job:
     outcome_error: str | None = None
     deadline_passed: bool = False  # its processing time is over
     extended: bool = False  # its deadline has taken the output's length into account
-    held_webhooks: list[dict[str, Any]] = field(default_factory=list)  # held to send reordered
+    held_webhooks: tuple[dict[str, Any], ...] = ()  # held to send reordered
     seq: int = 0  # creation order in its store
-    rendered: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
+    rendered: bytes | None = field(default=None, repr=False)  # its status body's JSON bytes
     billed: dict[str, Any] | None = field(default=None, repr=False)  # an ended job's bill
 
     def move(self, target: Status, now: float, *, error: str | None = None) -> None:
@@ -97,7 +99,7 @@ class Job:
         self.updated_at = now
         self.rendered = self.billed = None
         self.phase_polls = 0
-        self.history.append((target, now))
+        self.history += ((target._value_, now),)
         if target.terminal:
             self.completed_at = now
         if target in (Status.FAILED, Status.ERROR):
@@ -130,14 +132,14 @@ class Job:
             "polls": self.polls,
             "extra_fields": list(self.extra_fields),
             "notes": list(self.notes),
-            "history": [[s.value, t] for s, t in self.history],
+            "history": [[s, t] for s, t in self.history],
             "plan": None if plan is None else _plan_dict(plan),
             "phase_polls": self.phase_polls,
             "outcome": None if self.outcome is None else self.outcome.value,
             "outcome_error": self.outcome_error,
             "deadline_passed": self.deadline_passed,
             "extended": self.extended,
-            "held_webhooks": self.held_webhooks,
+            "held_webhooks": list(self.held_webhooks),
             "seq": self.seq,
         }
 
@@ -168,14 +170,14 @@ class Job:
             polls=data["polls"],
             extra_fields=tuple(data["extra_fields"]),
             notes=tuple(data["notes"]),
-            history=[(Status(s), t) for s, t in data["history"]],
+            history=tuple((Status(s)._value_, t) for s, t in data["history"]),
             plan=None if plan is None else _plan_of(plan),
             phase_polls=data["phase_polls"],
             outcome=None if outcome is None else Status(outcome),
             outcome_error=data["outcome_error"],
             deadline_passed=data["deadline_passed"],
             extended=data.get("extended", False),
-            held_webhooks=list(data["held_webhooks"]),
+            held_webhooks=tuple(data["held_webhooks"]),
             seq=data["seq"],
         )
 
@@ -215,16 +217,20 @@ def _plan_of(data: dict[str, Any]) -> JobPlan:
     )
 
 
-def rendered_status(job: Job) -> tuple[dict[str, Any], bytes]:
-    """The status body and its JSON bytes, computed once per state (polls repeat it unchanged)."""
-    if job.rendered is None:
-        job.rendered = wire_json(status_body(job))
-    return job.rendered
+def rendered_status(job: Job) -> bytes:
+    """The status body's JSON bytes, computed once per state (polls repeat it unchanged). Only
+    the bytes are kept: a job then holds one untracked object for it, not a tree of dicts and
+    lists the collector walks for as long as the job is kept."""
+    rendered = job.rendered
+    if rendered is None:
+        rendered = job.rendered = wire_json(status_body(job))[1]
+    return rendered
 
 
 def status_body(job: Job) -> dict[str, Any]:
     """The status body exactly as the doc shows it, in the doc's key order."""
     output = None
+    updated = iso_ms(job.updated_at)  # an ended job's completed_at, a new one's created_at
     if job.status is Status.COMPLETED:
         output = {"media_url": list(job.media_urls), "media_type": job.media_type}
     return {
@@ -233,9 +239,15 @@ def status_body(job: Job) -> dict[str, Any]:
         "model_id": job.model_id,
         "error": job.error if job.status in (Status.FAILED, Status.ERROR) else None,
         "output": output,
-        "created_at": iso_ms(job.created_at),
-        "updated_at": iso_ms(job.updated_at),
-        "completed_at": iso_ms(job.completed_at) if job.completed_at is not None else None,
+        "created_at": updated if job.created_at == job.updated_at else iso_ms(job.created_at),
+        "updated_at": updated,
+        "completed_at": (
+            None
+            if job.completed_at is None
+            else updated
+            if job.completed_at == job.updated_at
+            else iso_ms(job.completed_at)
+        ),
     }
 
 

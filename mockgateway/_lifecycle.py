@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from ._accounts import Accounts
 from ._billing import WalletState, money_str
@@ -29,6 +28,7 @@ from ._errors import (
     ModelNotFound,
     ProcessingFailure,
     RequestNotFound,
+    TooManyActiveJobs,
     Unavailable,
     UnknownCommand,
 )
@@ -123,6 +123,12 @@ class Lifecycle:
                 too_many = self.faults.concurrency_limit(await store.active_jobs(key))
                 if too_many is not None:
                     raise too_many
+            # Jobs not yet ended are kept whatever their number (retention bounds ended ones):
+            # a client picking a slow scenario must not grow them without end.
+            limit = self.config.lifecycle.max_active_jobs
+            counts = await store.job_counts()
+            if counts[Status.QUEUED] + counts[Status.PROCESSING] >= limit:
+                raise TooManyActiveJobs(limit)
             current = await store.get_wallet(key) or wallet
             if not current.can_cover(model.least_cost):
                 raise InsufficientBalance()
@@ -146,7 +152,7 @@ class Lifecycle:
                 extra_fields=request.extra_fields,
                 media_urls=(f"{media_base_url}/v1/{request_id}/{filename}",),
                 plan=plan,
-                history=[(Status.QUEUED, now)],
+                history=((Status.QUEUED._value_, now),),
             )
             await store.create_job(job)
             if plan.queue_seconds is not None:
@@ -192,8 +198,8 @@ class Lifecycle:
         rule = f"fault rule {plan.fired[0]!r}: " if plan.fired else ""
         return (f"{rule}the job will end {end.status} at {end.at}",)
 
-    async def poll(self, key: str, request_id: str) -> tuple[dict[str, Any], bytes, Job]:
-        """The status body (and its bytes) a key sees for one of its requests, and the job. A key
+    async def poll(self, key: str, request_id: str) -> tuple[bytes, Job]:
+        """The status body's bytes a key sees for one of its requests, and the job. A key
         sees only its own jobs: anyone else's answers as unknown ([mock], no leak) and its poll
         counts nothing on the job."""
         job = await self.store.poll_job(request_id, key)
@@ -202,7 +208,7 @@ class Lifecycle:
         answer = rendered_status(job)
         if self.faults.poll_driven:
             await self._count_poll(job)
-        return answer[0], answer[1], job
+        return answer, job
 
     async def _count_poll(self, job: Job) -> None:
         """Poll-driven phases: the job leaves its phase right after its N-th poll there."""
@@ -278,8 +284,11 @@ class Lifecycle:
     def on_transition(self, listener: Callable[[Job], None]) -> None:
         self._listeners.append(listener)
 
-    async def _move(self, job: Job, target: Status, error: str | None = None) -> None:
-        """Move a job inside the caller's step, tell listeners and webhooks, write it back."""
+    async def _move(
+        self, job: Job, target: Status, error: str | None = None, *, save: bool = True
+    ) -> None:
+        """Move a job inside the caller's step, tell listeners and webhooks, write it back
+        (unless ``save`` is false: the caller writes it later in the same step)."""
         job.move(target, self.clock.now(), error=error)
         for listener in self._listeners:
             listener(job)
@@ -287,7 +296,8 @@ class Lifecycle:
             await self.webhooks.job_moved(job)
         if target.terminal:  # the plan has served its purpose
             job.plan = None
-        await self.store.save_job(job)
+        if save:
+            await self.store.save_job(job)
 
     async def start_processing(self, request_id: str, task: Task | None = None) -> None:
         store = self.store
@@ -301,7 +311,8 @@ class Lifecycle:
             if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED._value_:
                 await self._finish(job, Status(plan.end.status), plan.end.message)
                 return
-            await self._move(job, Status.PROCESSING)
+            # written once below, or by _use_probe (every way through it writes the job)
+            await self._move(job, Status.PROCESSING, save=False)
             seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
             if seconds is not None:
                 await self.timeline.at(self.clock.now() + seconds, TaskKind.DEADLINE, request_id)
@@ -309,6 +320,7 @@ class Lifecycle:
             if known is not None:  # its work is known now: no task, no step of its own
                 await self._use_probe(job, *known)
                 return
+            await store.save_job(job)
         self._start_work(job)
 
     def _probe_at_once(self, job: Job) -> tuple[Probe, RenderedMedia] | None:
@@ -374,7 +386,7 @@ class Lifecycle:
         if not job.duration_seconds:
             return False
         job.extended = True
-        started = next((t for s, t in reversed(job.history) if s is Status.PROCESSING), None)
+        started = next((t for s, t in reversed(job.history) if s == Status.PROCESSING), None)
         base = plan.processing_seconds or 0.0
         due = (started or job.updated_at) + base
         due += plan.processing_per_output_second * job.duration_seconds

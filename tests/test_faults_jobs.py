@@ -20,7 +20,7 @@ async def test_fail_at_queued_skips_processing() -> None:
         body = (await client.status(rid)).body
         assert body["status"] == "FAILED"
         assert body["error"] == "image could not be decoded"
-        assert [h.value for h, _ in memory_of(gw.gateway).jobs[rid].history] == ["QUEUED", "FAILED"]
+        assert [h for h, _ in memory_of(gw.gateway).jobs[rid].history] == ["QUEUED", "FAILED"]
         entry = next(e for e in memory_of(gw.gateway).journal if e.route == "generate")
         assert "fault rule 'faults[0]': the job will end FAILED at QUEUED" in entry.notes
 

@@ -4,6 +4,7 @@ answer: parsed bodies, fixed job plans, and jobs on inputs known at once."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -195,3 +196,33 @@ def test_request_ids_made_in_several_threads_never_repeat() -> None:
     with ThreadPoolExecutor(4) as pool:
         made = [rid for batch in pool.map(lambda _: make(), range(8)) for rid in batch]
     assert len(set(made)) == len(made) == 40_000
+
+
+async def test_a_kept_job_and_its_journal_entries_are_few_objects_for_the_collector() -> None:
+    """Every object a kept job holds that the collector tracks is walked again on each of its
+    collections: a finished job (its status answer as bytes, its history as plain pairs) and its
+    two journal entries stay at a handful of them."""
+    jobs = 200
+
+    async def whole_jobs(client: Any, gw: Any) -> list[str]:
+        ids = [(await client.generate(key=f"key-{n % 3}")).body["request_id"] for n in range(jobs)]
+        await gw.advance(10)
+        for rid in ids:
+            assert (await client.status(rid, key=f"key-{ids.index(rid) % 3}")).status == 200
+        return ids
+
+    async with served(manual_config(keys={"default_balance": "1000000"})) as (gw, client):
+        await whole_jobs(client, gw)  # warm: wallets, memos, connections
+        gc.collect()
+        before = len(gc.get_objects())
+        ids = await whole_jobs(client, gw)
+        gc.collect()
+        per_job = (len(gc.get_objects()) - before) / jobs
+        job = memory_of(gw.gateway).jobs[ids[-1]]
+        assert isinstance(job.rendered, bytes)
+        assert job.history == (
+            ("QUEUED", job.created_at),
+            ("PROCESSING", job.history[1][1]),
+            ("COMPLETED", job.completed_at),
+        )
+        assert per_job <= 10.5, per_job

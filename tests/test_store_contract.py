@@ -52,7 +52,7 @@ async def test_a_job_is_stored_whole_and_read_back(backend: Backend) -> None:
     job.notes = ("sample stands in",)
     job.cost = D("0.48")
     job.duration_seconds = 2.5
-    job.held_webhooks = [{"status": "QUEUED"}]
+    job.held_webhooks = ({"status": "QUEUED"},)
     async with backend.store() as store:
         await store.create_job(job)
         assert job.seq > 0
@@ -450,6 +450,24 @@ async def test_opening_and_setting_wallets(backend: Backend) -> None:
         assert {w.key for w in wallets.items} == {"k", "fresh"}
 
 
+async def test_wallet_count_counts_each_wallet_once_and_sees_a_step_s_own(
+    backend: Backend,
+) -> None:
+    async with backend.store() as store:
+        assert await store.wallet_count() == 0
+        await store.open_wallet("a", D("1"), 0.0, "")
+        await store.open_wallet("a", D("2"), 0.0, "")  # open already: no second wallet
+        await store.set_balance("b", D("3"), 0.0, "operator")  # opens one
+        assert await store.wallet_count() == 2
+        async with store.atomic():
+            await store.open_wallet("c", D("1"), 1.0, "")
+            assert await store.wallet_count() == 3  # inside the step that opened it
+        assert await store.wallet_count() == 3
+        assert (await store.list_wallets(limit=0)).total == 3
+        await store.reset()
+        assert await store.wallet_count() == 0
+
+
 async def test_list_wallets_pages_through_every_wallet(backend: Backend) -> None:
     async with backend.store() as store:
         keys = {f"key-{n}" for n in range(7)}
@@ -466,6 +484,10 @@ async def test_list_wallets_pages_through_every_wallet(backend: Backend) -> None
             if cursor is None:
                 break
         assert sorted(seen) == sorted(keys)
+        # the largest cursor the operator API lets through is a page, never an error
+        far = await store.list_wallets(limit=3, cursor="9" * 19)
+        assert far.total == 7
+        assert len(far.items) <= 3
 
 
 async def test_holds_captures_and_releases(backend: Backend) -> None:

@@ -385,11 +385,15 @@ class MemoryStore:
     async def list_wallets(
         self, *, limit: int = 1000, cursor: str | None = None
     ) -> Page[WalletState]:
-        states = [w.state for w in self._wallets.values()]
-        start = int(cursor) if cursor is not None else 0
-        items = states[start : start + limit]
+        total = len(self._wallets)
+        start = min(max(0, int(cursor)), total) if cursor is not None else 0
+        stop = min(total, start + max(0, limit))
+        items = [w.state for w in itertools.islice(self._wallets.values(), start, stop)]
         end = start + len(items)
-        return Page(items, len(states), str(end) if end < len(states) else None)
+        return Page(items, total, str(end) if end < total else None)
+
+    async def wallet_count(self) -> int:
+        return len(self._wallets)
 
     # media ------------------------------------------------------------------------------------
 

@@ -141,6 +141,10 @@ class Store(Protocol):
         self, *, limit: int = 1000, cursor: str | None = None
     ) -> Page[WalletState]: ...
 
+    async def wallet_count(self) -> int:
+        """How many wallets are kept (constant time)."""
+        ...
+
     # media ------------------------------------------------------------------------------------
 
     async def put_media(self, request_id: str, media: RenderedMedia) -> None:

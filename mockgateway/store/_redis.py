@@ -664,6 +664,12 @@ class RedisStore:
         more = len(pairs) > limit and bool(items)
         return Page([s for _, s in items], total, str(items[-1][0]) if more else None)
 
+    @_guard
+    async def wallet_count(self) -> int:
+        step = self._step()
+        total = int(await self._r.zcard(self.keys.wallets))
+        return total + (len(step.new_wallets) if step is not None else 0)
+
     # media ------------------------------------------------------------------------------------
 
     @_guard

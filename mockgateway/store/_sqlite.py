@@ -262,6 +262,9 @@ class SqliteStore:
     ) -> Page[WalletState]:
         return self._wallets.list(limit, cursor)
 
+    async def wallet_count(self) -> int:
+        return self._wallets.count
+
     # media and deliveries ---------------------------------------------------------------------
 
     async def put_media(self, request_id: str, media: RenderedMedia) -> None:

@@ -97,6 +97,10 @@ class WalletTable:
             (str(state.balance), str(state.held), str(state.charged), n, wallet.first, state.key),
         )
 
+    @property
+    def count(self) -> int:
+        return self._n.get("wallets", 0)
+
     def get(self, key: str) -> WalletState | None:
         wallet = self._of(key)
         return None if wallet is None else wallet.state
@@ -197,4 +201,4 @@ class WalletTable:
         ).fetchall()
         items = [w.state for (key,) in rows[:limit] if (w := self._of(key)) is not None]
         next_cursor = rows[limit - 1][0] if len(rows) > limit and limit else None
-        return Page(items, self._n.get("wallets", 0), next_cursor)
+        return Page(items, self.count, next_cursor)

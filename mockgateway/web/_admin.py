@@ -57,7 +57,7 @@ def _job_view(job: Job) -> dict[str, Any]:
     view["cost"] = money_str(job.cost) if job.cost is not None else None
     view["polls"] = job.polls
     view["notes"] = list(job.notes)
-    view["history"] = [{"status": s.value, "at": t} for s, t in job.history]
+    view["history"] = [{"status": s, "at": t} for s, t in job.history]
     view["billing"] = billing_record(job)
     return view
 

@@ -61,10 +61,10 @@ async def status(request: web.Request, ex: Exchange) -> web.Response:
         key = await accounts.admit(key)
     request_id = request.match_info["request_id"]
     ex.request_id = request_id
-    body, raw, job = await gateway.lifecycle.poll(key, request_id)
+    raw, job = await gateway.lifecycle.poll(key, request_id)
     if job.status.terminal:  # its money is settled: the journal shows the bill
         ex.billed = job
-    return json_answer(ex, 200, body, raw=raw)
+    return json_answer(ex, 200, None, raw=raw)
 
 
 @endpoint("media")

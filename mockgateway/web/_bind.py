@@ -11,6 +11,7 @@ lookup per request.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from .._journal import (
     request_path,
 )
 from .._jsonfmt import valid_unicode
+from .._memo import Memo
 from .._metrics import Metrics
 from ..store import StoreUnavailable
 from ._exchange import (
@@ -95,7 +97,7 @@ def _entry(
         body_sha256=ex.body_sha256 or (body_digest(raw_body) if raw_body else None),
         status=status,
         response_headers=dict(response_headers),
-        response_body=ex.answer,
+        response_body=_answer(ex.answer),
         started_at=started,
         finished_at=finished,
         error=valid_unicode(error or ex.fault),
@@ -106,6 +108,25 @@ def _entry(
         response_body_size=ex.answer_size,
         response_body_truncated=ex.answer_truncated,
     )
+
+
+# Answers read back from their bytes: equal ones (a poll repeated) share one tree, as they did
+# when the handler answered them. Small ones only, so the memo stays small in bytes.
+_ANSWERS: Memo[bytes, Any] = Memo(256)
+_SHARED_ANSWER_BYTES = 4096
+
+
+def _answer(kept: bytes | str | None) -> Any:
+    """A journaled answer as data: the JSON bytes sent, read back, or the text kept of one over
+    the journal's cap."""
+    if not isinstance(kept, bytes):
+        return kept
+    found = _ANSWERS.get(kept)
+    if found is None:
+        found = json.loads(kept)
+        if len(kept) <= _SHARED_ANSWER_BYTES:
+            _ANSWERS.keep(kept, found)
+    return found
 
 
 METRICS = web.AppKey("metrics", Metrics)

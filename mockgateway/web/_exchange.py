@@ -42,7 +42,7 @@ class Exchange:
     gateway: Gateway
     key: str | None = None  # the Ocp-Apim-Subscription-Key header as sent
     body: bytes | None = None
-    answer: Any = None
+    answer: bytes | str | None = None  # the JSON bytes answered, or their first part as text
     request_id: str | None = None
     model_id: str | None = None
     notes: tuple[str, ...] = ()
@@ -110,18 +110,18 @@ def json_answer(
     raw: bytes | None = None,
 ) -> web.Response:
     """A JSON response; ``raw`` is the body already encoded by :func:`wire_json` (cached status
-    bodies)."""
-    if raw is None:
-        body, encoded = wire_json(body)
-    else:
-        encoded = raw
+    bodies; ``body`` is then not read).
+
+    The journal keeps the bytes sent, read back as JSON only when the journal is read: bytes are
+    one object the collector never walks, where the body is a tree of them."""
+    encoded = wire_json(body)[1] if raw is None else raw
     ex.answer_size = size = len(encoded)
     cap = ex.gateway.store.journal_max_body_bytes
     if size > cap:  # the journal keeps the first part, as text
         ex.answer = encoded[:cap].decode("utf-8", "replace")
         ex.answer_truncated = True
     else:
-        ex.answer = body
+        ex.answer = encoded
     return web.Response(status=status, body=encoded, content_type=_JSON, headers=headers)
 
 
