@@ -477,3 +477,41 @@ def test_the_document_may_be_a_file(pytester: pytest.Pytester, models_gateway: s
     )
     assert outcome.failed == {}
     assert outcome.passed == FREE_CHECKS
+
+
+# --mockgateway-gateway-operator-token: a gateway whose operator API is guarded ------------------
+
+
+@pytest.fixture(scope="module")
+def guarded_gateway() -> Iterator[str]:
+    lifecycle = {"queue_seconds": 0.05, "processing_seconds": 0.1}
+    config = models_config(lifecycle=lifecycle, server={"operator_token": "s3cret-operator"})
+    with serve_in_thread(config) as gw:
+        yield gw.url
+
+
+def test_the_document_of_a_guarded_gateway_is_fetched_with_the_operator_token(
+    pytester: pytest.Pytester, guarded_gateway: str
+) -> None:
+    outcome = run_suite(
+        pytester,
+        guarded_gateway,
+        "--mockgateway-gateway-model",
+        "acme-text-to-speech-v1",
+        "--mockgateway-gateway-operator-token",
+        "s3cret-operator",
+    )
+    assert outcome.failed == {}
+    assert outcome.passed == FREE_CHECKS
+
+
+def test_without_the_token_every_check_fails_naming_the_option(
+    pytester: pytest.Pytester, guarded_gateway: str
+) -> None:
+    outcome = run_suite(
+        pytester, guarded_gateway, "--mockgateway-gateway-model", "acme-text-to-speech-v1"
+    )
+    assert set(outcome.failed) == FREE_CHECKS
+    message = next(iter(outcome.failed.values()))
+    assert "-> 401" in message
+    assert "--mockgateway-gateway-operator-token" in message

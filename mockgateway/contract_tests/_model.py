@@ -36,13 +36,22 @@ class ModelCase:
     body: dict[str, Any]  # the first example, media inputs pointed at the URLs given
 
 
-def load_document(where: str, timeout: float) -> dict[str, Any]:
-    """An OpenAPI document from a URL (fetched) or a file."""
+def load_document(where: str, timeout: float, token: str | None = None) -> dict[str, Any]:
+    """An OpenAPI document from a URL (fetched, with ``token`` as a bearer credential when
+    given) or a file."""
     if where.startswith(("http://", "https://")):
-        seen = request("GET", where, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        seen = request("GET", where, headers=headers, timeout=timeout)
         document = seen.json()
         if seen.status != 200 or not isinstance(document, dict):
-            raise ModelNotDescribed(f"no OpenAPI document at {where}: {seen.describe()}")
+            hint = ""
+            if seen.status == 401:
+                hint = (
+                    " (the gateway's operator API wants a token:"
+                    " --mockgateway-gateway-operator-token, or --mockgateway-gateway-openapi"
+                    " naming a saved document)"
+                )
+            raise ModelNotDescribed(f"no OpenAPI document at {where}: {seen.describe()}{hint}")
         return document
     try:
         loaded: dict[str, Any] = json.loads(Path(where).read_text(encoding="utf-8"))

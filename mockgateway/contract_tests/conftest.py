@@ -105,7 +105,11 @@ def target(request: pytest.FixtureRequest) -> Target:
         if where is None and model == DOC_MODEL_ID:
             document = builtin_document()
         else:
-            document = load_document(where or f"{url}/_mock/openapi.json", timeout)
+            document = load_document(
+                where or f"{url}/_mock/openapi.json",
+                timeout,
+                option("--mockgateway-gateway-operator-token"),
+            )
         case = case_for(
             document,
             model,

@@ -76,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "doc's model, else the gateway's URL/_mock/openapi.json)",
     )
     group.addoption(
+        "--mockgateway-gateway-operator-token",
+        default=None,
+        metavar="TOKEN",
+        help="sent as 'Authorization: Bearer TOKEN' when the document is fetched from the "
+        "gateway's /_mock/openapi.json (a mockgateway with [server] operator_token set)",
+    )
+    group.addoption(
         "--mockgateway-gateway-image-url",
         default=DOC_IMAGE_URL,
         help="URL sent in the body's image inputs",
