@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,9 @@ from .store import Event, MemoryStore, Store, StoreError, StoreUnavailable, make
 
 SHARED_POLL_SECONDS = 0.05  # how often a replica looks for work another one scheduled
 STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is out of reach
+# Ended jobs past the retention age go as other jobs end, and at least this often (gateway
+# seconds; or a tenth of the age, when that is shorter) on a gateway where none do.
+SWEEP_SECONDS = 60.0
 # meta kept in the store: the manual clock's time, a scaled clock's anchor, the runtime scenario
 CLOCK = "clock"
 MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last second a timestamp can show
@@ -108,6 +112,9 @@ class Gateway:
             webhooks=self.webhooks,
             timeline=self.timeline,
         )
+        age = config.state.retention.max_age_seconds
+        self._sweep_every = max(min(SWEEP_SECONDS, age / 10), 1e-3)
+        self._next_sweep = -math.inf  # the first run looks at once (a store kept from before)
         self._wake = asyncio.Event()
         self._running = asyncio.Lock()
         self._advancing = asyncio.Lock()
@@ -214,6 +221,9 @@ class Gateway:
                 for task in tasks:
                     await self.lifecycle.run_task(task)
                     ran += 1
+            if (now := self.clock.now()) >= self._next_sweep:
+                await store.forget_expired(now)
+                self._next_sweep = now + self._sweep_every
         return ran
 
     async def run_forever(self) -> None:
@@ -234,9 +244,8 @@ class Gateway:
                 log.exception("timed work failed")
                 await asyncio.sleep(0)
                 continue
-            wait: float | None = None
-            if due is not None:
-                wait = self.clock.real_delay(due - self.clock.now())
+            due = self._next_sweep if due is None else min(due, self._next_sweep)
+            wait = self.clock.real_delay(due - self.clock.now())
             if store.shared:
                 wait = SHARED_POLL_SECONDS if wait is None else min(wait, SHARED_POLL_SECONDS)
             # asyncio.wait, not wait_for: a cancel arriving as the wake fires must not be lost

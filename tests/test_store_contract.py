@@ -353,6 +353,29 @@ async def test_retention_forgets_ended_jobs_older_than_max_age(backend: Backend)
         assert await store.get_job(late.request_id) is not None
 
 
+async def test_forget_expired_lets_old_ended_jobs_go_with_nothing_else_ending(
+    backend: Backend,
+) -> None:
+    async with backend.store(Retention(max_age_seconds=100.0)) as store:
+        old, young, running = [await _job_with_work(store, n, 0.0) for n in range(3)]
+        end(old, 10.0)
+        end(young, 60.0)
+        async with store.atomic():
+            await store.save_job(old)
+            await store.save_job(young)
+        await store.forget_expired(109.0)  # 99 s after the oldest ended: kept
+        assert await store.get_job(old.request_id) is not None
+        await store.forget_expired(111.0)
+        assert await store.get_job(old.request_id) is None
+        assert await store.get_media(old.request_id) is None
+        assert await store.get_job(young.request_id) is not None
+        assert await store.get_job(running.request_id) is not None  # never ended: never aged
+        await store.forget_expired(10_000.0)
+        assert await store.get_job(young.request_id) is None
+        assert await store.get_job(running.request_id) is not None
+        assert (await store.job_counts())[Status.COMPLETED] == 0
+
+
 async def test_media_is_bounded_by_bytes_oldest_first(backend: Backend) -> None:
     async with backend.store(Retention(max_media_bytes=2500)) as store:
         for n in range(4):

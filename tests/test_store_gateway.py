@@ -89,6 +89,23 @@ async def test_finished_jobs_beyond_the_bound_are_forgotten_and_their_links_expi
         assert len(store.jobs) == 3
 
 
+async def test_a_finished_job_past_the_retention_age_goes_though_no_other_job_ends() -> None:
+    config = manual_config(retention={"max_age_seconds": 100})
+    async with served(config) as (gw, client):
+        [rid] = await _finish(gw, client, 1)  # ended 3 s after it was made, 7 s ago
+        media = urlsplit((await client.status(rid)).body["output"]["media_url"][0]).path
+        assert (await client.request("GET", media, key=None)).status == 200
+        await client.admin("POST", "clock/advance", {"seconds": 90})  # 97 s after it ended
+        assert (await client.status(rid)).status == 200
+        # The age passes with nothing ending: the gateway's own sweep (every tenth of the age
+        # here, at most a minute) lets the job go, and its link answers as expired links do.
+        await client.admin("POST", "clock/advance", {"seconds": 20})
+        assert (await client.status(rid)).status == 404
+        expired = await client.request("GET", media, key=None)
+        assert (expired.status, expired.body["message"]) == (403, "This media link has expired.")
+        assert (await client.admin("GET", "health"))["jobs"] == 0
+
+
 async def test_unfinished_jobs_are_never_forgotten() -> None:
     async with served(retained(1)) as (_gw, client):
         await client.admin("PUT", f"wallets/{KEY}", {"balance": "100"})

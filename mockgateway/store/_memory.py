@@ -301,6 +301,9 @@ class MemoryStore:
             )
         return Page(items, total, next_cursor)
 
+    async def forget_expired(self, now: float) -> None:
+        self._evict(now)
+
     async def job_counts(self) -> dict[Status, int]:
         return dict(self._counts)
 

@@ -96,6 +96,11 @@ class Store(Protocol):
         """Newest first; ``key`` is a whole key; ``cursor`` from an earlier page."""
         ...
 
+    async def forget_expired(self, now: float) -> None:
+        """Let go of ended jobs older than the retention age at ``now`` (they also go as other
+        jobs end; this is for a gateway where none do)."""
+        ...
+
     async def job_counts(self) -> dict[Status, int]:
         """How many stored jobs are in each status (constant time)."""
         ...

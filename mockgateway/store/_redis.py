@@ -53,7 +53,17 @@ from ._redis_events import EventChannel
 from ._redis_journal import JournalWriter
 from ._redis_keys import Keys
 from ._redis_lock import StepLock
-from ._redis_lua import CLAIM, GET_JOB, GET_MEDIA, NEXT_DUE, POLL_JOB, PUT_MEDIA, RESET, TAKE_TOKEN
+from ._redis_lua import (
+    CLAIM,
+    EVICT,
+    GET_JOB,
+    GET_MEDIA,
+    NEXT_DUE,
+    POLL_JOB,
+    PUT_MEDIA,
+    RESET,
+    TAKE_TOKEN,
+)
 from ._redis_step import Step, media_digest, tally
 from ._types import (
     LAYOUT_VERSION,
@@ -479,6 +489,12 @@ class RedisStore:
         if status is not None:
             return counts.get(status, 0)
         return sum(counts.values())
+
+    @_guard
+    async def forget_expired(self, now: float) -> None:
+        retention = self.retention  # one script, atomic on the server beside any replica's steps
+        cutoff = now - retention.max_age_seconds
+        await self._r.eval(EVICT, 0, self.keys.p, retention.max_jobs, repr(cutoff))
 
     @_guard
     async def job_counts(self) -> dict[Status, int]:

@@ -223,6 +223,9 @@ class SqliteStore:
     ) -> Page[Job]:
         return self._jobs.list(status, key, limit, cursor)
 
+    async def forget_expired(self, now: float) -> None:
+        self._jobs.forget_expired(now)
+
     async def job_counts(self) -> dict[Status, int]:
         return self._jobs.counts()
 

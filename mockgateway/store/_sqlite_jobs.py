@@ -215,6 +215,10 @@ class JobTable:
                 bump(step, self._n, "ended", 1)
                 self._evict(step, job.updated_at)
 
+    def forget_expired(self, now: float) -> None:
+        with self._db.tx() as step:
+            self._evict(step, now)
+
     def _evict(self, step: Step, now: float) -> None:
         retention = self.retention
         oldest = now - retention.max_age_seconds
