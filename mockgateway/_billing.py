@@ -105,8 +105,11 @@ def money_str(amount: Decimal) -> str:
     return f"{cents:f}" if amount == cents else f"{amount.normalize():f}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class LedgerEntry:
+    """One movement of a wallet's money. Not changed once written; not frozen, as every job
+    writes two and a frozen dataclass costs several times as much to make."""
+
     movement: Movement
     amount: Decimal
     balance_after: Decimal
@@ -140,6 +143,9 @@ class LedgerEntry:
         )
 
 
+_ZERO = Decimal(0)
+
+
 @dataclass(slots=True)
 class WalletState:
     """A key's money: ``held`` is the running sum of its open holds (never summed on read)."""
@@ -154,7 +160,8 @@ class WalletState:
     def available(self) -> Decimal:
         """What new jobs can hold: never below zero, even when the operator has set a balance
         below what is already held."""
-        return max(Decimal(0), self.balance - self.held)
+        free = self.balance - self.held
+        return free if free > _ZERO else _ZERO
 
     def can_cover(self, amount: Decimal) -> bool:
         return self.available >= amount
@@ -205,7 +212,8 @@ def hold_entry(
 def capture_entry(state: WalletState, request_id: str, held: Decimal, at: float) -> LedgerEntry:
     """Charge a job what it held, but never more than the balance (which the operator may have
     lowered under the hold): the balance never goes negative. The entry's amount is the charge."""
-    amount = min(held, max(Decimal(0), state.balance))
+    balance = state.balance  # min(held, max(0, balance)), without making a zero each time
+    amount = held if held <= balance else balance if balance > _ZERO else _ZERO
     state.balance -= amount
     state.held -= held
     state.charged += amount

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from ._billing import billed_seconds, money_str
-from ._jsonfmt import wire_json
+from ._jsonfmt import quoted, template_json
 from ._timefmt import iso_ms
 from .faults import EndJob, JobPlan
 
@@ -223,8 +223,32 @@ def rendered_status(job: Job) -> bytes:
     lists the collector walks for as long as the job is kept."""
     rendered = job.rendered
     if rendered is None:
-        rendered = job.rendered = wire_json(status_body(job))[1]
+        rendered = job.rendered = template_json(_status_text(job), lambda: status_body(job))
     return rendered
+
+
+def _status_text(job: Job) -> str:
+    """:func:`status_body` as ``dumps`` writes it, from a template (a status is written for every
+    job; the general encoder walks a dict built for it)."""
+    status = job.status
+    output = "null"
+    if status is Status.COMPLETED:
+        urls = ", ".join([quoted(url) for url in job.media_urls])
+        output = f'{{"media_url": [{urls}], "media_type": {quoted(job.media_type)}}}'
+    error = job.error if status is Status.FAILED or status is Status.ERROR else None
+    updated = iso_ms(job.updated_at)
+    created = updated if job.created_at == job.updated_at else iso_ms(job.created_at)
+    completed = job.completed_at
+    if completed is None:
+        done = "null"
+    else:
+        done = f'"{updated if completed == job.updated_at else iso_ms(completed)}"'
+    return (
+        f'{{"request_id": {quoted(job.request_id)}, "status": "{status._value_}",'
+        f' "model_id": {quoted(job.model_id)},'
+        f' "error": {"null" if error is None else quoted(error)}, "output": {output},'
+        f' "created_at": "{created}", "updated_at": "{updated}", "completed_at": {done}}}'
+    )
 
 
 def status_body(job: Job) -> dict[str, Any]:

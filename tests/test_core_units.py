@@ -6,6 +6,8 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockgateway import ManualClock, ScaledClock, Status
 from mockgateway._billing import (
@@ -20,7 +22,8 @@ from mockgateway._billing import (
 )
 from mockgateway._config import WebhookConfig
 from mockgateway._ids import new_request_id, uuid7
-from mockgateway._jobs import IllegalTransition, Job, status_body
+from mockgateway._jobs import IllegalTransition, Job, rendered_status, status_body
+from mockgateway._jsonfmt import wire_json
 from mockgateway._scheduler import Scheduler
 from mockgateway._timefmt import iso_ms, parse_iso_ms
 from mockgateway._webhooks import backoff_delay, host_allowed
@@ -257,3 +260,51 @@ def test_a_job_stored_before_models_were_data_reads_with_its_two_inputs() -> Non
     assert read.per == "output_second"
     assert (read.aspect_ratio, read.seconds) == (None, None)
     assert Job.from_dict(read.to_dict()) == read
+
+
+_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(['"', "\\", "\x00", "\ud800"]))
+_TIME = st.floats(min_value=0, max_value=253_402_300_799, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    request_id=_TEXT,
+    model_id=_TEXT,
+    status=st.sampled_from(list(Status)),
+    error=st.none() | _TEXT,
+    urls=st.lists(_TEXT, max_size=3),
+    media_type=_TEXT,
+    times=st.tuples(_TIME, _TIME, st.none() | _TIME),
+    same=st.booleans(),
+)
+def test_the_status_bytes_are_the_general_encoder_s_to_the_byte(
+    request_id: str,
+    model_id: str,
+    status: Status,
+    error: str | None,
+    urls: list[str],
+    media_type: str,
+    times: tuple[float, float, float | None],
+    same: bool,
+) -> None:
+    """The status body written from its template is what ``dumps`` makes of ``status_body``,
+    lone surrogates cleaned the same way, whatever the strings and times."""
+    created, updated, completed = times
+    if same:  # the common case: one instant for several of the times
+        created = updated
+        completed = None if completed is None else updated
+    job = Job(
+        request_id=request_id,
+        model_id=model_id,
+        key="k",
+        inputs=(),
+        resolution=None,
+        created_at=created,
+        updated_at=updated,
+        status=status,
+        completed_at=completed,
+        error=error,
+        media_urls=tuple(urls),
+        media_type=media_type,
+    )
+    assert rendered_status(job) == wire_json(status_body(job))[1]

@@ -56,8 +56,11 @@ class OutputPlan:
     length_field: str | None = None  # the body field a requested length came from (for messages)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JobInputs:
+    """What one job's output is made from (not frozen: one is made for every job, and a frozen
+    dataclass costs several times as much to make)."""
+
     request_id: str
     model_id: str
     inputs: tuple[InputRef, ...]  # in declared order; may be empty (text-to-image, -speech)

@@ -39,9 +39,11 @@ class TaskKind(StrEnum):
     WEBHOOK = "webhook"  # one webhook delivery attempt (ref: the delivery id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Task:
-    """One piece of timed work: due on the gateway clock, of ``kind``, about ``ref``."""
+    """One piece of timed work: due on the gateway clock, of ``kind``, about ``ref``. Not changed
+    once made; not frozen, as every job makes two and a frozen dataclass costs five times as much
+    to make (each field set through ``object.__setattr__``)."""
 
     due: float
     kind: TaskKind
