@@ -37,8 +37,10 @@ from .store import Event, MemoryStore, Store, StoreError, StoreUnavailable, make
 SHARED_POLL_SECONDS = 0.05  # how often a replica looks for work another one scheduled
 STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is out of reach
 # Ended jobs past the retention age go as other jobs end, and at least this often (gateway
-# seconds; or a tenth of the age, when that is shorter) on a gateway where none do.
+# seconds; or a tenth of the age, when that is shorter) on a gateway where none do; never more
+# often than once a real second (a clock scaled a million times would look every 60 us).
 SWEEP_SECONDS = 60.0
+SWEEP_REAL_SECONDS = 1.0
 # meta kept in the store: the manual clock's time, a scaled clock's anchor, the runtime scenario
 CLOCK = "clock"
 MAX_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last second a timestamp can show
@@ -48,6 +50,15 @@ SCENARIO = "scenario"
 
 
 log = logging.getLogger("mockgateway")
+
+
+def sweep_interval(max_age_seconds: float, clock: Clock) -> float:
+    """Gateway seconds between looks for jobs past the retention age (see SWEEP_SECONDS)."""
+    every = min(SWEEP_SECONDS, max_age_seconds / 10)
+    per_gateway_second = clock.real_delay(1.0)  # real seconds; None: only a hand moves it
+    if per_gateway_second:
+        every = max(every, SWEEP_REAL_SECONDS / per_gateway_second)
+    return max(every, 1e-3)
 
 
 class Gateway:
@@ -112,8 +123,7 @@ class Gateway:
             webhooks=self.webhooks,
             timeline=self.timeline,
         )
-        age = config.state.retention.max_age_seconds
-        self._sweep_every = max(min(SWEEP_SECONDS, age / 10), 1e-3)
+        self._sweep_every = sweep_interval(config.state.retention.max_age_seconds, self.clock)
         self._next_sweep = -math.inf  # the first run looks at once (a store kept from before)
         self._wake = asyncio.Event()
         self._running = asyncio.Lock()

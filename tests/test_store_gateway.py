@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockgateway._clock import ManualClock, RealClock, ScaledClock
+from mockgateway._gateway import sweep_interval
+
 from .support import KEY, Client, manual_config, memory_of, served
 
 
@@ -156,3 +159,16 @@ async def test_forgetting_many_jobs_keeps_the_creation_order_short_and_the_listi
         assert page.next_cursor is None
     finally:
         await gateway.close()
+
+
+def test_the_retention_sweep_is_a_minute_a_tenth_of_the_age_and_never_more_than_once_a_second() -> (
+    None
+):
+    manual = ManualClock(0.0)
+    assert sweep_interval(86_400.0, manual) == 60.0
+    assert sweep_interval(100.0, manual) == 10.0  # a tenth of a short age
+    assert sweep_interval(86_400.0, RealClock()) == 60.0
+    assert sweep_interval(5.0, RealClock()) == 1.0  # a real second at the least
+    # a clock a million times fast: a real second is a million gateway seconds
+    assert sweep_interval(86_400.0, ScaledClock(1e6)) == 1e6
+    assert sweep_interval(86_400.0, ScaledClock(10.0)) == 60.0
