@@ -104,6 +104,7 @@ class MemoryStore:
             self.journal.append_lazy if journal_enabled else _ignore
         )
         self.journal_max_entries = journal_max_entries
+        self.journal_reads_late = True
         self.journal_max_bytes = journal_max_bytes
         self.journal_max_body_bytes = journal_max_body_bytes
         self._meta: dict[str, str] = {}

@@ -204,6 +204,10 @@ class Store(Protocol):
     journal_max_entries: int
     journal_max_bytes: int
     journal_max_body_bytes: int
+    # Whether an entry's pieces are read only when the journal is read (memory). A store that reads
+    # them sooner (SQLite as it appends, Redis as its writer runs) must be given an answer's header
+    # map complete: the edge then has the answer's headers written before it journals it.
+    journal_reads_late: bool
 
     def journal_append(self, build: Builder, *pieces: Any, size: int = 0) -> None:
         """Record ``build(seq, *pieces)`` (a :class:`JournalEntry`); synchronous and cheap, on

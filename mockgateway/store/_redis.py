@@ -166,6 +166,7 @@ class RedisStore:
         self.url = url
         self.retention = retention or Retention()
         self.journal_enabled = journal_enabled
+        self.journal_reads_late = False
         self.journal_max_entries = journal_max_entries
         self.journal_max_bytes = journal_max_bytes
         self.journal_max_body_bytes = journal_max_body_bytes

@@ -10,6 +10,7 @@ lookup per request.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -191,6 +192,8 @@ def bind(
     faults = gateway.faults if route in FAULT_ROUTES else None
     store = gateway.store
     journal_on = journaled and store.journal_enabled  # fixed when the store is opened
+    # a store that reads an entry as it is recorded gets the answer's headers as they are sent
+    headers_first = journal_on and not store.journal_reads_late
     append = store.journal_append
     cap = store.journal_max_body_bytes
     now = gateway.clock.now
@@ -231,6 +234,8 @@ def bind(
         answered = ex.answered
         observe(response.status if answered else 0, timer() - began)
         if journal_on:
+            if headers_first and answered and not response.prepared:
+                await _write_headers(request, response)
             path = request.raw_path
             if path != last.path:
                 last.path = path
@@ -267,6 +272,14 @@ def bind(
         return response
 
     return run
+
+
+async def _write_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Prepare the answer now, as aiohttp would right after the handler: its headers are written
+    and its header map holds all that was sent (``Date``, ``Server``, ``Content-Length``). A
+    client already gone is aiohttp's to find out, as it writes the rest."""
+    with contextlib.suppress(ConnectionError):
+        await response.prepare(request)
 
 
 class Routes:
