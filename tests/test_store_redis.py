@@ -139,6 +139,15 @@ async def test_a_url_that_is_not_redis_is_refused_naming_the_setting() -> None:
         await RedisStore("http://127.0.0.1:6379/0").open()
 
 
+@pytest.mark.parametrize("path", ["/abc", "/O", "/1/2", "/-1", "/0%20"])
+async def test_a_url_whose_database_is_not_a_number_is_refused(path: str) -> None:
+    # redis-py reads such a path as database 0: another team's state, shared without a word
+    url = f"redis://127.0.0.1:{free_port()}{path}"
+    with pytest.raises(StoreError, match=r"^state\.url: .* is not a database number") as caught:
+        await RedisStore(url).open()
+    assert repr(path.replace("%20", " ")) in str(caught.value)
+
+
 def test_a_password_in_the_url_is_not_shown() -> None:
     assert shown_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
     assert shown_url("redis://host:6379/0") == "redis://host:6379/0"

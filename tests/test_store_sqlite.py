@@ -63,6 +63,36 @@ async def test_serve_state_with_a_path_makes_this_store(tmp_path: Path) -> None:
         await missing.open()
 
 
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("name", ["file:x.db", "file:x.db?mode=ro", "state#1.db", "a b%41.db"])
+async def test_a_path_that_reads_as_a_uri_is_that_very_file(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite reads a name that starts with file: as a URI (file:x.db is x.db), so the file it
+    # opened was not the one locked, and a second process on x.db was not refused
+    monkeypatch.chdir(tmp_path)
+    store = SqliteStore(name)
+    await store.open()
+    try:
+        await store.create_job(make_job(1))
+        files = _names(tmp_path)
+        assert (
+            {name, f"{name}.lock"} <= files <= {name, f"{name}.lock", f"{name}-wal", f"{name}-shm"}
+        )
+        assert (tmp_path / name).stat().st_size > 0
+    finally:
+        await store.close()
+    again = SqliteStore(str(tmp_path / name))
+    await again.open()
+    try:
+        assert await again.get_job(make_job(1).request_id) is not None
+    finally:
+        await again.close()
+
+
 # one owner ------------------------------------------------------------------------------------
 
 

@@ -24,11 +24,12 @@ import contextlib
 import contextvars
 import functools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -113,6 +114,22 @@ def shown_url(url: str) -> str:
     return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
+def _database_problem(url: str) -> str | None:
+    """What is wrong with the database a ``redis://`` URL's path names, if anything: redis-py
+    reads a path that is not a number as database 0, so a typing slip would share another
+    team's state without a word."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None  # redis-py says what it cannot read
+    if parts.scheme not in ("redis", "rediss"):
+        return None  # unix:// names its database as ?db=N, which redis-py checks itself
+    path = unquote(parts.path)
+    if path in ("", "/") or re.fullmatch(r"/[0-9]+", path):
+        return None
+    return f"its path {path!r} is not a database number"
+
+
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -186,6 +203,12 @@ class RedisStore:
 
     async def open(self) -> None:
         shown = shown_url(self.url)
+        problem = _database_problem(self.url)
+        if problem is not None:
+            raise StoreError(
+                f"{shown} is not a Redis URL ({problem}); expected e.g. redis://127.0.0.1:6379/0",
+                setting="state.url",
+            )
         try:
             redis = Redis.from_url(
                 self.url,

@@ -197,8 +197,14 @@ class StateFile:
         try:
             # Only another program can hold a lock on a file this process owns: wait a second
             # for it (the event loop waits too), then answer that the store is unavailable.
+            # As a file: URI built from the path, so SQLite opens that very file (the one locked):
+            # a name such as file:x.db would otherwise be read as a URI naming x.db.
             db = sqlite3.connect(
-                self.path, timeout=1.0, isolation_level=None, check_same_thread=False
+                Path(self.path).absolute().as_uri(),
+                uri=True,
+                timeout=1.0,
+                isolation_level=None,
+                check_same_thread=False,
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the state file {shown}: {exc}", setting=SETTING) from exc
