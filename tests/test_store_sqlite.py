@@ -151,6 +151,15 @@ async def test_a_path_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere").exists()
 
 
+async def test_a_path_the_system_cannot_use_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    # an OSError from the file system came out as a failure to listen (exit 1)
+    too_long = tmp_path / ("a" * 300 + ".db")
+    assert "File name too long" in await refused(too_long)
+    (tmp_path / "one").symlink_to(tmp_path / "two")
+    (tmp_path / "two").symlink_to(tmp_path / "one")
+    assert "Too many levels of symbolic links" in await refused(tmp_path / "one")
+
+
 async def test_a_directory_is_refused(tmp_path: Path) -> None:
     message = await refused(tmp_path)
     assert "is a directory, not a state file" in message

@@ -106,10 +106,16 @@ class StateFile:
         self._file_lock: int | None = None
 
     def open(self) -> sqlite3.Connection:
-        self._check_path()
-        self._take_lock()
         try:
+            self._check_path()
+            self._take_lock()
             self.db = self._connect()
+        except OSError as exc:  # a name too long, a loop of links, an I/O error, ...
+            self.close()
+            raise StoreError(
+                f"cannot open the state file {str(self.path)!r}: {exc.strerror or exc}",
+                setting=SETTING,
+            ) from exc
         except BaseException:
             self.close()
             raise
