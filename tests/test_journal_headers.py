@@ -7,6 +7,7 @@ Redis read an entry as it is recorded, so the edge has the answer's headers writ
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,11 @@ from .support import manual_config, served
 START = 1_774_951_200.0
 
 
-def _state(backend: str, tmp_path: Path, redis_url: str) -> dict[str, Any]:
+def _state(backend: str, tmp_path: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
     if backend == "sqlite":
         return {"backend": "sqlite", "path": str(tmp_path / "state.db")}
     if backend == "redis":
-        return {"backend": "redis", "url": redis_url}
+        return {"backend": "redis", "url": stack.enter_context(redis_server()).url}
     return {"backend": "memory"}
 
 
@@ -32,8 +33,8 @@ def _state(backend: str, tmp_path: Path, redis_url: str) -> dict[str, Any]:
 async def test_journaled_answer_headers_are_those_the_client_received(
     backend: str, tmp_path: Path
 ) -> None:
-    with redis_server() as redis:
-        config = manual_config(state=_state(backend, tmp_path, redis.url))
+    with contextlib.ExitStack() as stack:
+        config = manual_config(state=_state(backend, tmp_path, stack))
         async with served(config, clock=ManualClock(START)) as (gw, client):
             submitted = await client.generate()
             await gw.advance(10)
