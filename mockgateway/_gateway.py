@@ -12,6 +12,7 @@ is the store's; :meth:`Gateway.run_forever` runs it when it is due on the gatewa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ from ._timeline import Timeline
 from ._webhooks import Sender, SendResult
 from .faults import FaultEngine, FaultsConfig, LocalCounters, StoreCounters, faults_from_mapping
 from .media import AvPipeline, MediaPipeline
-from .store import Event, MemoryStore, Store, StoreError, StoreUnavailable, make_store
+from .store import Event, MemoryStore, Store, StoreError, StoreUnavailable, Task, make_store
 
 SHARED_POLL_SECONDS = 0.05  # how often a replica looks for work another one scheduled
 STORE_RETRY_SECONDS = 0.5  # how soon the runner looks again when the store is out of reach
@@ -228,13 +229,26 @@ class Gateway:
         store = self.store
         async with self._running:  # the runner and an advance never run tasks at once
             while tasks := await store.claim_due(self.clock.now()):
-                for task in tasks:
-                    await self.lifecycle.run_task(task)
+                for done, task in enumerate(tasks):
+                    try:
+                        await self.lifecycle.run_task(task)
+                    except StoreUnavailable:  # this one and the rest run when the store is back
+                        await self._give_back(tasks[done:])
+                        raise
+                    except Exception:  # a faulty task is not run again; the rest are
+                        await self._give_back(tasks[done + 1 :])
+                        raise
                     ran += 1
             if (now := self.clock.now()) >= self._next_sweep:
                 await store.forget_expired(now)
                 self._next_sweep = now + self._sweep_every
         return ran
+
+    async def _give_back(self, tasks: list[Task]) -> None:
+        """Claimed tasks not run: handed out again (a store still out of reach hands them out
+        again after their lease, or at its next start)."""
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.unclaim(tasks)
 
     async def run_forever(self) -> None:
         """Run due work as the gateway clock reaches it (woken early by new work or the clock)."""

@@ -757,6 +757,24 @@ async def test_tasks_are_claimed_earliest_first_and_once(backend: Backend) -> No
         assert await store.next_due() is None
 
 
+async def test_tasks_given_back_are_handed_out_again_unless_acknowledged(
+    backend: Backend,
+) -> None:
+    async with backend.store() as store:
+        for due, ref in [(1.0, "a"), (2.0, "b"), (3.0, "c")]:
+            await store.schedule(due, TaskKind.START, ref)
+        claimed = await store.claim_due(5.0)
+        assert [t.ref for t in claimed] == ["a", "b", "c"]
+        async with store.atomic():
+            await store.ack(claimed[0])  # done before the step after it failed
+        await store.unclaim(claimed)
+        assert await store.next_due() == 2.0
+        again = await store.claim_due(5.0)
+        assert [(t.due, t.ref) for t in again] == [(2.0, "b"), (3.0, "c")]
+        await store.unclaim([])
+        assert await store.claim_due(5.0) == []  # given back once, handed out once
+
+
 async def test_concurrent_claims_hand_each_task_out_once(backend: Backend) -> None:
     async with backend.store() as store:
         for n in range(40):

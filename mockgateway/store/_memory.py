@@ -129,6 +129,7 @@ class MemoryStore:
         self._deliveries: dict[str, DeliveryRecord] = {}
         self._deliveries_of: dict[str, list[str]] = {}
         self._heap: list[tuple[float, int, TaskKind, str]] = []
+        self._claimed: dict[str, Task] = {}  # handed out, not yet acknowledged
         self._task_seq = itertools.count()
         self._counters: dict[str, int] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # tokens, updated
@@ -463,15 +464,22 @@ class MemoryStore:
         return self._heap[0][0] if self._heap else None
 
     async def claim_due(self, now: float, limit: int = 256) -> list[Task]:
-        heap = self._heap
+        heap, claimed = self._heap, self._claimed
         tasks: list[Task] = []
         while heap and heap[0][0] <= now and len(tasks) < limit:
             due, seq, kind, ref = heapq.heappop(heap)
-            tasks.append(Task(due, kind, ref, str(seq)))
+            task = Task(due, kind, ref, str(seq))
+            claimed[task.id] = task
+            tasks.append(task)
         return tasks
 
     async def ack(self, task: Task) -> None:
-        return None
+        self._claimed.pop(task.id, None)
+
+    async def unclaim(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            if self._claimed.pop(task.id, None) is not None:
+                heapq.heappush(self._heap, (task.due, int(task.id), task.kind, task.ref))
 
     async def pending_tasks(self) -> int:
         return len(self._heap)

@@ -184,6 +184,11 @@ class Store(Protocol):
     async def ack(self, task: Task) -> None:
         """A claimed task is done; call it inside the step that did its work."""
 
+    async def unclaim(self, tasks: list[Task]) -> None:
+        """Tasks this process claimed and will not run now (the step of one before them
+        failed): handed out again at once, as if never claimed. One acknowledged meanwhile
+        stays done."""
+
     async def pending_tasks(self) -> int: ...
 
     # counters and buckets ---------------------------------------------------------------------

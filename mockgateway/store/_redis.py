@@ -840,6 +840,11 @@ class RedisStore:
         )
 
     @_guard
+    async def unclaim(self, tasks: list[Task]) -> None:
+        if tasks:  # their leases lapse now; an acknowledged task has no lease left to lapse
+            await self._r.zadd(self.keys.leased, {task.id: 0 for task in tasks}, xx=True)
+
+    @_guard
     async def pending_tasks(self) -> int:
         count = int(await self._r.zcard(self.keys.tasks))
         step = self._step()

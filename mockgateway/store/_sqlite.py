@@ -305,6 +305,9 @@ class SqliteStore:
     async def ack(self, task: Task) -> None:
         self._tasks.ack(task)
 
+    async def unclaim(self, tasks: list[Task]) -> None:
+        self._tasks.unclaim(tasks)
+
     async def pending_tasks(self) -> int:
         return self._tasks.pending()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._journal import ENTRY_OVERHEAD, Builder, JournalEntry
 from ._sqlite_tx import Database, Step
-from ._types import JournalStats
+from ._types import JournalStats, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class JournalTable:
         self._bytes = 0
         self._seq = 0  # the last number given
         self._first = 1  # the first number since the last clear
+        self._lost = 0  # entries not stored since the last one that was
 
     def load(self) -> None:
         db = self._db
@@ -63,12 +64,26 @@ class JournalTable:
         if self._db.transaction_open:
             self._later.append((seq, size, data, cut))
             return
-        if cut:
-            with self._db.own_tx():
-                self._db.execute("DELETE FROM journal WHERE seq <= ?", (cut,))
+        try:
+            if cut:
+                with self._db.own_tx():
+                    self._db.execute("DELETE FROM journal WHERE seq <= ?", (cut,))
+                    self._db.execute(_INSERT, (seq, size, data))
+            else:  # one statement commits by itself: no BEGIN and COMMIT around it
                 self._db.execute(_INSERT, (seq, size, data))
-        else:  # one statement commits by itself: no BEGIN and COMMIT around it
-            self._db.execute(_INSERT, (seq, size, data))
+        except StoreUnavailable as exc:
+            # The answer it records has been decided (a job may be committed, money held): a
+            # journal that cannot be written (a full disk) must not turn it into an error. The
+            # entry is lost, and said so once until entries are stored again.
+            sizes.pop()
+            self._bytes -= size
+            self._lost += 1
+            if self._lost == 1:
+                log.warning("journal entries are not being stored: %s", exc)
+            return
+        if self._lost:
+            log.warning("journal entries stored again; %d were lost", self._lost)
+            self._lost = 0
 
     def write_later(self) -> None:
         """Store the entries recorded while a step's transaction was open (it has ended)."""

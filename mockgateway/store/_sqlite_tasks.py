@@ -2,7 +2,8 @@
 
 A task is one row from ``schedule`` until ``ack``. Claims live in this process only: the file's
 one owner is the one claimer, and a task claimed and not acknowledged when it died (or closed the
-file) is handed out again when the file is next opened.
+file) is handed out again when the file is next opened; one whose step failed while it runs (the
+file unwritable for a while) is given back with ``unclaim``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ class TaskTable:
             claimed = self._claimed.pop(task.id, None)
             if claimed is not None:
                 step.undo.append(lambda: self._claimed.__setitem__(task.id, claimed))
+
+    def unclaim(self, tasks: list[Task]) -> None:
+        """Claimed tasks not acknowledged go back on the heap (their rows never left)."""
+        for task in tasks:
+            if self._claimed.pop(task.id, None) is not None:
+                heapq.heappush(self._heap, (task.due, int(task.id), task.kind.value, task.ref))
+                bump(None, self._n, "pending", 1)
 
     def pending(self) -> int:
         return self._n.get("pending", 0)
