@@ -214,6 +214,11 @@ class _Listener:
             sock.close()
 
 
+class ListenFailed(OSError):
+    """A site could not open its socket: a host that does not resolve, an address in use or not
+    this machine's, a port that needs privileges. (Any other ``OSError`` is not about listening.)"""
+
+
 class LimitedSite(web.BaseSite):
     """A TCP site that holds at most ``limit`` connections at once (see the module docstring)."""
 
@@ -265,6 +270,15 @@ class LimitedSite(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
+        try:
+            sock = await self._listen()
+        except OSError as exc:
+            raise ListenFailed(exc.errno, exc.strerror or str(exc)) from None
+        loop = asyncio.get_running_loop()
+        self._free = asyncio.Event()
+        self._server = _Listener(sock, loop.create_task(self._accept(sock)))  # type: ignore[assignment]
+
+    async def _listen(self) -> socket.socket:
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(
             self._host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -288,8 +302,7 @@ class LimitedSite(web.BaseSite):
         except BaseException:
             sock.close()
             raise
-        self._free = asyncio.Event()
-        self._server = _Listener(sock, loop.create_task(self._accept(sock)))  # type: ignore[assignment]
+        return sock
 
     async def _accept(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ._access_log import stderr_logger
 from ._config import GatewayConfig, load_config
+from ._connections import ListenFailed
 from ._errors import TlsError
 from ._server import serve
 from ._tls import ServerTls, local_ca, own_certificate
@@ -122,7 +123,6 @@ async def _serve(options: ServeOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    listening = False
     with contextlib.ExitStack() as files:
         ca_file = options.ca_file
         if options.tls is not None and options.tls.ca_pem is not None:
@@ -137,7 +137,6 @@ async def _serve(options: ServeOptions) -> None:
                 tls=options.tls or False,
                 access_log=options.access_log,
             ) as running:
-                listening = True
                 # Everything made at start-up lives as long as the process: keep the collector
                 # from walking it again on every full collection.
                 gc.freeze()
@@ -155,9 +154,7 @@ async def _serve(options: ServeOptions) -> None:
                 if ca_file is not None:
                     _say(f"  CA:        {ca_file}")
                 await stop.wait()
-        except OSError as exc:
-            if listening:
-                raise
+        except ListenFailed as exc:
             raise _listen_error(options.host, options.port, exc) from None
     _say("mockgateway stopped")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .._billing import parse_money
 from .._config import GatewayConfig
+from .._connections import ListenFailed
 from .._serve_command import _listen_error as listen_error
 from ..checker._run import load_setup
 from ._drift_log import Known, load_known
@@ -84,17 +85,13 @@ async def _serve(args: argparse.Namespace, settings: ProxySettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    listening = False
     try:
         async with serve_proxy(settings, host=args.host, port=args.port) as running:
-            listening = True
             shown = running.proxy.upstream.shown
             print(f"{running.url} (mockgateway proxy to {shown})", flush=True)
             await stop.wait()
             proxy = running.proxy
-    except OSError as exc:
-        if listening:
-            raise
+    except ListenFailed as exc:
         print(f"mockgateway proxy: {listen_error(args.host, args.port, exc)}", file=sys.stderr)
         return EXIT_DRIFT
     finally:
