@@ -114,20 +114,16 @@ def shown_url(url: str) -> str:
     return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
-def _database_problem(url: str) -> str | None:
-    """What is wrong with the database a ``redis://`` URL's path names, if anything: redis-py
-    reads a path that is not a number as database 0, so a typing slip would share another
-    team's state without a word."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None  # redis-py says what it cannot read
+def _check_database(url: str) -> None:
+    """A ``ValueError`` when a ``redis://`` URL's path names no database number: redis-py reads
+    such a path as database 0, so a typing slip would share another team's state without a
+    word. (A URL ``urlsplit`` cannot read is left for redis-py to refuse.)"""
+    parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
-        return None  # unix:// names its database as ?db=N, which redis-py checks itself
+        return  # unix:// names its database as ?db=N, which redis-py checks itself
     path = unquote(parts.path)
-    if path in ("", "/") or re.fullmatch(r"/[0-9]+", path):
-        return None
-    return f"its path {path!r} is not a database number"
+    if path not in ("", "/") and not re.fullmatch(r"/[0-9]+", path):
+        raise ValueError(f"its path {path!r} is not a database number")
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -203,13 +199,8 @@ class RedisStore:
 
     async def open(self) -> None:
         shown = shown_url(self.url)
-        problem = _database_problem(self.url)
-        if problem is not None:
-            raise StoreError(
-                f"{shown} is not a Redis URL ({problem}); expected e.g. redis://127.0.0.1:6379/0",
-                setting="state.url",
-            )
         try:
+            _check_database(self.url)
             redis = Redis.from_url(
                 self.url,
                 socket_timeout=self.socket_timeout,

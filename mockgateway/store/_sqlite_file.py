@@ -206,7 +206,7 @@ class StateFile:
             # As a file: URI built from the path, so SQLite opens that very file (the one locked):
             # a name such as file:x.db would otherwise be read as a URI naming x.db.
             db = sqlite3.connect(
-                Path(self.path).absolute().as_uri(),
+                self.path.absolute().as_uri(),
                 uri=True,
                 timeout=1.0,
                 isolation_level=None,
