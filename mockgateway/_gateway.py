@@ -12,7 +12,6 @@ is the store's; :meth:`Gateway.run_forever` runs it when it is due on the gatewa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -131,6 +130,8 @@ class Gateway:
         self._advancing = asyncio.Lock()
         self.timeline.on_scheduled(self._wake.set)
         self._opened = False
+        self._outage: str | None = None  # why timed work waits for the store, while it does
+        self._unreturned: list[Task] = []  # claimed, not run, not yet given back to the store
         self._document: dict[str, Any] | None = None  # the runtime scenario as sent, if any
         self._source: str | None = None
         if isinstance(self.clock, ManualClock):
@@ -228,6 +229,9 @@ class Gateway:
         ran = 0
         store = self.store
         async with self._running:  # the runner and an advance never run tasks at once
+            if self._unreturned:  # given back once the store serves again, not after their lease
+                await store.unclaim(self._unreturned)
+                self._unreturned.clear()
             while tasks := await store.claim_due(self.clock.now()):
                 for done, task in enumerate(tasks):
                     try:
@@ -245,10 +249,13 @@ class Gateway:
         return ran
 
     async def _give_back(self, tasks: list[Task]) -> None:
-        """Claimed tasks not run: handed out again (a store still out of reach hands them out
-        again after their lease, or at its next start)."""
-        with contextlib.suppress(StoreUnavailable):
+        """Claimed tasks not run: handed out again. A store still out of reach gets them back
+        when it serves again (Redis: unless their lease ran out first and another replica took
+        them); a process that stops first leaves them to the lease, or to the next start."""
+        try:
             await self.store.unclaim(tasks)
+        except StoreUnavailable:
+            self._unreturned.extend(tasks)
 
     async def run_forever(self) -> None:
         """Run due work as the gateway clock reaches it (woken early by new work or the clock)."""
@@ -260,14 +267,19 @@ class Gateway:
             try:
                 await self.run_due()
                 due = await store.next_due()
-            except StoreUnavailable:  # lost for now: look again shortly, never give up
-                log.warning("the state store is out of reach; retrying")
+            except StoreUnavailable as lost:  # for now: look again shortly, never give up
+                if self._outage is None:  # said once an outage, not on every look
+                    log.warning("timed work waits for the state store (%s); retrying", lost)
+                self._outage = str(lost)
                 await asyncio.sleep(STORE_RETRY_SECONDS)
                 continue
             except Exception:  # one faulty task must not stop the gateway's time
                 log.exception("timed work failed")
                 await asyncio.sleep(0)
                 continue
+            if self._outage is not None:
+                log.warning("the state store serves again; timed work goes on")
+                self._outage = None
             due = self._next_sweep if due is None else min(due, self._next_sweep)
             wait = self.clock.real_delay(due - self.clock.now())
             if store.shared:
@@ -328,10 +340,11 @@ class Gateway:
         return clock.now()
 
     async def _set_clock(self, clock: ManualClock, when: float) -> None:
-        """Move the manual clock and keep its time in the store."""
-        clock.set(when)
+        """Keep the manual clock's new time in the store, then move it (a store that refuses the
+        write leaves the clock where it stood)."""
         if self.store.kind != "memory":
             await self.store.set_meta(CLOCK, repr(when))
+        clock.set(when)
 
     # operator controls ------------------------------------------------------------------------
 
@@ -341,6 +354,7 @@ class Gateway:
         self.webhooks.cancel()
         self.scheduler.clear()
         await self.store.reset()
+        self._unreturned.clear()  # forgotten with the rest
         await self.faults.reset()
         await self.accounts.open_configured()
         await self.store.publish(("reset", await self._keep_scenario()))

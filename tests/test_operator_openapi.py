@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 import shutil
+import tempfile
 import tomllib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,6 +31,7 @@ from mockgateway._journal import KEY_HEADER
 from mockgateway.contract import _schemas
 from mockgateway.faults import HEADER, KEY_PREFIX, builtin_scenarios, faults_from_mapping
 from mockgateway.media import SAMPLES
+from mockgateway.store._sqlite import SqliteStore
 from mockgateway.web import make_app
 
 from .support import KEY, Answer, Client, manual_config, served
@@ -389,7 +391,19 @@ async def _health() -> Seen:
         await t.submit()
         health = (await t.call("GET", "/_mock/health", 200)).body
         assert (health["jobs"], health["clock"]) == (1, {"mode": "manual", "now": START})
-        return t.seen
+        seen = t.seen
+    with tempfile.TemporaryDirectory() as tmp:  # a state file that cannot be written: a 503
+        state = {"backend": "sqlite", "path": str(Path(tmp) / "state.db")}
+        async with touring(manual_config(state=state)) as t:
+            t.seen = seen
+            store = t.gw.gateway.store
+            assert isinstance(store, SqliteStore)
+            assert store._db.conn is not None
+            store._db.conn.execute("PRAGMA query_only = ON")
+            assert (await t.client.generate()).status == 503
+            refused = (await t.call("GET", "/_mock/health", 503)).body
+            assert "readonly database" in refused["message"]
+    return seen
 
 
 @exercises("getMetrics")

@@ -74,3 +74,29 @@ async def test_a_faulty_task_does_not_lose_those_claimed_with_it(
         assert len(failed) == 1
         assert failed[0] in seen
         assert [s for i, s in seen.items() if i != failed[0]] == ["COMPLETED"] * 2
+
+
+async def test_health_says_the_file_cannot_be_written_until_it_can(tmp_path: Path) -> None:
+    """Health read counts only, so it said ``ok`` while every submit answered 503."""
+    config = manual_config(state={"backend": "sqlite", "path": str(tmp_path / "state.db")})
+    async with served(config, clock=ManualClock(START)) as (gw, client):
+        store = gw.gateway.store
+        assert (await client.request("GET", "/_mock/health", key=None)).status == 200
+        _writable(store, False)
+        refused = await client.generate()
+        assert refused.status == 503, refused.body
+        for answer in (refused, await client.request("GET", "/_mock/health", key=None)):
+            assert answer.status == 503, answer.body
+            assert answer.body["error"] == "Service Unavailable"
+            assert "state.path" in answer.body["message"]
+            assert "readonly database" in answer.body["message"]
+        _writable(store, True)  # room again: health's own write goes through, and says so
+        health = await client.request("GET", "/_mock/health", key=None)
+        assert health.status == 200, health.body
+        assert health.body["status"] == "ok"
+        assert (await client.generate()).status == 202
+        assert isinstance(store, SqliteStore)
+        conn = store._db.conn
+        assert conn is not None
+        rows = conn.execute("SELECT name FROM meta ORDER BY name").fetchall()
+        assert "write check" not in [name for (name,) in rows]  # it left nothing behind

@@ -42,7 +42,7 @@ from mockgateway.store import (
     Task,
     TaskKind,
 )
-from mockgateway.store._redis import RedisStore, shown_url
+from mockgateway.store._redis import RedisStore, shown_url, supported_version
 from tests.redis_server import RedisServer, free_port, redis_server, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +146,17 @@ async def test_a_url_whose_database_is_not_a_number_is_refused(path: str) -> Non
     with pytest.raises(StoreError, match=r"^state\.url: .* is not a database number") as caught:
         await RedisStore(url).open()
     assert repr(path.replace("%20", " ")) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("version", "runs"),
+    [
+        *[("7.0.15", True), ("7.2.4", True), ("8.0.2", True), ("10.1", True)],
+        *[("6.2.14", False), ("5.0.7", False), ("", False), ("unknown", False)],
+    ],
+)
+def test_only_a_redis_that_runs_flagged_scripts_is_supported(version: str, runs: bool) -> None:
+    assert supported_version(version) is runs
 
 
 def test_a_password_in_the_url_is_not_shown() -> None:
@@ -499,6 +510,23 @@ async def test_an_unacked_claim_is_handed_out_again_after_its_lease(
         assert await a.claim_due(2.0) == []
         assert await a.pending_tasks() == 0
         assert task.id == again[0].id
+
+
+async def test_a_give_back_after_the_lease_ran_out_leaves_the_new_claim_alone(
+    server: RedisServer, prefix: str
+) -> None:
+    """A replica giving back late (it could not reach Redis until after its lease) must not cut
+    the lease of the replica that took the task meanwhile: a third would run it again."""
+    async with replicas(server.url, prefix, count=3, lease_seconds=0.2) as (a, b, c):
+        await a.schedule(1.0, TaskKind.DEADLINE, "req-1")
+        (late,) = await a.claim_due(2.0)
+        (taken,) = await until(lambda: b.claim_due(2.0), 5)  # a's lease ran out
+        assert taken.id == late.id
+        assert taken.lease > late.lease
+        await a.unclaim([late])
+        assert await c.claim_due(2.0) == []  # still b's
+        await b.unclaim([taken])  # b's own give-back works at once
+        assert [t.ref for t in await c.claim_due(2.0)] == ["req-1"]
 
 
 async def test_a_lapsed_claim_wakes_the_next_due(server: RedisServer, prefix: str) -> None:

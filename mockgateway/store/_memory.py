@@ -182,6 +182,9 @@ class MemoryStore:
     async def publish(self, event: Event) -> None:
         return None
 
+    async def check_writes(self) -> None:
+        return None  # a process's own memory always takes writes
+
     async def get_meta(self, name: str) -> str | None:
         return self._meta.get(name)
 

@@ -63,6 +63,11 @@ class Store(Protocol):
     async def publish(self, event: Event) -> None:
         """Tell every other process sharing the store (a no-op for unshared stores)."""
 
+    async def check_writes(self) -> None:
+        """Raise :class:`~mockgateway.store.StoreUnavailable` saying why when the store cannot
+        take writes now (a full disk, Redis out of memory, read-only or out of reach), in
+        constant time; reads may still work then."""
+
     # meta: the manual clock's time, the runtime scenario --------------------------------------
 
     async def get_meta(self, name: str) -> str | None: ...

@@ -34,9 +34,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .._billing import (
     LedgerEntry,
@@ -50,6 +48,7 @@ from .._billing import (
 from .._jobs import Job, Status
 from .._journal import Builder, JournalEntry
 from ..media import RenderedMedia
+from ._redis_errors import refusal, unavailable
 from ._redis_events import EventChannel
 from ._redis_journal import JournalWriter
 from ._redis_keys import Keys
@@ -64,6 +63,7 @@ from ._redis_lua import (
     PUT_MEDIA,
     RESET,
     TAKE_TOKEN,
+    UNCLAIM,
 )
 from ._redis_step import Step, media_digest, tally
 from ._types import (
@@ -82,23 +82,30 @@ Event = tuple[str, str]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 _SCAN_BATCH = 128
+MIN_VERSION = (7, 0)  # the scripts' flags line (see _redis_lua)
 
 
 def _guard(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Redis lost while running: a :class:`StoreUnavailable`, never a hang or a raw error."""
+    """Redis lost, or refusing writes, while running: a :class:`StoreUnavailable`, never a hang
+    or a raw error."""
 
     @functools.wraps(method)
     async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except WatchError as error:
-            raise StoreUnavailable("the store's step lock lapsed before the step ended") from error
-        except _LOST as error:
-            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        except (RedisError, OSError) as error:
+            _raise_unavailable(error)
+            raise
 
     return guarded
+
+
+def _raise_unavailable(error: BaseException) -> None:
+    """Raise the :class:`StoreUnavailable` ``error`` stands for; return if it is a bug."""
+    lost = unavailable(error)
+    if lost is not None:
+        raise lost from error
 
 
 def shown_url(url: str) -> str:
@@ -126,6 +133,13 @@ def _check_database(url: str) -> None:
         raise ValueError(f"its path {path!r} is not a database number")
 
 
+def supported_version(version: str) -> bool:
+    """Whether a server of ``version`` (``INFO server``'s ``redis_version``) runs the store's
+    scripts: their flags line came with Redis 7.0 (Valkey says 7.2.4 or later)."""
+    found = re.match(r"([0-9]+)\.([0-9]+)", version)
+    return found is not None and (int(found[1]), int(found[2])) >= MIN_VERSION
+
+
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -147,9 +161,9 @@ def _wallet_of(key: str, row: list[Any]) -> WalletState | None:
     )
 
 
-def _task_of(member: bytes, due: bytes | float) -> Task:
+def _task_of(member: bytes, due: bytes | float, lease: int) -> Task:
     _, kind, ref = member.decode().split("|", 2)
-    return Task(float(due), TaskKind(kind), ref, member.decode())
+    return Task(float(due), TaskKind(kind), ref, member.decode(), lease)
 
 
 class RedisStore:
@@ -215,13 +229,26 @@ class RedisStore:
             ) from error
         try:
             await redis.ping()
+            version = str((await redis.info("server")).get("redis_version", ""))
+            if not supported_version(version):
+                await redis.aclose()
+                raise StoreError(
+                    f"Redis at {shown} is version {version or '(not said)'}; mockgateway needs"
+                    f" Redis {'.'.join(map(str, MIN_VERSION))} or later (its scripts declare"
+                    " whether they write)",
+                    setting="state.url",
+                )
             await redis.set(self.keys.layout, LAYOUT_VERSION, nx=True)
             layout = _text(await redis.get(self.keys.layout))
         except (RedisError, OSError) as error:
             await redis.aclose()
-            raise StoreError(
-                f"cannot reach Redis at {shown}: {error}", setting="state.url"
-            ) from error
+            code = refusal(error)
+            problem = (
+                f"cannot reach Redis at {shown}: {error}"
+                if code is None
+                else f"Redis at {shown} refuses writes ({code}: {error})"
+            )
+            raise StoreError(problem, setting="state.url") from error
         if layout != str(LAYOUT_VERSION):
             await redis.aclose()
             raise StoreError(
@@ -247,6 +274,7 @@ class RedisStore:
         self._put_media = redis.register_script(PUT_MEDIA)
         self._get_media = redis.register_script(GET_MEDIA)
         self._claim = redis.register_script(CLAIM)
+        self._unclaim = redis.register_script(UNCLAIM)
         self._next_due = redis.register_script(NEXT_DUE)
         self._take_token = redis.register_script(TAKE_TOKEN)
         self._reset = redis.register_script(RESET)
@@ -290,8 +318,9 @@ class RedisStore:
         lock = self._lock
         try:
             await lock.acquire()
-        except _LOST as error:
-            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        except (RedisError, OSError) as error:
+            _raise_unavailable(error)
+            raise
         step = Step(self.keys)
         token = self._step_var.set(step)
         committed = False
@@ -327,10 +356,9 @@ class RedisStore:
                 lock.queue_end(pipe, hand_on)
                 sent = time.monotonic()
                 lock.queued(await pipe.execute())
-        except WatchError as error:
-            raise StoreUnavailable("the store's step lock lapsed before the step ended") from error
-        except _LOST as error:
-            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        except (RedisError, OSError) as error:
+            _raise_unavailable(error)
+            raise
         lock.ended(hand_on, sent)
 
     async def _run(self, step: Step | None, *commands: Callable[[Any], object]) -> None:
@@ -356,6 +384,11 @@ class RedisStore:
     @_guard
     async def publish(self, event: Event) -> None:
         await self._events.publish(event)
+
+    @_guard
+    async def check_writes(self) -> None:
+        # one small write that lapses by itself: Redis refuses it as it would any other
+        await self._r.set(self.keys.probe, "1", px=60_000)
 
     # meta -------------------------------------------------------------------------------------
 
@@ -817,8 +850,8 @@ class RedisStore:
     @_guard
     async def claim_due(self, now: float, limit: int = 256) -> list[Task]:
         lease_ms = max(1, int(self.lease_seconds * 1000))
-        items = await self._claim(args=[self.keys.p, repr(now), max(0, limit), lease_ms])
-        return [_task_of(items[i], items[i + 1]) for i in range(0, len(items), 2)]
+        lease, *items = await self._claim(args=[self.keys.p, repr(now), max(0, limit), lease_ms])
+        return [_task_of(items[i], items[i + 1], int(lease)) for i in range(0, len(items), 2)]
 
     @_guard
     async def ack(self, task: Task) -> None:
@@ -833,7 +866,8 @@ class RedisStore:
     @_guard
     async def unclaim(self, tasks: list[Task]) -> None:
         if tasks:  # their leases lapse now; an acknowledged task has no lease left to lapse
-            await self._r.zadd(self.keys.leased, {task.id: 0 for task in tasks}, xx=True)
+            pairs = [value for task in tasks for value in (task.id, task.lease)]
+            await self._unclaim(args=[self.keys.p, *pairs])
 
     @_guard
     async def pending_tasks(self) -> int:

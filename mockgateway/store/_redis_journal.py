@@ -6,7 +6,7 @@ and pushes a batch with one script that numbers the entries from the shared coun
 them, so the list is one order for the whole cluster and seqs match it. An entry reaches Redis one
 round trip after the batch before it (a millisecond or two on loopback); while Redis is away the
 queue waits, bounded at ``max_entries`` (the oldest queued are lost, their seqs skipped, and
-counted as dropped).
+counted in ``dropped``).
 """
 
 from __future__ import annotations
@@ -158,8 +158,10 @@ class JournalWriter:
 
     async def stats(self, timeout: float) -> JournalStats:
         await self.flush(timeout)
-        kept, first_kept, first, size, last = await self._stats(args=[self._prefix])
-        dropped = int(first_kept) - int(first) if first_kept is not None else 0
+        kept, first, size, last, given = await self._stats(args=[self._prefix])
+        # every seq given since the last clear is an entry kept, pushed out by the bound, or lost
+        # from a full queue while Redis was away (its seq skipped)
+        dropped = int(given) - int(first) + 1 - int(kept)
         return JournalStats(int(kept), max(0, dropped), int(size), int(last))
 
     def _drop_local(self) -> None:

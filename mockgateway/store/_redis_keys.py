@@ -36,6 +36,7 @@ key                    type     holds
 ``jn``                 list     the journal: ``<seq>\\t<entry JSON>``, oldest first
 ``jnseq`` / ``jnfirst``  n      last seq given / first seq since the last clear
 ``jnbytes``            n        the journal's bytes kept
+``probe``              string   health's write check (lapses after a minute)
 ``events``             channel  pub/sub between replicas
 =====================  =======  =====================================================
 """

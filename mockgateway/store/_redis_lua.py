@@ -5,9 +5,20 @@ replica's.
 Every script takes the store's key prefix as ``ARGV[1]`` and builds its keys from it (the store
 runs against a standalone server or a replica set, not Redis Cluster). The key layout is listed in
 :mod:`mockgateway.store._redis_keys`.
+
+Each script opens with Redis 7's flags line. A script that may write is then refused as a whole,
+before it runs, while Redis refuses writes (full, read-only, short of replicas); without it, Redis
+refused the first write inside the script and kept the writes made before it (a claim took a task
+out of the queue and never leased it: its job stayed QUEUED for good). A script that only reads
+says so and runs then too; one that only frees or renews (releasing the step lock, a reset,
+retention) runs even when Redis is full, so a full Redis can be emptied through the gateway.
 """
 
 from __future__ import annotations
+
+_WRITES = "#!lua\n"  # refused as a whole while Redis refuses writes
+_READS = "#!lua flags=no-writes\n"
+_FREES = "#!lua flags=allow-oom\n"  # deletes or renews: runs when Redis is full too
 
 # Shared pieces, prepended to the scripts that need them.
 _DROP_MEDIA = """
@@ -71,7 +82,9 @@ end
 """
 
 # ARGV: P, rid -> {job json, status, polls, phase polls} or nil
-GET_JOB = """
+GET_JOB = (
+    _READS
+    + """
 local P, rid = ARGV[1], ARGV[2]
 local j = redis.call('GET', P .. 'j:' .. rid)
 if not j then return false end
@@ -81,10 +94,13 @@ local pp = false
 if v[1] then pp = redis.call('HGET', jc, 'pp:' .. v[1]) end
 return {j, v[1] or false, v[2] or '0', pp or '0'}
 """
+)
 
 # ARGV: P, rid[, key] -> as GET_JOB, the counters first counted up by one; nil, counting
 # nothing, for a job of another key than the one given
-POLL_JOB = """
+POLL_JOB = (
+    _WRITES
+    + """
 local P, rid, key = ARGV[1], ARGV[2], ARGV[3]
 local jc = P .. 'jc:' .. rid
 local s = redis.call('HGET', jc, 's')
@@ -96,10 +112,12 @@ local p = redis.call('HINCRBY', jc, 'p', 1)
 local pp = redis.call('HINCRBY', jc, 'pp:' .. s, 1)
 return {j, s, tostring(p), tostring(pp)}
 """
+)
 
 # ARGV: P, max_jobs, cutoff -> jobs forgotten
 EVICT = (
-    _DROP_MEDIA
+    _FREES
+    + _DROP_MEDIA
     + _FORGET
     + """
 local P, max, cutoff = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -123,7 +141,8 @@ return n
 
 # ARGV: P, rid, digest, data, content type, etag, max bytes -> 1 kept, 0 (no such job)
 PUT_MEDIA = (
-    _DROP_MEDIA
+    _WRITES
+    + _DROP_MEDIA
     + """
 local P, rid, d, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', P .. 'j:' .. rid) == 0 then return 0 end
@@ -144,7 +163,9 @@ return 1
 )
 
 # ARGV: P, rid -> {content type, etag, data} or nil
-GET_MEDIA = """
+GET_MEDIA = (
+    _READS
+    + """
 local P, rid = ARGV[1], ARGV[2]
 local v = redis.call('HMGET', P .. 'm:' .. rid, 'd', 't', 'e')
 if not v[1] then return false end
@@ -152,10 +173,12 @@ local data = redis.call('GET', P .. 'mb:' .. v[1])
 if not data then return false end
 return {v[2], v[3], data}
 """
+)
 
-# ARGV: P, now, limit, lease ms -> {member, due, member, due, ...}
+# ARGV: P, now, limit, lease ms -> {lease end (server ms), member, due, member, due, ...}
 CLAIM = (
-    _RETURN_EXPIRED
+    _WRITES
+    + _RETURN_EXPIRED
     + """
 local P, now, limit, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ms = now_ms()
@@ -166,13 +189,33 @@ for i = 1, #items, 2 do
   redis.call('ZREM', tasks, items[i])
   redis.call('ZADD', P .. 'leased', ms + lease, items[i])
 end
+table.insert(items, 1, ms + lease)
 return items
+"""
+)
+
+# ARGV: P, member, lease end, member, lease end, ... -> tasks given back: their leases end now,
+# each only while it is still the claim's (a claim lapsed and taken by another replica is its)
+UNCLAIM = (
+    _WRITES
+    + """
+local leased = ARGV[1] .. 'leased'
+local n = 0
+for i = 2, #ARGV, 2 do
+  local score = redis.call('ZSCORE', leased, ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    redis.call('ZADD', leased, 0, ARGV[i])
+    n = n + 1
+  end
+end
+return n
 """
 )
 
 # ARGV: P -> the earliest due time (a string) or nil; expired leases come back first
 NEXT_DUE = (
-    _RETURN_EXPIRED
+    _WRITES
+    + _RETURN_EXPIRED
     + """
 local P = ARGV[1]
 return_expired(P, now_ms())
@@ -183,7 +226,9 @@ return first[2]
 )
 
 # KEYS: bucket; ARGV: rate, burst, now -> nil (a token taken) or the seconds until one is due
-TAKE_TOKEN = """
+TAKE_TOKEN = (
+    _WRITES
+    + """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local v = redis.call('HMGET', KEYS[1], 't', 'u')
 local tokens = tonumber(v[1]) or burst
@@ -200,11 +245,14 @@ redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens),
   'u', string.format('%.17g', updated))
 return wait
 """
+)
 
 # KEYS: lock, queue, beats; ARGV: token, ttl ms, stale ms -> 1 taken, 0 (queued, try again).
 # Fair across replicas: the lock goes to the longest-waiting live replica (FIFO by first attempt);
 # a waiter that stopped asking for ``stale ms`` (it died) is passed over.
-ACQUIRE_LOCK = """
+ACQUIRE_LOCK = (
+    _FREES
+    + """
 local lock, queue, beats = KEYS[1], KEYS[2], KEYS[3]
 local token, ttl, stale = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local t = redis.call('TIME')
@@ -233,29 +281,41 @@ redis.call('ZADD', queue, 'NX', now, token)
 redis.call('HSET', beats, token, now)
 return 0
 """
+)
 
 # KEYS: queue, beats; ARGV: token -> a waiter that gave up leaves the queue
-LEAVE_QUEUE = """
+LEAVE_QUEUE = (
+    _FREES
+    + """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
+)
 
 # KEYS: lock; ARGV: token -> 1 released, 0 not ours
-RELEASE_LOCK = """
+RELEASE_LOCK = (
+    _FREES
+    + """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+)
 
 # KEYS: lock; ARGV: token, ttl ms -> 1 renewed, 0 not ours
-RENEW_LOCK = """
+RENEW_LOCK = (
+    _FREES
+    + """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+)
 
 # ARGV: P, max entries, max bytes, lost, entry... -> the last seq given. Seqs are taken and the
 # entries pushed in one script, so the list is in seq order whichever replica wrote each batch.
-JOURNAL_PUSH = """
+JOURNAL_PUSH = (
+    _WRITES
+    + """
 local P, maxn, maxb, lost = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local list = P .. 'jn'
 if lost > 0 then redis.call('INCRBY', P .. 'jnseq', lost) end  -- lost entries keep their seqs
@@ -277,10 +337,13 @@ while len > maxn or (len > 1 and bytes > maxb) do
 end
 return last
 """
+)
 
 # ARGV: P, since, limit (-1: all) -> entries after seq ``since``, oldest first. The list holds
 # consecutive seqs, so the first entry's seq places ``since`` in it.
-JOURNAL_READ = """
+JOURNAL_READ = (
+    _READS
+    + """
 local P, since, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local list = P .. 'jn'
 local first = redis.call('LINDEX', list, 0)
@@ -291,36 +354,40 @@ if limit >= 0 then stop = start + limit - 1 end
 if limit == 0 then return {} end
 return redis.call('LRANGE', list, start, stop)
 """
+)
 
-# ARGV: P -> {entries kept, first seq kept or nil, first seq since the last clear, bytes}
-JOURNAL_STATS = """
+# ARGV: P -> {entries kept, first seq since the last clear, bytes, last seq kept, last seq given}
+JOURNAL_STATS = (
+    _READS
+    + """
 local P = ARGV[1]
 local list = P .. 'jn'
-local first = redis.call('LINDEX', list, 0)
-local seq = false
-if first then seq = string.match(first, '^(%d+)') end
 local last = redis.call('LINDEX', list, -1)
 local last_seq = '0'
 if last then last_seq = string.match(last, '^(%d+)') end
 return {
-  redis.call('LLEN', list), seq, redis.call('GET', P .. 'jnfirst') or '1',
-  redis.call('GET', P .. 'jnbytes') or '0', last_seq,
+  redis.call('LLEN', list), redis.call('GET', P .. 'jnfirst') or '1',
+  redis.call('GET', P .. 'jnbytes') or '0', last_seq, redis.call('GET', P .. 'jnseq') or '0',
 }
 """
+)
 
 # ARGV: P -> the entries from here on count as kept since the last clear
-JOURNAL_CLEAR = """
+JOURNAL_CLEAR = (
+    _FREES
+    + """
 local P = ARGV[1]
 redis.call('DEL', P .. 'jn')
 redis.call('SET', P .. 'jnbytes', 0)
 redis.call('SET', P .. 'jnfirst', tonumber(redis.call('GET', P .. 'jnseq') or '0') + 1)
 return 1
 """
+)
 
 # ARGV: P, match pattern -> keys removed. Keeps meta, the layout, the step lock and the journal's
 # sequence (entries after a reset still number on).
 RESET = (
-    JOURNAL_CLEAR.replace("return 1\n", "")
+    JOURNAL_CLEAR.replace("return 1\n", "")  # its flags line too
     + """
 local keep = {}
 for _, name in ipairs({'meta', 'layout', 'lock', 'jnseq', 'jnfirst', 'jnbytes'}) do

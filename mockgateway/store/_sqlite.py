@@ -57,6 +57,7 @@ from ._types import (
 )
 
 Event = tuple[str, str]
+PROBE = "write check"  # the meta row check_writes writes and deletes
 
 
 class SqliteStore:
@@ -155,6 +156,15 @@ class SqliteStore:
 
     async def publish(self, event: Event) -> None:
         return None
+
+    async def check_writes(self) -> None:
+        db = self._db
+        if db.write_failed is None:
+            return  # the last write went through: none of its own
+        async with db.atomic():  # a write that leaves the file as it was, committed
+            with db.tx():
+                db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, '')", (PROBE,))
+                db.execute("DELETE FROM meta WHERE name = ?", (PROBE,))
 
     # meta, counters, buckets ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections import deque
 from typing import Any
 
@@ -73,14 +74,22 @@ class JournalTable:
                 self._db.execute(_INSERT, (seq, size, data))
         except StoreUnavailable as exc:
             # The answer it records has been decided (a job may be committed, money held): a
-            # journal that cannot be written (a full disk) must not turn it into an error. The
-            # entry is lost, and said so once until entries are stored again.
-            sizes.pop()
-            self._bytes -= size
-            self._lost += 1
-            if self._lost == 1:
-                log.warning("journal entries are not being stored: %s", exc)
+            # journal that cannot be written (a full disk) must not turn it into an error.
+            self._not_stored({seq}, exc)
             return
+        self._stored()
+
+    def _not_stored(self, seqs: set[int], exc: Exception) -> None:
+        """Entries lost to a file that cannot be written: out of the bookkeeping (counted in
+        ``dropped`` as their numbers are used up), and said once until entries are stored again."""
+        sizes = self._sizes
+        while sizes and sizes[-1][0] in seqs:  # the newest: none is recorded while they wait
+            self._bytes -= sizes.pop()[1]
+        if not self._lost:
+            log.warning("journal entries are not being stored: %s", exc)
+        self._lost += len(seqs)
+
+    def _stored(self) -> None:
         if self._lost:
             log.warning("journal entries stored again; %d were lost", self._lost)
             self._lost = 0
@@ -100,8 +109,15 @@ class JournalTable:
                 conn.executemany(
                     _INSERT, [(seq, size, data) for seq, size, data, _ in later if seq > cut]
                 )
-        except Exception:
+        except sqlite3.Error as exc:  # executemany's own errors are not mapped by execute
+            self._db.write_failed = str(exc)
+            self._not_stored({seq for seq, *_ in later}, exc)
+        except StoreUnavailable as exc:
+            self._not_stored({seq for seq, *_ in later}, exc)
+        except Exception:  # a bug: said, and the step it followed stands
             log.exception("journal entries %d to %d not stored", later[0][0], later[-1][0])
+        else:
+            self._stored()
 
     def entries(self, since: int, limit: int | None) -> list[JournalEntry]:
         if self._sizes:  # rows the bound pushed out may wait for a step to be deleted
@@ -118,7 +134,8 @@ class JournalTable:
 
     def stats(self) -> JournalStats:
         sizes = self._sizes
-        dropped = sizes[0][0] - self._first if sizes else 0
+        # every number given since the last clear is an entry kept, pushed out, or lost
+        dropped = self._seq - self._first + 1 - len(sizes)
         return JournalStats(len(sizes), dropped, self._bytes, sizes[-1][0] if sizes else 0)
 
     def clear(self, step: Step) -> None:

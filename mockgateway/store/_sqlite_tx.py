@@ -65,6 +65,8 @@ class Database:
         self._lock: asyncio.Lock | None = None  # made on first use, in the running loop
         self._reload = reload  # rebuild every mirror from the file
         self._after_step = after_step  # what waits for a step to end (journal entries)
+        # why the last write failed, until a write goes through again (a full disk, say)
+        self.write_failed: str | None = None
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         conn = self.conn
@@ -73,6 +75,8 @@ class Database:
         try:
             return conn.execute(sql, params)
         except sqlite3.OperationalError as exc:  # disk full, I/O error, file gone
+            if conn.in_transaction:  # a write (or its commit) failed
+                self.write_failed = str(exc)
             raise StoreUnavailable(f"{SETTING}: {exc}") from exc
 
     def one(self, sql: str) -> int:
@@ -145,7 +149,9 @@ class Database:
             self.execute("COMMIT")
         except StoreUnavailable as exc:
             self.rollback(step)
-            raise StoreUnavailable(f"{SETTING}: {what} was not stored: {exc}") from exc
+            cause = exc.__cause__ or exc
+            raise StoreUnavailable(f"{SETTING}: {what} was not stored: {cause}") from exc
+        self.write_failed = None
 
     def rollback(self, step: Step) -> None:
         if step.begun and self.conn is not None:

@@ -49,6 +49,7 @@ class Task:
     kind: TaskKind
     ref: str
     id: str = ""  # the backend's own handle, for ack
+    lease: int = 0  # a shared store's claim (Redis: its lease's end): a late give-back checks it
 
     def to_dict(self) -> dict[str, Any]:
         return {"due": self.due, "kind": self.kind.value, "ref": self.ref, "id": self.id}

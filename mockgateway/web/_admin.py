@@ -74,9 +74,12 @@ async def job_detail(gateway: Gateway, job: Job) -> dict[str, Any]:
 
 @endpoint("admin")
 async def health(request: web.Request, ex: Exchange) -> web.Response:
-    """Constant time whatever the gateway holds: counts kept by the store, not counted here."""
+    """Constant time whatever the gateway holds: counts kept by the store, not counted here. A
+    503 while the store cannot take writes (a full disk, Redis out of memory or read-only), as
+    every request that writes then answers, naming why."""
     gateway = ex.gateway
     store = gateway.store
+    await store.check_writes()
     journal = await store.journal_stats()
     counts = await store.job_counts()
     return json_answer(

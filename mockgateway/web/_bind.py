@@ -217,10 +217,11 @@ def bind(
             response = error_answer(ex, exc)
         except DomainError as exc:
             response = error_answer(ex, wire_error(exc))
-        except StoreUnavailable:
-            error = "the state store is out of reach"
+        except StoreUnavailable as lost:
+            error = f"the state store is out of service: {lost}"
             unavailable = Unavailable(
-                "The service is temporarily unavailable: its state store cannot be reached."
+                "The service is temporarily unavailable: its state store is out of service"
+                f" ({lost})."
             )
             response = error_answer(ex, wire_error(unavailable))
         except ClientGone as gone:
