@@ -159,6 +159,60 @@ def test_only_a_redis_that_runs_flagged_scripts_is_supported(version: str, runs:
     assert supported_version(version) is runs
 
 
+async def test_a_redis_older_than_7_is_refused_naming_the_setting(prefix: str) -> None:
+    """Redis 6 cannot run scripts that declare their flags: every call would fail. A loopback
+    server answering as Redis 6.2 does stands in for one (Debian ships 7)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                count = int((await reader.readline())[1:])
+                words = []
+                for _ in range(count):
+                    size = int((await reader.readline())[1:])
+                    words.append((await reader.readexactly(size + 2))[:-2].upper())
+                if words[0] == b"PING":
+                    writer.write(b"+PONG\r\n")
+                elif words[0] == b"INFO":
+                    info = b"# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n"
+                    writer.write(b"$%d\r\n%s\r\n" % (len(info), info))
+                else:
+                    writer.write(b"+OK\r\n")
+                await writer.drain()
+        writer.close()
+
+    old = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = old.sockets[0].getsockname()[1]
+    async with old:
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", prefix=prefix)
+        with pytest.raises(StoreError) as refused:
+            await store.open()
+    assert refused.value.setting == "state.url"
+    assert "is version 6.2.14; mockgateway needs Redis 7.0 or later" in str(refused.value)
+
+
+async def test_an_acl_user_is_told_which_command_it_lacks(server: RedisServer, prefix: str) -> None:
+    admin = Redis.from_url(server.url)
+    try:
+        # INFO forbidden: the version goes unchecked, the store opens
+        await admin.execute_command("ACL", "SETUSER", "noinfo", "on", ">pw", "~*", "&*", "+@all")
+        await admin.execute_command("ACL", "SETUSER", "noinfo", "-info")
+        await admin.execute_command("ACL", "SETUSER", "noset", "on", ">pw", "~*", "&*", "+@all")
+        await admin.execute_command("ACL", "SETUSER", "noset", "-set")
+        async with opened(f"redis://noinfo:pw@127.0.0.1:{server.port}/0", prefix) as store:
+            await store.check_writes()
+        store = RedisStore(f"redis://noset:pw@127.0.0.1:{server.port}/0", prefix=prefix + "b")
+        with pytest.raises(StoreError) as refused:
+            await store.open()
+        assert refused.value.setting == "state.url"
+        assert "refused a command of mockgateway's" in str(refused.value)
+        assert "NOPERM" in str(refused.value) or "no permissions" in str(refused.value)
+        assert ":pw@" not in str(refused.value)
+    finally:
+        await admin.execute_command("ACL", "DELUSER", "noinfo", "noset")
+        await admin.aclose()
+
+
 def test_a_password_in_the_url_is_not_shown() -> None:
     assert shown_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
     assert shown_url("redis://host:6379/0") == "redis://host:6379/0"

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoPermissionError, RedisError
 
 from .._billing import (
     LedgerEntry,
@@ -48,7 +48,7 @@ from .._billing import (
 from .._jobs import Job, Status
 from .._journal import Builder, JournalEntry
 from ..media import RenderedMedia
-from ._redis_errors import refusal, unavailable
+from ._redis_errors import UNREACHABLE, refusal, unavailable
 from ._redis_events import EventChannel
 from ._redis_journal import JournalWriter
 from ._redis_keys import Keys
@@ -140,6 +140,15 @@ def supported_version(version: str) -> bool:
     return found is not None and (int(found[1]), int(found[2])) >= MIN_VERSION
 
 
+async def _server_version(redis: Redis) -> str | None:
+    """The server's ``redis_version``; None when an ACL keeps ``INFO`` from this user."""
+    try:
+        server = await redis.info("server")
+    except NoPermissionError:
+        return None
+    return str(server.get("redis_version", ""))
+
+
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -229,8 +238,8 @@ class RedisStore:
             ) from error
         try:
             await redis.ping()
-            version = str((await redis.info("server")).get("redis_version", ""))
-            if not supported_version(version):
+            version = await _server_version(redis)
+            if version is not None and not supported_version(version):
                 await redis.aclose()
                 raise StoreError(
                     f"Redis at {shown} is version {version or '(not said)'}; mockgateway needs"
@@ -243,11 +252,12 @@ class RedisStore:
         except (RedisError, OSError) as error:
             await redis.aclose()
             code = refusal(error)
-            problem = (
-                f"cannot reach Redis at {shown}: {error}"
-                if code is None
-                else f"Redis at {shown} refuses writes ({code}: {error})"
-            )
+            if code is not None:
+                problem = f"Redis at {shown} refuses writes ({code}: {error})"
+            elif isinstance(error, UNREACHABLE):
+                problem = f"cannot reach Redis at {shown}: {error}"
+            else:  # an ACL that forbids a command, say
+                problem = f"Redis at {shown} refused a command of mockgateway's: {error}"
             raise StoreError(problem, setting="state.url") from error
         if layout != str(LAYOUT_VERSION):
             await redis.aclose()
