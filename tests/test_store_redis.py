@@ -27,6 +27,13 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import (
+    ExecAbortError,
+    NoPermissionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+)
 
 from mockgateway._jobs import Job, Status
 from mockgateway._journal import JournalEntry
@@ -43,6 +50,7 @@ from mockgateway.store import (
     TaskKind,
 )
 from mockgateway.store._redis import RedisStore, shown_url, supported_version
+from mockgateway.store._redis_errors import refusal, unavailable
 from tests.redis_server import RedisServer, free_port, redis_server, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +219,31 @@ async def test_an_acl_user_is_told_which_command_it_lacks(server: RedisServer, p
     finally:
         await admin.execute_command("ACL", "DELUSER", "noinfo", "noset")
         await admin.aclose()
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (OutOfMemoryError("command not allowed when used memory > 'maxmemory'."), "OOM"),
+        (ReadOnlyError("You can't write against a read only replica."), "READONLY"),
+        (ExecAbortError("Transaction discarded because of previous errors."), "EXECABORT"),
+        (ResponseError("MISCONF Redis is configured to save RDB snapshots, but ..."), "MISCONF"),
+        (ResponseError("NOREPLICAS Not enough good replicas to write."), "NOREPLICAS"),
+        (ResponseError("BUSY Redis is busy running a script."), "BUSY"),
+        (ResponseError("ERR unknown command 'NOPE'"), None),
+        (ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"), None),
+        (NoPermissionError("this user has no permissions to run the 'set' command"), None),
+    ],
+)
+def test_redis_refusing_writes_is_told_from_a_bug(error: Exception, code: str | None) -> None:
+    assert refusal(error) == code
+    lost = unavailable(error)
+    if code is None:
+        assert lost is None  # raised as itself: a 500 and a traceback, as a bug should be
+    else:
+        assert lost is not None
+        assert str(lost).startswith(f"Redis refuses writes for now: {code} ")
+        assert f"{code} {code}" not in str(lost)  # the code said once, as Redis said it
 
 
 def test_a_password_in_the_url_is_not_shown() -> None:

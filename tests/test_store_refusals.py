@@ -44,6 +44,7 @@ async def _admin(server: RedisServer) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.config_set("maxmemory", 0)
+        await client.config_set("min-replicas-to-write", 0)
         await client.execute_command("REPLICAOF", "NO", "ONE")
         await client.aclose()
 
@@ -68,7 +69,16 @@ async def _read_only(admin: Redis) -> Callable[[], Awaitable[object]]:
     return undo
 
 
-REFUSALS = {"OOM": _full, "READONLY": _read_only}
+async def _short_of_replicas(admin: Redis) -> Callable[[], Awaitable[object]]:
+    await admin.config_set("min-replicas-to-write", 1)  # and it has none
+
+    async def undo() -> object:
+        return await admin.config_set("min-replicas-to-write", 0)
+
+    return undo
+
+
+REFUSALS = {"OOM": _full, "READONLY": _read_only, "NOREPLICAS": _short_of_replicas}
 
 
 async def _until(check: Callable[[], bool], seconds: float) -> None:

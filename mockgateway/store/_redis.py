@@ -48,7 +48,7 @@ from .._billing import (
 from .._jobs import Job, Status
 from .._journal import Builder, JournalEntry
 from ..media import RenderedMedia
-from ._redis_errors import UNREACHABLE, refusal, unavailable
+from ._redis_errors import UNREACHABLE, refusal, unavailable, with_code
 from ._redis_events import EventChannel
 from ._redis_journal import JournalWriter
 from ._redis_keys import Keys
@@ -253,7 +253,7 @@ class RedisStore:
             await redis.aclose()
             code = refusal(error)
             if code is not None:
-                problem = f"Redis at {shown} refuses writes ({code}: {error})"
+                problem = f"Redis at {shown} refuses writes ({with_code(error, code)})"
             elif isinstance(error, UNREACHABLE):
                 problem = f"cannot reach Redis at {shown}: {error}"
             else:  # an ACL that forbids a command, say

@@ -58,9 +58,13 @@ def unavailable(error: BaseException) -> StoreUnavailable | None:
     code = refusal(error)
     if code is None:
         return None
+    return StoreUnavailable(f"Redis refuses writes for now: {with_code(error, code)}")
+
+
+def with_code(error: BaseException, code: str) -> str:
+    """The error as Redis said it, its code first (redis-py strips the codes it knows)."""
     text = str(error)
-    shown = text if text.startswith(code) else f"{code} {text}"
-    return StoreUnavailable(f"Redis refuses writes for now: {shown}")
+    return text if text.startswith(code) else f"{code} {text}"
 
 
-__all__ = ["UNREACHABLE", "refusal", "unavailable"]
+__all__ = ["UNREACHABLE", "refusal", "unavailable", "with_code"]
