@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,10 +43,14 @@ class Served:
 
 
 def start_gateway(
-    *args: str, port: int | None = 0, timeout: float = 30.0, cwd: Path | None = None
+    *args: str,
+    port: int | None = 0,
+    timeout: float = 30.0,
+    cwd: Path | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> Served:
     """``mockgateway serve`` with ``args`` (``--port port`` first unless None); returns once it
-    prints its URL."""
+    prints its URL. ``preexec`` runs in the child before it starts (limits, say)."""
     ports = [] if port is None or "--port" in args else ["--port", str(port)]
     process = subprocess.Popen(
         [sys.executable, "-m", "mockgateway", "serve", *ports, *args],
@@ -54,6 +58,7 @@ def start_gateway(
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
+        preexec_fn=preexec,
     )
     assert process.stdout is not None
     ready: list[str] = []

@@ -5,14 +5,18 @@ tasks claimed with it down."""
 
 from __future__ import annotations
 
+import resource
+import signal
 from pathlib import Path
 
 import pytest
 
 from mockgateway import ManualClock
 from mockgateway.store import StoreUnavailable
+from mockgateway.store import _sqlite as sqlite_store
 from mockgateway.store._sqlite import SqliteStore
 
+from .gateway_process import admin, call, start_gateway, submit
 from .support import KEY, manual_config, served
 
 START = 1_774_951_200.0
@@ -100,3 +104,75 @@ async def test_health_says_the_file_cannot_be_written_until_it_can(tmp_path: Pat
         assert conn is not None
         rows = conn.execute("SELECT name FROM meta ORDER BY name").fetchall()
         assert "write check" not in [name for (name,) in rows]  # it left nothing behind
+
+
+async def test_health_waits_for_room_beside_the_file_after_a_write_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk a small write can still fit in a page the file has: health's own write
+    would pass while a submit does not. Until there is room beside the file, health says so."""
+    config = manual_config(state={"backend": "sqlite", "path": str(tmp_path / "state.db")})
+    room = {"free": 10 << 20}
+    monkeypatch.setattr(sqlite_store, "free_bytes", lambda path: room["free"])
+    async with served(config, clock=ManualClock(START)) as (gw, client):
+        store = gw.gateway.store
+        room["free"] = 4096  # ignored while writes go through
+        assert (await client.request("GET", "/_mock/health", key=None)).status == 200
+        _writable(store, False)
+        assert (await client.generate()).status == 503
+        _writable(store, True)  # a small write fits again; the room is not there yet
+        health = await client.request("GET", "/_mock/health", key=None)
+        assert health.status == 503, health.body
+        assert "(4,096 bytes free beside the state file)" in health.body["message"]
+        room["free"] = 10 << 20
+        assert (await client.request("GET", "/_mock/health", key=None)).status == 200
+        assert (await client.generate()).status == 202
+
+
+FILE_SIZE_LIMIT = 400_000  # bytes any file of the gateway process may reach
+
+
+def _file_size_limited() -> None:
+    """In the child: files stop growing at the limit, as on a full disk; a write past it fails
+    (EFBIG) instead of the signal killing the process."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, resource.RLIM_INFINITY))
+
+
+def test_a_state_file_that_cannot_grow_answers_503_until_it_can(tmp_path: Path) -> None:
+    """A real failure of the file system, with no privilege needed: a process file-size limit.
+    The commit fails with an I/O error; health said ``ok`` then (its own write was small enough
+    to fit where a step's was not). Once the file can grow, every acknowledged job ends."""
+    config = tmp_path / "gateway.toml"
+    config.write_text('[clock]\nmode = "manual"\n')
+    served = start_gateway(
+        "--config", str(config), "--state", str(tmp_path / "state.db"), preexec=_file_size_limited
+    )
+    try:
+        accepted: list[str] = []
+        for _ in range(2000):  # a few dozen fill the limit
+            status, body = submit(served.url)
+            if status != 202:
+                break
+            accepted.append(body["request_id"])
+        assert status == 503, body
+        assert accepted
+        assert "state.path" in body["message"]
+        assert "not stored" in body["message"]
+        health, answer = call(f"{served.url}/_mock/health", key=None)
+        assert health == 503, answer
+        cause = body["message"].rsplit(": ", 1)[-1]  # as SQLite said it: "disk I/O error)."
+        assert answer["message"].endswith(cause), (answer, cause)
+        grown = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+        resource.prlimit(served.process.pid, resource.RLIMIT_FSIZE, grown)
+        health, answer = call(f"{served.url}/_mock/health", key=None)
+        assert health == 200, answer
+        admin(served.url, "POST", "clock/advance", {"seconds": 10})
+        statuses = {call(f"{served.url}/v2/requests/status/{i}")[1]["status"] for i in accepted}
+        assert statuses == {"COMPLETED"}
+        wallet = admin(served.url, "GET", f"wallets/{KEY}")
+        assert wallet["held"] == "0.00"
+        charged = [e["request_id"] for e in wallet["ledger"] if e["movement"] == "charge"]
+        assert sorted(charged) == sorted(accepted)
+    finally:
+        served.stop()

@@ -30,6 +30,7 @@ file is opened; each part (:mod:`._sqlite_jobs`, ``_wallets``, ``_media``, ``_ta
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
@@ -39,7 +40,7 @@ from .._billing import LedgerEntry, WalletState
 from .._jobs import Job, Status
 from .._journal import Builder, JournalEntry
 from ..media import RenderedMedia
-from ._sqlite_file import FORGOTTEN_ON_RESET, StateFile
+from ._sqlite_file import FORGOTTEN_ON_RESET, SETTING, StateFile
 from ._sqlite_jobs import DeliveryTable, JobTable
 from ._sqlite_journal import JournalTable
 from ._sqlite_media import MediaTable
@@ -52,12 +53,24 @@ from ._types import (
     JournalStats,
     Page,
     Retention,
+    StoreUnavailable,
     Task,
     TaskKind,
 )
 
 Event = tuple[str, str]
 PROBE = "write check"  # the meta row check_writes writes and deletes
+ROOM_BYTES = 1 << 20  # free space a file whose write failed needs before health says ok again
+PROBE_BYTES = 16 << 10  # what check_writes writes, then deletes, once a write has failed
+
+
+def free_bytes(path: str) -> int | None:
+    """The space a process may still write beside ``path``; None where it cannot be told."""
+    try:
+        stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return None
+    return stat.f_bavail * stat.f_frsize
 
 
 class SqliteStore:
@@ -161,9 +174,23 @@ class SqliteStore:
         db = self._db
         if db.write_failed is None:
             return  # the last write went through: none of its own
-        async with db.atomic():  # a write that leaves the file as it was, committed
+        # A small write can fit in a page the file has while a step does not: a full disk is
+        # over when there is room beside the file again, and a write goes through.
+        free = free_bytes(self.path)
+        if free is not None and free < ROOM_BYTES:
+            raise StoreUnavailable(
+                f"{SETTING}: {db.write_failed} ({free:,} bytes free beside the state file)"
+            )
+        # A write the size of a large step, committed, then undone: one small enough to fit in
+        # the pages the file (or its write-ahead log) has already would pass where steps do not.
+        async with db.atomic():
             with db.tx():
-                db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, '')", (PROBE,))
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?, hex(randomblob(?)))",
+                    (PROBE, PROBE_BYTES // 2),
+                )
+        async with db.atomic():
+            with db.tx():
                 db.execute("DELETE FROM meta WHERE name = ?", (PROBE,))
 
     # meta, counters, buckets ------------------------------------------------------------------

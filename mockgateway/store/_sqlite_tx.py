@@ -72,10 +72,11 @@ class Database:
         conn = self.conn
         if conn is None:
             raise StoreUnavailable(f"{SETTING}: the state file {self.path!r} is not open")
+        writing = conn.in_transaction  # (a failed COMMIT may have rolled back already)
         try:
             return conn.execute(sql, params)
         except sqlite3.OperationalError as exc:  # disk full, I/O error, file gone
-            if conn.in_transaction:  # a write (or its commit) failed
+            if writing or conn.in_transaction:  # a write, or its commit, failed
                 self.write_failed = str(exc)
             raise StoreUnavailable(f"{SETTING}: {exc}") from exc
 
