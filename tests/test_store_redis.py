@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import os
 import random
 import signal
@@ -244,6 +245,26 @@ def test_redis_refusing_writes_is_told_from_a_bug(error: Exception, code: str | 
         assert lost is not None
         assert str(lost).startswith(f"Redis refuses writes for now: {code} ")
         assert f"{code} {code}" not in str(lost)  # the code said once, as Redis said it
+
+
+async def test_a_redis_that_evicts_keys_when_full_is_warned_of(
+    server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = Redis.from_url(server.url)
+    try:
+        await admin.config_set("maxmemory-policy", "allkeys-lru")
+        with caplog.at_level(logging.WARNING, logger="mockgateway.store"):
+            async with opened(server.url, prefix):
+                pass
+            assert "evicts keys when it is full (maxmemory-policy allkeys-lru)" in caplog.text
+            caplog.clear()
+            await admin.config_set("maxmemory-policy", "noeviction")
+            async with opened(server.url, prefix):
+                pass
+            assert "evicts keys" not in caplog.text
+    finally:
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.aclose()
 
 
 def test_a_password_in_the_url_is_not_shown() -> None:

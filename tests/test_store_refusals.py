@@ -233,3 +233,24 @@ async def test_journal_entries_lost_while_the_store_refused_writes_count_as_drop
         journal = health.body["journal"]
         assert journal["entries"] + journal["dropped"] == made, journal
         assert journal["entries"] <= 4
+
+
+async def test_a_full_redis_is_emptied_through_reset(server: RedisServer) -> None:
+    """Full at its maxmemory: the gateway's reset still runs (its scripts only free) and makes
+    room, and the gateway takes jobs again."""
+    config = manual_config(state={"backend": "redis", "url": server.url})
+    async with _admin(server) as admin, served(config, clock=ManualClock(START)) as (_gw, client):
+        await admin.config_set("maxmemory-policy", "noeviction")
+        used = int((await admin.info("memory"))["used_memory"])
+        await admin.config_set("maxmemory", used + (256 << 10))
+        for _ in range(5000):  # each job and its journal entries take a few KiB
+            answer = await client.generate()
+            if answer.status != 202:
+                break
+        _refused(answer, "OOM")
+        reset = await client.request("POST", "/_mock/reset", key=None)
+        assert reset.status == 200, reset.body
+        assert (await client.generate()).status == 202
+        health = await client.request("GET", "/_mock/health", key=None)
+        assert health.status == 200, health.body
+        assert health.body["jobs"] == 1

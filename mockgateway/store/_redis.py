@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import functools
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -81,6 +82,8 @@ from ._types import (
 Event = tuple[str, str]
 P = ParamSpec("P")
 R = TypeVar("R")
+
+log = logging.getLogger("mockgateway.store")
 
 _SCAN_BATCH = 128
 MIN_VERSION = (7, 0)  # the scripts' flags line (see _redis_lua)
@@ -140,13 +143,26 @@ def supported_version(version: str) -> bool:
     return found is not None and (int(found[1]), int(found[2])) >= MIN_VERSION
 
 
-async def _server_version(redis: Redis) -> str | None:
-    """The server's ``redis_version``; None when an ACL keeps ``INFO`` from this user."""
+async def _server_info(redis: Redis) -> dict[str, Any] | None:
+    """``INFO``'s server and memory sections; None when an ACL keeps ``INFO`` from this user."""
     try:
-        server = await redis.info("server")
+        return {**await redis.info("server"), **await redis.info("memory")}
     except NoPermissionError:
         return None
-    return str(server.get("redis_version", ""))
+
+
+def _warn_of_eviction(info: dict[str, Any], shown: str) -> None:
+    """A Redis that evicts keys when full drops jobs, wallets and the step lock without a word
+    (queues built on Redis warn of the same): said at open, as a warning."""
+    policy = str(info.get("maxmemory_policy", "noeviction"))
+    if policy != "noeviction":
+        log.warning(
+            "Redis at %s evicts keys when it is full (maxmemory-policy %s): jobs, wallets and the"
+            " step lock can vanish then; set maxmemory-policy noeviction for mockgateway's"
+            " database",
+            shown,
+            policy,
+        )
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -238,7 +254,8 @@ class RedisStore:
             ) from error
         try:
             await redis.ping()
-            version = await _server_version(redis)
+            info = await _server_info(redis)
+            version = None if info is None else str(info.get("redis_version", ""))
             if version is not None and not supported_version(version):
                 await redis.aclose()
                 raise StoreError(
@@ -259,6 +276,8 @@ class RedisStore:
             else:  # an ACL that forbids a command, say
                 problem = f"Redis at {shown} refused a command of mockgateway's: {error}"
             raise StoreError(problem, setting="state.url") from error
+        if info is not None:
+            _warn_of_eviction(info, shown)
         if layout != str(LAYOUT_VERSION):
             await redis.aclose()
             raise StoreError(
