@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from mockgateway.store._sqlite import SqliteStore
+
 from .browser_support import (
     CAREFUL_KEY,
     CARELESS_KEY,
@@ -21,6 +23,7 @@ from .browser_support import (
     scene,
     screenshot_path,
 )
+from .support import DOC_HEADERS, GENERATE_PATH
 
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
@@ -579,3 +582,40 @@ def test_wallets_ask_for_a_ledger_only_while_it_is_open(page: Page, world: Scene
     closed = len([u for u in asked if "/_mock/wallets/" in u])
     page.wait_for_timeout(REFRESHES)
     assert len([u for u in asked if "/_mock/wallets/" in u]) == closed
+
+
+def test_a_store_that_cannot_take_writes_is_said_until_it_can(page: Page, tmp_path: Path) -> None:
+    """Health answers 503 while the state file cannot be written: the page says why at the top,
+    keeps what it showed, and carries on by itself once the file can be written again."""
+    with scene(state={"backend": "sqlite", "path": str(tmp_path / "state.db")}) as stored:
+        request_id = stored.submit(CAREFUL_KEY)
+        store = stored.gw.gateway.store
+        assert isinstance(store, SqliteStore)
+
+        def writable(yes: bool) -> None:
+            assert store._db.conn is not None
+            store._db.conn.execute(f"PRAGMA query_only = {'OFF' if yes else 'ON'}")
+
+        open_view(page, stored, "jobs")
+        row = page.locator(f'#jobs-table tr[data-request-id="{request_id}"]')
+        expect(row).to_be_visible()
+        stored.gw.run(lambda: writable(False))
+        refused = stored.http.post(
+            stored.url + GENERATE_PATH,
+            json={
+                "image_url": "https://example.com/a.png",
+                "audio_url": "https://example.com/a.mp3",
+            },
+            headers={**DOC_HEADERS, "Ocp-Apim-Subscription-Key": CAREFUL_KEY},
+            timeout=30,
+        )
+        assert refused.status_code == 503, refused.text
+        problem = page.locator("#problem")
+        expect(problem).to_be_visible()
+        expect(problem).to_contain_text("its state store is out of service")
+        expect(problem).to_contain_text("readonly database")
+        expect(row).to_be_visible()  # what it showed stays
+        stored.gw.run(lambda: writable(True))
+        expect(problem).to_be_hidden()
+        stored.advance(10)
+        expect(row.locator(".status-cell")).to_have_text(re.compile("COMPLETED"))
