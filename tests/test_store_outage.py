@@ -176,3 +176,21 @@ def test_a_state_file_that_cannot_grow_answers_503_until_it_can(tmp_path: Path) 
         assert sorted(charged) == sorted(accepted)
     finally:
         served.stop()
+
+
+async def test_health_says_the_state_file_was_removed_or_replaced(tmp_path: Path) -> None:
+    """Removing the state file (to start afresh, say) leaves the gateway writing to the file it
+    has open, which is lost when it stops: health says so, as it cannot keep state any more."""
+    path = tmp_path / "state.db"
+    config = manual_config(state={"backend": "sqlite", "path": str(path)})
+    async with served(config, clock=ManualClock(START)) as (_gw, client):
+        assert (await client.generate()).status == 202
+        assert (await client.request("GET", "/_mock/health", key=None)).status == 200
+        path.unlink()
+        for gone in ("removed", "replaced by another file"):
+            health = await client.request("GET", "/_mock/health", key=None)
+            assert health.status == 503, health.body
+            message = health.body["message"]
+            assert f"the state file {str(path)!r} was {gone} while the gateway ran" in message
+            assert "restart it" in message
+            path.write_bytes(b"")  # another file under the name

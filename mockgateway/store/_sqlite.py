@@ -171,6 +171,12 @@ class SqliteStore:
         return None
 
     async def check_writes(self) -> None:
+        gone = self._file.gone()
+        if gone is not None:
+            raise StoreUnavailable(
+                f"{SETTING}: the state file {self.path!r} was {gone} while the gateway ran: what"
+                " it keeps now is lost when it stops; restart it to keep state again"
+            )
         db = self._db
         if db.write_failed is None:
             return  # the last write went through: none of its own

@@ -121,6 +121,22 @@ class StateFile:
             raise
         return self.db
 
+    def gone(self) -> str | None:
+        """Why the path no longer names the file this process has open (removed, or another
+        file put in its place), or None: what is written then is lost when the file is closed."""
+        if self._file_lock is None:
+            return None
+        held = os.fstat(self._file_lock)
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return "removed"
+        except OSError as exc:
+            return f"out of reach ({exc.strerror or exc})"
+        if (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+            return "replaced by another file"
+        return None
+
     def close(self) -> None:
         if self.db is not None:
             with contextlib.suppress(sqlite3.Error):
