@@ -3,11 +3,11 @@
 of replicas (``min-replicas-to-write``); SQLite: a file that cannot be written.
 
 Every request that writes answers the documented 503 naming why (on Redis it answered 500,
-inviting a retry), health says so at once (it hung, then said ``ok``), an advance leaves the clock
-where it stood, timed work says once that it waits (it logged a traceback on every look), work
-claimed as Redis filled up is given back once it takes writes again, a full Redis is emptied
-through reset, journal entries lost meanwhile are counted, and once the store takes writes again
-every acknowledged job ends, charged once, with nothing held.
+inviting a retry), health says so at once (it said ``ok``, or answered after a second), an
+advance leaves the clock where it stood, timed work says once that it waits (it logged a
+traceback on every look), work claimed as Redis filled up is given back once it takes writes
+again, a full Redis is emptied through reset, journal entries lost meanwhile are counted, and once
+the store takes writes again every acknowledged job ends, charged once, with nothing held.
 """
 
 from __future__ import annotations
