@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import deque
 from typing import Any
 
@@ -97,8 +96,7 @@ class JournalTable:
     def write_later(self) -> None:
         """Store the entries recorded while a step's transaction was open (it has ended)."""
         later = self._later
-        conn = self._db.conn
-        if not later or conn is None:
+        if not later or self._db.conn is None:
             return
         self._later = []
         cut = max(c for *_, c in later)
@@ -106,12 +104,9 @@ class JournalTable:
             with self._db.own_tx():
                 if cut:
                     self._db.execute("DELETE FROM journal WHERE seq <= ?", (cut,))
-                conn.executemany(
+                self._db.executemany(
                     _INSERT, [(seq, size, data) for seq, size, data, _ in later if seq > cut]
                 )
-        except sqlite3.Error as exc:  # executemany's own errors are not mapped by execute
-            self._db.write_failed = str(exc)
-            self._not_stored({seq for seq, *_ in later}, exc)
         except StoreUnavailable as exc:
             self._not_stored({seq for seq, *_ in later}, exc)
         except Exception:  # a bug: said, and the step it followed stands

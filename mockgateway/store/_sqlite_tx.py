@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from ._sqlite_file import SETTING
@@ -69,12 +69,18 @@ class Database:
         self.write_failed: str | None = None
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self._run(lambda conn: conn.execute(sql, params))
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        return self._run(lambda conn: conn.executemany(sql, rows))
+
+    def _run(self, call: Callable[[sqlite3.Connection], sqlite3.Cursor]) -> sqlite3.Cursor:
         conn = self.conn
         if conn is None:
             raise StoreUnavailable(f"{SETTING}: the state file {self.path!r} is not open")
         writing = conn.in_transaction  # (a failed COMMIT may have rolled back already)
         try:
-            return conn.execute(sql, params)
+            return call(conn)
         except sqlite3.OperationalError as exc:  # disk full, I/O error, file gone
             if writing or conn.in_transaction:  # a write, or its commit, failed
                 self.write_failed = str(exc)
