@@ -30,7 +30,7 @@ from ._outbound import aiohttp_sender, webhook_session
 from ._threaded import in_thread
 from ._tls import ServerTls, server_tls
 from .media import MediaPipeline
-from .web import make_app
+from .web import make_app, serving_handler
 
 T = TypeVar("T")
 
@@ -90,6 +90,8 @@ async def serve(
             keepalive_timeout=server.keepalive_timeout_seconds,
         )
         await runner.setup()
+        assert runner.server is not None  # made by setup()
+        runner.server.request_handler = serving_handler(app, gateway, runner.server.request_handler)
         site = LimitedSite(
             runner,
             host,

@@ -5,6 +5,6 @@ client sees is an :class:`~mockgateway._errors.ApiError` rendered from the table
 :mod:`mockgateway._errors`.
 """
 
-from ._app import make_app
+from ._app import make_app, serving_handler
 
-__all__ = ["make_app"]
+__all__ = ["make_app", "serving_handler"]

@@ -12,8 +12,11 @@ from ._admin_faults import add_fault_admin_routes
 from ._admin_verdict import add_verdict_routes
 from ._api import generate, media, sample, samples, status, unknown
 from ._bind import METRICS
+from ._hot import BaseHandler, hot_dispatch
 from ._operator import OperatorRoutes
 from ._ui import add_ui_routes
+
+GENERATE_PATH = "/{model_id}/v1/{operation}"
 
 
 def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
@@ -22,7 +25,7 @@ def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
     app[METRICS] = Metrics()
     routes = OperatorRoutes(app, gateway, scheme)
     routes.get("/v2/requests/status/{request_id}", status, "status")
-    routes.add("POST", "/{model_id}/v1/{operation}", generate, "generate")
+    routes.add("POST", GENERATE_PATH, generate, "generate")
     routes.get("/v1/{request_id}/{filename}", media, "media")
     routes.get("/_mock/samples", samples, "admin.samples")
     routes.get("/_mock/samples/{name}", sample, "admin.sample")
@@ -33,3 +36,14 @@ def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
     add_ui_routes(routes)
     routes.add("*", "/{tail:.*}", unknown, "unknown")
     return app
+
+
+def serving_handler(app: web.Application, gateway: Gateway, fallback: BaseHandler) -> BaseHandler:
+    """What the server hands each request to: the hot routes (a status poll, a generate on a
+    model the gateway serves) found without the router walk, the rest to ``fallback`` (the
+    application's own dispatch). See :mod:`mockgateway.web._hot`."""
+    paths = (
+        GENERATE_PATH.format(model_id=m.id, operation=m.operation)
+        for m in gateway.lifecycle.models.values()
+    )
+    return hot_dispatch(app, fallback, paths)

@@ -1,0 +1,180 @@
+"""Instructions per status poll: the gateway (journal on) against a bare aiohttp handler, both
+under Valgrind's callgrind, side by side.
+
+Time on a shared machine moves by a fifth from one round to the next; the instructions a server
+executes per request do not (two runs agree within a thousandth). Both servers run under
+``valgrind --tool=callgrind`` (``apt-get install valgrind``); the bare one answers the very bytes
+the gateway's status endpoint answers. For each number of connections, each server's counters are
+zeroed after a warm-up, a fixed number of polls is sent (a keep-alive client of its own, spread
+over the connections), and the counters are read: instructions per request, and their ratio.
+Instructions are not time (a cache miss costs many), so this sits beside ``bench_status_poll.py``,
+which measures time, and does not replace it.
+
+    python bench/bench_instructions.py [--requests 2000] [--connections 1,32,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import BODY, GENERATE, KEY, STATUS, call, completed_status, free_port, stop
+
+BARE_SERVER = """
+import sys
+from aiohttp import web
+body = sys.stdin.buffer.read()
+async def status(request):
+    return web.Response(body=body, content_type="application/json")
+app = web.Application()
+app.router.add_get("/v2/requests/status/{request_id}", status)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def under_callgrind(
+    out: Path, command: list[str], stdin: bytes | None = None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+    return process
+
+
+def wait_ready(url: str) -> None:
+    for _ in range(1200):  # a Python start under Valgrind takes tens of seconds
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def polls(port: int, path: str, count: int, connections: int) -> None:
+    """``count`` keep-alive GETs of ``path``, spread over ``connections``; each answer read."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOcp-Apim-Subscription-Key: {KEY}\r\n\r\n"
+    ).encode()
+    left = count
+
+    async def worker() -> None:
+        nonlocal left
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while left > 0:
+            left -= 1
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            start = head.lower().index(b"content-length:") + len(b"content-length:")
+            await reader.readexactly(int(head[start : head.index(b"\r\n", start)]))
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+def counted(process: subprocess.Popen[bytes], out: Path, run: object) -> int:
+    """The instructions ``process`` executed while ``run`` (a coroutine) ran."""
+    pid = str(process.pid)
+    subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+    asyncio.run(run)  # type: ignore[arg-type]
+    before = set(glob.glob(f"{out}.*"))
+    subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+    for _ in range(600):
+        new = set(glob.glob(f"{out}.*")) - before
+        for name in new:
+            text = Path(name).read_text(errors="replace")
+            for line in text.splitlines():
+                if line.startswith("summary:"):
+                    os.unlink(name)
+                    return int(line.split()[1])
+        time.sleep(0.05)
+    raise RuntimeError("callgrind wrote no dump")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--connections", default="1,32,64", help="comma-separated")
+    args = parser.parse_args()
+    if not shutil.which("valgrind"):
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    connections = [int(c) for c in args.connections.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-instr-") as tmp:
+        config = Path(tmp) / "manual.toml"
+        config.write_text('[clock]\nmode = "manual"\n')
+        gw_port, bare_port = free_port(), free_port()
+        gw_out, bare_out = Path(tmp) / "gateway.cg", Path(tmp) / "bare.cg"
+        gateway = under_callgrind(
+            gw_out,
+            [
+                sys.executable,
+                "-m",
+                "mockgateway",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(gw_port),
+            ],
+        )
+        bare = None
+        try:
+            gw_url = f"http://127.0.0.1:{gw_port}"
+            wait_ready(gw_url + "/_mock/health")
+            created = json.loads(call(gw_url + GENERATE, json.dumps(BODY).encode()))
+            path = STATUS + created["request_id"]
+            body = completed_status(gw_url, path, b'{"seconds": 10}')
+            bare = under_callgrind(
+                bare_out, [sys.executable, "-c", BARE_SERVER, str(bare_port)], stdin=body
+            )
+            wait_ready(f"http://127.0.0.1:{bare_port}{path}")
+            print(
+                f"instructions per status poll under callgrind, {args.requests:,} polls per "
+                f"count; response: {len(body)} bytes; gateway journal on"
+            )
+            servers = {
+                "bare aiohttp": (bare, bare_out, bare_port),
+                "mockgateway": (gateway, gw_out, gw_port),
+            }
+            for conns in connections:
+                per: dict[str, float] = {}
+                for name, (process, out, port) in servers.items():
+                    asyncio.run(polls(port, path, 200, conns))  # warm-up, not counted
+                    used = counted(process, out, polls(port, path, args.requests, conns))
+                    per[name] = used / args.requests
+                bare_ir, gw_ir = per["bare aiohttp"], per["mockgateway"]
+                print(
+                    f"{conns:>3} connections: bare aiohttp {bare_ir:,.0f}, mockgateway "
+                    f"{gw_ir:,.0f} instructions per request; bare / mockgateway "
+                    f"{bare_ir / gw_ir:.3f}x"
+                )
+        finally:
+            stop(gateway)
+            if bare is not None:
+                stop(bare)
+
+
+if __name__ == "__main__":
+    main()
