@@ -1,5 +1,5 @@
-"""Instructions per status poll: the gateway (journal on) against a bare aiohttp handler, both
-under Valgrind's callgrind, side by side.
+"""Instructions per status poll and per whole job: the gateway (journal on) against a bare
+aiohttp server, both under Valgrind's callgrind, side by side.
 
 Time on a shared machine moves by a fifth from one round to the next; the instructions a server
 executes per request do not (two runs agree within a thousandth). Both servers run under
@@ -7,10 +7,13 @@ executes per request do not (two runs agree within a thousandth). Both servers r
 the gateway's status endpoint answers. For each number of connections, each server's counters are
 zeroed after a warm-up, a fixed number of polls is sent (a keep-alive client of its own, spread
 over the connections), and the counters are read: instructions per request, and their ratio.
-Instructions are not time (a cache miss costs many), so this sits beside ``bench_status_poll.py``,
-which measures time, and does not replace it.
+Then whole jobs as ``bench_jobs.py`` runs them (submit, advance the manual clock, one poll each;
+16 connections), against the bare server of ``bench_jobs.py`` answering the same bytes: the
+instructions per job. Instructions are not time (a cache miss costs many, and the kernel's work
+is not counted), so this sits beside ``bench_status_poll.py`` and ``bench_jobs.py``, which
+measure time, and does not replace them.
 
-    python bench/bench_instructions.py [--requests 2000] [--connections 1,32,64]
+    python bench/bench_instructions.py [--requests 2000] [--connections 1,32,64] [--jobs 1000]
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BODY, GENERATE, KEY, STATUS, call, completed_status, free_port, stop
+from bench_jobs import ADVANCE, ADVANCE_SECONDS, whole_jobs
+from bench_jobs import BARE_SERVER as JOBS_SERVER
 
 BARE_SERVER = """
 import sys
@@ -117,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--connections", default="1,32,64", help="comma-separated")
+    parser.add_argument("--jobs", type=int, default=1000, help="whole jobs (0: none)")
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind is not installed (apt-get install valgrind)")
@@ -139,7 +145,7 @@ def main() -> None:
                 str(gw_port),
             ],
         )
-        bare = None
+        bare = jobs_bare = None
         try:
             gw_url = f"http://127.0.0.1:{gw_port}"
             wait_ready(gw_url + "/_mock/health")
@@ -170,10 +176,36 @@ def main() -> None:
                     f"{gw_ir:,.0f} instructions per request; bare / mockgateway "
                     f"{bare_ir / gw_ir:.3f}x"
                 )
+            if args.jobs:
+                jobs_port = free_port()
+                advance = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
+                created = call(gw_url + GENERATE, json.dumps(BODY).encode())
+                advanced = call(gw_url + ADVANCE, advance)
+                answers = [a.decode("latin-1") for a in (created, body, advanced)]
+                jobs_bare = under_callgrind(
+                    Path(tmp) / "jobs.cg",
+                    [sys.executable, "-c", JOBS_SERVER, str(jobs_port), GENERATE, STATUS, ADVANCE],
+                    stdin=json.dumps(answers).encode(),
+                )
+                wait_ready(f"http://127.0.0.1:{jobs_port}{path}")
+                per = {}
+                for name, (process, out, port) in {
+                    "bare aiohttp": (jobs_bare, Path(tmp) / "jobs.cg", jobs_port),
+                    "mockgateway": (gateway, gw_out, gw_port),
+                }.items():
+                    asyncio.run(whole_jobs(port, 100, 16, 100))  # warm-up, not counted
+                    used = counted(process, out, whole_jobs(port, args.jobs, 16, args.jobs))
+                    per[name] = used / args.jobs
+                bare_ir, gw_ir = per["bare aiohttp"], per["mockgateway"]
+                print(
+                    f"{args.jobs:,} whole jobs, 16 connections: bare aiohttp {bare_ir:,.0f}, "
+                    f"mockgateway {gw_ir:,.0f} instructions per job; bare / mockgateway "
+                    f"{bare_ir / gw_ir:.3f}x"
+                )
         finally:
-            stop(gateway)
-            if bare is not None:
-                stop(bare)
+            for process in (gateway, bare, jobs_bare):
+                if process is not None:
+                    stop(process)
 
 
 if __name__ == "__main__":
