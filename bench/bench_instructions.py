@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import glob
 import json
 import os
@@ -29,24 +30,16 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BODY, GENERATE, KEY, STATUS, call, completed_status, free_port, stop
 from bench_jobs import ADVANCE, ADVANCE_SECONDS, whole_jobs
 from bench_jobs import BARE_SERVER as JOBS_SERVER
-
-BARE_SERVER = """
-import sys
-from aiohttp import web
-body = sys.stdin.buffer.read()
-async def status(request):
-    return web.Response(body=body, content_type="application/json")
-app = web.Application()
-app.router.add_get("/v2/requests/status/{request_id}", status)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
-"""
+from bench_status_poll import BARE_SERVER
 
 
 def under_callgrind(
@@ -77,7 +70,12 @@ def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-async def polls(port: int, path: str, count: int, connections: int) -> None:
+async def one_wave(port: int, jobs: int) -> None:
+    """``jobs`` whole jobs in one wave, as ``bench_jobs.py`` runs them (16 connections)."""
+    await whole_jobs(port, jobs, 16, jobs)
+
+
+async def polls(port: int, count: int, *, path: str, connections: int) -> None:
     """``count`` keep-alive GETs of ``path``, spread over ``connections``; each answer read."""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOcp-Apim-Subscription-Key: {KEY}\r\n\r\n"
@@ -99,11 +97,11 @@ async def polls(port: int, path: str, count: int, connections: int) -> None:
     await asyncio.gather(*(worker() for _ in range(connections)))
 
 
-def counted(process: subprocess.Popen[bytes], out: Path, run: object) -> int:
+def counted(process: subprocess.Popen[bytes], out: Path, run: Coroutine[Any, Any, Any]) -> int:
     """The instructions ``process`` executed while ``run`` (a coroutine) ran."""
     pid = str(process.pid)
     subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
-    asyncio.run(run)  # type: ignore[arg-type]
+    asyncio.run(run)
     before = set(glob.glob(f"{out}.*"))
     subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
     for _ in range(600):
@@ -116,6 +114,25 @@ def counted(process: subprocess.Popen[bytes], out: Path, run: object) -> int:
                     return int(line.split()[1])
         time.sleep(0.05)
     raise RuntimeError("callgrind wrote no dump")
+
+
+Servers = dict[str, tuple[subprocess.Popen[bytes], Path, int]]
+
+
+def side_by_side(
+    servers: Servers, load: Callable[[int, int], Coroutine[Any, Any, Any]], count: int, what: str
+) -> None:
+    """Each server's instructions per unit of ``load(port, units)`` (``count`` units, after a
+    warm-up of a tenth as many), shown with the ratio, bare / gateway."""
+    per: dict[str, float] = {}
+    for name, (process, out, port) in servers.items():
+        asyncio.run(load(port, max(1, count // 10)))  # not counted
+        per[name] = counted(process, out, load(port, count)) / count
+    bare_ir, gw_ir = per["bare aiohttp"], per["mockgateway"]
+    print(
+        f"{what}: bare aiohttp {bare_ir:,.0f}, mockgateway {gw_ir:,.0f} instructions each; "
+        f"bare / mockgateway {bare_ir / gw_ir:.3f}x"
+    )
 
 
 def main() -> None:
@@ -160,21 +177,16 @@ def main() -> None:
                 f"instructions per status poll under callgrind, {args.requests:,} polls per "
                 f"count; response: {len(body)} bytes; gateway journal on"
             )
-            servers = {
+            servers: Servers = {
                 "bare aiohttp": (bare, bare_out, bare_port),
                 "mockgateway": (gateway, gw_out, gw_port),
             }
             for conns in connections:
-                per: dict[str, float] = {}
-                for name, (process, out, port) in servers.items():
-                    asyncio.run(polls(port, path, 200, conns))  # warm-up, not counted
-                    used = counted(process, out, polls(port, path, args.requests, conns))
-                    per[name] = used / args.requests
-                bare_ir, gw_ir = per["bare aiohttp"], per["mockgateway"]
-                print(
-                    f"{conns:>3} connections: bare aiohttp {bare_ir:,.0f}, mockgateway "
-                    f"{gw_ir:,.0f} instructions per request; bare / mockgateway "
-                    f"{bare_ir / gw_ir:.3f}x"
+                side_by_side(
+                    servers,
+                    functools.partial(polls, path=path, connections=conns),
+                    args.requests,
+                    f"{conns:>3} connections, per poll",
                 )
             if args.jobs:
                 jobs_port = free_port()
@@ -188,19 +200,15 @@ def main() -> None:
                     stdin=json.dumps(answers).encode(),
                 )
                 wait_ready(f"http://127.0.0.1:{jobs_port}{path}")
-                per = {}
-                for name, (process, out, port) in {
+                jobs_servers: Servers = {
                     "bare aiohttp": (jobs_bare, Path(tmp) / "jobs.cg", jobs_port),
                     "mockgateway": (gateway, gw_out, gw_port),
-                }.items():
-                    asyncio.run(whole_jobs(port, 100, 16, 100))  # warm-up, not counted
-                    used = counted(process, out, whole_jobs(port, args.jobs, 16, args.jobs))
-                    per[name] = used / args.jobs
-                bare_ir, gw_ir = per["bare aiohttp"], per["mockgateway"]
-                print(
-                    f"{args.jobs:,} whole jobs, 16 connections: bare aiohttp {bare_ir:,.0f}, "
-                    f"mockgateway {gw_ir:,.0f} instructions per job; bare / mockgateway "
-                    f"{bare_ir / gw_ir:.3f}x"
+                }
+                side_by_side(
+                    jobs_servers,
+                    one_wave,
+                    args.jobs,
+                    f"{args.jobs:,} whole jobs, 16 connections, per job",
                 )
         finally:
             for process in (gateway, bare, jobs_bare):
