@@ -96,6 +96,15 @@ PLAN = JobPlan(
 )
 
 
+def sqlite_writable(store: object, yes: bool) -> None:
+    """Let a SQLite store's file take writes, or refuse them as a full disk would (SQLite's
+    ``query_only``: every write fails with "attempt to write a readonly database")."""
+    assert isinstance(store, SqliteStore)
+    conn = store._db.conn
+    assert conn is not None
+    conn.execute(f"PRAGMA query_only = {'OFF' if yes else 'ON'}")
+
+
 def make_job(n: int, key: str = "key-a", at: float = 0.0, **fields: Any) -> Job:
     return Job(
         request_id=f"req-{n:05d}",

@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from mockgateway.store._sqlite import SqliteStore
-
 from .browser_support import (
     CAREFUL_KEY,
     CARELESS_KEY,
@@ -23,6 +21,7 @@ from .browser_support import (
     scene,
     screenshot_path,
 )
+from .store_support import sqlite_writable
 from .support import DOC_HEADERS, GENERATE_PATH
 
 WIDE = {"width": 1280, "height": 900}
@@ -590,16 +589,10 @@ def test_a_store_that_cannot_take_writes_is_said_until_it_can(page: Page, tmp_pa
     with scene(state={"backend": "sqlite", "path": str(tmp_path / "state.db")}) as stored:
         request_id = stored.submit(CAREFUL_KEY)
         store = stored.gw.gateway.store
-        assert isinstance(store, SqliteStore)
-
-        def writable(yes: bool) -> None:
-            assert store._db.conn is not None
-            store._db.conn.execute(f"PRAGMA query_only = {'OFF' if yes else 'ON'}")
-
         open_view(page, stored, "jobs")
         row = page.locator(f'#jobs-table tr[data-request-id="{request_id}"]')
         expect(row).to_be_visible()
-        stored.gw.run(lambda: writable(False))
+        stored.gw.run(lambda: sqlite_writable(store, False))
         refused = stored.http.post(
             stored.url + GENERATE_PATH,
             json={
@@ -615,7 +608,7 @@ def test_a_store_that_cannot_take_writes_is_said_until_it_can(page: Page, tmp_pa
         expect(problem).to_contain_text("its state store is out of service")
         expect(problem).to_contain_text("readonly database")
         expect(row).to_be_visible()  # what it showed stays
-        stored.gw.run(lambda: writable(True))
+        stored.gw.run(lambda: sqlite_writable(store, True))
         expect(problem).to_be_hidden()
         stored.advance(10)
         expect(row.locator(".status-cell")).to_have_text(re.compile("COMPLETED"))

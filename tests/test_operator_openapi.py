@@ -31,9 +31,9 @@ from mockgateway._journal import KEY_HEADER
 from mockgateway.contract import _schemas
 from mockgateway.faults import HEADER, KEY_PREFIX, builtin_scenarios, faults_from_mapping
 from mockgateway.media import SAMPLES
-from mockgateway.store._sqlite import SqliteStore
 from mockgateway.web import make_app
 
+from .store_support import sqlite_writable
 from .support import KEY, Answer, Client, manual_config, served
 
 REPO = Path(__file__).resolve().parent.parent
@@ -396,10 +396,7 @@ async def _health() -> Seen:
         state = {"backend": "sqlite", "path": str(Path(tmp) / "state.db")}
         async with touring(manual_config(state=state)) as t:
             t.seen = seen
-            store = t.gw.gateway.store
-            assert isinstance(store, SqliteStore)
-            assert store._db.conn is not None
-            store._db.conn.execute("PRAGMA query_only = ON")
+            sqlite_writable(t.gw.gateway.store, False)
             assert (await t.client.generate()).status == 503
             refused = (await t.call("GET", "/_mock/health", 503)).body
             assert "readonly database" in refused["message"]

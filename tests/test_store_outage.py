@@ -17,16 +17,10 @@ from mockgateway.store import _sqlite as sqlite_store
 from mockgateway.store._sqlite import SqliteStore
 
 from .gateway_process import admin, call, start_gateway, submit
+from .store_support import sqlite_writable
 from .support import KEY, manual_config, served
 
 START = 1_774_951_200.0
-
-
-def _writable(store: object, yes: bool) -> None:
-    assert isinstance(store, SqliteStore)
-    conn = store._db.conn
-    assert conn is not None
-    conn.execute(f"PRAGMA query_only = {'OFF' if yes else 'ON'}")
 
 
 async def test_jobs_due_while_the_file_could_not_be_written_run_once_it_can(
@@ -36,7 +30,7 @@ async def test_jobs_due_while_the_file_could_not_be_written_run_once_it_can(
     async with served(config, clock=ManualClock(START)) as (gw, client):
         ids = [(await client.generate()).body["request_id"] for _ in range(3)]
         store = gw.gateway.store
-        _writable(store, False)
+        sqlite_writable(store, False)
         with pytest.raises(StoreUnavailable):
             await gw.advance(10)
         # A wallet's page only reads: it is answered, though its journal entry cannot be written
@@ -46,7 +40,7 @@ async def test_jobs_due_while_the_file_could_not_be_written_run_once_it_can(
         assert page.body["balance"] == "10.00"
         for refused in (await client.status(ids[0]), await client.generate()):
             assert refused.status == 503, refused.body
-        _writable(store, True)
+        sqlite_writable(store, True)
         await gw.advance(10)
         seen = [(await client.status(i)).body["status"] for i in ids]
         assert seen == ["COMPLETED"] * 3
@@ -86,7 +80,7 @@ async def test_health_says_the_file_cannot_be_written_until_it_can(tmp_path: Pat
     async with served(config, clock=ManualClock(START)) as (gw, client):
         store = gw.gateway.store
         assert (await client.request("GET", "/_mock/health", key=None)).status == 200
-        _writable(store, False)
+        sqlite_writable(store, False)
         refused = await client.generate()
         assert refused.status == 503, refused.body
         for answer in (refused, await client.request("GET", "/_mock/health", key=None)):
@@ -94,7 +88,7 @@ async def test_health_says_the_file_cannot_be_written_until_it_can(tmp_path: Pat
             assert answer.body["error"] == "Service Unavailable"
             assert "state.path" in answer.body["message"]
             assert "readonly database" in answer.body["message"]
-        _writable(store, True)  # room again: health's own write goes through, and says so
+        sqlite_writable(store, True)  # room again: health's own write goes through, and says so
         health = await client.request("GET", "/_mock/health", key=None)
         assert health.status == 200, health.body
         assert health.body["status"] == "ok"
@@ -118,9 +112,9 @@ async def test_health_waits_for_room_beside_the_file_after_a_write_failed(
         store = gw.gateway.store
         room["free"] = 4096  # ignored while writes go through
         assert (await client.request("GET", "/_mock/health", key=None)).status == 200
-        _writable(store, False)
+        sqlite_writable(store, False)
         assert (await client.generate()).status == 503
-        _writable(store, True)  # a small write fits again; the room is not there yet
+        sqlite_writable(store, True)  # a small write fits again; the room is not there yet
         health = await client.request("GET", "/_mock/health", key=None)
         assert health.status == 503, health.body
         assert "(4,096 bytes free beside the state file)" in health.body["message"]

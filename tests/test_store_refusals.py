@@ -27,6 +27,7 @@ from mockgateway._config import config_from_mapping
 from mockgateway.store._sqlite import SqliteStore
 
 from .redis_server import RedisServer, free_port, redis_server
+from .store_support import sqlite_writable
 from .support import KEY, Answer, Client, manual_config, served
 
 START = 1_774_951_200.0
@@ -219,16 +220,14 @@ async def test_journal_entries_lost_while_the_store_refused_writes_count_as_drop
             made += 1
         store = gw.gateway.store
         if isinstance(store, SqliteStore):
-            assert store._db.conn is not None
-            store._db.conn.execute("PRAGMA query_only = ON")
+            sqlite_writable(store, False)
         else:
             undo = await _full(admin)
         for _ in range(8):  # each journaled, none storable
             assert (await client.generate()).status == 503
             made += 1
         if isinstance(store, SqliteStore):
-            assert store._db.conn is not None
-            store._db.conn.execute("PRAGMA query_only = OFF")
+            sqlite_writable(store, True)
         else:
             await undo()
         health = await client.request("GET", "/_mock/health", key=None)
