@@ -180,15 +180,14 @@ class SqliteStore:
         db = self._db
         if db.write_failed is None:
             return  # the last write went through: none of its own
-        # A small write can fit in a page the file has while a step does not: a full disk is
-        # over when there is room beside the file again, and a write goes through.
+        # A small write can fit in a page the file (or its write-ahead log) has while a step
+        # does not: a full disk is over once there is room beside the file again and a write
+        # the size of a large step, committed, then undone, goes through.
         free = free_bytes(self.path)
         if free is not None and free < ROOM_BYTES:
             raise StoreUnavailable(
                 f"{SETTING}: {db.write_failed} ({free:,} bytes free beside the state file)"
             )
-        # A write the size of a large step, committed, then undone: one small enough to fit in
-        # the pages the file (or its write-ahead log) has already would pass where steps do not.
         async with db.atomic():
             with db.tx():
                 db.execute(
