@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from ._accounts import Accounts
 from ._billing import WalletState, money_str
@@ -55,6 +56,8 @@ INSUFFICIENT_BALANCE_ERROR = f"{INSUFFICIENT_BALANCE}: {INSUFFICIENT_BALANCE_MES
 COMMANDS = ("advance", "complete", "fail", "error")
 SHARED_KEPT = 1024  # input lists and output plans jobs share, remembered
 SHARED_URL_CHARS = 4096  # an input list whose URLs are longer is not remembered
+# a request's model, inputs and output choices (resolution, aspect ratio, seconds)
+_KnownKey = tuple[str, tuple[tuple[str, str], ...], tuple[str | None, str | None, float | None]]
 
 
 class Lifecycle:
@@ -87,6 +90,14 @@ class Lifecycle:
         self._refs = Memo(SHARED_KEPT)
         self._plans: Memo[tuple[str, str | None, str | None, float | None], OutputPlan]
         self._plans = Memo(SHARED_KEPT)
+        # What a job of the same request costs once probed, when the pipeline knows its probe
+        # without reading anything: by model and what the request chose (inputs, plan)
+        self._known: Memo[_KnownKey, tuple[Probe, Decimal]]
+        self._known = Memo(SHARED_KEPT)
+        # the pipeline's optional shortcuts, looked up once (a pipeline may lack them)
+        self._notes_of = getattr(media, "input_notes", None)
+        self._at_once = getattr(media, "probe_at_once", None)
+        self._rendered_of = getattr(media, "rendered", None)
         self._working: dict[str, asyncio.Task[None]] = {}  # jobs whose work runs here
         self._renders: dict[str, asyncio.Future[RenderedMedia]] = {}  # outputs still rendering
         self._listeners: list[Callable[[Job], None]] = []
@@ -162,7 +173,7 @@ class Lifecycle:
     def input_notes(self, job: Job) -> tuple[str, ...]:
         """What the media pipeline says about a job's inputs before fetching them (for example
         that a bundled sample will stand in), for the generate request's journal entry."""
-        notes = getattr(self.media, "input_notes", None)
+        notes = self._notes_of
         model = self.models.get(job.model_id)
         if notes is None or model is None:
             return ()
@@ -323,16 +334,27 @@ class Lifecycle:
             await store.save_job(job)
         self._start_work(job)
 
-    def _probe_at_once(self, job: Job) -> tuple[Probe, RenderedMedia] | None:
-        """The job's probe and output when the pipeline knows its probe without reading
+    def _probe_at_once(self, job: Job) -> tuple[Probe, RenderedMedia, Decimal] | None:
+        """The job's probe, output and cost when the pipeline knows its probe without reading
         anything and has its output rendered already (optional: a pipeline without
-        ``probe_at_once`` probes every job)."""
-        at_once = getattr(self.media, "probe_at_once", None)
-        if at_once is None or job.model_id not in self.models:
-            return None
-        probe: Probe | None = at_once(self._inputs(job))
-        ready = None if probe is None else self._ready(probe)
-        return None if probe is None or ready is None else (probe, ready)
+        ``probe_at_once`` probes every job). Jobs of the same request share one probe and
+        price, remembered here (boundedly): most jobs are repeats."""
+        key = (job.model_id, job.inputs, (job.resolution, job.aspect_ratio, job.seconds))
+        known = self._known.get(key)
+        if known is None:
+            at_once = self._at_once
+            model = self.models.get(job.model_id)
+            if at_once is None or model is None:
+                return None
+            probe: Probe | None = at_once(self._inputs(job))
+            if probe is None:
+                return None
+            known = (probe, model.cost(probe.duration_seconds))
+            if sum(len(url) for _, url in job.inputs) <= SHARED_URL_CHARS:  # small in bytes
+                self._known.keep(key, known)
+        probe, cost = known
+        ready = self._ready(probe)
+        return None if ready is None else (probe, ready, cost)
 
     def _start_work(self, job: Job) -> None:
         if job.request_id not in self._working:
@@ -427,14 +449,21 @@ class Lifecycle:
             await self._found_outside(request_id, Status.ERROR, f"Internal processing error: {exc}")
 
     async def _use_probe(
-        self, job: Job, probe: Probe, ready: RenderedMedia | None = None
+        self,
+        job: Job,
+        probe: Probe,
+        ready: RenderedMedia | None = None,
+        cost: Decimal | None = None,
     ) -> asyncio.Future[RenderedMedia] | None:
-        """Inside a step: price the probed job and hold its cost, then find its outcome; the
-        render started for it, when its output is not rendered yet (``ready``: it is)."""
+        """Inside a step: price the probed job (``cost``: priced already) and hold its cost,
+        then find its outcome; the render started for it, when its output is not rendered yet
+        (``ready``: it is)."""
         store, request_id = self.store, job.request_id
-        job.notes += probe.notes
+        if probe.notes:
+            job.notes += probe.notes
         job.duration_seconds = probe.duration_seconds
-        cost = self.models[job.model_id].cost(probe.duration_seconds)
+        if cost is None:
+            cost = self.models[job.model_id].cost(probe.duration_seconds)
         job.cost = cost
         await self.accounts.wallet(job.key)
         if await store.held_for(job.key, request_id) is None and not await store.hold(
@@ -456,7 +485,7 @@ class Lifecycle:
     def _ready(self, probe: Probe) -> RenderedMedia | None:
         """The pipeline's finished render of these inputs, when it keeps one (optional: a
         pipeline without ``rendered`` renders every job)."""
-        rendered = getattr(self.media, "rendered", None)
+        rendered = self._rendered_of
         return rendered(probe) if rendered is not None else None
 
     def _rendered(self, request_id: str, future: asyncio.Future[RenderedMedia]) -> None:

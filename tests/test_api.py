@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mockgateway import config_from_mapping
+from mockgateway._jobs import Status
+from mockgateway._jsonfmt import wire_json
 from mockgateway._timefmt import TIMESTAMP_PATTERN
+from mockgateway.web._api import accepted_body
 
 from .support import DOC_BODY, GENERATE_PATH, KEY, MODEL_ID, served
 
@@ -187,3 +194,35 @@ async def test_header_names_are_case_insensitive() -> None:
             headers={"ocp-apim-subscription-key": KEY},
         )
         assert answer.status == 202
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    request_id=st.text(max_size=40),
+    polling_url=st.text(max_size=80),  # the origin comes from the client's Host header
+    status=st.sampled_from(list(Status)),
+)
+def test_the_202_template_writes_what_dumps_writes(
+    request_id: str, polling_url: str, status: Status
+) -> None:
+    """Byte for byte, whatever the strings hold: quotes, escapes, non-ASCII, lone surrogates
+    (which the JSON written either way turns into U+FFFD)."""
+    fields = {"request_id": request_id, "status": status.value, "polling_url": polling_url}
+    assert accepted_body(request_id, status, polling_url) == wire_json(fields)[1]
+
+
+async def test_the_202_echoes_an_odd_forwarded_host_as_valid_json() -> None:
+    async with served() as (_gw, client):
+        host = 'h\\"\u00e9.test'
+        answer = await client.generate(headers={"X-Forwarded-Host": host})
+        assert answer.status == 202
+        rid = answer.body["request_id"]
+        assert answer.body["polling_url"] == f"http://{host}/v2/requests/status/{rid}"
+
+
+@pytest.mark.parametrize("key", ["", "   ", "\t"])
+async def test_a_blank_key_is_refused_on_generate_in_open_mode(key: str) -> None:
+    async with served() as (gw, client):
+        answer = await client.generate(key=key)
+        assert answer.status == 401
+        assert await gw.gateway.store.wallet_count() == 0  # no wallet for a blank key

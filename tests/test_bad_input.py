@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
 import pytest
 
 from mockgateway import config_from_mapping
 
-from .support import DOC_BODY, GENERATE_PATH, memory_of, served
+from .support import DOC_BODY, GENERATE_PATH, KEY, memory_of, served
 
 CASES = [
     (b"{not json", "not valid JSON"),
@@ -74,3 +78,33 @@ async def test_missing_resolution_defaults_to_1080p() -> None:
         body = {k: v for k, v in DOC_BODY.items() if k != "resolution"}
         rid = (await client.generate(body)).body["request_id"]
         assert memory_of(gw.gateway).jobs[rid].resolution == "1080p"
+
+
+async def _chunked_generate(host: str, port: int, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST a generate whose body is chunked (no Content-Length), sent whole with its headers."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        head = (
+            f"POST {GENERATE_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Ocp-Apim-Subscription-Key: {KEY}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        writer.write(head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = int(answer.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        return int(answer[9:12]), json.loads(await reader.readexactly(length))
+    finally:
+        writer.close()
+
+
+async def test_a_chunked_body_that_arrives_whole_is_bounded_too() -> None:
+    config = config_from_mapping({"clock": {"mode": "manual"}, "server": {"max_body_bytes": 1024}})
+    async with served(config) as (gw, _client):
+        fits = json.dumps(DOC_BODY).encode()
+        status, body = await _chunked_generate(gw.host, gw.port, fits)
+        assert status == 202, body
+        over = json.dumps(dict(DOC_BODY, padding="x" * 2000)).encode()
+        status, body = await _chunked_generate(gw.host, gw.port, over)
+        assert status == 400
+        assert body["message"] == "request body is over the limit of 1024 bytes"
+        assert len(memory_of(gw.gateway).jobs) == 1

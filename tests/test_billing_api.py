@@ -7,7 +7,7 @@ from decimal import Decimal
 from mockgateway import ManualClock, config_from_mapping
 from mockgateway.media import InputRejected, JobInputs, Probe, RenderedMedia
 
-from .support import KEY, manual_config, memory_of, served
+from .support import DOC_BODY, KEY, manual_config, memory_of, served
 
 
 class FixedPipeline:
@@ -135,3 +135,60 @@ async def test_wallet_admin_rejects_bad_amounts_with_a_named_field() -> None:
             answer = await client.request("PUT", f"/_mock/wallets/{KEY}", body=bad, key=None)
             assert answer.status == 400
             assert "balance" in answer.body["message"]
+
+
+class KnownPipeline:
+    """A pipeline that knows every probe without reading anything and has every output
+    rendered (as bundled samples probed before are), counting what it is asked."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.asked = 0
+
+    def probe_at_once(self, inputs: JobInputs) -> Probe:
+        self.asked += 1
+        return Probe(duration_seconds=self.seconds, resolution=inputs.output.resolution)
+
+    def rendered(self, probe: Probe) -> RenderedMedia:
+        return RenderedMedia.of(b"\x00\x00\x00\x18ftypmp42")
+
+    async def probe(self, inputs: JobInputs) -> Probe:
+        raise AssertionError("a known probe is never read")
+
+    async def render(self, probe: Probe) -> RenderedMedia:
+        raise AssertionError("a rendered output is never rendered again")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_jobs_of_one_request_share_its_probe_and_price() -> None:
+    pipeline = KnownPipeline(7.2)
+    async with served(manual_config(), clock=clock(), media=pipeline) as (gw, client):
+        await client.admin("PUT", f"wallets/{KEY}", {"balance": "25.00"})
+        same = [(await client.generate()).body["request_id"] for _ in range(3)]
+        other = (await client.generate(dict(DOC_BODY, resolution="720p"))).body["request_id"]
+        await gw.advance(3)
+        assert pipeline.asked == 2  # once for the request, once for the other resolution
+        for rid in [*same, other]:
+            job = await client.admin("GET", f"jobs/{rid}")
+            assert (job["status"], job["cost"], job["duration_seconds"]) == (
+                "COMPLETED",
+                "1.28",
+                7.2,
+            )
+        wallet = await client.admin("GET", f"wallets/{KEY}")
+        assert wallet["balance"] == "19.88"  # 4 x 8 started seconds x 0.16
+        assert wallet["held"] == "0.00"
+
+
+async def test_a_request_with_long_urls_is_not_remembered() -> None:
+    pipeline = KnownPipeline(2.0)
+    long = dict(DOC_BODY, image_url=f"https://storage.example/{'a' * 4100}/portrait.png")
+    async with served(manual_config(), clock=clock(), media=pipeline) as (gw, client):
+        for _ in range(2):
+            assert (await client.generate(long)).status == 202
+        await gw.advance(3)
+        assert pipeline.asked == 2  # asked for each job: the memo stays small in bytes
+        jobs = await client.admin("GET", "jobs")
+        assert [j["status"] for j in jobs["jobs"]] == ["COMPLETED", "COMPLETED"]

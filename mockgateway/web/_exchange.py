@@ -149,8 +149,12 @@ async def read_body(request: web.Request, ex: Exchange, limit: int) -> bytes:
     content = request.content
     try:
         if content.is_eof():  # the whole body came with the headers: taken without waiting
-            chunks.append(content.read_nowait())
-            size = len(chunks[0])
+            raw = content.read_nowait()
+            if len(raw) <= limit:  # the usual request: no list, no join
+                ex.keep_body(raw)
+                return raw
+            chunks.append(raw)
+            size = len(raw)
         # the rest of a body still arriving; at_eof: no empty read after the last chunk
         while not content.at_eof() and (chunk := await content.read(64 * 1024)):
             size += len(chunk)
