@@ -14,6 +14,9 @@ is not counted), so this sits beside ``bench_status_poll.py`` and ``bench_jobs.p
 measure time, and does not replace them.
 
     python bench/bench_instructions.py [--requests 2000] [--connections 1,32,64] [--jobs 1000]
+
+The whole jobs are then counted once more phase by phase (the submits, the advance, the polls),
+so that what a change saves shows where it is saved.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BODY, GENERATE, KEY, STATUS, call, completed_status, free_port, stop
-from bench_jobs import ADVANCE, ADVANCE_SECONDS, whole_jobs
+from bench_jobs import ADVANCE, ADVANCE_SECONDS, CONFIG, Connection, request_head, whole_jobs
 from bench_jobs import BARE_SERVER as JOBS_SERVER
 from bench_status_poll import BARE_SERVER
 
@@ -71,8 +74,66 @@ def wait_ready(url: str) -> None:
 
 
 async def one_wave(port: int, jobs: int) -> None:
-    """``jobs`` whole jobs in one wave, as ``bench_jobs.py`` runs them (16 connections)."""
-    await whole_jobs(port, jobs, 16, jobs)
+    """``jobs`` whole jobs in one wave, as ``bench_jobs.py`` runs them (16 connections); every
+    one must end COMPLETED (a job refused for its wallet would cost less than one that ran)."""
+    timings = await whole_jobs(port, jobs, 16, jobs)
+    if set(timings.statuses) - {"COMPLETED"}:
+        raise RuntimeError(f"jobs ended {timings.statuses}, not all COMPLETED")
+
+
+async def phases(
+    process: subprocess.Popen[bytes], out: Path, port: int, jobs: int
+) -> dict[str, int]:
+    """The instructions ``process`` executes in each phase of ``jobs`` whole jobs (submit,
+    advance, poll), as ``bench_jobs.py`` runs them (16 connections)."""
+    body = json.dumps(BODY).encode()
+    post = request_head("POST", GENERATE, port, body) + body
+    advance_body = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
+    advance = request_head("POST", ADVANCE, port, advance_body) + advance_body
+    pool = [await Connection.open(port) for _ in range(16)]
+    ids: list[str] = []
+    left = iter(range(jobs))
+
+    async def submitter(conn: Connection) -> None:
+        for _ in left:
+            status, answer = await conn.request(post)
+            if status != 202:
+                raise RuntimeError(f"generate answered {status}: {answer[:300]!r}")
+            ids.append(json.loads(answer)["request_id"])
+
+    async def submit() -> None:
+        await asyncio.gather(*(submitter(c) for c in pool))
+
+    async def advanced() -> None:
+        status, answer = await pool[0].request(advance)
+        if status != 200:
+            raise RuntimeError(f"advance answered {status}: {answer[:300]!r}")
+
+    async def poll() -> None:
+        heads = iter([request_head("GET", STATUS + i, port) for i in ids])
+
+        async def poller(conn: Connection) -> None:
+            for head in heads:
+                status, answer = await conn.request(head)
+                if status != 200 or json.loads(answer)["status"] != "COMPLETED":
+                    raise RuntimeError(f"status answered {status}: {answer[:300]!r}")
+
+        await asyncio.gather(*(poller(c) for c in pool))
+
+    async def count(phase: Callable[[], Coroutine[Any, Any, None]]) -> int:
+        zero(process)
+        await phase()
+        return read_count(process, out)
+
+    try:
+        return {
+            "submit": await count(submit),
+            "advance": await count(advanced),
+            "poll": await count(poll),
+        }
+    finally:
+        for conn in pool:
+            conn.close()
 
 
 async def polls(port: int, count: int, *, path: str, connections: int) -> None:
@@ -99,11 +160,19 @@ async def polls(port: int, count: int, *, path: str, connections: int) -> None:
 
 def counted(process: subprocess.Popen[bytes], out: Path, run: Coroutine[Any, Any, Any]) -> int:
     """The instructions ``process`` executed while ``run`` (a coroutine) ran."""
-    pid = str(process.pid)
-    subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+    zero(process)
     asyncio.run(run)
+    return read_count(process, out)
+
+
+def zero(process: subprocess.Popen[bytes]) -> None:
+    subprocess.run(["callgrind_control", "-z", str(process.pid)], check=True, capture_output=True)
+
+
+def read_count(process: subprocess.Popen[bytes], out: Path) -> int:
+    """The instructions ``process`` executed since its counters were last zeroed."""
     before = set(glob.glob(f"{out}.*"))
-    subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+    subprocess.run(["callgrind_control", "-d", str(process.pid)], check=True, capture_output=True)
     for _ in range(600):
         new = set(glob.glob(f"{out}.*")) - before
         for name in new:
@@ -146,7 +215,7 @@ def main() -> None:
     connections = [int(c) for c in args.connections.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-instr-") as tmp:
         config = Path(tmp) / "manual.toml"
-        config.write_text('[clock]\nmode = "manual"\n')
+        config.write_text(CONFIG)  # bench_jobs.py's: a manual clock, wallets that cover every job
         gw_port, bare_port = free_port(), free_port()
         gw_out, bare_out = Path(tmp) / "gateway.cg", Path(tmp) / "bare.cg"
         gateway = under_callgrind(
@@ -210,6 +279,11 @@ def main() -> None:
                     args.jobs,
                     f"{args.jobs:,} whole jobs, 16 connections, per job",
                 )
+                print(f"{args.jobs:,} whole jobs by phase, instructions per job:")
+                for name, (server, out, port) in jobs_servers.items():
+                    split = asyncio.run(phases(server, out, port, args.jobs))
+                    shown = ", ".join(f"{p} {n / args.jobs:,.0f}" for p, n in split.items())
+                    print(f"  {name:>13}: {shown}")
         finally:
             for process in (gateway, bare, jobs_bare):
                 if process is not None:

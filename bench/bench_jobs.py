@@ -110,7 +110,7 @@ class Connection:
         self.writer.close()
 
 
-def _head(method: str, path: str, port: int, body: bytes = b"") -> bytes:
+def request_head(method: str, path: str, port: int, body: bytes = b"") -> bytes:
     lines = [
         f"{method} {path} HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
@@ -137,9 +137,9 @@ async def whole_jobs(port: int, jobs: int, connections: int, wave: int) -> Timin
     """Submit ``jobs`` in waves of at most ``wave``: each wave submitted, the clock advanced, each
     of its jobs polled once; the time of each phase summed over the waves."""
     body = json.dumps(BODY).encode()
-    post = _head("POST", GENERATE, port, body) + body
+    post = request_head("POST", GENERATE, port, body) + body
     advance_body = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
-    advance = _head("POST", ADVANCE, port, advance_body) + advance_body
+    advance = request_head("POST", ADVANCE, port, advance_body) + advance_body
     pool = [await Connection.open(port) for _ in range(connections)]
     timings = Timings()
     seen: dict[str, int] = {}
@@ -182,7 +182,7 @@ async def _wave(
         raise RuntimeError(f"advance answered {status}: {answer[:300]!r}")
     timings.advance += time.perf_counter() - started
 
-    heads: Iterator[bytes] = iter([_head("GET", STATUS + i, port) for i in ids])
+    heads: Iterator[bytes] = iter([request_head("GET", STATUS + i, port) for i in ids])
 
     async def poller(conn: Connection) -> None:
         for head in heads:
