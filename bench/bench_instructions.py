@@ -40,7 +40,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BODY, GENERATE, KEY, STATUS, call, completed_status, free_port, stop
-from bench_jobs import ADVANCE, ADVANCE_SECONDS, CONFIG, Connection, request_head, whole_jobs
+from bench_jobs import (
+    ADVANCE,
+    ADVANCE_SECONDS,
+    CONFIG,
+    Connection,
+    Phase,
+    request_head,
+    run_phases,
+    whole_jobs,
+)
 from bench_jobs import BARE_SERVER as JOBS_SERVER
 from bench_status_poll import BARE_SERVER
 
@@ -85,55 +94,29 @@ async def phases(
     process: subprocess.Popen[bytes], out: Path, port: int, jobs: int
 ) -> dict[str, int]:
     """The instructions ``process`` executes in each phase of ``jobs`` whole jobs (submit,
-    advance, poll), as ``bench_jobs.py`` runs them (16 connections)."""
+    advance, poll), as ``bench_jobs.py`` runs them (16 connections); every job must end
+    COMPLETED."""
     body = json.dumps(BODY).encode()
     post = request_head("POST", GENERATE, port, body) + body
     advance_body = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
     advance = request_head("POST", ADVANCE, port, advance_body) + advance_body
     pool = [await Connection.open(port) for _ in range(16)]
-    ids: list[str] = []
-    left = iter(range(jobs))
+    counts: dict[str, int] = {}
+    seen: dict[str, int] = {}
 
-    async def submitter(conn: Connection) -> None:
-        for _ in left:
-            status, answer = await conn.request(post)
-            if status != 202:
-                raise RuntimeError(f"generate answered {status}: {answer[:300]!r}")
-            ids.append(json.loads(answer)["request_id"])
-
-    async def submit() -> None:
-        await asyncio.gather(*(submitter(c) for c in pool))
-
-    async def advanced() -> None:
-        status, answer = await pool[0].request(advance)
-        if status != 200:
-            raise RuntimeError(f"advance answered {status}: {answer[:300]!r}")
-
-    async def poll() -> None:
-        heads = iter([request_head("GET", STATUS + i, port) for i in ids])
-
-        async def poller(conn: Connection) -> None:
-            for head in heads:
-                status, answer = await conn.request(head)
-                if status != 200 or json.loads(answer)["status"] != "COMPLETED":
-                    raise RuntimeError(f"status answered {status}: {answer[:300]!r}")
-
-        await asyncio.gather(*(poller(c) for c in pool))
-
-    async def count(phase: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    async def count(name: str, phase: Phase) -> None:
         zero(process)
         await phase()
-        return read_count(process, out)
+        counts[name] = read_count(process, out)
 
     try:
-        return {
-            "submit": await count(submit),
-            "advance": await count(advanced),
-            "poll": await count(poll),
-        }
+        await run_phases(pool, port, jobs, post, advance, seen, count)
     finally:
         for conn in pool:
             conn.close()
+    if set(seen) - {"COMPLETED"}:
+        raise RuntimeError(f"jobs ended {seen}, not all COMPLETED")
+    return counts
 
 
 async def polls(port: int, count: int, *, path: str, connections: int) -> None:

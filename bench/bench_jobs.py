@@ -20,9 +20,10 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -153,15 +154,21 @@ async def whole_jobs(port: int, jobs: int, connections: int, wave: int) -> Timin
     return timings
 
 
-async def _wave(
+Phase = Callable[[], Coroutine[Any, Any, None]]
+
+
+async def run_phases(
     pool: list[Connection],
     port: int,
     jobs: int,
     post: bytes,
     advance: bytes,
-    timings: Timings,
     seen: dict[str, int],
+    measure: Callable[[str, Phase], Awaitable[None]],
 ) -> None:
+    """One wave's three phases, each run through ``measure(name, phase)``: ``jobs`` submits
+    spread over ``pool``, the advance, and one poll of each job (its status counted in
+    ``seen``)."""
     ids: list[str] = []
     left = iter(range(jobs))
 
@@ -172,29 +179,47 @@ async def _wave(
                 raise RuntimeError(f"generate answered {status}: {answer[:300]!r}")
             ids.append(json.loads(answer)["request_id"])
 
-    started = time.perf_counter()
-    await asyncio.gather(*(submitter(c) for c in pool))
-    timings.submit += time.perf_counter() - started
+    async def submit() -> None:
+        await asyncio.gather(*(submitter(c) for c in pool))
 
-    started = time.perf_counter()
-    status, answer = await pool[0].request(advance)
-    if status != 200:
-        raise RuntimeError(f"advance answered {status}: {answer[:300]!r}")
-    timings.advance += time.perf_counter() - started
+    async def advanced() -> None:
+        status, answer = await pool[0].request(advance)
+        if status != 200:
+            raise RuntimeError(f"advance answered {status}: {answer[:300]!r}")
 
-    heads: Iterator[bytes] = iter([request_head("GET", STATUS + i, port) for i in ids])
+    async def poll() -> None:
+        heads = iter([request_head("GET", STATUS + i, port) for i in ids])
 
-    async def poller(conn: Connection) -> None:
-        for head in heads:
-            status, answer = await conn.request(head)
-            if status != 200:
-                raise RuntimeError(f"status answered {status}: {answer[:300]!r}")
-            found = json.loads(answer)["status"]
-            seen[found] = seen.get(found, 0) + 1
+        async def poller(conn: Connection) -> None:
+            for head in heads:
+                status, answer = await conn.request(head)
+                if status != 200:
+                    raise RuntimeError(f"status answered {status}: {answer[:300]!r}")
+                found = json.loads(answer)["status"]
+                seen[found] = seen.get(found, 0) + 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(poller(c) for c in pool))
-    timings.poll += time.perf_counter() - started
+        await asyncio.gather(*(poller(c) for c in pool))
+
+    await measure("submit", submit)
+    await measure("advance", advanced)
+    await measure("poll", poll)
+
+
+async def _wave(
+    pool: list[Connection],
+    port: int,
+    jobs: int,
+    post: bytes,
+    advance: bytes,
+    timings: Timings,
+    seen: dict[str, int],
+) -> None:
+    async def timed(name: str, phase: Phase) -> None:
+        started = time.perf_counter()
+        await phase()
+        setattr(timings, name, getattr(timings, name) + time.perf_counter() - started)
+
+    await run_phases(pool, port, jobs, post, advance, seen, timed)
 
 
 # servers --------------------------------------------------------------------------------------
