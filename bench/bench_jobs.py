@@ -20,7 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,9 +187,9 @@ async def run_phases(
         if status != 200:
             raise RuntimeError(f"advance answered {status}: {answer[:300]!r}")
 
-    async def poll() -> None:
-        heads = iter([request_head("GET", STATUS + i, port) for i in ids])
+    heads: Iterator[bytes] = iter(())  # made between the phases, outside any measure
 
+    async def poll() -> None:
         async def poller(conn: Connection) -> None:
             for head in heads:
                 status, answer = await conn.request(head)
@@ -201,6 +201,7 @@ async def run_phases(
         await asyncio.gather(*(poller(c) for c in pool))
 
     await measure("submit", submit)
+    heads = iter([request_head("GET", STATUS + i, port) for i in ids])
     await measure("advance", advanced)
     await measure("poll", poll)
 
