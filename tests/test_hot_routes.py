@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from mockgateway._gateway import Gateway
 from mockgateway.web import make_app, serving_handler
 from mockgateway.web._app import GENERATE_PATH as GENERATE_TEMPLATE
-from mockgateway.web._hot import STATUS_PREFIX, HotRoutes
+from mockgateway.web._hot import HotRoutes
 
 from .support import DOC_BODY, DOC_HEADERS, GENERATE_PATH, KEY, MODEL_ID, manual_config, served
 
+STATUS_PREFIX = "/v2/requests/status/"  # the doc's status path, before the request id
 REAL_ID = f"{MODEL_ID}_019dxxxx-0000-7000-8000-000000000000".replace("x", "a")
 # Path characters of every kind: unreserved, reserved, escapes, braces, dots, slashes, non-ASCII.
 _PATH_TEXT = st.text(
@@ -209,3 +210,22 @@ async def test_the_serving_handler_takes_a_poll_past_the_application() -> None:
         assert handed == ["/_mock/health"]
     finally:
         await gateway.close()
+
+
+def test_the_status_prefix_is_read_from_the_route_as_registered() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    moved = web.Application()
+    moved.router.add_get("/v3/jobs/{request_id}", handler, name="status")
+    hot = HotRoutes(moved, [])
+    assert hot.status_prefix == "/v3/jobs/"
+    assert hot.find("GET", STATUS_PREFIX + REAL_ID) is None  # not where the route is
+    found = hot.find("GET", "/v3/jobs/" + REAL_ID)
+    assert found is not None
+    assert found[1] == {"request_id": REAL_ID}
+    assert found[0] is _router_match(moved, "GET", "/v3/jobs/" + REAL_ID).route
+    for path in ("/v3/jobs/{request_id}/log", "/v3/{request_id}-job", "/v3/jobs/{id}"):
+        other = web.Application()
+        other.router.add_get(path, handler, name="status")
+        assert HotRoutes(other, []).status_prefix is None, path  # not a prefix and the id alone

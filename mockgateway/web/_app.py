@@ -16,6 +16,7 @@ from ._hot import BaseHandler, hot_dispatch
 from ._operator import OperatorRoutes
 from ._ui import add_ui_routes
 
+STATUS_PATH = "/v2/requests/status/{request_id}"
 GENERATE_PATH = "/{model_id}/v1/{operation}"
 
 
@@ -24,7 +25,7 @@ def make_app(gateway: Gateway, *, scheme: str = "http") -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[METRICS] = Metrics()
     routes = OperatorRoutes(app, gateway, scheme)
-    routes.get("/v2/requests/status/{request_id}", status, "status")
+    routes.get(STATUS_PATH, status, "status")
     routes.add("POST", GENERATE_PATH, generate, "generate")
     routes.get("/v1/{request_id}/{filename}", media, "media")
     routes.get("/_mock/samples", samples, "admin.samples")

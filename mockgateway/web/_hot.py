@@ -31,7 +31,6 @@ from aiohttp.web_urldispatcher import MatchedSubAppResource
 
 BaseHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
-STATUS_PREFIX = "/v2/requests/status/"
 # One path segment the router takes as it comes: unreserved characters, not starting with a dot
 # (so never "." or "..", which URL handling may read as steps up the path: left to the router).
 _SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]*")
@@ -44,14 +43,23 @@ def _route(app: web.Application, name: str, method: str) -> web.AbstractRoute | 
     return next((r for r in resource if r.method == method), None)
 
 
-def _status_prefix_alone(app: web.Application, status: web.AbstractResource | None) -> bool:
-    """Whether the router would try no resource before ``status`` on a path under the status
-    prefix: it tries the longest path prefixes first, and the status resource is listed under
-    ``/v2/requests/status``, so none other may lie under that."""
-    return all(
-        resource is status or not resource.canonical.startswith(STATUS_PREFIX.rstrip("/"))
-        for resource in app.router.resources()
+def _status_prefix(app: web.Application, status: web.AbstractRoute | None) -> str | None:
+    """The fixed part of the status route's path (``/v2/requests/status/``), read from the route
+    as registered: None unless the path is that prefix and ``{request_id}`` alone, and the
+    router would try no resource before it on a path under the prefix (it tries the longest path
+    prefixes first, and the status resource is listed under the prefix without its slash, so
+    none other may lie under that)."""
+    resource = status.resource if status is not None else None
+    if resource is None:
+        return None
+    prefix, brace, rest = resource.canonical.partition("{")
+    if not brace or rest != "request_id}" or not prefix.endswith("/"):
+        return None
+    alone = all(
+        other is resource or not other.canonical.startswith(prefix.rstrip("/"))
+        for other in app.router.resources()
     )
+    return prefix if alone else None
 
 
 class HotRoutes:
@@ -64,11 +72,8 @@ class HotRoutes:
         self.usable = not app.middlewares and not any(
             isinstance(r, MatchedSubAppResource) for r in app.router.resources()
         )
-        self._status_ok = (
-            self.usable
-            and self.status is not None
-            and _status_prefix_alone(app, self.status.resource)
-        )
+        # the status shortcut's prefix, None when it is off
+        self.status_prefix = _status_prefix(app, self.status) if self.usable else None
         generate_ok = self.usable and self.generate is not None
         self._candidates = frozenset(generate_paths) if generate_ok else frozenset()
         self._exact: dict[str, dict[str, str]] = {}  # generate paths resolved, with their values
@@ -77,8 +82,9 @@ class HotRoutes:
         """The route and path values of a hot request, None for any other. The values are not
         to be changed (a match copies them)."""
         if method == "GET":
-            if self._status_ok and raw_path.startswith(STATUS_PREFIX):
-                segment = raw_path[_PREFIX_LENGTH:]
+            prefix = self.status_prefix
+            if prefix is not None and raw_path.startswith(prefix):
+                segment = raw_path[len(prefix) :]
                 if _SEGMENT.fullmatch(segment):
                     assert self.status is not None
                     return self.status, {"request_id": segment}
@@ -99,9 +105,6 @@ class HotRoutes:
             and resolved.route is self.generate
         ):
             self._exact[raw_path] = dict(resolved)
-
-
-_PREFIX_LENGTH = len(STATUS_PREFIX)
 
 
 def hot_dispatch(
