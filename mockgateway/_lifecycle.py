@@ -350,7 +350,7 @@ class Lifecycle:
             if probe is None:
                 return None
             known = (probe, model.cost(probe.duration_seconds))
-            if sum(len(url) for _, url in job.inputs) <= SHARED_URL_CHARS:  # small in bytes
+            if _small(job.inputs):
                 self._known.keep(key, known)
         probe, cost = known
         ready = self._ready(probe)
@@ -646,7 +646,7 @@ class Lifecycle:
         refs = self._refs.get(key)
         if refs is None:
             refs = model.input_refs(given)
-            if sum(len(url) for _, url in given) <= SHARED_URL_CHARS:  # kept small in bytes
+            if _small(given):
                 self._refs.keep(key, refs)
         return refs
 
@@ -657,3 +657,9 @@ class Lifecycle:
             rendering.cancel()
         self._working.clear()
         self._renders.clear()
+
+
+def _small(given: tuple[tuple[str, str], ...]) -> bool:
+    """Whether what is remembered of a request with these inputs stays small in bytes: its URLs
+    add up to at most SHARED_URL_CHARS."""
+    return sum(len(url) for _, url in given) <= SHARED_URL_CHARS
