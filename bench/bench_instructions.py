@@ -40,16 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BODY, GENERATE, KEY, STATUS, call, completed_status, free_port, stop
-from bench_jobs import (
-    ADVANCE,
-    ADVANCE_SECONDS,
-    CONFIG,
-    Connection,
-    Phase,
-    request_head,
-    run_phases,
-    whole_jobs,
-)
+from bench_jobs import ADVANCE, ADVANCE_SECONDS, CONFIG, Phase, Timings, whole_jobs
 from bench_jobs import BARE_SERVER as JOBS_SERVER
 from bench_status_poll import BARE_SERVER
 
@@ -83,40 +74,30 @@ def wait_ready(url: str) -> None:
 
 
 async def one_wave(port: int, jobs: int) -> None:
-    """``jobs`` whole jobs in one wave, as ``bench_jobs.py`` runs them (16 connections); every
-    one must end COMPLETED (a job refused for its wallet would cost less than one that ran)."""
-    timings = await whole_jobs(port, jobs, 16, jobs)
-    if set(timings.statuses) - {"COMPLETED"}:
-        raise RuntimeError(f"jobs ended {timings.statuses}, not all COMPLETED")
+    """``jobs`` whole jobs in one wave, as ``bench_jobs.py`` runs them (16 connections)."""
+    completed(await whole_jobs(port, jobs, 16, jobs))
 
 
 async def phases(
     process: subprocess.Popen[bytes], out: Path, port: int, jobs: int
 ) -> dict[str, int]:
     """The instructions ``process`` executes in each phase of ``jobs`` whole jobs (submit,
-    advance, poll), as ``bench_jobs.py`` runs them (16 connections); every job must end
-    COMPLETED."""
-    body = json.dumps(BODY).encode()
-    post = request_head("POST", GENERATE, port, body) + body
-    advance_body = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
-    advance = request_head("POST", ADVANCE, port, advance_body) + advance_body
-    pool = [await Connection.open(port) for _ in range(16)]
+    advance, poll), run as :func:`one_wave` runs them."""
     counts: dict[str, int] = {}
-    seen: dict[str, int] = {}
 
     async def count(name: str, phase: Phase) -> None:
         zero(process)
         await phase()
         counts[name] = read_count(process, out)
 
-    try:
-        await run_phases(pool, port, jobs, post, advance, seen, count)
-    finally:
-        for conn in pool:
-            conn.close()
-    if set(seen) - {"COMPLETED"}:
-        raise RuntimeError(f"jobs ended {seen}, not all COMPLETED")
+    completed(await whole_jobs(port, jobs, 16, jobs, count))
     return counts
+
+
+def completed(timings: Timings) -> None:
+    """Every job must end COMPLETED: one refused for its wallet costs less than one that ran."""
+    if set(timings.statuses) - {"COMPLETED"}:
+        raise RuntimeError(f"jobs ended {timings.statuses}, not all COMPLETED")
 
 
 async def polls(port: int, count: int, *, path: str, connections: int) -> None:

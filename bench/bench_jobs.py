@@ -111,7 +111,7 @@ class Connection:
         self.writer.close()
 
 
-def request_head(method: str, path: str, port: int, body: bytes = b"") -> bytes:
+def _head(method: str, path: str, port: int, body: bytes = b"") -> bytes:
     lines = [
         f"{method} {path} HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
@@ -120,6 +120,10 @@ def request_head(method: str, path: str, port: int, body: bytes = b"") -> bytes:
     if method == "POST":
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+Phase = Callable[[], Coroutine[Any, Any, None]]
+Measure = Callable[[str, Phase], Awaitable[None]]  # runs one phase of a wave, by its name
 
 
 @dataclass
@@ -134,19 +138,30 @@ class Timings:
         return self.submit + self.advance + self.poll
 
 
-async def whole_jobs(port: int, jobs: int, connections: int, wave: int) -> Timings:
+async def whole_jobs(
+    port: int, jobs: int, connections: int, wave: int, measure: Measure | None = None
+) -> Timings:
     """Submit ``jobs`` in waves of at most ``wave``: each wave submitted, the clock advanced, each
-    of its jobs polled once; the time of each phase summed over the waves."""
+    of its jobs polled once; the time of each phase summed over the waves, or each phase run
+    through ``measure(name, phase)`` instead (the times then stay 0). The statuses the polls
+    saw are counted either way."""
     body = json.dumps(BODY).encode()
-    post = request_head("POST", GENERATE, port, body) + body
+    post = _head("POST", GENERATE, port, body) + body
     advance_body = json.dumps({"seconds": ADVANCE_SECONDS}).encode()
-    advance = request_head("POST", ADVANCE, port, advance_body) + advance_body
+    advance = _head("POST", ADVANCE, port, advance_body) + advance_body
     pool = [await Connection.open(port) for _ in range(connections)]
     timings = Timings()
     seen: dict[str, int] = {}
+
+    async def timed(name: str, phase: Phase) -> None:
+        started = time.perf_counter()
+        await phase()
+        setattr(timings, name, getattr(timings, name) + time.perf_counter() - started)
+
     try:
         for first in range(0, jobs, wave):
-            await _wave(pool, port, min(wave, jobs - first), post, advance, timings, seen)
+            size = min(wave, jobs - first)
+            await _run_phases(pool, port, size, post, advance, seen, measure or timed)
     finally:
         for conn in pool:
             conn.close()
@@ -154,17 +169,14 @@ async def whole_jobs(port: int, jobs: int, connections: int, wave: int) -> Timin
     return timings
 
 
-Phase = Callable[[], Coroutine[Any, Any, None]]
-
-
-async def run_phases(
+async def _run_phases(
     pool: list[Connection],
     port: int,
     jobs: int,
     post: bytes,
     advance: bytes,
     seen: dict[str, int],
-    measure: Callable[[str, Phase], Awaitable[None]],
+    measure: Measure,
 ) -> None:
     """One wave's three phases, each run through ``measure(name, phase)``: ``jobs`` submits
     spread over ``pool``, the advance, and one poll of each job (its status counted in
@@ -201,26 +213,9 @@ async def run_phases(
         await asyncio.gather(*(poller(c) for c in pool))
 
     await measure("submit", submit)
-    heads = iter([request_head("GET", STATUS + i, port) for i in ids])
+    heads = iter([_head("GET", STATUS + i, port) for i in ids])
     await measure("advance", advanced)
     await measure("poll", poll)
-
-
-async def _wave(
-    pool: list[Connection],
-    port: int,
-    jobs: int,
-    post: bytes,
-    advance: bytes,
-    timings: Timings,
-    seen: dict[str, int],
-) -> None:
-    async def timed(name: str, phase: Phase) -> None:
-        started = time.perf_counter()
-        await phase()
-        setattr(timings, name, getattr(timings, name) + time.perf_counter() - started)
-
-    await run_phases(pool, port, jobs, post, advance, seen, timed)
 
 
 # servers --------------------------------------------------------------------------------------
