@@ -128,7 +128,11 @@ class Gateway:
         self._wake = asyncio.Event()
         self._running = asyncio.Lock()
         self._advancing = asyncio.Lock()
-        self.timeline.on_scheduled(self._wake.set)
+        # New work due before this gateway time wakes the runner (work due now always does):
+        # +inf while it runs, its next look while it waits, -inf while it waits on a manual
+        # clock (whose moves wake it).
+        self._wake_before = math.inf
+        self.timeline.on_scheduled(self._scheduled)
         self._opened = False
         self._outage: str | None = None  # why timed work waits for the store, while it does
         self._unreturned: list[Task] = []  # claimed, not run, not yet given back to the store
@@ -248,6 +252,13 @@ class Gateway:
                 self._next_sweep = now + self._sweep_every
         return ran
 
+    def _scheduled(self, due: float) -> None:
+        """New timed work: the runner is woken unless it will look for work by ``due`` anyway
+        (a manual clock's runner: unless it is due now). Most jobs are due when the ones before
+        them are, so most submits wake nothing."""
+        if due < self._wake_before or due <= self.clock.now():
+            self._wake.set()
+
     async def _give_back(self, tasks: list[Task]) -> None:
         """Claimed tasks not run: handed out again. A store still out of reach gets them back
         when it serves again (Redis: unless their lease ran out first and another replica took
@@ -263,6 +274,7 @@ class Gateway:
         while True:
             if (task := asyncio.current_task()) is not None and task.cancelling():
                 raise asyncio.CancelledError  # a cancel something below swallowed still stops it
+            self._wake_before = math.inf
             self._wake.clear()
             try:
                 await self.run_due()
@@ -282,6 +294,7 @@ class Gateway:
                 self._outage = None
             due = self._next_sweep if due is None else min(due, self._next_sweep)
             wait = self.clock.real_delay(due - self.clock.now())
+            self._wake_before = -math.inf if wait is None else due
             if store.shared:
                 wait = SHARED_POLL_SECONDS if wait is None else min(wait, SHARED_POLL_SECONDS)
             # asyncio.wait, not wait_for: a cancel arriving as the wake fires must not be lost
@@ -290,6 +303,7 @@ class Gateway:
             try:
                 await asyncio.wait((woken,), timeout=wait)
             finally:
+                self._wake_before = math.inf
                 woken.cancel()
 
     async def settle(self, rounds: int = 50) -> None:
