@@ -27,6 +27,7 @@ def free_port() -> int:
 class RedisServer:
     port: int
     process: subprocess.Popen[bytes]
+    workdir: str  # its working directory, removed when it stops
 
     @property
     def url(self) -> str:
@@ -48,6 +49,7 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def start_redis(port: int | None = None, timeout: float = 10.0) -> RedisServer:
@@ -79,7 +81,7 @@ def start_redis(port: int | None = None, timeout: float = 10.0) -> RedisServer:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = RedisServer(port, process)
+    server = RedisServer(port, process, workdir)
     deadline = time.monotonic() + timeout
     while not server.ping():
         if process.poll() is not None or time.monotonic() > deadline:

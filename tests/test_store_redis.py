@@ -1132,3 +1132,14 @@ async def test_a_redis_that_stops_answering_is_unavailable_not_a_hang(prefix: st
             assert job.polls == 1
     finally:
         server.stop()
+
+
+def test_a_test_redis_server_leaves_nothing_behind_when_it_stops() -> None:
+    """The helper's redis-server works in a directory of its own, removed as it stops (every
+    Redis test starts one: they must not pile up in the temporary directory)."""
+    with redis_server() as server:
+        workdir = Path(server.workdir)
+        assert workdir.is_dir()
+        assert server.ping()
+    assert not server.ping()
+    assert not workdir.exists()
