@@ -274,7 +274,6 @@ class Gateway:
         while True:
             if (task := asyncio.current_task()) is not None and task.cancelling():
                 raise asyncio.CancelledError  # a cancel something below swallowed still stops it
-            self._wake_before = math.inf
             self._wake.clear()
             try:
                 await self.run_due()
