@@ -246,6 +246,7 @@ class RedisStore:
                 socket_connect_timeout=min(self.socket_timeout, 1.0),
                 retry=Retry(NoBackoff(), 1),  # one retry: a pooled socket the server closed
                 client_name="mockgateway",
+                protocol=2,  # RESP2 whatever redis-py's default (8.x asks for RESP3)
             )
         except ValueError as error:
             raise StoreError(

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -65,7 +65,9 @@ class EventChannel:
                 log.debug("store events wait for Redis: %s", error)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    # typed as a callable: redis-py types aclose from 8.x, not before
+                    close: Callable[[], Awaitable[None]] = pubsub.aclose
+                    await close()
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)
 
