@@ -465,10 +465,13 @@ class Lifecycle:
         if cost is None:
             cost = self.models[job.model_id].cost(probe.duration_seconds)
         job.cost = cost
-        await self.accounts.wallet(job.key)
-        if await store.held_for(job.key, request_id) is None and not await store.hold(
-            job.key, request_id, cost, self.clock.now()
-        ):
+        now = self.clock.now()
+        try:  # held once: work done again (a restart, another replica) finds its hold kept
+            held = await store.hold(job.key, request_id, cost, now)
+        except KeyError:  # the key has no wallet (yet): opened as on first use
+            await self.accounts.wallet(job.key)
+            held = await store.hold(job.key, request_id, cost, now)
+        if not held:
             await self._found(job, Status.FAILED, INSUFFICIENT_BALANCE_ERROR)
             return None
         ready = ready or self._ready(probe)
@@ -536,15 +539,13 @@ class Lifecycle:
             return
         store = self.store
         now = self.clock.now()
-        held = await store.held_for(job.key, job.request_id)
-        if status is Status.COMPLETED and completed and held is not None:
-            await self._capture(job, now)
-        elif status is Status.COMPLETED:
+        if status is Status.COMPLETED and not (completed and await self._capture(job, now)):
+            # completed with nothing held (never priced): nothing to charge, and no output
             status, error = Status.ERROR, "Internal processing error: no output was produced"
             await store.release(job.key, job.request_id, now, "no output")
-        elif status is Status.FAILED and self.config.billing.charge_failed and held is not None:
-            await self._capture(job, now)
-        else:
+        elif status is Status.FAILED and self.config.billing.charge_failed:
+            await self._capture(job, now)  # what it holds, if anything
+        elif status is not Status.COMPLETED:
             await store.release(job.key, job.request_id, now, status.value.lower())
         if status is not Status.COMPLETED:
             rendering = self._renders.pop(job.request_id, None)
@@ -552,14 +553,19 @@ class Lifecycle:
                 rendering.cancel()
         await self._move(job, status, error)
 
-    async def _capture(self, job: Job, now: float) -> None:
-        charged, held = await self.store.capture(job.key, job.request_id, now)
+    async def _capture(self, job: Job, now: float) -> bool:
+        """Charge what the job holds: False when it holds nothing."""
+        captured = await self.store.capture(job.key, job.request_id, now)
+        if captured is None:
+            return False
+        charged, held = captured
         job.charged = charged
         if charged != held:
             job.notes += (
                 f"charged {money_str(charged)} of its {money_str(held)} cost:"
                 " the balance was set below what it held",
             )
+        return True
 
     # operator commands ------------------------------------------------------------------------
 

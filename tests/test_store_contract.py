@@ -525,11 +525,19 @@ async def test_holds_captures_and_releases(backend: Backend) -> None:
         assert await store.hold("k", "r3", D("0.51"), 2.0) is False  # not covered: nothing held
         assert await store.held_for("k", "r3") is None
         assert (await store.get_wallet("k")).held == D("9.50")  # type: ignore[union-attr]
-        with pytest.raises(ValueError, match="r1"):
-            await store.hold("k", "r1", D("0.10"), 2.0)
+        size = (await store.get_wallet("k")).ledger_size  # type: ignore[union-attr]
+        # a job that holds already keeps its hold: held once, nothing written
+        assert await store.hold("k", "r1", D("0.10"), 2.0) is True
         assert await store.held_for("k", "r1") == D("4.00")
         assert await store.held_for("k", "nobody") is None
         assert await store.held_for("no-wallet", "r1") is None
+        with pytest.raises(KeyError, match="no-wallet"):
+            await store.hold("no-wallet", "r1", D("0.10"), 2.0)
+        assert await store.capture("k", "nobody", 2.5) is None  # holds nothing: nothing charged
+        assert await store.capture("no-wallet", "r1", 2.5) is None
+        wallet = await store.get_wallet("k")
+        assert wallet is not None
+        assert (wallet.ledger_size, wallet.held) == (size, D("9.50"))
         async with store.atomic():
             charged, held = await store.capture("k", "r1", 3.0)
         assert (charged, held) == (D("4.00"), D("4.00"))
@@ -583,8 +591,7 @@ async def test_a_hold_is_kept_across_a_reopen(backend: Backend) -> None:
     if backend.durable:
         async with backend.store(fresh=False) as store:
             assert await store.held_for("k", "r1") == D("0.000001")
-            with pytest.raises(ValueError, match="r1"):
-                await store.hold("k", "r1", D("0.5"), 2.0)
+            assert await store.hold("k", "r1", D("0.5"), 2.0) is True  # the kept hold stays
             assert await store.capture("k", "r1", 3.0) == (D("0.000001"), D("0.000001"))
             wallet = await store.get_wallet("k")
             assert wallet is not None
@@ -623,9 +630,8 @@ async def _replay(backend: Backend, ops: list[tuple[Any, ...]]) -> None:
                     await store.set_balance("k", balance, at, "")
                 elif kind == "hold":
                     rid, amount = f"r{args[0]}", args[1]
-                    if rid in holds:
-                        with pytest.raises(ValueError, match=rid):
-                            await store.hold("k", rid, amount, at)
+                    if rid in holds:  # held already: kept as it is
+                        assert await store.hold("k", rid, amount, at) is True
                     else:
                         covered = max(Decimal(0), balance - sum(holds.values())) >= amount
                         assert await store.hold("k", rid, amount, at) is covered
@@ -633,11 +639,13 @@ async def _replay(backend: Backend, ops: list[tuple[Any, ...]]) -> None:
                             holds[rid] = amount
                 elif kind == "capture":
                     rid = f"r{args[0]}"
-                    if rid in holds:  # capturing what is not held is no rule of the protocol
+                    if rid in holds:
                         held = holds.pop(rid)
                         charged = min(held, max(Decimal(0), balance))
                         balance -= charged
                         assert await store.capture("k", rid, at) == (charged, held)
+                    else:  # holds nothing: nothing charged
+                        assert await store.capture("k", rid, at) is None
                 else:
                     rid = f"r{args[0]}"
                     want = holds.pop(rid, Decimal(0))

@@ -21,7 +21,6 @@ from .._billing import (
     WalletState,
     capture_entry,
     hold_entry,
-    money_str,
     release_entry,
     set_entry,
 )
@@ -349,7 +348,7 @@ class MemoryStore:
     async def hold(self, key: str, request_id: str, amount: Decimal, at: float) -> bool:
         wallet = self._wallet(key)
         if request_id in wallet.holds:
-            raise ValueError(f"{request_id} already holds {money_str(wallet.holds[request_id])}")
+            return True  # held already: kept as it is
         entry = hold_entry(wallet.state, request_id, amount, at)
         if entry is None:
             return False
@@ -361,9 +360,11 @@ class MemoryStore:
         wallet = self._wallets.get(key)
         return None if wallet is None else wallet.holds.get(request_id)
 
-    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
-        wallet = self._wallet(key)
-        held = wallet.holds.pop(request_id)
+    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal] | None:
+        wallet = self._wallets.get(key)
+        held = None if wallet is None else wallet.holds.pop(request_id, None)
+        if wallet is None or held is None:
+            return None
         entry = capture_entry(wallet.state, request_id, held, at)
         self._write(wallet, entry)
         return entry.amount, held

@@ -125,16 +125,18 @@ class Store(Protocol):
     async def set_balance(self, key: str, amount: Decimal, at: float, note: str) -> WalletState: ...
 
     async def hold(self, key: str, request_id: str, amount: Decimal, at: float) -> bool:
-        """Hold ``amount`` for a job if ``available`` covers it; False (nothing held) if not.
-        A second hold for the same job is a :class:`ValueError`."""
+        """Whether the job holds money now: ``amount`` is held if ``available`` covers it (False:
+        nothing held). A job that holds already keeps its hold, and nothing is written (work
+        done again after a restart holds once). A key without a wallet is a :class:`KeyError`."""
         ...
 
     async def held_for(self, key: str, request_id: str) -> Decimal | None:
         """What the job holds now, None when it holds nothing."""
         ...
 
-    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
-        """Charge what the job holds, capped at the balance: ``(charged, held)``."""
+    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal] | None:
+        """Charge what the job holds, capped at the balance: ``(charged, held)``; None, and
+        nothing written, when it holds nothing."""
         ...
 
     async def release(self, key: str, request_id: str, at: float, note: str) -> Decimal:

@@ -42,7 +42,6 @@ from .._billing import (
     WalletState,
     capture_entry,
     hold_entry,
-    money_str,
     release_entry,
     set_entry,
 )
@@ -660,7 +659,7 @@ class RedisStore:
             if state is None:
                 raise KeyError(f"no wallet for {key!r}")
             if held is not None:
-                raise ValueError(f"{request_id} already holds {money_str(held)}")
+                return True  # held already: kept as it is
             entry = hold_entry(state, request_id, amount, at)
             if entry is None:
                 return False
@@ -673,11 +672,11 @@ class RedisStore:
         return await self._held(self._step(), key, request_id)
 
     @_guard
-    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
+    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal] | None:
         async with self._stepping() as step:
             state, held = await self._money(step, key, request_id)
             if state is None or held is None:
-                raise KeyError(f"{request_id} holds nothing in the wallet of {key!r}")
+                return None
             entry = capture_entry(state, request_id, held, at)
             step.set_hold(key, request_id, None)
             step.write_ledger(state, entry, self._ledger_cap)

@@ -292,7 +292,7 @@ class SqliteStore:
     async def held_for(self, key: str, request_id: str) -> Decimal | None:
         return self._wallets.held_for(key, request_id)
 
-    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
+    async def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal] | None:
         return self._wallets.capture(key, request_id, at)
 
     async def release(self, key: str, request_id: str, at: float, note: str) -> Decimal:

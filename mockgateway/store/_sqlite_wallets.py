@@ -17,7 +17,6 @@ from .._billing import (
     WalletState,
     capture_entry,
     hold_entry,
-    money_str,
     release_entry,
     set_entry,
 )
@@ -138,9 +137,8 @@ class WalletTable:
         wallet = self._of(key)
         if wallet is None:
             raise KeyError(f"no wallet for {key!r}")
-        held = self.held_for(key, request_id)
-        if held is not None:
-            raise ValueError(f"{request_id} already holds {money_str(held)}")
+        if self.held_for(key, request_id) is not None:
+            return True  # held already: kept as it is
         if not wallet.state.can_cover(amount):
             return False
         with self._db.tx() as step:
@@ -154,10 +152,10 @@ class WalletTable:
             self._write(wallet, entry)
         return True
 
-    def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal]:
+    def capture(self, key: str, request_id: str, at: float) -> tuple[Decimal, Decimal] | None:
         held = self.held_for(key, request_id)
         if held is None:
-            raise KeyError(f"{request_id} holds nothing in the wallet of {key!r}")
+            return None
         with self._db.tx() as step:
             wallet = self._changing(step, key)
             self._db.execute(
