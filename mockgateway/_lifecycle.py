@@ -88,6 +88,9 @@ class Lifecycle:
         # them and their output plan (both frozen), by model and what the request chose
         self._refs: Memo[tuple[str, tuple[tuple[str, str], ...]], tuple[InputRef, ...]]
         self._refs = Memo(SHARED_KEPT)
+        # what the pipeline notes of those inputs (a function of the inputs), by the same key
+        self._notes: Memo[tuple[str, tuple[tuple[str, str], ...]], tuple[str, ...]]
+        self._notes = Memo(SHARED_KEPT)
         self._plans: Memo[tuple[str, str | None, str | None, float | None], OutputPlan]
         self._plans = Memo(SHARED_KEPT)
         # What a job of the same request costs once probed, when the pipeline knows its probe
@@ -173,11 +176,17 @@ class Lifecycle:
     def input_notes(self, job: Job) -> tuple[str, ...]:
         """What the media pipeline says about a job's inputs before fetching them (for example
         that a bundled sample will stand in), for the generate request's journal entry."""
-        notes = self._notes_of
+        notes_of = self._notes_of
         model = self.models.get(job.model_id)
-        if notes is None or model is None:
+        if notes_of is None or model is None:
             return ()
-        return tuple(notes(self._input_refs(model, job.inputs)))
+        key = (model.id, job.inputs)
+        notes = self._notes.get(key)
+        if notes is None:
+            notes = tuple(notes_of(self._input_refs(model, job.inputs)))
+            if _small(job.inputs):
+                self._notes.keep(key, notes)
+        return notes
 
     def media_type(self, model: ModelSpec) -> str:
         """A model's output type: a video's is ``[lifecycle] media_type``, others their kind's."""

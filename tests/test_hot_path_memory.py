@@ -21,6 +21,7 @@ from mockgateway._jobs import Status, billing_record
 from mockgateway._lifecycle import Lifecycle
 from mockgateway._memo import Memo
 from mockgateway.faults import FaultEngine, faults_from_mapping
+from mockgateway.media import AvPipeline, InputRef
 from mockgateway.models import _request, parse_request
 
 from .support import DOC_BODY, manual_config, memory_of, served
@@ -156,6 +157,49 @@ async def test_a_job_on_inputs_probed_before_is_priced_in_its_start_step() -> No
         assert media is not None
         assert before is not None
         assert media.data == before.data
+    finally:
+        await gateway.close()
+
+
+class _CountingNotes(AvPipeline):
+    """The default pipeline, counting how often it is asked what it notes of a job's inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def input_notes(self, inputs: tuple[InputRef, ...]) -> tuple[str, ...]:
+        self.asked += 1
+        return super().input_notes(inputs)
+
+
+async def test_what_the_pipeline_notes_of_a_request_s_inputs_is_worked_out_once() -> None:
+    pipeline = _CountingNotes()
+    gateway = await open_gateway(manual_config(), media=pipeline)
+    try:
+        lifecycle: Lifecycle = gateway.lifecycle
+        spec = lifecycle.model(omnihuman().id)
+        wallet = await gateway.accounts.authenticate("key-1")
+
+        async def notes_of(body: dict[str, Any]) -> tuple[str, ...]:
+            request = parse_request(spec, json.dumps(body).encode(), max_bytes=1 << 20)
+            job = await lifecycle.submit(
+                wallet, spec, request, webhook_url=None, media_base_url="x"
+            )
+            return lifecycle.input_notes(job)
+
+        first = await notes_of(DOC_BODY)
+        assert first  # the doc's URLs: bundled samples stand in for them
+        assert all("sample" in note for note in first)
+        assert await notes_of(DOC_BODY) == first
+        assert pipeline.asked == 1  # the same inputs: asked once
+        other = {**DOC_BODY, "image_url": "https://example.com/other.png"}
+        assert await notes_of(other) != first
+        assert pipeline.asked == 2  # other inputs: asked again
+        long = {**DOC_BODY, "image_url": "https://example.com/" + "a" * 5000 + ".png"}
+        await notes_of(long)
+        await notes_of(long)
+        assert pipeline.asked == 4  # inputs too long to remember are asked about each time
     finally:
         await gateway.close()
 
