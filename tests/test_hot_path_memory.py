@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mockgateway._billing import WalletState
 from mockgateway._config import GatewayConfig
 from mockgateway._errors import ApiError
 from mockgateway._gateway import open_gateway
@@ -157,6 +158,28 @@ async def test_a_job_on_inputs_probed_before_is_priced_in_its_start_step() -> No
         assert media is not None
         assert before is not None
         assert media.data == before.data
+    finally:
+        await gateway.close()
+
+
+async def test_a_job_whose_key_has_no_wallet_yet_opens_it_when_it_is_priced() -> None:
+    gateway = await open_gateway(manual_config())
+    try:
+        lifecycle: Lifecycle = gateway.lifecycle
+        spec = lifecycle.model(omnihuman().id)
+        request = parse_request(spec, RAW, max_bytes=1 << 20)
+        unopened = WalletState("key-without-wallet", Decimal("10.00"))  # never stored
+        job = await lifecycle.submit(unopened, spec, request, webhook_url=None, media_base_url="x")
+        assert await gateway.store.get_wallet(unopened.key) is None
+        await gateway.advance(10)
+        done = await gateway.store.get_job(job.request_id)
+        assert done is not None
+        assert (done.status, done.error) == (Status.COMPLETED, None)
+        wallet = await gateway.store.get_wallet(unopened.key)
+        assert wallet is not None  # opened with the default balance as its hold was made
+        assert done.charged is not None
+        assert done.charged > 0
+        assert wallet.balance == Decimal("10.00") - done.charged
     finally:
         await gateway.close()
 
