@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,7 +26,7 @@ from mockgateway._ids import new_request_id, uuid7
 from mockgateway._jobs import IllegalTransition, Job, rendered_status, status_body
 from mockgateway._jsonfmt import wire_json
 from mockgateway._scheduler import Scheduler
-from mockgateway._timefmt import iso_ms, parse_iso_ms
+from mockgateway._timefmt import TIMESTAMP_PATTERN, iso_ms, parse_iso_ms
 from mockgateway._webhooks import backoff_delay, host_allowed
 
 
@@ -220,6 +221,14 @@ def test_timestamps_in_the_doc_format() -> None:
     assert parse_iso_ms("2026-03-31T10:00:15.000Z") == 1774951215.0
     with pytest.raises(ValueError, match="not a timestamp"):
         parse_iso_ms("2026-03-31T10:00:15Z")
+
+
+@given(st.floats(min_value=-1e9, max_value=4e9, allow_nan=False))
+def test_a_timestamp_is_the_time_rounded_to_its_millisecond(t: float) -> None:
+    ms = round(t * 1000)
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    assert iso_ms(t) == f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    assert TIMESTAMP_PATTERN.match(iso_ms(t))
 
 
 def test_request_ids_carry_a_version_7_uuid_ordered_by_time() -> None:
