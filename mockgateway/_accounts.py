@@ -32,13 +32,14 @@ class Accounts:
         self.clock = clock
         self._is_scenario_key = is_scenario_key
         self._configured = {a.key: a.balance for a in config.keys.accounts}
+        self._open_mode = config.keys.mode is not KeyMode.STRICT  # any key works: decided once
 
     def admitted(self, key: str | None) -> TypeGuard[str]:
         """Whether ``key`` is valid by configuration alone (open mode, or a configured key): the
         status poll's check, with no store to ask. False means ask :meth:`admit`."""
         if not key or key.isspace():
             return False
-        return self._open() or key in self._configured
+        return self._open_mode or key in self._configured
 
     async def admit(self, key: str | None) -> str:
         """A valid key, or :class:`MissingKey` / :class:`InvalidKey`, without opening a wallet:
@@ -47,7 +48,7 @@ class Accounts:
         operator."""
         if key is None or not key.strip():
             raise MissingKey()
-        if self._open() or key in self._configured:
+        if self._open_mode or key in self._configured:
             return key
         if self._is_scenario_key(key) or await self.store.get_wallet(key) is not None:
             return key
@@ -55,14 +56,11 @@ class Accounts:
 
     async def authenticate(self, key: str | None) -> WalletState:
         """The wallet of a valid key (opened on first use)."""
-        if key and not key.isspace() and (self._open() or key in self._configured):
+        if key and not key.isspace() and (self._open_mode or key in self._configured):
             wallet = await self.store.get_wallet(key)  # a known key's wallet: one read
             if wallet is not None:
                 return wallet
         return await self.wallet(await self.admit(key))
-
-    def _open(self) -> bool:
-        return self.config.keys.mode is not KeyMode.STRICT
 
     async def wallet(self, key: str) -> WalletState:
         """The key's wallet, made with its configured (or the default) balance on first use."""

@@ -17,24 +17,35 @@ _VARIANT = "89ab"  # the RFC 9562 variant (binary 10) and one random bit, as the
 _pools = threading.local()  # each thread's own (gateways may run in several threads)
 
 
-def _random_hex() -> str:
-    """Twenty random hex digits (80 bits; an id uses 74), from the OS's random source read in
-    batches (a read per id costs a call)."""
-    pool: list[str] | None = getattr(_pools, "pool", None)
-    if not pool:
-        text = os.urandom(_BATCH).hex()
-        pool = _pools.pool = [text[i : i + 20] for i in range(0, len(text), 20)]
-    return pool.pop()
+def _random_tails() -> list[str]:
+    """A batch of ids' random tails, written out: ``7xxx-Vxxx-xxxxxxxxxxxx`` (the version digit,
+    then 74 random bits around the variant ``V``), from the OS's random source read at once (a
+    read per id costs a call)."""
+    text = os.urandom(_BATCH).hex()
+    return [
+        f"7{r[:3]}-{_VARIANT[int(r[3], 16) & 3]}{r[4:7]}-{r[7:19]}"
+        for r in (text[i : i + 20] for i in range(0, len(text), 20))
+    ]
+
+
+_MS_MASK = 0xFFFFFFFFFFFF  # a version-7 UUID's 48 bits of milliseconds
+_last_ms: tuple[int, str] = (-1, "")  # the last millisecond written out (ids share it often)
 
 
 def new_request_id(model_id: str, now: float) -> str:
     """``{model_id}_{uuid7}``: the UUID's text written directly (as ``str(uuid7(now))`` gives
     it, without building the UUID object): 48 bits of milliseconds, the version, 74 random bits
     around the variant."""
-    ms = f"{int(now * 1000) & 0xFFFFFFFFFFFF:012x}"
-    r = _random_hex()
-    variant = _VARIANT[int(r[3], 16) & 3]
-    return f"{model_id}_{ms[:8]}-{ms[8:]}-7{r[:3]}-{variant}{r[4:7]}-{r[7:19]}"
+    global _last_ms
+    ms = int(now * 1000) & _MS_MASK
+    seen, written = _last_ms
+    if ms != seen:
+        written = f"{ms >> 16:08x}-{ms & 0xFFFF:04x}"
+        _last_ms = (ms, written)
+    pool: list[str] | None = getattr(_pools, "pool", None)
+    if not pool:
+        pool = _pools.pool = _random_tails()
+    return f"{model_id}_{written}-{pool.pop()}"
 
 
 def request_time(uuid_text: str) -> float | None:

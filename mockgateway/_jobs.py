@@ -46,6 +46,10 @@ _NEXT: dict[Status, frozenset[Status]] = {
 }
 
 
+# the ends that carry an error and no output
+_FAILING = frozenset({Status.FAILED, Status.ERROR})
+
+
 class IllegalTransition(ValueError):
     pass
 
@@ -102,7 +106,7 @@ class Job:
         self.history += ((target._value_, now),)
         if target.terminal:
             self.completed_at = now
-        if target in (Status.FAILED, Status.ERROR):
+        if target in _FAILING:
             self.error = error or "The request could not be processed."
             self.media_urls = ()
 
@@ -235,7 +239,7 @@ def _status_text(job: Job) -> str:
     if status is Status.COMPLETED:
         urls = ", ".join([quoted(url) for url in job.media_urls])
         output = f'{{"media_url": [{urls}], "media_type": {quoted(job.media_type)}}}'
-    error = job.error if status is Status.FAILED or status is Status.ERROR else None
+    error = job.error if status in _FAILING else None
     updated = iso_ms(job.updated_at)
     created = updated if job.created_at == job.updated_at else iso_ms(job.created_at)
     completed = job.completed_at

@@ -256,6 +256,14 @@ def test_request_ids_are_unique_and_carry_their_time() -> None:
     assert {rid[21] for rid in made} == set("89ab")  # the variant's free bit is random
 
 
+def test_request_ids_made_one_after_another_carry_each_its_own_millisecond() -> None:
+    times = [1_774_951_215.0, 1_774_951_215.0004, 1_774_951_215.001, 1_774_951_215.0, 1.9e9]
+    for t in times:
+        tail = new_request_id("m", t).rpartition("_")[2]
+        assert request_time(tail) == int(t * 1000) / 1000
+        assert str(uuid.UUID(tail)) == tail
+
+
 def test_request_ids_made_in_several_threads_never_repeat() -> None:
     def make() -> list[str]:
         return [new_request_id("m", 1_774_951_215.0) for _ in range(5_000)]
