@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 
@@ -291,13 +291,15 @@ class Lifecycle:
 
     # tasks ------------------------------------------------------------------------------------
 
-    async def run_task(self, task: Task) -> None:
-        if task.kind is TaskKind.START:
-            await self.start_processing(task.ref, task)
-        elif task.kind is TaskKind.DEADLINE:
-            await self.deadline(task.ref, task)
-        else:
-            await self.webhooks.attempt(task)
+    def run_task(self, task: Task) -> Awaitable[None]:
+        """The step a due task runs, to be awaited (handed on: no coroutine of its own, as every
+        job's phase changes come through here)."""
+        kind = task.kind
+        if kind is TaskKind.START:
+            return self.start_processing(task.ref, task)
+        if kind is TaskKind.DEADLINE:
+            return self.deadline(task.ref, task)
+        return self.webhooks.attempt(task)
 
     # lifecycle --------------------------------------------------------------------------------
 
@@ -398,7 +400,12 @@ class Lifecycle:
     async def _settle(self, job: Job) -> None:
         """Inside a step: end the job, its processing time being over and its work done."""
         plan = job.plan
-        if await self._wait_for_length(job):
+        # (only a scenario that lengthens processing per output second has a wait to look at)
+        if (
+            plan is not None
+            and plan.processing_per_output_second
+            and await self._wait_for_length(job)
+        ):
             return
         if plan is not None and plan.end is not None:
             await self._finish(job, Status(plan.end.status), plan.end.message)
