@@ -8,7 +8,6 @@ ended, media by bytes, each wallet's ledger by entries.
 from __future__ import annotations
 
 import contextvars
-import heapq
 import itertools
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from .._billing import (
 from .._jobs import Job, Status
 from .._journal import Builder, Journal, JournalEntry
 from ..media import RenderedMedia
+from ._due import DueQueue
 from ._turns import Turns
 from ._types import FORGOTTEN_UNTIL, DeliveryRecord, JournalStats, Page, Retention, Task, TaskKind
 
@@ -127,7 +127,7 @@ class MemoryStore:
         self._media_refs: dict[int, int] = {}  # id(bytes) -> jobs sharing those bytes
         self._deliveries: dict[str, DeliveryRecord] = {}
         self._deliveries_of: dict[str, list[str]] = {}
-        self._heap: list[tuple[float, int, TaskKind, str]] = []
+        self._due = DueQueue()
         self._claimed: dict[str, Task] = {}  # handed out, not yet acknowledged
         self._task_seq = itertools.count()
         self._counters: dict[str, int] = {}
@@ -462,16 +462,15 @@ class MemoryStore:
     # timed work -------------------------------------------------------------------------------
 
     async def schedule(self, due: float, kind: TaskKind, ref: str) -> None:
-        heapq.heappush(self._heap, (due, next(self._task_seq), kind, ref))
+        self._due.push((due, next(self._task_seq), kind, ref))
 
     async def next_due(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+        return self._due.first_due()
 
     async def claim_due(self, now: float, limit: int = 256) -> list[Task]:
-        heap, claimed = self._heap, self._claimed
+        claimed = self._claimed
         tasks: list[Task] = []
-        while heap and heap[0][0] <= now and len(tasks) < limit:
-            due, seq, kind, ref = heapq.heappop(heap)
+        for due, seq, kind, ref in self._due.take_due(now, limit):
             task = Task(due, kind, ref, str(seq))
             claimed[task.id] = task
             tasks.append(task)
@@ -483,10 +482,10 @@ class MemoryStore:
     async def unclaim(self, tasks: list[Task]) -> None:
         for task in tasks:
             if self._claimed.pop(task.id, None) is not None:
-                heapq.heappush(self._heap, (task.due, int(task.id), task.kind, task.ref))
+                self._due.push_back((task.due, int(task.id), task.kind, task.ref))
 
     async def pending_tasks(self) -> int:
-        return len(self._heap)
+        return len(self._due)
 
     # counters and buckets ---------------------------------------------------------------------
 
