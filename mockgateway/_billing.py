@@ -88,6 +88,10 @@ class Movement(StrEnum):
     RELEASE = "release"
 
 
+# (as names of their own: every hold and charge reads one; see Status in mockgateway._jobs)
+_SET, _HOLD, _CHARGE, _RELEASE = Movement.SET, Movement.HOLD, Movement.CHARGE, Movement.RELEASE
+
+
 def billed_seconds(duration_seconds: float) -> int:
     """Whole seconds billed for an output this long: every started second counts, at least one."""
     # Rounded to the millisecond first so 10.000000001 s of float noise is not an 11th second.
@@ -196,7 +200,7 @@ def _entry(
 def set_entry(state: WalletState, amount: Decimal, at: float, note: str = "") -> LedgerEntry:
     """The operator (or the configuration) sets the balance; holds stay as they are."""
     state.balance = amount
-    return _entry(state, Movement.SET, amount, at, None, note)
+    return _entry(state, _SET, amount, at, None, note)
 
 
 def hold_entry(
@@ -206,7 +210,7 @@ def hold_entry(
     if not state.can_cover(amount):
         return None
     state.held += amount
-    return _entry(state, Movement.HOLD, amount, at, request_id, "")
+    return _entry(state, _HOLD, amount, at, request_id, "")
 
 
 def capture_entry(state: WalletState, request_id: str, held: Decimal, at: float) -> LedgerEntry:
@@ -218,11 +222,11 @@ def capture_entry(state: WalletState, request_id: str, held: Decimal, at: float)
     state.held -= held
     state.charged += amount
     note = "" if amount == held else f"held {money_str(held)}; capped at the balance"
-    return _entry(state, Movement.CHARGE, amount, at, request_id, note)
+    return _entry(state, _CHARGE, amount, at, request_id, note)
 
 
 def release_entry(
     state: WalletState, request_id: str, held: Decimal, at: float, note: str = ""
 ) -> LedgerEntry:
     state.held -= held
-    return _entry(state, Movement.RELEASE, held, at, request_id, note)
+    return _entry(state, _RELEASE, held, at, request_id, note)

@@ -34,7 +34,7 @@ from ._errors import (
     UnknownCommand,
 )
 from ._ids import new_request_id, request_time
-from ._jobs import Job, Status, rendered_status
+from ._jobs import COMPLETED, ERROR, FAILED, PROCESSING, QUEUED, Job, Status, rendered_status
 from ._memo import Memo
 from ._timeline import Timeline
 from .faults import FaultEngine
@@ -48,7 +48,7 @@ from .media import (
     RenderedMedia,
 )
 from .models import GenerateRequest, ModelSpec
-from .store import FORGOTTEN_UNTIL, Store, StoreUnavailable, Task, TaskKind
+from .store import DEADLINE, FORGOTTEN_UNTIL, START, Store, StoreUnavailable, Task
 
 log = logging.getLogger("mockgateway")
 
@@ -141,7 +141,7 @@ class Lifecycle:
             # a client picking a slow scenario must not grow them without end.
             limit = self.config.lifecycle.max_active_jobs
             counts = await store.job_counts()
-            if counts[Status.QUEUED] + counts[Status.PROCESSING] >= limit:
+            if counts[QUEUED] + counts[PROCESSING] >= limit:
                 raise TooManyActiveJobs(limit)
             current = await store.get_wallet(key) or wallet
             if not current.can_cover(model.least_cost):
@@ -166,11 +166,11 @@ class Lifecycle:
                 extra_fields=request.extra_fields,
                 media_urls=(f"{media_base_url}/v1/{request_id}/{filename}",),
                 plan=plan,
-                history=((Status.QUEUED._value_, now),),
+                history=((QUEUED._value_, now),),
             )
             await store.create_job(job)
             if plan.queue_seconds is not None:
-                await self.timeline.at(now + plan.queue_seconds, TaskKind.START, request_id)
+                await self.timeline.at(now + plan.queue_seconds, START, request_id)
         return job
 
     def input_notes(self, job: Job) -> tuple[str, ...]:
@@ -233,11 +233,11 @@ class Lifecycle:
     async def _count_poll(self, job: Job) -> None:
         """Poll-driven phases: the job leaves its phase right after its N-th poll there."""
         delays = self.faults.config.delays
-        needed = {Status.QUEUED: delays.queue_polls, Status.PROCESSING: delays.processing_polls}
+        needed = {QUEUED: delays.queue_polls, PROCESSING: delays.processing_polls}
         wanted = needed.get(job.status, 0)
         if not wanted or job.phase_polls < wanted:
             return
-        if job.status is Status.QUEUED:
+        if job.status is QUEUED:
             await self.start_processing(job.request_id)
         else:
             await self.deadline(job.request_id)
@@ -259,7 +259,7 @@ class Lifecycle:
         if stored is not None:
             return stored
         job = await self.store.get_job(request_id)
-        if job is None or job.status is not Status.COMPLETED:
+        if job is None or job.status is not COMPLETED:
             raise MediaNotFound(f"No media for request '{request_id}'")
         return await self._rerender(job)
 
@@ -295,9 +295,9 @@ class Lifecycle:
         """The step a due task runs, to be awaited (handed on: no coroutine of its own, as every
         job's phase changes come through here)."""
         kind = task.kind
-        if kind is TaskKind.START:
+        if kind is START:
             return self.start_processing(task.ref, task)
-        if kind is TaskKind.DEADLINE:
+        if kind is DEADLINE:
             return self.deadline(task.ref, task)
         return self.webhooks.attempt(task)
 
@@ -327,17 +327,17 @@ class Lifecycle:
             if task is not None:
                 await store.ack(task)
             job = await store.get_job(request_id)
-            if job is None or job.status is not Status.QUEUED:
+            if job is None or job.status is not QUEUED:
                 return
             plan = job.plan
-            if plan is not None and plan.end is not None and plan.end.at == Status.QUEUED._value_:
+            if plan is not None and plan.end is not None and plan.end.at == QUEUED._value_:
                 await self._finish(job, Status(plan.end.status), plan.end.message)
                 return
             # written once below, or by _use_probe (every way through it writes the job)
-            await self._move(job, Status.PROCESSING, save=False)
+            await self._move(job, PROCESSING, save=False)
             seconds = plan.processing_seconds if plan else self.config.lifecycle.processing_seconds
             if seconds is not None:
-                await self.timeline.at(self.clock.now() + seconds, TaskKind.DEADLINE, request_id)
+                await self.timeline.at(self.clock.now() + seconds, DEADLINE, request_id)
             known = self._probe_at_once(job)
             if known is not None:  # its work is known now: no task, no step of its own
                 await self._use_probe(job, *known)
@@ -378,7 +378,7 @@ class Lifecycle:
         store = self.store
         async with store.atomic():
             job = await store.get_job(request_id)
-            if job is None or job.status is not Status.PROCESSING:
+            if job is None or job.status is not PROCESSING:
                 if task is not None:
                     await store.ack(task)
                 return
@@ -409,8 +409,8 @@ class Lifecycle:
             return
         if plan is not None and plan.end is not None:
             await self._finish(job, Status(plan.end.status), plan.end.message)
-        elif job.outcome is Status.COMPLETED:
-            await self._finish(job, Status.COMPLETED, completed=True)
+        elif job.outcome is COMPLETED:
+            await self._finish(job, COMPLETED, completed=True)
         else:
             assert job.outcome is not None
             await self._finish(job, job.outcome, job.outcome_error)
@@ -424,7 +424,7 @@ class Lifecycle:
         if not job.duration_seconds:
             return False
         job.extended = True
-        started = next((t for s, t in reversed(job.history) if s == Status.PROCESSING), None)
+        started = next((t for s, t in reversed(job.history) if s == PROCESSING), None)
         base = plan.processing_seconds or 0.0
         due = (started or job.updated_at) + base
         due += plan.processing_per_output_second * job.duration_seconds
@@ -432,7 +432,7 @@ class Lifecycle:
             return False
         job.deadline_passed = False
         await self.store.save_job(job)
-        await self.timeline.at(due, TaskKind.DEADLINE, job.request_id)
+        await self.timeline.at(due, DEADLINE, job.request_id)
         return True
 
     async def _process(self, request_id: str, seen: Job) -> None:
@@ -443,7 +443,7 @@ class Lifecycle:
             probe = await self.media.probe(self._inputs(seen))
             async with store.atomic():
                 job = await store.get_job(request_id)
-                if job is None or job.status is not Status.PROCESSING or job.outcome is not None:
+                if job is None or job.status is not PROCESSING or job.outcome is not None:
                     return  # ended (or forgotten by a reset) while its inputs were fetched
                 rendering = await self._use_probe(job, probe)
             if rendering is None:
@@ -457,12 +457,12 @@ class Lifecycle:
                 log.exception("rendering %s failed", request_id)
                 await self._render_failed(request_id, f"Internal processing error: {exc}")
         except InputRejected as exc:
-            await self._found_outside(request_id, Status.FAILED, str(exc))
+            await self._found_outside(request_id, FAILED, str(exc))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a broken codec is a system error, never a crash
             log.exception("processing %s failed", request_id)
-            await self._found_outside(request_id, Status.ERROR, f"Internal processing error: {exc}")
+            await self._found_outside(request_id, ERROR, f"Internal processing error: {exc}")
 
     async def _use_probe(
         self,
@@ -488,17 +488,17 @@ class Lifecycle:
             await self.accounts.wallet(job.key)
             held = await store.hold(job.key, request_id, cost, now)
         if not held:
-            await self._found(job, Status.FAILED, INSUFFICIENT_BALANCE_ERROR)
+            await self._found(job, FAILED, INSUFFICIENT_BALANCE_ERROR)
             return None
         ready = ready or self._ready(probe)
         if ready is not None:  # rendered before: kept now, with no render task
-            await self._found(job, Status.COMPLETED, None)
+            await self._found(job, COMPLETED, None)
             await store.put_media(request_id, ready)
             return None
         rendering = asyncio.ensure_future(self.media.render(probe))
         self._renders[request_id] = rendering
         rendering.add_done_callback(lambda f: self._rendered(request_id, f))
-        await self._found(job, Status.COMPLETED, None)
+        await self._found(job, COMPLETED, None)
         return rendering
 
     def _ready(self, probe: Probe) -> RenderedMedia | None:
@@ -518,7 +518,7 @@ class Lifecycle:
     async def _keep_media(self, request_id: str, media: RenderedMedia) -> None:
         try:
             job = await self.store.get_job(request_id)
-            if job is not None and job.status is not Status.FAILED:
+            if job is not None and job.status is not FAILED:
                 await self.store.put_media(request_id, media)
         except StoreUnavailable:  # made again on request (media_file) once the store is back
             log.warning("the output of %s could not be kept: the store is out of reach", request_id)
@@ -530,13 +530,13 @@ class Lifecycle:
         media with a 500)."""
         async with self.store.atomic():
             job = await self.store.get_job(request_id)
-            if job is not None and job.status is Status.PROCESSING:
-                await self._found(job, Status.ERROR, error)
+            if job is not None and job.status is PROCESSING:
+                await self._found(job, ERROR, error)
 
     async def _found_outside(self, request_id: str, outcome: Status, error: str | None) -> None:
         async with self.store.atomic():
             job = await self.store.get_job(request_id)
-            if job is not None and job.status is Status.PROCESSING and job.outcome is None:
+            if job is not None and job.status is PROCESSING and job.outcome is None:
                 await self._found(job, outcome, error)
 
     async def _found(self, job: Job, outcome: Status, error: str | None) -> None:
@@ -555,15 +555,15 @@ class Lifecycle:
             return
         store = self.store
         now = self.clock.now()
-        if status is Status.COMPLETED and not (completed and await self._capture(job, now)):
+        if status is COMPLETED and not (completed and await self._capture(job, now)):
             # completed with nothing held (never priced): nothing to charge, and no output
-            status, error = Status.ERROR, "Internal processing error: no output was produced"
+            status, error = ERROR, "Internal processing error: no output was produced"
             await store.release(job.key, job.request_id, now, "no output")
-        elif status is Status.FAILED and self.config.billing.charge_failed:
+        elif status is FAILED and self.config.billing.charge_failed:
             await self._capture(job, now)  # what it holds, if anything
-        elif status is not Status.COMPLETED:
+        elif status is not COMPLETED:
             await store.release(job.key, job.request_id, now, status.value.lower())
-        if status is not Status.COMPLETED:
+        if status is not COMPLETED:
             rendering = self._renders.pop(job.request_id, None)
             if rendering is not None:
                 rendering.cancel()
@@ -597,7 +597,7 @@ class Lifecycle:
         if job.status.terminal:
             raise Conflict(f"request '{request_id}' has already ended {job.status.value}")
         if name in ("fail", "error"):
-            status = Status.FAILED if name == "fail" else Status.ERROR
+            status = FAILED if name == "fail" else ERROR
             default = (
                 "Failed by operator command." if name == "fail" else "Error by operator command."
             )
@@ -612,7 +612,7 @@ class Lifecycle:
                 if current is not None and current.plan is not None:
                     current.plan = replace(current.plan, end=None)
                     await store.save_job(current)
-        if job.status is Status.QUEUED:
+        if job.status is QUEUED:
             await self.start_processing(request_id)
             if name == "advance":
                 return await self._current(request_id, job)
@@ -633,7 +633,7 @@ class Lifecycle:
         """At start: carry on the work of jobs a stopped process left PROCESSING."""
         cursor: str | None = None
         while True:
-            page = await self.store.list_jobs(status=Status.PROCESSING, limit=1000, cursor=cursor)
+            page = await self.store.list_jobs(status=PROCESSING, limit=1000, cursor=cursor)
             for job in page.items:
                 if job.outcome is None:
                     self._start_work(job)

@@ -10,8 +10,11 @@ from ._memory import MemoryStore
 from ._open import make_store
 from ._protocol import Event, Store
 from ._types import (
+    DEADLINE,
     FORGOTTEN_UNTIL,
     LAYOUT_VERSION,
+    START,
+    WEBHOOK,
     DeliveryRecord,
     JournalStats,
     Page,
@@ -23,8 +26,11 @@ from ._types import (
 )
 
 __all__ = [
+    "DEADLINE",
     "FORGOTTEN_UNTIL",
     "LAYOUT_VERSION",
+    "START",
+    "WEBHOOK",
     "Backend",
     "DeliveryRecord",
     "Event",

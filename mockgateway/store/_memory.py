@@ -23,7 +23,7 @@ from .._billing import (
     release_entry,
     set_entry,
 )
-from .._jobs import Job, Status
+from .._jobs import QUEUED, Job, Status
 from .._journal import Builder, Journal, JournalEntry
 from ..media import RenderedMedia
 from ._due import DueQueue
@@ -210,7 +210,7 @@ class MemoryStore:
         if stored is None:
             return  # forgotten (a reset or retention) while its step ran
         self._jobs[job.request_id] = job
-        counted = self._counted.get(job.request_id, Status.QUEUED)
+        counted = self._counted.get(job.request_id, QUEUED)
         if counted is not job.status:
             self._counts[counted] -= 1
             self._counts[job.status] += 1

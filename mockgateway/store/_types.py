@@ -39,6 +39,11 @@ class TaskKind(StrEnum):
     WEBHOOK = "webhook"  # one webhook delivery attempt (ref: the delivery id)
 
 
+# The kinds as names of their own, for the code every job runs through (as the statuses in
+# mockgateway._jobs: an Enum class's attribute costs a hook in Python 3.11).
+START, DEADLINE, WEBHOOK = TaskKind.START, TaskKind.DEADLINE, TaskKind.WEBHOOK
+
+
 @dataclass(slots=True)
 class Task:
     """One piece of timed work: due on the gateway clock, of ``kind``, about ``ref``. Not changed
