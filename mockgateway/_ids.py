@@ -29,7 +29,9 @@ def _random_tails() -> list[str]:
 
 
 _MS_MASK = 0xFFFFFFFFFFFF  # a version-7 UUID's 48 bits of milliseconds
-_last_ms: tuple[int, str] = (-1, "")  # the last millisecond written out (ids share it often)
+# the last millisecond written out (ids share it often); threads racing on it each write a pair
+# that is whole, so one may only write it again
+_last_ms: tuple[int, str] = (-1, "")
 
 
 def new_request_id(model_id: str, now: float) -> str:

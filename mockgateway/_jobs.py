@@ -272,7 +272,7 @@ def status_body(job: Job) -> dict[str, Any]:
         "request_id": job.request_id,
         "status": job.status._value_,
         "model_id": job.model_id,
-        "error": job.error if job.status in (FAILED, ERROR) else None,
+        "error": job.error if job.status in _FAILING else None,
         "output": output,
         "created_at": updated if job.created_at == job.updated_at else iso_ms(job.created_at),
         "updated_at": updated,

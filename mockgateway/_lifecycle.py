@@ -556,7 +556,8 @@ class Lifecycle:
         store = self.store
         now = self.clock.now()
         if status is COMPLETED and not (completed and await self._capture(job, now)):
-            # completed with nothing held (never priced): nothing to charge, and no output
+            # an end planned COMPLETED before the work was done, or a job that holds nothing
+            # (never priced): nothing to charge, and no output
             status, error = ERROR, "Internal processing error: no output was produced"
             await store.release(job.key, job.request_id, now, "no output")
         elif status is FAILED and self.config.billing.charge_failed:
