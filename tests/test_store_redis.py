@@ -247,6 +247,34 @@ def test_redis_refusing_writes_is_told_from_a_bug(error: Exception, code: str | 
         assert f"{code} {code}" not in str(lost)  # the code said once, as Redis said it
 
 
+@pytest.mark.parametrize(
+    ("error", "told"),
+    [
+        (
+            ExecAbortError(
+                "Transaction discarded because of: OOM command not allowed when used memory >"
+                " 'maxmemory'."
+            ),
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ),
+        (
+            ExecAbortError("Transaction discarded because of: READONLY You can't write."),
+            "READONLY You can't write.",
+        ),
+        (
+            ExecAbortError("Transaction discarded because of: ERR wrong number of arguments"),
+            "EXECABORT Transaction discarded because of: ERR wrong number of arguments",
+        ),
+    ],
+)
+def test_a_transaction_discarded_for_a_refusal_is_told_as_that_refusal(
+    error: Exception, told: str
+) -> None:
+    """redis-py 8 raises the EXECABORT of a transaction a full Redis refused where earlier versions
+    raised the OOM of its first command: the 503 names the refusal either way."""
+    assert str(unavailable(error)) == f"Redis refuses writes for now: {told}"
+
+
 async def test_a_redis_that_evicts_keys_when_full_is_warned_of(
     server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -37,6 +37,8 @@ _REFUSAL_CLASSES: dict[type[ResponseError], str] = {
 }
 # ... and leaves these in the message of a plain ResponseError
 _REFUSAL_CODES = ("MISCONF ", "NOREPLICAS ", "BUSY ")
+# what a discarded transaction can have met, as Redis words it
+_CAUSES = tuple(f"{code} " for code in _REFUSAL_CLASSES.values()) + _REFUSAL_CODES
 
 
 def refusal(error: BaseException) -> str | None:
@@ -61,9 +63,18 @@ def unavailable(error: BaseException) -> StoreUnavailable | None:
     return StoreUnavailable(f"Redis refuses writes for now: {with_code(error, code)}")
 
 
+_DISCARDED = "because of: "  # an EXECABORT's text before the refusal that discarded it
+
+
 def with_code(error: BaseException, code: str) -> str:
-    """The error as Redis said it, its code first (redis-py strips the codes it knows)."""
+    """The error as Redis said it, its code first (redis-py strips the codes it knows). A
+    transaction discarded for a refusal (``EXECABORT ... because of: OOM ...``) is told as that
+    refusal: which of the two redis-py raises for a full Redis differs between its versions."""
     text = str(error)
+    if code == "EXECABORT" and _DISCARDED in text:
+        cause = text.split(_DISCARDED, 1)[1]
+        if cause.startswith(_CAUSES):
+            return cause
     return text if text.startswith(code) else f"{code} {text}"
 
 
