@@ -25,7 +25,7 @@ from ._netpolicy import may_look_up, parse_address, refusal
 from ._timeline import Timeline
 from ._webhooks import Sender, SendResult, backoff_delay, webhook_policy
 from .faults import FaultEngine
-from .store import DeliveryRecord, Store, Task, TaskKind
+from .store import WEBHOOK, DeliveryRecord, Store, Task
 
 log = logging.getLogger("mockgateway.webhooks")
 
@@ -98,7 +98,7 @@ class Webhooks:
             billing=billing,
         )
         await self.store.save_delivery(delivery)
-        await self.timeline.at(self.clock.now() + delay, TaskKind.WEBHOOK, f"{delivery.id}#1")
+        await self.timeline.at(self.clock.now() + delay, WEBHOOK, f"{delivery.id}#1")
         return delivery
 
     # attempts ---------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class Webhooks:
                 # taken over if this process dies mid-exchange; a no-op once attempt n+1 is made
                 wait = self.config.timeout_seconds + self._backoff(number)
                 await self.timeline.at(
-                    self.clock.now() + wait, TaskKind.WEBHOOK, f"{delivery_id}#{number + 1}"
+                    self.clock.now() + wait, WEBHOOK, f"{delivery_id}#{number + 1}"
                 )
         exchange = asyncio.get_running_loop().create_task(self._exchange(delivery, number))
         self._tasks.add(exchange)
@@ -154,7 +154,7 @@ class Webhooks:
                 stored.delivered = True
             elif number < self.config.max_attempts:
                 due = self.clock.now() + self._backoff(number)
-                await self.timeline.at(due, TaskKind.WEBHOOK, f"{delivery.id}#{number + 1}")
+                await self.timeline.at(due, WEBHOOK, f"{delivery.id}#{number + 1}")
             await store.save_delivery(stored)
 
     def _record(

@@ -37,7 +37,7 @@ from ._ids import new_request_id, request_time
 from ._jobs import COMPLETED, ERROR, FAILED, PROCESSING, QUEUED, Job, Status, rendered_status
 from ._memo import Memo
 from ._timeline import Timeline
-from .faults import FaultEngine
+from .faults import FaultEngine, JobPlan
 from .media import (
     InputRef,
     InputRejected,
@@ -404,7 +404,7 @@ class Lifecycle:
         if (
             plan is not None
             and plan.processing_per_output_second
-            and await self._wait_for_length(job)
+            and await self._wait_for_length(job, plan)
         ):
             return
         if plan is not None and plan.end is not None:
@@ -415,13 +415,11 @@ class Lifecycle:
             assert job.outcome is not None
             await self._finish(job, job.outcome, job.outcome_error)
 
-    async def _wait_for_length(self, job: Job) -> bool:
-        """A scenario that makes processing take longer per second of output: once the length
-        is known, the deadline moves that much later (once); True while the job still waits."""
-        plan = job.plan
-        if job.extended or plan is None or not plan.processing_per_output_second:
-            return False
-        if not job.duration_seconds:
+    async def _wait_for_length(self, job: Job, plan: JobPlan) -> bool:
+        """A scenario that makes processing take longer per second of output (``plan``, the
+        job's, says how much): once the length is known, the deadline moves that much later
+        (once); True while the job still waits."""
+        if job.extended or not job.duration_seconds:
             return False
         job.extended = True
         started = next((t for s, t in reversed(job.history) if s == PROCESSING), None)
