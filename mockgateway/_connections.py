@@ -37,6 +37,9 @@ log = logging.getLogger("mockgateway.server")
 DESCRIPTOR_HEADROOM = 64
 _MESSAGE_LIMIT = 200  # characters of aiohttp's parse error quoted back to the client
 _monotonic = time.monotonic  # log_access's ``time`` argument hides the module there
+# aiohttp's own, called once per request: a call through super() costs a lookup each time
+_log_access = RequestHandler.log_access
+_data_received = RequestHandler.data_received
 
 
 def connection_limit(configured: int = 0) -> int:
@@ -102,14 +105,14 @@ class GatewayRequestHandler(RequestHandler):
         """Called as an answer has been sent (``finish_response``'s last step, whether the
         client stayed or not): the connection is idle from now until its next request."""
         self.idle_since = _monotonic()
-        super().log_access(request, response, time)
+        _log_access(self, request, response, time)
 
     def data_received(self, data: bytes) -> None:
         if data:
             self.idle_since = None
         between_requests = self._current_request is None and not self._messages
         parsed = self._request_count
-        super().data_received(data)
+        _data_received(self, data)
         if self._request_count > parsed:  # a request's headers are complete
             if self._header_timer is not None:
                 self._header_timer.cancel()

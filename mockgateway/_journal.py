@@ -165,11 +165,6 @@ class JournalEntry:
 Builder = Callable[..., JournalEntry]
 
 
-def _made(seq: int, entry: JournalEntry) -> JournalEntry:
-    """The builder of an entry made already."""
-    return entry
-
-
 class Journal:
     """A bounded, append-only log with a monotonically increasing sequence number.
 
@@ -232,24 +227,31 @@ class Journal:
                 len(n) + len(v) for n, v in entry.headers.items()
             )
             size += len(kept) if isinstance(kept, (str, bytes)) else 0
-            self.append_lazy(_made, entry, size=size, seq=entry.seq)
+            self._keep(entry, size)
 
-    def append_lazy(
-        self, build: Builder, *pieces: Any, size: int = 0, seq: int | None = None
-    ) -> None:
+    def append_lazy(self, build: Builder, *pieces: Any, size: int = 0) -> None:
         """Record ``build(seq, *pieces)``, called when the journal is next read; ``size`` is what
-        the pieces keep alive (bodies and headers), in bytes; ``seq`` one taken already with
-        :meth:`next_seq` (else the next)."""
-        entries, sizes = self._entries, self._sizes
-        size += ENTRY_OVERHEAD
+        the pieces keep alive (bodies and headers), in bytes."""
+        # (a tuple joined, not one written with *pieces: that one is built as a list first)
+        self._keep((next(self._seq), build) + pieces, size)  # noqa: RUF005
+
+    def _keep(self, item: JournalEntry | tuple[Any, ...], size: int) -> None:
+        sizes = self._sizes
         if len(sizes) == sizes.maxlen:
-            self._bytes -= sizes[0]  # about to be pushed out by the entry bound
-        entries.append((next(self._seq) if seq is None else seq, build, *pieces))
-        sizes.append(size)
-        self._bytes += size
+            self._bytes -= sizes[0] + ENTRY_OVERHEAD  # about to be pushed out by the entry bound
+        self._entries.append(item)
+        sizes.append(size)  # the caller's int, often one shared by many entries: not a new one
+        self._bytes = kept = self._bytes + size + ENTRY_OVERHEAD
+        if kept > self.max_bytes:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Push out the oldest entries until the kept bytes are within the bound (the newest
+        stays, whatever it weighs)."""
+        entries, sizes = self._entries, self._sizes
         while self._bytes > self.max_bytes and len(entries) > 1:
             entries.popleft()
-            self._bytes -= sizes.popleft()
+            self._bytes -= sizes.popleft() + ENTRY_OVERHEAD
 
     def _materialize(self) -> list[JournalEntry]:
         entries = [

@@ -14,6 +14,7 @@ at ``POST /_mock/reset``, which Prometheus reads as a counter reset.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -31,13 +32,12 @@ class RouteMetrics:
     __slots__ = ("buckets", "seconds", "statuses")
 
     def __init__(self) -> None:
-        self.statuses: dict[int, int] = {}
+        self.statuses: Counter[int] = Counter()
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # per bucket, not yet cumulative
         self.seconds = 0.0
 
     def observe(self, status: int, seconds: float) -> None:
-        statuses = self.statuses
-        statuses[status] = statuses.get(status, 0) + 1
+        self.statuses[status] += 1
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.seconds += seconds
 

@@ -24,8 +24,9 @@ from mockgateway._memo import Memo
 from mockgateway.faults import FaultEngine, faults_from_mapping
 from mockgateway.media import AvPipeline, InputRef
 from mockgateway.models import _request, parse_request
+from mockgateway.web import _hot
 
-from .support import DOC_BODY, manual_config, memory_of, served
+from .support import DOC_BODY, KEY, manual_config, memory_of, served
 
 RAW = json.dumps(DOC_BODY).encode()
 
@@ -273,10 +274,15 @@ def test_request_ids_made_in_several_threads_never_repeat() -> None:
     assert len(set(made)) == len(made) == 40_000
 
 
-async def test_a_kept_job_and_its_journal_entries_are_few_objects_for_the_collector() -> None:
+async def test_a_kept_job_and_its_journal_entries_are_few_objects_for_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Every object a kept job holds that the collector tracks is walked again on each of its
     collections: a finished job (its status answer as bytes, its history as plain pairs) and its
-    two journal entries stay at a handful of them."""
+    two journal entries stay at a handful of them. (The matches kept for polled paths are a
+    cache of at most POLLED_PATHS, whoever polls: held to one here, so as not to be counted as
+    what a job holds.)"""
+    monkeypatch.setattr(_hot, "POLLED_PATHS", 1)
     jobs = 200
 
     async def whole_jobs(client: Any, gw: Any) -> list[str]:
@@ -301,3 +307,58 @@ async def test_a_kept_job_and_its_journal_entries_are_few_objects_for_the_collec
             ("COMPLETED", job.completed_at),
         )
         assert per_job <= 10.5, per_job
+
+
+async def test_a_poll_repeated_keeps_its_entry_and_shares_the_rest_with_the_one_before() -> None:
+    """A client polling one job sends the same request and is answered the same bytes: what its
+    entries are built from is kept once, and each poll adds its own entry and the answer's header
+    map, no more. The entries still differ where the polls did (their times)."""
+    polls = 300
+    async with served() as (gw, client):
+        rid = (await client.generate()).body["request_id"]
+        for _ in range(5):  # warm: the connection, the route's last exchange
+            assert (await client.status(rid)).status == 200
+        gc.collect()
+        before = len(gc.get_objects())
+        for n in range(polls):
+            if n == polls // 2:
+                await gw.advance(0.5)  # still QUEUED: the same answer, a later time
+            assert (await client.status(rid)).status == 200
+        gc.collect()
+        per_poll = (len(gc.get_objects()) - before) / polls
+        entries = [e for e in memory_of(gw.gateway).journal if e.route == "status"]
+    assert per_poll <= 2.1, per_poll
+    assert len(entries) == polls + 5
+    assert {e.response_body["status"] for e in entries} == {"QUEUED"}
+    times = [e.started_at for e in entries[5:]]
+    assert times[0] + 0.5 == times[-1]
+    assert len({e.seq for e in entries}) == len(entries)
+
+
+def _wire_headers_kept(journal: Any) -> set[int]:
+    """The identities of the wire header lists (pairs of bytes) the journal's kept entries hold."""
+    kept: set[int] = set()
+    for item in journal._entries:
+        for piece in item[2] if isinstance(item, tuple) else ():
+            if isinstance(piece, tuple) and piece and isinstance(piece[0], tuple):
+                kept.add(id(piece))
+    return kept
+
+
+async def test_a_client_s_wire_headers_are_kept_once_for_all_its_entries() -> None:
+    """Each request comes with its own parsed copy of the wire headers; the journal keeps the first
+    one of a run of equal copies, whatever else differs (other jobs, other answers), so a full
+    journal does not hold a copy of a client's headers per request."""
+    async with served() as (gw, client):
+        ids = [(await client.generate()).body["request_id"] for _ in range(30)]
+        await gw.advance(10)
+        for rid in ids:
+            assert (await client.status(rid)).status == 200
+        journal = memory_of(gw.gateway).journal
+        assert len(journal) == 60
+        assert 1 <= len(_wire_headers_kept(journal)) <= 2  # the generates' and the polls'
+        assert (await client.status(ids[0], key="another-key-5678")).status == 404
+        assert len(_wire_headers_kept(journal)) <= 3  # other headers: kept as they came
+        rows = list(journal)
+    assert rows[-1].key == "****5678"
+    assert {e.key for e in rows[:-1]} == {"****" + KEY[-4:]}

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mockgateway._gateway import Gateway
 from mockgateway.web import make_app, serving_handler
 from mockgateway.web._app import GENERATE_PATH as GENERATE_TEMPLATE
-from mockgateway.web._hot import HotRoutes
+from mockgateway.web._hot import POLLED_PATHS, HotRoutes
 
 from .support import DOC_BODY, DOC_HEADERS, GENERATE_PATH, KEY, MODEL_ID, manual_config, served
 
@@ -208,6 +208,49 @@ async def test_the_serving_handler_takes_a_poll_past_the_application() -> None:
         other = await dispatch(make_mocked_request("GET", "/_mock/health", app=app))
         assert other.status == 299
         assert handed == ["/_mock/health"]
+    finally:
+        await gateway.close()
+
+
+async def test_a_path_polled_again_takes_its_match_made_once_and_few_are_kept() -> None:
+    """A status path's match is made once and taken again for the next poll of it (the same
+    frozen object); a poll with ``Expect`` still goes through the application; the matches kept
+    are at most POLLED_PATHS, so a client making up paths cannot grow them."""
+    gateway = Gateway(manual_config())
+    await gateway.open()
+    try:
+        app = make_app(gateway)
+        handed: list[str] = []
+
+        async def fallback(request: web.BaseRequest) -> web.StreamResponse:
+            handed.append(request.raw_path)
+            return web.Response(status=299)
+
+        dispatch = serving_handler(app, gateway, fallback)
+        keyed = {"Ocp-Apim-Subscription-Key": KEY}
+
+        async def poll(path: str, **headers: str) -> web.Request:
+            request = make_mocked_request("GET", path, headers={**keyed, **headers}, app=app)
+            answer = await dispatch(request)
+            assert answer.status in (404, 299), path
+            return request
+
+        first = await poll(STATUS_PREFIX + REAL_ID)
+        again = await poll(STATUS_PREFIX + REAL_ID)
+        other = await poll(STATUS_PREFIX + "other-id")
+        assert again.match_info is first.match_info
+        assert dict(again.match_info) == {"request_id": REAL_ID}
+        assert again.match_info.route is first.match_info.route
+        assert other.match_info is not first.match_info
+        assert dict(other.match_info) == {"request_id": "other-id"}
+        assert handed == []
+        await poll(STATUS_PREFIX + REAL_ID, Expect="100-continue")
+        assert handed == [STATUS_PREFIX + REAL_ID]
+        for n in range(POLLED_PATHS):
+            await poll(f"{STATUS_PREFIX}made-up-{n}")
+        later = await poll(STATUS_PREFIX + REAL_ID)
+        assert later.match_info is not first.match_info  # let go when the kept ones filled up
+        assert dict(later.match_info) == {"request_id": REAL_ID}
     finally:
         await gateway.close()
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from .._bodyparse import json_or_text
 from .._errors import ApiError, DomainError, Unavailable, internal_error, wire_error
 from .._gateway import Gateway
-from .._jobs import final_billing
+from .._jobs import Job, final_billing
 from .._journal import (
     JournalEntry,
     Route,
@@ -52,32 +52,69 @@ from ._faults import FAULT_ROUTES, with_faults
 log = logging.getLogger("mockgateway.web")
 
 
+# What a request's journal entry is built from, but its times and the answer's header map: the
+# answer kept and the request id first (where two requests differ most often, so a comparison
+# ends there), the route and scheme, the method, path and wire headers as aiohttp parsed them,
+# the status sent (None: nothing sent) and the error, then the rest of what the handler learnt
+# (the Exchange's body, model_id, notes, fault, body_size, body_sha256, answer_size,
+# answer_truncated, and last the job billed, compared by value only when all else is equal).
+# A poll repeated gives an equal tuple, and the route's last one is kept for it.
+Seen = tuple[
+    bytes | str | None,
+    str | None,
+    Route,
+    str,
+    str,
+    str,
+    tuple[tuple[bytes, bytes], ...],
+    int | None,
+    str | None,
+    bytes | None,
+    str | None,
+    tuple[str, ...],
+    str | None,
+    int,
+    str | None,
+    int,
+    bool,
+    Job | None,
+]
+
+
 def _entry(
-    seq: int,
-    route: Route,
-    method: str,
-    raw_path: str,
-    raw_headers: tuple[tuple[bytes, bytes], ...],
-    ex: Exchange,
-    status: int | None,
-    response_headers: Mapping[str, str],
-    started: float,
-    finished: float,
-    error: str | None,
-    scheme: str = "http",
+    seq: int, seen: Seen, response_headers: Mapping[str, str], started: float, finished: float
 ) -> JournalEntry:
     """Build a journal entry from what :func:`bind` kept (called when the journal is read).
 
     What is kept is what the request and response already hold (the wire headers as aiohttp parsed
-    them, the response's header map, the :class:`Exchange`), so a poll copies nothing.
+    them, the response's header map, what the handler learnt), so a poll copies nothing.
     """
+    (
+        answer,
+        request_id,
+        route,
+        scheme,
+        method,
+        raw_path,
+        raw_headers,
+        status,
+        error,
+        raw_body,
+        model_id,
+        notes,
+        fault,
+        body_size,
+        body_sha256,
+        answer_size,
+        answer_truncated,
+        billed,
+    ) = seen
     sent = {  # as text a JSON reader takes: a byte that is not UTF-8 becomes U+FFFD
         name.decode("utf-8", "replace"): value.decode("utf-8", "replace")
         for name, value in raw_headers
     }
     key = next((v for n, v in sent.items() if n.lower() == _KEY_HEADER_LOWER), None)
     host = next((v for n, v in sent.items() if n.lower() == "host"), "")
-    raw_body = ex.body
     body: Any = None
     parsed = True
     if raw_body:
@@ -91,23 +128,23 @@ def _entry(
         path=valid_unicode(request_path(raw_path)),
         headers=redact_headers(sent),
         key=redact_key(key),
-        request_id=ex.request_id,
-        model_id=ex.model_id,
+        request_id=request_id,
+        model_id=model_id,
         body=body,
-        body_size=ex.body_size,
-        body_sha256=ex.body_sha256 or (body_digest(raw_body) if raw_body else None),
+        body_size=body_size,
+        body_sha256=body_sha256 or (body_digest(raw_body) if raw_body else None),
         status=status,
         response_headers=dict(response_headers),
-        response_body=_answer(ex.answer),
+        response_body=_answer(answer),
         started_at=started,
         finished_at=finished,
-        error=valid_unicode(error or ex.fault),
-        notes=valid_unicode(ex.notes),
-        billing=None if ex.billed is None else final_billing(ex.billed),
-        body_truncated=bool(raw_body) and ex.body_size > len(raw_body or b""),
+        error=valid_unicode(error or fault),
+        notes=valid_unicode(notes),
+        billing=None if billed is None else final_billing(billed),
+        body_truncated=bool(raw_body) and body_size > len(raw_body or b""),
         body_unparsed=not parsed,
-        response_body_size=ex.answer_size,
-        response_body_truncated=ex.answer_truncated,
+        response_body_size=answer_size,
+        response_body_truncated=answer_truncated,
     )
 
 
@@ -157,21 +194,30 @@ ANSWER_HEADERS_BYTES = 576
 
 
 class _Last:
-    """The path and wire headers last journaled on one route, and its last exchange.
+    """What the route journaled last, and what it weighs.
 
-    A client polling sends the same ones every time, and a poll repeated learns the same things
-    (the same request id, answer and bill). Journaling the copies already kept, rather than each
-    request's own, keeps a full journal small and lets each request's copy be freed while it is
-    still in cache.
+    A client polling sends the same request every time, and a poll repeated learns the same things
+    (the same request id, answer and bill). Journaling the tuple already kept, rather than each
+    request's own, keeps a full journal small and lets each request's copies be freed while they
+    are still in cache. The wire headers and path last journaled are kept the same way (with what
+    the headers weigh): a client sends the same ones from one request to the next.
     """
 
-    __slots__ = ("exchange", "header_bytes", "headers", "path")
+    __slots__ = ("header_bytes", "headers", "path", "seen", "size")
 
     def __init__(self) -> None:
-        self.path = ""
+        self.seen: Seen | None = None
+        self.size = 0
         self.headers: tuple[tuple[bytes, bytes], ...] = ()
-        self.header_bytes = 0  # what the kept headers weigh, charged to each entry that uses them
-        self.exchange: Exchange | None = None
+        self.header_bytes = 0
+        self.path = ""
+
+    def weigh(self, seen: Seen) -> int:
+        """The bytes an entry built from ``seen`` keeps alive: the request's path, wire headers
+        and body, the answer kept and the answer's header map."""
+        answer, path, body = seen[0], seen[5], seen[9]
+        size = self.header_bytes + len(path) + ANSWER_HEADERS_BYTES
+        return size + (len(body) if body else 0) + (len(answer) if answer else 0)
 
 
 def bind(
@@ -185,8 +231,8 @@ def bind(
     journaled (under ``scheme``, the one the gateway serves; not at all when ``journaled`` is
     false) and counted in ``metrics``.
 
-    The journal keeps references, not copies: the :class:`Exchange`, the response's header map,
-    and the wire headers and path as aiohttp parsed them (the route's earlier copies when equal).
+    The journal keeps references, not copies: what the handler learnt, the response's header map,
+    and the wire headers and path as aiohttp parsed them (the route's last ones when all equal).
     """
     route, handler = declared.route, declared.handler
     faults = gateway.faults if route in FAULT_ROUTES else None
@@ -195,7 +241,6 @@ def bind(
     # a store that reads an entry as it is recorded gets the answer's headers as they are sent
     headers_first = journal_on and not store.journal_reads_late
     append = store.journal_append
-    cap = store.journal_max_body_bytes
     now = gateway.clock.now
     last = _Last()
     observe = (metrics or Metrics()).route(route).observe
@@ -233,43 +278,49 @@ def bind(
             error = f"{type(exc).__name__}: {exc}"
             response = error_answer(ex, internal_error())
         answered = ex.answered
-        observe(response.status if answered else 0, timer() - began)
+        status = response.status if answered else None
+        observe(status or 0, timer() - began)
         if journal_on:
             if headers_first and answered and not response.prepared:
                 await _write_headers(request, response)
+            # A client's wire headers are the same from one request to the next (and the path
+            # from one generate to the next): the copies kept already are journaled for them.
+            wire = request.raw_headers
+            if wire != last.headers:
+                last.headers = wire
+                last.header_bytes = sum(len(n) + len(v) for n, v in wire)
             path = request.raw_path
             if path != last.path:
                 last.path = path
-            raw_headers = request.raw_headers
-            if raw_headers != last.headers:
-                last.headers = raw_headers
-                last.header_bytes = sum(len(n) + len(v) for n, v in raw_headers) + len(path)
-            # The answer's own header map: aiohttp completes it in place (Date, Server,
-            # Content-Length) as it sends the answer, so the journal reads it as it was sent.
-            sent: Mapping[str, str] = response.headers if answered else _NOTHING
-            body = ex.body
-            size = (len(body) if body else 0) + min(ex.answer_size, cap) + last.header_bytes
-            size += ANSWER_HEADERS_BYTES
-            kept = last.exchange
-            if kept is not None and ex.repeats(kept):
-                ex = kept
-            else:
-                last.exchange = ex
-            append(
-                _entry,
+            seen: Seen = (
+                ex.answer,
+                ex.request_id,
                 route,
+                scheme,
                 request.method,
                 last.path,
                 last.headers,
-                ex,
-                response.status if answered else None,
-                sent,
-                started,
-                now(),
+                status,
                 error,
-                scheme,
-                size=size,
+                ex.body,
+                ex.model_id,
+                ex.notes,
+                ex.fault,
+                ex.body_size,
+                ex.body_sha256,
+                ex.answer_size,
+                ex.answer_truncated,
+                ex.billed,
             )
+            if seen == last.seen:  # compared item by item, the same objects at once
+                seen = last.seen
+            else:
+                last.seen = seen
+                last.size = last.weigh(seen)
+            # The answer's own header map: aiohttp completes it in place (Date, Server,
+            # Content-Length) as it sends the answer, so the journal reads it as it was sent.
+            sent = response.headers if answered else _NOTHING
+            append(_entry, seen, sent, started, now(), size=last.size)
         return response
 
     return run

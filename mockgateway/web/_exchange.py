@@ -35,8 +35,8 @@ _JSON = "application/json"
 class Exchange:
     """One request in flight: the gateway serving it and what the handler learned, for the journal.
 
-    The journal keeps this object and reads it when the journal is read: nothing changes it once
-    the response has left.
+    The journal keeps what this object learnt (:func:`mockgateway.web._bind.bind`) as the
+    response leaves.
     """
 
     gateway: Gateway
@@ -58,29 +58,6 @@ class Exchange:
     # a status answer that showed the job ended: the job, whose bill the journal shows (made
     # only when the journal is read: an ended job's money never moves again)
     billed: Job | None = None
-
-    def repeats(self, other: Exchange) -> bool:
-        """Whether ``other`` learned the very same (a poll repeated: its request id, answer and
-        bill), so the journal may keep it for both. The objects a handler reuses (cached answers,
-        bills, empty notes) are compared by identity, the rest by value; a false answer only
-        costs the sharing."""
-        return (
-            self.answer is other.answer
-            and self.request_id == other.request_id
-            and self.key == other.key
-            and self.billed is other.billed
-            and self.body is other.body
-            and self.notes is other.notes
-            and self.answered is other.answered
-            and self.answer_size == other.answer_size
-            and self.answer_truncated is other.answer_truncated
-            and self.model_id == other.model_id
-            and self.fault == other.fault
-            and self.scenario == other.scenario
-            and self.body_size == other.body_size
-            and self.body_sha256 == other.body_sha256
-            and self.gateway is other.gateway
-        )
 
     def keep_body(self, raw: bytes) -> None:
         """Note the request body for the journal: whole up to the journal's cap, else its first

@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import cast
 
 from aiohttp import hdrs, web
 from aiohttp.web_urldispatcher import MatchedSubAppResource
+
+from .._memo import Memo
 
 BaseHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 # One path segment the router takes as it comes: unreserved characters, not starting with a dot
 # (so never "." or "..", which URL handling may read as steps up the path: left to the router).
 _SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]*")
+# How many status paths keep their match made (about 400 bytes each).
+POLLED_PATHS = 1024
 
 
 def _route(app: web.Application, name: str, method: str) -> web.AbstractRoute | None:
@@ -118,14 +121,24 @@ def hot_dispatch(
     find, learn = hot.find, hot.learn
     match_info = web.UrlMappingMatchInfo
     expect = hdrs.EXPECT
+    # A status path's match, made once: a client polls one path many times, and a frozen match
+    # is only read (its route, its path values and the application it belongs to).
+    polled: Memo[str, web.UrlMappingMatchInfo] = Memo(POLLED_PATHS)
+    status = hot.status
+    polled_handler = status.handler if status is not None else fallback
 
     async def dispatch(request: web.BaseRequest) -> web.StreamResponse:
         path = request.raw_path
         method = request.method
+        web_request: web.Request = request  # type: ignore[assignment]  # what the server makes
+        match = polled.get(path) if method == "GET" else None
+        if match is not None and expect not in request.headers:
+            web_request._match_info = match
+            return await polled_handler(web_request)
         found = find(method, path)
         if found is None or expect in request.headers:
             response = await fallback(request)
-            resolved = cast(web.Request, request).match_info
+            resolved = web_request.match_info
             if isinstance(resolved, match_info):
                 learn(method, path, resolved)
             return response
@@ -133,7 +146,8 @@ def hot_dispatch(
         match = match_info(values, route)
         match.add_app(app)
         match.freeze()
-        web_request = cast(web.Request, request)
+        if route is status:
+            polled.keep(path, match)
         web_request._match_info = match  # as the application's own dispatch sets it
         return await route.handler(web_request)
 
