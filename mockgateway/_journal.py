@@ -236,6 +236,7 @@ class Journal:
         self._keep((next(self._seq), build) + pieces, size)  # noqa: RUF005
 
     def _keep(self, item: JournalEntry | tuple[Any, ...], size: int) -> None:
+        """Keep an entry (or what it is built from) of ``size`` bytes, within both bounds."""
         sizes = self._sizes
         if len(sizes) == sizes.maxlen:
             self._bytes -= sizes[0] + ENTRY_OVERHEAD  # about to be pushed out by the entry bound

@@ -4,8 +4,9 @@ always the very match the router gives, and the same answers over a real socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
@@ -184,8 +185,13 @@ async def test_hot_and_routed_answers_are_the_same_over_a_socket() -> None:
         assert json.loads(body)["message"] == "Request '..' was not found"
 
 
-async def test_the_serving_handler_takes_a_poll_past_the_application() -> None:
-    """What the server is given answers a poll itself, and hands anything else on."""
+Dispatch = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def _serving() -> AsyncIterator[tuple[web.Application, Dispatch, list[str]]]:
+    """The application, what the server is given for it, and the paths it handed on to the
+    application's own dispatch (a stand-in answering 299)."""
     gateway = Gateway(manual_config())
     await gateway.open()
     try:
@@ -196,7 +202,14 @@ async def test_the_serving_handler_takes_a_poll_past_the_application() -> None:
             handed.append(request.raw_path)
             return web.Response(status=299)
 
-        dispatch = serving_handler(app, gateway, fallback)
+        yield app, serving_handler(app, gateway, fallback), handed
+    finally:
+        await gateway.close()
+
+
+async def test_the_serving_handler_takes_a_poll_past_the_application() -> None:
+    """What the server is given answers a poll itself, and hands anything else on."""
+    async with _serving() as (app, dispatch, handed):
         keyed = {"Ocp-Apim-Subscription-Key": KEY}
         poll = make_mocked_request("GET", STATUS_PREFIX + REAL_ID, headers=keyed, app=app)
         polled = await dispatch(poll)
@@ -208,25 +221,13 @@ async def test_the_serving_handler_takes_a_poll_past_the_application() -> None:
         other = await dispatch(make_mocked_request("GET", "/_mock/health", app=app))
         assert other.status == 299
         assert handed == ["/_mock/health"]
-    finally:
-        await gateway.close()
 
 
 async def test_a_path_polled_again_takes_its_match_made_once_and_few_are_kept() -> None:
     """A status path's match is made once and taken again for the next poll of it (the same
     frozen object); a poll with ``Expect`` still goes through the application; the matches kept
     are at most POLLED_PATHS, so a client making up paths cannot grow them."""
-    gateway = Gateway(manual_config())
-    await gateway.open()
-    try:
-        app = make_app(gateway)
-        handed: list[str] = []
-
-        async def fallback(request: web.BaseRequest) -> web.StreamResponse:
-            handed.append(request.raw_path)
-            return web.Response(status=299)
-
-        dispatch = serving_handler(app, gateway, fallback)
+    async with _serving() as (app, dispatch, handed):
         keyed = {"Ocp-Apim-Subscription-Key": KEY}
 
         async def poll(path: str, **headers: str) -> web.Request:
@@ -251,8 +252,6 @@ async def test_a_path_polled_again_takes_its_match_made_once_and_few_are_kept() 
         later = await poll(STATUS_PREFIX + REAL_ID)
         assert later.match_info is not first.match_info  # let go when the kept ones filled up
         assert dict(later.match_info) == {"request_id": REAL_ID}
-    finally:
-        await gateway.close()
 
 
 def test_the_status_prefix_is_read_from_the_route_as_registered() -> None:
