@@ -35,7 +35,7 @@ BaseHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 # One path segment the router takes as it comes: unreserved characters, not starting with a dot
 # (so never "." or "..", which URL handling may read as steps up the path: left to the router).
 _SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9_.~-]*")
-# How many status paths keep their match made (about 400 bytes each).
+# How many status paths keep their match made (about 600 bytes each, with the path).
 POLLED_PATHS = 1024
 
 
