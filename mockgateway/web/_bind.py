@@ -212,11 +212,10 @@ class _Last:
         self.header_bytes = 0
         self.path = ""
 
-    def weigh(self, seen: Seen) -> int:
-        """The bytes an entry built from ``seen`` keeps alive: the request's path, wire headers
-        and body, the answer kept and the answer's header map."""
-        answer, path, body = seen[0], seen[5], seen[9]
-        size = self.header_bytes + len(path) + ANSWER_HEADERS_BYTES
+    def weigh(self, body: bytes | None, answer: bytes | str | None) -> int:
+        """The bytes an entry keeps alive: the request's path and wire headers (the ones kept
+        here), its ``body``, the ``answer`` kept and the answer's header map."""
+        size = self.header_bytes + len(self.path) + ANSWER_HEADERS_BYTES
         return size + (len(body) if body else 0) + (len(answer) if answer else 0)
 
 
@@ -316,7 +315,7 @@ def bind(
                 seen = last.seen
             else:
                 last.seen = seen
-                last.size = last.weigh(seen)
+                last.size = last.weigh(ex.body, ex.answer)
             # The answer's own header map: aiohttp completes it in place (Date, Server,
             # Content-Length) as it sends the answer, so the journal reads it as it was sent.
             sent = response.headers if answered else _NOTHING
